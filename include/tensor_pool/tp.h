@@ -1,0 +1,10 @@
+/*
+ * tensorpool umbrella header: include this to get the whole public API.
+ */
+#ifndef TENSOR_POOL_TP_H
+#define TENSOR_POOL_TP_H
+
+#include "tensor_pool/tp_common.h"
+#include "tensor_pool/tp_log.h"
+
+#endif

@@ -1,0 +1,49 @@
+/* tp: the tensorpool command-line tool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tensor_pool/tp.h"
+#include "tp_cli.h"
+
+int tp_cli_version(int argc, char **argv);
+
+int tp_cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("tp (tensorpool) %s\n", tp_version());
+    return TP_CLI_EXIT_OK;
+}
+
+static const tp_cli_command_t tp_cli_commands[] = {
+    { "version", "print the library version", tp_cli_version },
+};
+
+static void tp_cli_usage(FILE *out)
+{
+    fprintf(out, "usage: tp <command> [args...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(tp_cli_commands) / sizeof(tp_cli_commands[0]); i++)
+    {
+        fprintf(out, "  %-10s %s\n", tp_cli_commands[i].name, tp_cli_commands[i].summary);
+    }
+    fprintf(out, "\nRun 'tp <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || 0 == strcmp(argv[1], "--help") || 0 == strcmp(argv[1], "-h") || 0 == strcmp(argv[1], "help"))
+    {
+        tp_cli_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TP_CLI_EXIT_USAGE : TP_CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(tp_cli_commands) / sizeof(tp_cli_commands[0]); i++)
+    {
+        if (0 == strcmp(argv[1], tp_cli_commands[i].name))
+        {
+            return tp_cli_commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "tp: unknown command '%s'\n\n", argv[1]);
+    tp_cli_usage(stderr);
+    return TP_CLI_EXIT_USAGE;
+}

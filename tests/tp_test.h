@@ -1,0 +1,139 @@
+/*
+ * Minimal test harness: each test is a `static void name(void)`; assertions
+ * print file:line and return from the test on failure. A test executable's
+ * main() runs its tests with TP_RUN() and returns tp_test_finish().
+ */
+#ifndef TP_TESTS_TP_TEST_H
+#define TP_TESTS_TP_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor_pool/tp_common.h"
+
+static int tp_test_failed_count = 0;
+static int tp_test_passed_count = 0;
+static int tp_test_current_failed = 0;
+
+#define TP_TEST_FAIL_(...) \
+    do \
+    { \
+        fprintf(stderr, "  FAIL %s:%d: ", __FILE__, __LINE__); \
+        fprintf(stderr, __VA_ARGS__); \
+        fprintf(stderr, " (last tp error: %s: %s)\n", tp_error_code_name(tp_errcode()), tp_errmsg()); \
+        tp_test_current_failed = 1; \
+        return; \
+    } \
+    while (0)
+
+#define TP_ASSERT(cond) \
+    do \
+    { \
+        if (!(cond)) \
+        { \
+            TP_TEST_FAIL_("assertion failed: %s", #cond); \
+        } \
+    } \
+    while (0)
+
+#define TP_ASSERT_MSG(cond, ...) \
+    do \
+    { \
+        if (!(cond)) \
+        { \
+            TP_TEST_FAIL_(__VA_ARGS__); \
+        } \
+    } \
+    while (0)
+
+#define TP_ASSERT_EQ_U64(expected, actual) \
+    do \
+    { \
+        uint64_t tp_e_ = (uint64_t)(expected); \
+        uint64_t tp_a_ = (uint64_t)(actual); \
+        if (tp_e_ != tp_a_) \
+        { \
+            TP_TEST_FAIL_("%s == %s: expected %" PRIu64 " got %" PRIu64, #expected, #actual, tp_e_, tp_a_); \
+        } \
+    } \
+    while (0)
+
+#define TP_ASSERT_EQ_I64(expected, actual) \
+    do \
+    { \
+        int64_t tp_e_ = (int64_t)(expected); \
+        int64_t tp_a_ = (int64_t)(actual); \
+        if (tp_e_ != tp_a_) \
+        { \
+            TP_TEST_FAIL_("%s == %s: expected %" PRId64 " got %" PRId64, #expected, #actual, tp_e_, tp_a_); \
+        } \
+    } \
+    while (0)
+
+#define TP_ASSERT_STREQ(expected, actual) \
+    do \
+    { \
+        const char *tp_e_ = (expected); \
+        const char *tp_a_ = (actual); \
+        if (NULL == tp_a_ || 0 != strcmp(tp_e_, tp_a_)) \
+        { \
+            TP_TEST_FAIL_("%s == %s: expected \"%s\" got \"%s\"", #expected, #actual, tp_e_, \
+                NULL == tp_a_ ? "(null)" : tp_a_); \
+        } \
+    } \
+    while (0)
+
+/** Assert that a call returns 0 (prints the tp error on failure). */
+#define TP_ASSERT_OK(call) \
+    do \
+    { \
+        if (0 != (call)) \
+        { \
+            TP_TEST_FAIL_("%s failed", #call); \
+        } \
+    } \
+    while (0)
+
+/** Assert that a call fails (-1) with the given tp error code. */
+#define TP_ASSERT_ERR(code, call) \
+    do \
+    { \
+        tp_err_clear(); \
+        int tp_rc_ = (call); \
+        if (-1 != tp_rc_ || (code) != tp_errcode()) \
+        { \
+            TP_TEST_FAIL_("%s: expected -1 with %s, got %d with %s", #call, tp_error_code_name(code), tp_rc_, \
+                tp_error_code_name(tp_errcode())); \
+        } \
+    } \
+    while (0)
+
+static inline void tp_test_run(const char *name, void (*fn)(void))
+{
+    tp_test_current_failed = 0;
+    tp_err_clear();
+    fprintf(stderr, "[ RUN  ] %s\n", name);
+    fn();
+    if (tp_test_current_failed)
+    {
+        tp_test_failed_count++;
+        fprintf(stderr, "[ FAIL ] %s\n", name);
+    }
+    else
+    {
+        tp_test_passed_count++;
+        fprintf(stderr, "[  OK  ] %s\n", name);
+    }
+}
+
+#define TP_RUN(fn) tp_test_run(#fn, fn)
+
+static inline int tp_test_finish(void)
+{
+    fprintf(stderr, "%d passed, %d failed\n", tp_test_passed_count, tp_test_failed_count);
+    return tp_test_failed_count == 0 ? 0 : 1;
+}
+
+#endif
