@@ -483,8 +483,35 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
     {
         return -1;
     }
-    if (tp_shm_allowlist_open(allowlist, path, false, &r->fd, r->path, sizeof(r->path)) < 0 ||
-        tp_shm_region_map_fd(r, size, require_hugepages) < 0)
+    if (tp_shm_allowlist_open(allowlist, path, false, &r->fd, r->path, sizeof(r->path)) < 0)
+    {
+        tp_shm_region_close(r);
+        return -1;
+    }
+    /* Validate the superblock first (best diagnostics), then the size, then map and validate again. */
+    uint8_t block[TP_SHM_SUPERBLOCK_SIZE];
+    ssize_t got = pread(r->fd, block, sizeof(block), 0);
+    if (got < 0)
+    {
+        tp_err_set_errno(errno, "cannot read the superblock of %.256s", r->path);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (got < (ssize_t)sizeof(block))
+    {
+        tp_err_set(TP_ERR_VALIDATION, "region %.256s is truncated: %zd bytes, less than the %u-byte superblock",
+            r->path, got, TP_SHM_SUPERBLOCK_SIZE);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (tp_shm_superblock_decode(block, sizeof(block), &r->superblock) < 0 ||
+        tp_shm_superblock_validate(&r->superblock, expected) < 0)
+    {
+        tp_err_prepend("region %.256s", r->path);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (tp_shm_region_map_fd(r, size, require_hugepages) < 0)
     {
         tp_shm_region_close(r);
         return -1;
