@@ -7,6 +7,11 @@
 
 #include "tensor_pool/tp_shm.h"
 
+/* Wire §15.1: little-endian hosts only (no byte swapping in v1.2). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tensorpool SHM layout is little-endian only (wire spec §15.1): big-endian hosts are not supported"
+#endif
+
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for the SHM seqlock");
 _Static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "unsigned long long must be 64-bit");
 
