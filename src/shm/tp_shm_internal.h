@@ -23,6 +23,7 @@ struct tp_shm_region_stct
     int fd;
     bool writable;
     bool hugepages;
+    uint64_t page_size; /* hugepage size on hugetlbfs, else the system page size */
     tp_shm_region_type_t type;
     uint32_t nslots;
     uint32_t slot_bytes;   /* 256 for the ring, the stride for a pool */

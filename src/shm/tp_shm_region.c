@@ -370,6 +370,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
     r->used_bytes = size;
     r->writable = true;
     r->hugepages = huge;
+    r->page_size = page;
     r->type = params->region_type;
     r->nslots = params->nslots;
     r->slot_bytes =
@@ -462,6 +463,7 @@ static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool requ
     r->length = (size_t)map_len;
     r->used_bytes = required;
     r->hugepages = huge;
+    r->page_size = page;
     return 0;
 }
 
@@ -513,6 +515,14 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
     }
     if (tp_shm_region_map_fd(r, size, require_hugepages) < 0)
     {
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (require_hugepages && TP_SHM_REGION_PAYLOAD_POOL == expected->region_type &&
+        0 != expected->stride_bytes % r->page_size)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "region %.256s: stride_bytes %u is not a multiple of the hugepage size %llu",
+            r->path, (unsigned)expected->stride_bytes, (unsigned long long)r->page_size);
         tp_shm_region_close(r);
         return -1;
     }
