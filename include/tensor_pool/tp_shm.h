@@ -269,6 +269,13 @@ TP_EXPORT int tp_shm_region_map_uri(tp_shm_region_t **out, const tp_shm_allowlis
  */
 TP_EXPORT int tp_shm_region_map_inspect(tp_shm_region_t **out, const char *path);
 
+/**
+ * Read the raw 64-byte superblock of a file without validating it (for tools:
+ * shows what a rejected file contains). Containment is checked against the
+ * file's own directory; the file must be a regular file of at least 64 bytes.
+ */
+TP_EXPORT int tp_shm_superblock_read_file(const char *path, tp_shm_superblock_t *out, uint64_t *file_size);
+
 /** Unmap and close (NULL is fine). Does not unlink. */
 TP_EXPORT int tp_shm_region_close(tp_shm_region_t *region);
 
@@ -356,6 +363,15 @@ TP_EXPORT int tp_shm_slot_header_encode(uint8_t *slot, size_t len, const tp_shm_
  * /blockLength checks. Returns TP_DROP_NONE or a TP_DROP_HEADER_* reason.
  */
 TP_EXPORT tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_shm_slot_header_t *out);
+
+/**
+ * Tools: take a consistent snapshot of header slot `index` (< nslots) without
+ * an expected sequence: acquire load, copy, acquire fence, re-load (TP_DROP_LATE
+ * if it changed), then decode into *out and check the tensor header. Returns
+ * TP_DROP_NONE or the first rule the slot breaks; *out holds whatever could
+ * be decoded.
+ */
+TP_EXPORT tp_drop_reason_t tp_shm_slot_read(const tp_shm_region_t *ring, uint32_t index, tp_shm_slot_header_t *out);
 
 /** Producer: writable pointer to a payload slot of a pool created by this process (NULL otherwise). */
 TP_EXPORT uint8_t *tp_shm_pool_payload(tp_shm_region_t *pool, uint32_t slot);

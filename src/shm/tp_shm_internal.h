@@ -7,6 +7,11 @@
 
 #include "tensor_pool/tp_shm.h"
 
+/* Wire §15.1: little-endian hosts only (no byte swapping in v1.2). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tensorpool SHM layout is little-endian only (wire spec §15.1): big-endian hosts are not supported"
+#endif
+
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for the SHM seqlock");
 _Static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "unsigned long long must be 64-bit");
 
@@ -18,6 +23,7 @@ struct tp_shm_region_stct
     int fd;
     bool writable;
     bool hugepages;
+    uint64_t page_size; /* hugepage size on hugetlbfs, else the system page size */
     tp_shm_region_type_t type;
     uint32_t nslots;
     uint32_t slot_bytes;   /* 256 for the ring, the stride for a pool */

@@ -235,16 +235,20 @@ int tp_shm_epoch_dir_create(char *buf, size_t len, const char *base_dir, const c
     {
         return tp_err_set_errno(errno, "cannot open shm base dir %s", base_dir);
     }
+    char shown[PATH_MAX];
+    snprintf(shown, sizeof(shown), "%s", base_dir);
     for (size_t i = 0; i < 4; i++)
     {
         int next = -1;
-        if (tp_shm_mkdir_component(dirfd, i == 0 ? base_dir : "...", components[i], mode, 0 == i, &next) < 0)
+        if (tp_shm_mkdir_component(dirfd, shown, components[i], mode, 0 == i, &next) < 0)
         {
             close(dirfd);
-            return tp_err_prepend("creating %s", buf);
+            return -1;
         }
         close(dirfd);
         dirfd = next;
+        size_t used = strlen(shown);
+        snprintf(shown + used, sizeof(shown) - used, "/%s", components[i]);
     }
     close(dirfd);
     return 0;

@@ -370,6 +370,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
     r->used_bytes = size;
     r->writable = true;
     r->hugepages = huge;
+    r->page_size = page;
     r->type = params->region_type;
     r->nslots = params->nslots;
     r->slot_bytes =
@@ -462,6 +463,7 @@ static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool requ
     r->length = (size_t)map_len;
     r->used_bytes = required;
     r->hugepages = huge;
+    r->page_size = page;
     return 0;
 }
 
@@ -483,9 +485,44 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
     {
         return -1;
     }
-    if (tp_shm_allowlist_open(allowlist, path, false, &r->fd, r->path, sizeof(r->path)) < 0 ||
-        tp_shm_region_map_fd(r, size, require_hugepages) < 0)
+    if (tp_shm_allowlist_open(allowlist, path, false, &r->fd, r->path, sizeof(r->path)) < 0)
     {
+        tp_shm_region_close(r);
+        return -1;
+    }
+    /* Validate the superblock first (best diagnostics), then the size, then map and validate again. */
+    uint8_t block[TP_SHM_SUPERBLOCK_SIZE];
+    ssize_t got = pread(r->fd, block, sizeof(block), 0);
+    if (got < 0)
+    {
+        tp_err_set_errno(errno, "cannot read the superblock of %.256s", r->path);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (got < (ssize_t)sizeof(block))
+    {
+        tp_err_set(TP_ERR_VALIDATION, "region %.256s is truncated: %zd bytes, less than the %u-byte superblock",
+            r->path, got, TP_SHM_SUPERBLOCK_SIZE);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (tp_shm_superblock_decode(block, sizeof(block), &r->superblock) < 0 ||
+        tp_shm_superblock_validate(&r->superblock, expected) < 0)
+    {
+        tp_err_prepend("region %.256s", r->path);
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (tp_shm_region_map_fd(r, size, require_hugepages) < 0)
+    {
+        tp_shm_region_close(r);
+        return -1;
+    }
+    if (require_hugepages && TP_SHM_REGION_PAYLOAD_POOL == expected->region_type &&
+        0 != expected->stride_bytes % r->page_size)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "region %.256s: stride_bytes %u is not a multiple of the hugepage size %llu",
+            r->path, (unsigned)expected->stride_bytes, (unsigned long long)r->page_size);
         tp_shm_region_close(r);
         return -1;
     }
@@ -521,13 +558,9 @@ int tp_shm_region_map_uri(tp_shm_region_t **out, const tp_shm_allowlist_t *allow
     return tp_shm_region_map(out, allowlist, parsed.path, expected, parsed.require_hugepages);
 }
 
-int tp_shm_region_map_inspect(tp_shm_region_t **out, const char *path)
+/* Open `path` for reading with containment relative to its own directory. */
+static int tp_shm_open_own_dir(const char *path, int *fd_out, char *canonical, size_t canonical_len)
 {
-    if (NULL == out || NULL == path)
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_shm_region_map_inspect: NULL argument");
-    }
-    *out = NULL;
     char canon[PATH_MAX];
     if (NULL == realpath(path, canon))
     {
@@ -541,15 +574,64 @@ int tp_shm_region_map_inspect(tp_shm_region_t **out, const char *path)
     {
         return -1;
     }
+    int rc = tp_shm_allowlist_open(allow, canon, false, fd_out, canonical, canonical_len);
+    tp_shm_allowlist_close(allow);
+    return rc;
+}
+
+int tp_shm_superblock_read_file(const char *path, tp_shm_superblock_t *out, uint64_t *file_size)
+{
+    int fd = -1;
+    char canon[PATH_MAX];
+    if (NULL == path || NULL == out)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_shm_superblock_read_file: NULL argument");
+    }
+    if (tp_shm_open_own_dir(path, &fd, canon, sizeof(canon)) < 0)
+    {
+        return -1;
+    }
+    struct stat st;
+    uint8_t block[TP_SHM_SUPERBLOCK_SIZE];
+    int rc = 0;
+    if (0 != fstat(fd, &st))
+    {
+        rc = tp_err_set_errno(errno, "cannot fstat %.256s", canon);
+    }
+    else if ((uint64_t)st.st_size < TP_SHM_SUPERBLOCK_SIZE)
+    {
+        rc = tp_err_set(TP_ERR_VALIDATION, "%.256s has %llu bytes, less than the %u-byte superblock", canon,
+            (unsigned long long)st.st_size, TP_SHM_SUPERBLOCK_SIZE);
+    }
+    else if (pread(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+    {
+        rc = tp_err_set(TP_ERR_IO, "cannot read the superblock of %.256s", canon);
+    }
+    else
+    {
+        rc = tp_shm_superblock_decode(block, sizeof(block), out);
+        if (NULL != file_size)
+        {
+            *file_size = (uint64_t)st.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+int tp_shm_region_map_inspect(tp_shm_region_t **out, const char *path)
+{
+    if (NULL == out || NULL == path)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_shm_region_map_inspect: NULL argument");
+    }
+    *out = NULL;
     tp_shm_region_t *r = tp_shm_region_alloc();
     if (NULL == r)
     {
-        tp_shm_allowlist_close(allow);
         return -1;
     }
-    int rc = tp_shm_allowlist_open(allow, canon, false, &r->fd, r->path, sizeof(r->path));
-    tp_shm_allowlist_close(allow);
-    if (rc < 0)
+    if (tp_shm_open_own_dir(path, &r->fd, r->path, sizeof(r->path)) < 0)
     {
         tp_shm_region_close(r);
         return -1;

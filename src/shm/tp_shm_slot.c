@@ -208,6 +208,53 @@ tp_drop_reason_t tp_shm_seqlock_read_end(const tp_shm_region_t *ring, uint64_t e
     return v == token ? TP_DROP_NONE : TP_DROP_LATE;
 }
 
+tp_drop_reason_t tp_shm_slot_read(const tp_shm_region_t *ring, uint32_t index, tp_shm_slot_header_t *out)
+{
+    uint8_t local[TP_SHM_HEADER_SLOT_BYTES];
+    if (NULL == out)
+    {
+        return TP_DROP_NOT_MAPPED;
+    }
+    memset(out, 0, sizeof(*out));
+    if (NULL == ring || TP_SHM_REGION_HEADER_RING != ring->type || NULL == ring->base || index >= ring->nslots)
+    {
+        return TP_DROP_NOT_MAPPED;
+    }
+    const uint8_t *slot = ring->base + tp_shm_slot_offset(index);
+    uint64_t before = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+    memcpy(local, slot, sizeof(local));
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t after = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+    tp_drop_reason_t r = tp_shm_slot_header_decode(local, sizeof(local), out);
+    out->seq_commit = before;
+    if (before != after)
+    {
+        return TP_DROP_LATE;
+    }
+    if (TP_DROP_NONE != r)
+    {
+        return r;
+    }
+    if (0 == (before & 1u))
+    {
+        return TP_DROP_NOT_COMMITTED;
+    }
+    r = tp_tensor_header_check(&out->tensor, out->values_len_bytes, NULL);
+    if (TP_DROP_NONE != r)
+    {
+        return r;
+    }
+    if (0 != out->payload_offset)
+    {
+        return TP_DROP_PAYLOAD_OFFSET;
+    }
+    if (out->payload_slot != index)
+    {
+        return TP_DROP_PAYLOAD_SLOT;
+    }
+    return TP_DROP_NONE;
+}
+
 tp_drop_reason_t tp_shm_frame_begin(const tp_shm_region_t *ring, const tp_shm_region_t *const *pools,
     size_t pool_count, uint64_t seq, tp_shm_frame_view_t *view)
 {

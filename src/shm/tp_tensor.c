@@ -329,6 +329,10 @@ int tp_tensor_header_validate(const tp_tensor_header_t *header, uint64_t values_
     uint64_t eff[TP_MAX_DIMS];
     uint64_t extent = 0;
     tp_drop_reason_t r = tp_tensor_analyze(header, UINT64_MAX, eff, &extent);
+    if (TP_DROP_NONE == r && extent <= values_len_bytes)
+    {
+        return 0; /* hot path (every producer commit): no formatting */
+    }
     char dims[128];
     char strides[128];
     unsigned n = header->ndims > TP_MAX_DIMS ? TP_MAX_DIMS : header->ndims;

@@ -144,6 +144,28 @@ static void test_shm_epoch_dir_refuses_symlink(void)
         tp_shm_epoch_dir_create(epoch_dir, sizeof(epoch_dir), base, "../x", 1, 1, false));
 }
 
+static void test_shm_epoch_dir_refuses_foreign_owner(void)
+{
+    char base[1100];
+    char userdir[1200];
+    char epoch_dir[1024];
+    char user[TP_SHM_NAME_MAX + 1];
+    snprintf(base, sizeof(base), "%s/ownerbase", g_dir);
+    TP_ASSERT_OK(mkdir(base, 0700));
+    TP_ASSERT_OK(tp_shm_user_name(user, sizeof(user)));
+    snprintf(userdir, sizeof(userdir), "%s/tensorpool-%s", base, user);
+    TP_ASSERT_OK(mkdir(userdir, 0777));
+    if (0 != geteuid())
+    {
+        fprintf(stderr, "  (not root: cannot give the directory to another uid; case skipped)\n");
+        return;
+    }
+    TP_ASSERT_OK(chown(userdir, 54321, 54321));
+    TP_ASSERT_ERR(TP_ERR_PERMISSION, tp_shm_epoch_dir_create(epoch_dir, sizeof(epoch_dir), base, "x", 1, 1, false));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "owned by uid 54321"));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), userdir));
+}
+
 /* ---------------------------------------------------------------- containment */
 
 static tp_shm_allowlist_t *make_allowlist(const char *dir)
@@ -322,6 +344,7 @@ int main(void)
     TP_RUN(test_shm_epoch_dir_create_private);
     TP_RUN(test_shm_epoch_dir_create_shared_group);
     TP_RUN(test_shm_epoch_dir_refuses_symlink);
+    TP_RUN(test_shm_epoch_dir_refuses_foreign_owner);
     TP_RUN(test_shm_allowlist_init_rules);
     TP_RUN(test_shm_containment_accepts_regular_file);
     TP_RUN(test_shm_containment_rejects_relative_and_escapes);
