@@ -1,0 +1,222 @@
+/*
+ * Example consumer: receives frames, checks the example producer's payload
+ * pattern (detecting torn reads: a broken pattern in a frame that still
+ * validates), measures publish-to-callback latency from the slot timestamp
+ * (CLOCK_MONOTONIC, same host) and prints one JSON line of statistics.
+ *
+ *   tp_example_consumer --transport-dir D --shm-dir S [--stream 10000]
+ *       [--duration SECONDS] [--until-seq S] [--min-remaps R] [--check full|sample|none]
+ *       [--slow-us N] [--idle spin|yield|backoff] [--namespace NS]
+ *
+ * Exit status: 0 ok, 2 torn frame seen, 3 stop condition not reached in time, 1 error.
+ */
+#include <getopt.h>
+#include <sched.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensor_pool/tp.h"
+#include "tp_example_common.h"
+
+static volatile sig_atomic_t running = 1;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    running = 0;
+}
+
+typedef struct
+{
+    int check; /* 0 none, 1 sample, 2 full */
+    uint64_t slow_ns;
+    uint64_t torn;
+    uint64_t intact;
+    uint64_t last_epoch;
+    uint64_t epochs_seen;
+    tpx_hist_t hist;
+} state_t;
+
+static void spin_ns(uint64_t ns)
+{
+    uint64_t until = tpx_now_ns() + ns;
+    while (tpx_now_ns() < until)
+    {
+    }
+}
+
+static void on_frame(void *clientd, const tp_frame_t *frame)
+{
+    state_t *s = clientd;
+    uint64_t now = tpx_now_ns();
+    if (frame->epoch != s->last_epoch)
+    {
+        s->last_epoch = frame->epoch;
+        s->epochs_seen++;
+    }
+    int ok = 1;
+    if (s->check)
+    {
+        ok = tpx_check(frame->payload, frame->length, frame->seq, 2 == s->check);
+    }
+    if (s->slow_ns)
+    {
+        spin_ns(s->slow_ns);
+        if (s->check)
+        {
+            ok = ok && tpx_check(frame->payload, frame->length, frame->seq, 2 == s->check);
+        }
+    }
+    /* the second seqlock check, after reading: only now is what we read trustworthy */
+    if (tp_frame_is_valid(frame))
+    {
+        if (!ok)
+        {
+            s->torn++;
+        }
+        else
+        {
+            s->intact++;
+            if (now >= frame->timestamp_ns)
+            {
+                tpx_hist_add(&s->hist, now - frame->timestamp_ns);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL, *idle = "yield";
+    uint32_t stream = 10000;
+    double duration = 10;
+    uint64_t until_seq = UINT64_MAX, min_remaps = 1;
+    static state_t st;
+    st.check = 1;
+    static const struct option opts[] = { { "transport-dir", required_argument, 0, 't' },
+        { "shm-dir", required_argument, 0, 's' }, { "namespace", required_argument, 0, 'n' },
+        { "stream", required_argument, 0, 'i' }, { "duration", required_argument, 0, 'd' },
+        { "until-seq", required_argument, 0, 'u' }, { "min-remaps", required_argument, 0, 'm' },
+        { "check", required_argument, 0, 'c' }, { "slow-us", required_argument, 0, 'w' },
+        { "idle", required_argument, 0, 'I' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    int ch;
+    while (-1 != (ch = getopt_long(argc, argv, "", opts, NULL)))
+    {
+        switch (ch)
+        {
+            case 't': transport_dir = optarg; break;
+            case 's': shm_dir = optarg; break;
+            case 'n': ns = optarg; break;
+            case 'i': stream = (uint32_t)strtoul(optarg, NULL, 10); break;
+            case 'd': duration = strtod(optarg, NULL); break;
+            case 'u': until_seq = strtoull(optarg, NULL, 10); break;
+            case 'm': min_remaps = strtoull(optarg, NULL, 10); break;
+            case 'c': st.check = 0 == strcmp(optarg, "full") ? 2 : 0 == strcmp(optarg, "none") ? 0 : 1; break;
+            case 'w': st.slow_ns = strtoull(optarg, NULL, 10) * 1000u; break;
+            case 'I': idle = optarg; break;
+            default:
+                fprintf(stderr, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--stream ID]\n"
+                                "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
+                                "       [--slow-us N] [--idle spin|yield|backoff]\n");
+                return 'h' == ch ? 0 : 1;
+        }
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    tp_context_t *ctx = NULL;
+    tp_client_t *client = NULL;
+    tp_consumer_t *consumer = NULL;
+    if (tp_context_init(&ctx) < 0 || (transport_dir && tp_context_set_transport_dir(ctx, transport_dir) < 0) ||
+        (shm_dir && tp_context_set_shm_base_dir(ctx, shm_dir) < 0) || (ns && tp_context_set_namespace(ctx, ns) < 0) ||
+        tp_client_init(&client, ctx) < 0)
+    {
+        fprintf(stderr, "tp_example_consumer: %s\n", tp_errmsg());
+        return 1;
+    }
+    tp_context_close(ctx);
+    tp_consumer_config_t config;
+    tp_consumer_config_init(&config);
+    config.stream_id = stream;
+    config.on_frame = on_frame;
+    config.clientd = &st;
+    config.fragment_limit = 256;
+    if (tp_client_add_consumer(&consumer, client, &config, 0) < 0)
+    {
+        fprintf(stderr, "tp_example_consumer: %s\n", tp_errmsg());
+        tp_client_close(client);
+        return 1;
+    }
+    int spin = 0 == strcmp(idle, "spin"), yield = 0 == strcmp(idle, "yield");
+    uint64_t start = tpx_now_ns(), end = start + (uint64_t)(duration * 1e9);
+    int reached = 0, idle_count = 0;
+    tp_consumer_stats_t cs;
+    while (running)
+    {
+        int work = tp_client_do_work(client);
+        if (work < 0)
+        {
+            fprintf(stderr, "tp_example_consumer: %s\n", tp_errmsg());
+            break;
+        }
+        if (0 == work)
+        {
+            idle_count++;
+            if (!spin)
+            {
+                if (yield || idle_count < 100)
+                {
+                    sched_yield();
+                }
+                else
+                {
+                    struct timespec ts = { 0, 100000 };
+                    nanosleep(&ts, NULL);
+                }
+            }
+        }
+        else
+        {
+            idle_count = 0;
+        }
+        tp_consumer_stats(consumer, &cs);
+        if (until_seq != UINT64_MAX && cs.mapped && cs.last_seq >= until_seq && cs.remaps >= min_remaps)
+        {
+            reached = 1;
+            break;
+        }
+        if (tpx_now_ns() >= end)
+        {
+            reached = until_seq == UINT64_MAX;
+            break;
+        }
+    }
+    double secs = (double)(tpx_now_ns() - start) / 1e9;
+    tp_consumer_stats(consumer, &cs);
+    uint64_t rejected = 0;
+    for (int i = 0; i < TP_ANNOUNCE_REJECT_COUNT; i++)
+    {
+        rejected += cs.announces_rejected[i];
+    }
+    printf("{\"role\":\"consumer\",\"frames\":%" PRIu64 ",\"intact\":%" PRIu64 ",\"torn\":%" PRIu64
+           ",\"drops_gap\":%" PRIu64 ",\"drops_late\":%" PRIu64 ",\"descriptors\":%" PRIu64
+           ",\"unmapped\":%" PRIu64 ",\"wrong_epoch\":%" PRIu64 ",\"remaps\":%" PRIu64 ",\"unmaps\":%" PRIu64
+           ",\"epoch\":%" PRIu64 ",\"epochs_seen\":%" PRIu64 ",\"last_seq\":%" PRIu64
+           ",\"announces_rejected\":%" PRIu64 ",\"seconds\":%.3f,\"MBps\":%.1f,\"p50_ns\":%" PRIu64
+           ",\"p99_ns\":%" PRIu64 ",\"reached\":%d}\n",
+        cs.frames, st.intact, st.torn, cs.drops_gap, cs.drops_late, cs.descriptors, cs.descriptors_unmapped,
+        cs.descriptors_wrong_epoch, cs.remaps, cs.unmaps, cs.epoch, st.epochs_seen, cs.last_seq, rejected, secs,
+        secs > 0 ? (double)cs.bytes / secs / 1e6 : 0.0, tpx_hist_pct(&st.hist, 50), tpx_hist_pct(&st.hist, 99),
+        reached);
+    fflush(stdout);
+    tp_consumer_close(consumer);
+    tp_client_close(client);
+    if (st.torn > 0)
+    {
+        return 2;
+    }
+    return reached ? 0 : 3;
+}

@@ -1,0 +1,208 @@
+/*
+ * tensorpool: producer (wire spec §10, §15), standalone mode: the producer
+ * creates its own SHM regions in the canonical layout
+ * `<base>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/`.
+ *
+ * Threading: the hot path (tp_producer_offer, tp_producer_try_claim,
+ * tp_frame_claim_commit/abort, tp_producer_flush) belongs to ONE application
+ * thread, the single writer of the producer's SHM. It performs no
+ * allocation, lock or system call. Announces, activity refresh, QoS,
+ * ConsumerHello handling and metadata run in the client conductor.
+ *
+ * Results of the hot path (int64_t): >= 0 is the frame's sequence number;
+ * negative values are TP_PRODUCER_* codes.
+ *
+ * Back pressure: the space for the FrameDescriptor is claimed on the
+ * descriptor publication BEFORE seq_commit is set, so a committed slot never
+ * lacks its descriptor. tp_producer_offer() answers
+ * TP_PRODUCER_BACK_PRESSURED without any side effect (no slot touched, no
+ * sequence number used): retry the same call. Claims committed under back
+ * pressure stay queued (uncommitted) and are flushed first by the next call. Admin actions
+ * are retried internally. With no subscriber (not connected) the frame is
+ * still committed in SHM, the descriptor is dropped and counted
+ * (descriptors_not_connected), and the sequence number is returned.
+ */
+#ifndef TENSOR_POOL_TP_PRODUCER_H
+#define TENSOR_POOL_TP_PRODUCER_H
+
+#include "tensor_pool/tp_common.h"
+#include "tensor_pool/tp_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque producer. */
+typedef struct tp_producer_stct tp_producer_t;
+
+/** Hot-path result codes (negative). */
+#define TP_PRODUCER_ERROR (-1L)          /**< tp_errmsg() says why (e.g. bad tensor header) */
+#define TP_PRODUCER_BACK_PRESSURED (-2L) /**< descriptor stream full; nothing happened, retry */
+#define TP_PRODUCER_CLOSED (-4L)         /**< the producer or its publication is closed */
+#define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted */
+#define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
+#define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
+
+/** Most payload pools per producer. */
+#define TP_PRODUCER_MAX_POOLS 16
+/** Longest data source name (bytes). */
+#define TP_PRODUCER_NAME_MAX 128
+
+/** One payload pool: id and stride (a multiple of 64; powers of two recommended). */
+typedef struct tp_pool_config_stct
+{
+    uint16_t pool_id;      /**< >= 1, unique within the producer */
+    uint32_t stride_bytes; /**< payload capacity of each slot */
+} tp_pool_config_t;
+
+/** Producer configuration; fill with tp_producer_config_init(). */
+typedef struct tp_producer_config_stct
+{
+    uint32_t stream_id;            /**< data source stream id (default 10000) */
+    uint32_t producer_id;          /**< 0: derived from the pid */
+    uint32_t header_nslots;        /**< power of two (default 1024) */
+    size_t pool_count;             /**< 1..TP_PRODUCER_MAX_POOLS */
+    tp_pool_config_t pools[TP_PRODUCER_MAX_POOLS]; /**< default: {1, 64 KiB} */
+    uint32_t max_claims;           /**< claims in flight (default 16, at most header_nslots / 2) */
+    bool descriptor_timestamp;     /**< put the publish time in FrameDescriptor.timestamp_ns (default false, §10.2.1) */
+    bool prefault;                 /**< touch every page of the regions at creation (default true) */
+    bool remove_on_close;          /**< unlink the epoch directory on close (default true) */
+    uint32_t file_mode;            /**< region file mode (default 0600) */
+    char name[TP_PRODUCER_NAME_MAX]; /**< DataSourceAnnounce name (default "") */
+} tp_producer_config_t;
+
+/** Fill `config` with the defaults. */
+TP_EXPORT void tp_producer_config_init(tp_producer_config_t *config);
+
+/** Per-frame options (NULL = defaults). */
+typedef struct tp_frame_options_stct
+{
+    uint64_t timestamp_ns; /**< SlotHeader.timestamp_ns (capture time); 0 = CLOCK_MONOTONIC now */
+    uint64_t trace_id;     /**< 0 = no trace */
+} tp_frame_options_t;
+
+/** A claimed slot for in-place writes (DMA). Fields are read-only for the application. */
+typedef struct tp_frame_claim_stct
+{
+    uint64_t seq;      /**< sequence number of this frame */
+    uint8_t *data;     /**< write up to `capacity` bytes here */
+    size_t capacity;   /**< stride of the selected pool */
+    size_t length;     /**< length requested at claim time */
+    uint16_t pool_id;
+    tp_producer_t *producer; /**< owner; NULL once committed or aborted */
+    uint32_t index;          /**< internal */
+} tp_frame_claim_t;
+
+/** Producer counters (monotonic). */
+typedef struct tp_producer_stats_stct
+{
+    uint64_t frames;                    /**< frames committed in SHM */
+    uint64_t bytes;                     /**< payload bytes committed */
+    uint64_t descriptors_published;
+    uint64_t descriptors_not_connected; /**< committed frames whose descriptor had no subscriber */
+    uint64_t back_pressured;            /**< calls answered TP_PRODUCER_BACK_PRESSURED */
+    uint64_t admin_action_retries;
+    uint64_t no_pool_drops;             /**< payloads larger than every pool */
+    uint64_t claims_aborted;
+    uint64_t announces;                 /**< ShmPoolAnnounce sent */
+    uint64_t qos_sent;
+    uint64_t hellos_received;
+    uint64_t consumers;                 /**< consumers currently known (hello/QoS) */
+    uint64_t consumers_stale;           /**< consumers dropped as stale */
+    uint64_t progress_sent;
+    uint64_t current_seq;               /**< next sequence number */
+    uint64_t epoch;
+    uint32_t meta_version;
+} tp_producer_stats_t;
+
+/**
+ * Copy the payload into the smallest pool whose stride fits `length`, write
+ * the slot through the seqlock and publish the FrameDescriptor. `tensor`
+ * NULL describes a 1-D UINT8 tensor of `length` bytes. Returns the sequence
+ * number (>= 0) or a TP_PRODUCER_* code.
+ */
+TP_EXPORT int64_t tp_producer_offer(tp_producer_t *producer, const tp_tensor_header_t *tensor, const void *payload,
+    size_t length, const tp_frame_options_t *options);
+
+/**
+ * Claim the slot of the next sequence number in the smallest pool that fits
+ * `length`, for in-place writes. Several claims may be in flight (up to
+ * max_claims); they are announced in sequence order. Returns the sequence
+ * number or a TP_PRODUCER_* code (TP_PRODUCER_BACK_PRESSURED is never
+ * returned here).
+ */
+TP_EXPORT int64_t tp_producer_try_claim(tp_producer_t *producer, size_t length, tp_frame_claim_t *claim);
+
+/**
+ * Commit a claim: the slot header (`length` payload bytes, `tensor` NULL =
+ * 1-D UINT8), seq_commit and the FrameDescriptor are written together, in
+ * sequence order. The payload is not copied again. The claim is always
+ * consumed (unless -1/TP_PRODUCER_ERROR is returned for invalid arguments).
+ * Returns the sequence number when the frame is published now;
+ * TP_PRODUCER_PENDING when earlier claims are still open (it is published
+ * when they commit or abort); TP_PRODUCER_BACK_PRESSURED when the
+ * descriptor stream is full: the slot is then NOT yet committed, and the
+ * next hot-path call or tp_producer_flush() commits and announces it first.
+ */
+TP_EXPORT int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t *tensor, size_t length,
+    const tp_frame_options_t *options);
+
+/**
+ * Abort a claim. The newest claim gives its sequence number back; an earlier
+ * one leaves a gap that consumers count as drops_gap. Returns 0 or -1.
+ */
+TP_EXPORT int tp_frame_claim_abort(tp_frame_claim_t *claim);
+
+/**
+ * Report DMA progress of an open claim (FrameProgress, §10.2.2): sent only
+ * when a consumer that supports progress is known, throttled by the
+ * consumers' hints within the producer's floors. Returns 1 sent, 0 skipped,
+ * -1 error (bytes_filled regressing or above the claim length).
+ */
+TP_EXPORT int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled);
+
+/**
+ * Publish descriptors of committed claims still waiting because of back
+ * pressure. Returns the number published or -1.
+ */
+TP_EXPORT int tp_producer_flush(tp_producer_t *producer);
+
+/**
+ * Replace the data source metadata (DataSourceMeta attributes): bumps
+ * meta_version, which the following frames carry. `keys`, `formats`,
+ * `values`/`value_lengths` have `count` entries. Any thread; applied by the
+ * conductor. Returns the new meta_version or -1.
+ */
+TP_EXPORT int64_t tp_producer_set_metadata(tp_producer_t *producer, size_t count, const char *const *keys,
+    const char *const *formats, const uint8_t *const *values, const uint32_t *value_lengths);
+
+/** Copy the counters. Any thread. Returns 0 or -1. */
+TP_EXPORT int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *stats);
+
+/**
+ * Sequence number the next tp_producer_offer() / tp_producer_try_claim()
+ * will use (application thread: the hot path's own view).
+ */
+TP_EXPORT uint64_t tp_producer_next_seq(const tp_producer_t *producer);
+
+/** Current epoch of the producer's regions. */
+TP_EXPORT uint64_t tp_producer_epoch(const tp_producer_t *producer);
+
+/** Stream id of the producer. */
+TP_EXPORT uint32_t tp_producer_stream_id(const tp_producer_t *producer);
+
+/** Path of the producer's epoch directory. */
+TP_EXPORT const char *tp_producer_epoch_dir(const tp_producer_t *producer);
+
+/**
+ * Close a producer: stop announcing, close its publications, unmap (and with
+ * remove_on_close unlink) its regions. From the application thread; goes
+ * through the conductor with a bounded wait. Returns 0 or -1.
+ */
+TP_EXPORT int tp_producer_close(tp_producer_t *producer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TENSOR_POOL_TP_PRODUCER_H */

@@ -1,0 +1,689 @@
+/*
+ * Client and client conductor: owns the transport, runs the duty cycle of
+ * every producer and consumer, processes cross-thread commands.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/tp_client_internal.h"
+#include "common/tp_clock.h"
+#include "common/tp_error.h"
+#include "common/tp_log.h"
+
+
+/* ------------------------------------------------------------------------- */
+/* Commands                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static void cmd_set_error(tp_client_cmd_t *cmd)
+{
+    cmd->errcode = tp_errcode() ? tp_errcode() : TP_ERR_STATE;
+    snprintf(cmd->errmsg, sizeof(cmd->errmsg), "%s", tp_errmsg());
+}
+
+static void cmd_free(tp_client_cmd_t *cmd)
+{
+    if (TP_CMD_SET_METADATA == cmd->type)
+    {
+        tp_producer_metadata_free(cmd->payload);
+    }
+    free(cmd);
+}
+
+void tp_client_cmd_complete(tp_client_cmd_t *cmd, bool ok, void (*on_abandoned)(tp_client_cmd_t *cmd))
+{
+    int expected = TP_CMD_PENDING;
+    if (!atomic_compare_exchange_strong(&cmd->state, &expected, ok ? TP_CMD_DONE : TP_CMD_FAILED))
+    {
+        /* the requester gave up waiting: the command is ours to free */
+        if (NULL != on_abandoned)
+        {
+            on_abandoned(cmd);
+        }
+        cmd_free(cmd);
+    }
+}
+
+void tp_client_report_error(tp_client_t *client, const char *what)
+{
+    char msg[768];
+    snprintf(msg, sizeof(msg), "%s: %s", what, tp_errmsg());
+    if (NULL != client->ctx.error_handler)
+    {
+        client->ctx.error_handler(client->ctx.error_handler_clientd, tp_errcode(), msg);
+    }
+    else
+    {
+        TP_LOG_WARN("client", "%s", msg);
+    }
+}
+
+static void remove_producer(tp_client_t *client, tp_producer_t *producer)
+{
+    for (size_t i = 0; i < client->producer_count; i++)
+    {
+        if (client->producers[i] == producer)
+        {
+            client->producers[i] = client->producers[--client->producer_count];
+            return;
+        }
+    }
+}
+
+static void remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
+{
+    for (size_t i = 0; i < client->consumer_count; i++)
+    {
+        if (client->consumers[i] == consumer)
+        {
+            client->consumers[i] = client->consumers[--client->consumer_count];
+            return;
+        }
+    }
+}
+
+static void abandoned_add(tp_client_cmd_t *cmd)
+{
+    if (NULL == cmd->target)
+    {
+        return;
+    }
+    if (TP_CMD_ADD_PRODUCER == cmd->type)
+    {
+        tp_producer_destroy(cmd->target);
+    }
+    else
+    {
+        tp_consumer_destroy(cmd->target);
+    }
+    cmd->target = NULL;
+}
+
+/* Runs on the conductor (or inline in invoker mode). */
+static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    switch (cmd->type)
+    {
+        case TP_CMD_ADD_PRODUCER:
+        case TP_CMD_ADD_CONSUMER:
+        {
+            int rc;
+            if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]) ||
+                client->producer_count >= TP_CLIENT_MAX_PRODUCERS || client->consumer_count >= TP_CLIENT_MAX_CONSUMERS)
+            {
+                rc = tp_err_set(TP_ERR_STATE, "too many producers/consumers in one client (max %d each)",
+                    TP_CLIENT_MAX_PRODUCERS);
+            }
+            else if (TP_CMD_ADD_PRODUCER == cmd->type)
+            {
+                tp_producer_t *p = NULL;
+                rc = tp_producer_create(&p, client, &((tp_async_add_producer_t *)cmd)->config);
+                cmd->target = p;
+            }
+            else
+            {
+                tp_consumer_t *c = NULL;
+                rc = tp_consumer_create(&c, client, &((tp_async_add_consumer_t *)cmd)->config);
+                cmd->target = c;
+            }
+            if (rc < 0)
+            {
+                cmd_set_error(cmd);
+                tp_client_cmd_complete(cmd, false, NULL);
+            }
+            else
+            {
+                client->pending_adds[client->pending_add_count++] = cmd;
+            }
+            break;
+        }
+        case TP_CMD_CLOSE_PRODUCER:
+            remove_producer(client, cmd->target);
+            tp_producer_destroy(cmd->target);
+            tp_client_cmd_complete(cmd, true, NULL);
+            break;
+        case TP_CMD_CLOSE_CONSUMER:
+            remove_consumer(client, cmd->target);
+            tp_consumer_destroy(cmd->target);
+            tp_client_cmd_complete(cmd, true, NULL);
+            break;
+        case TP_CMD_SET_METADATA:
+            tp_producer_apply_metadata(cmd->target, cmd->payload);
+            cmd->payload = NULL;
+            tp_client_cmd_complete(cmd, true, NULL);
+            break;
+    }
+}
+
+static int poll_pending_adds(tp_client_t *client)
+{
+    int work = 0;
+    for (size_t i = 0; i < client->pending_add_count;)
+    {
+        tp_client_cmd_t *cmd = client->pending_adds[i];
+        int rc;
+        if (TP_CMD_ABANDONED == atomic_load(&cmd->state))
+        {
+            rc = -2;
+        }
+        else if (TP_CMD_ADD_PRODUCER == cmd->type)
+        {
+            rc = tp_producer_poll_ready(cmd->target);
+        }
+        else
+        {
+            rc = tp_consumer_poll_ready(cmd->target);
+        }
+        if (0 == rc)
+        {
+            i++;
+            continue;
+        }
+        work++;
+        client->pending_adds[i] = client->pending_adds[--client->pending_add_count];
+        if (1 == rc)
+        {
+            if (TP_CMD_ADD_PRODUCER == cmd->type)
+            {
+                client->producers[client->producer_count++] = cmd->target;
+            }
+            else
+            {
+                client->consumers[client->consumer_count++] = cmd->target;
+            }
+            int expected = TP_CMD_PENDING;
+            if (!atomic_compare_exchange_strong(&cmd->state, &expected, TP_CMD_DONE))
+            {
+                if (TP_CMD_ADD_PRODUCER == cmd->type)
+                {
+                    remove_producer(client, cmd->target);
+                }
+                else
+                {
+                    remove_consumer(client, cmd->target);
+                }
+                abandoned_add(cmd);
+                cmd_free(cmd);
+            }
+        }
+        else
+        {
+            if (-1 == rc)
+            {
+                cmd_set_error(cmd);
+            }
+            abandoned_add(cmd);
+            tp_client_cmd_complete(cmd, false, NULL);
+        }
+    }
+    return work;
+}
+
+static void drain_handler(void *clientd, void *item)
+{
+    process_command(clientd, item);
+}
+
+static int conductor_do_work(void *state)
+{
+    tp_client_t *client = state;
+    int work = (int)tp_mpsc_queue_drain(&client->commands, drain_handler, client, 16);
+    int rc = tp_transport_do_work(client->transport);
+    if (rc < 0)
+    {
+        tp_client_report_error(client, "transport duty cycle");
+    }
+    else
+    {
+        work += rc;
+    }
+    if (client->pending_add_count > 0)
+    {
+        work += poll_pending_adds(client);
+    }
+    uint64_t now_ns = tp_clock_mono_ns();
+    for (size_t i = 0; i < client->producer_count; i++)
+    {
+        work += tp_producer_do_work(client->producers[i], now_ns);
+    }
+    for (size_t i = 0; i < client->consumer_count; i++)
+    {
+        work += tp_consumer_do_work(client->consumers[i], now_ns);
+    }
+    return work;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Client                                                                     */
+/* ------------------------------------------------------------------------- */
+
+int tp_client_init(tp_client_t **out, const tp_context_t *ctx)
+{
+    if (NULL == out || NULL == ctx)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_init: out and ctx must not be NULL");
+    }
+    uint64_t base = ctx->hello_interval_ns > ctx->qos_interval_ns ? ctx->hello_interval_ns : ctx->qos_interval_ns;
+    if (ctx->consumer_stale_timeout_ns != 0 &&
+        (ctx->consumer_stale_timeout_ns < 3 * base || ctx->consumer_stale_timeout_ns > 5 * base))
+    {
+        return tp_err_set(TP_ERR_CONFIG,
+            "consumer stale timeout %llu ns must be 3-5x the hello/QoS interval (%llu ns) (wire spec §5)",
+            (unsigned long long)ctx->consumer_stale_timeout_ns, (unsigned long long)base);
+    }
+    tp_client_t *client = calloc(1, sizeof(*client));
+    if (NULL == client)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "tp_client_init: out of memory");
+    }
+    client->ctx = *ctx;
+    if (tp_mpsc_queue_init(&client->commands, TP_CLIENT_COMMAND_QUEUE_CAPACITY) < 0)
+    {
+        free(client);
+        return -1;
+    }
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    if (tp_transport_context_set_backend(&tctx, ctx->backend) < 0 ||
+        tp_transport_context_set_dir(&tctx, ctx->transport_dir) < 0 || tp_transport_init(&client->transport, &tctx) < 0)
+    {
+        tp_err_prepend("tp_client_init: transport");
+        tp_mpsc_queue_close(&client->commands);
+        free(client);
+        return -1;
+    }
+    const char *dirs[TP_CLIENT_MAX_ALLOWED_DIRS];
+    size_t count = 0;
+    for (size_t i = 0; i < ctx->allowed_dir_count; i++)
+    {
+        dirs[count++] = ctx->allowed_dirs[i];
+    }
+    if (0 == count)
+    {
+        dirs[count++] = ctx->shm_base_dir;
+    }
+    if (tp_shm_allowlist_init(&client->allowlist, dirs, count) < 0)
+    {
+        tp_err_prepend("tp_client_init: allowed base dirs");
+        tp_transport_close(client->transport);
+        tp_mpsc_queue_close(&client->commands);
+        free(client);
+        return -1;
+    }
+    *out = client;
+    return 0;
+}
+
+int tp_client_start(tp_client_t *client)
+{
+    if (NULL == client)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_start: client must not be NULL");
+    }
+    if (!client->ctx.use_conductor_thread || atomic_load(&client->threaded))
+    {
+        return 0;
+    }
+    tp_idle_strategy_t idle;
+    if (tp_idle_strategy_init_from_name(&idle, client->ctx.idle_strategy) < 0 ||
+        tp_agent_runner_init(&client->runner, "tp-conductor", client, NULL, conductor_do_work, NULL, &idle) < 0)
+    {
+        return -1;
+    }
+    client->runner_initialised = true;
+    atomic_store(&client->threaded, true);
+    if (tp_agent_runner_start(&client->runner) < 0)
+    {
+        atomic_store(&client->threaded, false);
+        return -1;
+    }
+    return 0;
+}
+
+int tp_client_do_work(tp_client_t *client)
+{
+    if (NULL == client)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_do_work: client must not be NULL");
+    }
+    if (atomic_load(&client->threaded))
+    {
+        return tp_err_set(TP_ERR_STATE,
+            "tp_client_do_work: the conductor runs on its own thread; do not call do_work (invoker mode only)");
+    }
+    return conductor_do_work(client);
+}
+
+bool tp_client_is_threaded(const tp_client_t *client)
+{
+    return NULL != client && atomic_load(&((tp_client_t *)client)->threaded);
+}
+
+int tp_client_close(tp_client_t *client)
+{
+    if (NULL == client)
+    {
+        return 0;
+    }
+    int rc = 0;
+    if (atomic_load(&client->threaded))
+    {
+        if (tp_agent_runner_stop(&client->runner, client->ctx.client_timeout_ns) < 0)
+        {
+            tp_err_prepend("tp_client_close: conductor thread did not stop");
+            rc = -1;
+        }
+        atomic_store(&client->threaded, false);
+    }
+    /* everything below runs on the caller's thread: the conductor has stopped */
+    tp_client_cmd_t *cmd;
+    while (NULL != (cmd = tp_mpsc_queue_poll(&client->commands)))
+    {
+        if (TP_CMD_ADD_PRODUCER == cmd->type || TP_CMD_ADD_CONSUMER == cmd->type)
+        {
+            tp_err_set(TP_ERR_CLOSED, "client closed");
+            cmd_set_error(cmd);
+            tp_client_cmd_complete(cmd, false, NULL);
+        }
+        else
+        {
+            process_command(client, cmd);
+        }
+    }
+    for (size_t i = 0; i < client->pending_add_count; i++)
+    {
+        tp_err_set(TP_ERR_CLOSED, "client closed");
+        cmd_set_error(client->pending_adds[i]);
+        abandoned_add(client->pending_adds[i]);
+        tp_client_cmd_complete(client->pending_adds[i], false, NULL);
+    }
+    client->pending_add_count = 0;
+    while (client->producer_count > 0)
+    {
+        tp_producer_destroy(client->producers[--client->producer_count]);
+    }
+    while (client->consumer_count > 0)
+    {
+        tp_consumer_destroy(client->consumers[--client->consumer_count]);
+    }
+    tp_transport_close(client->transport);
+    tp_shm_allowlist_close(client->allowlist);
+    tp_mpsc_queue_close(&client->commands);
+    free(client);
+    return rc;
+}
+
+/* Submit a command; threaded: through the queue with a bounded wait; invoker: inline. */
+int tp_client_submit_and_wait(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    atomic_store(&cmd->state, TP_CMD_PENDING);
+    if (!atomic_load(&client->threaded))
+    {
+        process_command(client, cmd);
+        int state = atomic_load(&cmd->state);
+        int rc = TP_CMD_DONE == state ? 0 : tp_err_set(cmd->errcode, "%s", cmd->errmsg);
+        free(cmd);
+        return rc;
+    }
+    uint64_t deadline = tp_clock_mono_ns() + client->ctx.client_timeout_ns;
+    while (tp_mpsc_queue_offer(&client->commands, cmd) < 0)
+    {
+        if (tp_clock_mono_ns() > deadline)
+        {
+            cmd_free(cmd);
+            return tp_err_set(TP_ERR_TIMEOUT, "conductor command queue full for %llu ns",
+                (unsigned long long)client->ctx.client_timeout_ns);
+        }
+        tp_sleep_ns(100000);
+    }
+    for (;;)
+    {
+        int state = atomic_load(&cmd->state);
+        if (TP_CMD_PENDING != state)
+        {
+            int rc = TP_CMD_DONE == state ? 0 : tp_err_set(cmd->errcode, "%s", cmd->errmsg);
+            free(cmd);
+            return rc;
+        }
+        if (tp_clock_mono_ns() > deadline)
+        {
+            int expected = TP_CMD_PENDING;
+            if (atomic_compare_exchange_strong(&cmd->state, &expected, TP_CMD_ABANDONED))
+            {
+                return tp_err_set(TP_ERR_TIMEOUT, "conductor did not answer within %llu ns",
+                    (unsigned long long)client->ctx.client_timeout_ns);
+            }
+            continue;
+        }
+        tp_sleep_ns(50000);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Async and blocking adds                                                    */
+/* ------------------------------------------------------------------------- */
+
+static int submit_async(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    if (atomic_load(&client->closing))
+    {
+        free(cmd);
+        return tp_err_set(TP_ERR_CLOSED, "client is closing");
+    }
+    if (tp_mpsc_queue_offer(&client->commands, cmd) < 0)
+    {
+        free(cmd);
+        return tp_err_set(TP_ERR_WOULD_BLOCK, "conductor command queue is full; retry after the conductor ran");
+    }
+    return 0;
+}
+
+int tp_client_async_add_producer(tp_async_add_producer_t **async, tp_client_t *client,
+    const tp_producer_config_t *config)
+{
+    if (NULL == async || NULL == client || NULL == config)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_async_add_producer: arguments must not be NULL");
+    }
+    tp_async_add_producer_t *a = calloc(1, sizeof(*a));
+    if (NULL == a)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
+    }
+    a->cmd.type = TP_CMD_ADD_PRODUCER;
+    a->config = *config;
+    if (submit_async(client, &a->cmd) < 0)
+    {
+        return -1;
+    }
+    *async = a;
+    return 0;
+}
+
+int tp_client_async_add_consumer(tp_async_add_consumer_t **async, tp_client_t *client,
+    const tp_consumer_config_t *config)
+{
+    if (NULL == async || NULL == client || NULL == config)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_async_add_consumer: arguments must not be NULL");
+    }
+    if (NULL == config->on_frame)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "consumer config: on_frame callback is required");
+    }
+    tp_async_add_consumer_t *a = calloc(1, sizeof(*a));
+    if (NULL == a)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
+    }
+    a->cmd.type = TP_CMD_ADD_CONSUMER;
+    a->config = *config;
+    if (submit_async(client, &a->cmd) < 0)
+    {
+        return -1;
+    }
+    *async = a;
+    return 0;
+}
+
+static int async_poll(void **out, tp_client_cmd_t *cmd)
+{
+    int state = atomic_load(&cmd->state);
+    if (TP_CMD_PENDING == state)
+    {
+        return 0;
+    }
+    if (TP_CMD_DONE == state)
+    {
+        *out = cmd->target;
+        free(cmd);
+        return 1;
+    }
+    tp_err_set(cmd->errcode, "%s", cmd->errmsg);
+    free(cmd);
+    return -1;
+}
+
+int tp_client_async_add_producer_poll(tp_producer_t **producer, tp_async_add_producer_t *async)
+{
+    if (NULL == producer || NULL == async)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_async_add_producer_poll: arguments must not be NULL");
+    }
+    void *p = NULL;
+    int rc = async_poll(&p, &async->cmd);
+    if (1 == rc)
+    {
+        *producer = p;
+    }
+    return rc;
+}
+
+int tp_client_async_add_consumer_poll(tp_consumer_t **consumer, tp_async_add_consumer_t *async)
+{
+    if (NULL == consumer || NULL == async)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_client_async_add_consumer_poll: arguments must not be NULL");
+    }
+    void *c = NULL;
+    int rc = async_poll(&c, &async->cmd);
+    if (1 == rc)
+    {
+        *consumer = c;
+    }
+    return rc;
+}
+
+static int blocking_wait(tp_client_t *client, tp_client_cmd_t *cmd, void **out, uint64_t timeout_ns)
+{
+    uint64_t deadline = tp_clock_mono_ns() + (timeout_ns ? timeout_ns : client->ctx.client_timeout_ns);
+    for (;;)
+    {
+        int rc = async_poll(out, cmd);
+        if (0 != rc)
+        {
+            return rc < 0 ? -1 : 0;
+        }
+        if (tp_clock_mono_ns() > deadline)
+        {
+            int expected = TP_CMD_PENDING;
+            if (atomic_compare_exchange_strong(&cmd->state, &expected, TP_CMD_ABANDONED))
+            {
+                if (!atomic_load(&client->threaded))
+                {
+                    conductor_do_work(client); /* let the conductor clean the abandoned add up */
+                }
+                return tp_err_set(TP_ERR_TIMEOUT, "add did not complete within %llu ns (is the transport running?)",
+                    (unsigned long long)(timeout_ns ? timeout_ns : client->ctx.client_timeout_ns));
+            }
+            continue;
+        }
+        if (atomic_load(&client->threaded))
+        {
+            tp_sleep_ns(100000);
+        }
+        else if (conductor_do_work(client) <= 0)
+        {
+            tp_sleep_ns(100000);
+        }
+    }
+}
+
+int tp_client_add_producer(tp_producer_t **producer, tp_client_t *client, const tp_producer_config_t *config,
+    uint64_t timeout_ns)
+{
+    tp_async_add_producer_t *async = NULL;
+    if (tp_client_async_add_producer(&async, client, config) < 0)
+    {
+        return -1;
+    }
+    void *p = NULL;
+    if (blocking_wait(client, &async->cmd, &p, timeout_ns) < 0)
+    {
+        return -1;
+    }
+    *producer = p;
+    return 0;
+}
+
+int tp_client_add_consumer(tp_consumer_t **consumer, tp_client_t *client, const tp_consumer_config_t *config,
+    uint64_t timeout_ns)
+{
+    tp_async_add_consumer_t *async = NULL;
+    if (tp_client_async_add_consumer(&async, client, config) < 0)
+    {
+        return -1;
+    }
+    void *c = NULL;
+    if (blocking_wait(client, &async->cmd, &c, timeout_ns) < 0)
+    {
+        return -1;
+    }
+    *consumer = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Pending transport adds                                                     */
+/* ------------------------------------------------------------------------- */
+
+int tp_pending_adds_poll(tp_pending_adds_t *pending)
+{
+    for (size_t i = 0; i < pending->pub_count;)
+    {
+        int rc = tp_transport_async_add_publication_poll(pending->pub_dst[i], pending->pub_async[i]);
+        if (rc < 0)
+        {
+            /* async freed by the transport; forget the rest of this entry */
+            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
+            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
+            return -1;
+        }
+        if (1 == rc)
+        {
+            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
+            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
+            continue;
+        }
+        i++;
+    }
+    for (size_t i = 0; i < pending->sub_count;)
+    {
+        int rc = tp_transport_async_add_subscription_poll(pending->sub_dst[i], pending->sub_async[i]);
+        if (rc < 0)
+        {
+            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
+            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
+            return -1;
+        }
+        if (1 == rc)
+        {
+            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
+            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
+            continue;
+        }
+        i++;
+    }
+    return (0 == pending->pub_count && 0 == pending->sub_count) ? 1 : 0;
+}

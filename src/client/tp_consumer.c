@@ -1,0 +1,1081 @@
+/*
+ * Consumer (wire spec §10.1, §10.2, §10.4.1, §11, §15.1–15.4, §15.12,
+ * §15.18, §15.21). Runs entirely in the conductor duty cycle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tp_client_internal.h"
+#include "common/tp_clock.h"
+#include "common/tp_error.h"
+#include "common/tp_log.h"
+#include "tp_sbe/wire.h"
+
+#define TP_CONSUMER_MAX_POOLS 16
+#define TP_CONSUMER_MAX_IMAGES 32
+#define TP_FALLBACK_URI_MAX 1024
+
+typedef struct tp_consumer_image_stct
+{
+    int32_t session_id;
+    uint64_t join_time_ns;
+} tp_consumer_image_t;
+
+typedef struct tp_consumer_attr_stct
+{
+    char *key;
+    char *format;
+    uint8_t *value;
+    uint32_t length;
+} tp_consumer_attr_t;
+
+/* Private part of a frame handed to the callback. */
+typedef struct tp_frame_internal_stct
+{
+    tp_shm_frame_view_t view;
+} tp_frame_internal_t;
+
+struct tp_consumer_stct
+{
+    tp_client_t *client;
+    tp_consumer_config_t config;
+    uint32_t consumer_id;
+    bool active;
+    tp_pending_adds_t pending;
+
+    tp_subscription_t *sub_announce;
+    tp_subscription_t *sub_control; /* NULL when control == announce */
+    tp_subscription_t *sub_descriptor;
+    tp_subscription_t *sub_metadata;
+    tp_publication_t *pub_control;
+    tp_publication_t *pub_qos;
+    uint64_t subscribed_ns;
+
+    tp_consumer_image_t images[TP_CONSUMER_MAX_IMAGES];
+    size_t image_count;
+
+    /* mapping (M0/M1) */
+    tp_shm_region_t *ring;
+    tp_shm_region_t *pools[TP_CONSUMER_MAX_POOLS];
+    size_t pool_count;
+    uint64_t epoch;
+    uint32_t nslots;
+    uint64_t last_announce_ns; /* local monotonic receipt time of the last accepted announce */
+    uint64_t last_seq;
+    bool have_last_seq;
+    uint64_t next_allowed_ns; /* RATE_LIMITED */
+
+    uint64_t next_hello_ns;
+    uint64_t next_qos_ns;
+
+    bool use_shm;
+    char fallback_uri[TP_FALLBACK_URI_MAX];
+
+    uint32_t meta_version;
+    tp_consumer_attr_t *attrs;
+    size_t attr_count;
+
+    tp_frame_internal_t frame_internal;
+
+    _Atomic uint64_t frames, bytes, drops_gap, drops_late, drops_rate_limited, descriptors, descriptors_unmapped,
+        descriptors_wrong_epoch, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
+        metadata_updates, a_epoch, a_last_seq;
+    _Atomic uint64_t drops[TP_DROP_REASON_COUNT];
+    _Atomic uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
+    atomic_bool mapped;
+    atomic_bool a_use_shm;
+};
+
+
+void tp_consumer_config_init(tp_consumer_config_t *config)
+{
+    if (NULL == config)
+    {
+        return;
+    }
+    memset(config, 0, sizeof(*config));
+    config->stream_id = 10000;
+    config->mode = TP_CONSUMER_MODE_STREAM;
+    config->max_outstanding_seq_gap = 256;
+    config->fragment_limit = 64;
+    config->use_metadata = true;
+}
+
+const char *tp_announce_reject_name(int reason)
+{
+    static const char *names[TP_ANNOUNCE_REJECT_COUNT] = { "TP_ANNOUNCE_REJECT_DECODE",
+        "TP_ANNOUNCE_REJECT_CLOCK_DOMAIN", "TP_ANNOUNCE_REJECT_STALE", "TP_ANNOUNCE_REJECT_BEFORE_JOIN",
+        "TP_ANNOUNCE_REJECT_OLD_EPOCH", "TP_ANNOUNCE_REJECT_LAYOUT_VERSION", "TP_ANNOUNCE_REJECT_SLOT_BYTES",
+        "TP_ANNOUNCE_REJECT_NSLOTS", "TP_ANNOUNCE_REJECT_STRIDE", "TP_ANNOUNCE_REJECT_NO_POOLS",
+        "TP_ANNOUNCE_REJECT_URI", "TP_ANNOUNCE_REJECT_PATH", "TP_ANNOUNCE_REJECT_SUPERBLOCK",
+        "TP_ANNOUNCE_REJECT_MAP" };
+    return (reason >= 0 && reason < TP_ANNOUNCE_REJECT_COUNT) ? names[reason] : "UNKNOWN";
+}
+
+/* ------------------------------------------------------------------------- */
+/* Frame views                                                                */
+/* ------------------------------------------------------------------------- */
+
+bool tp_frame_is_valid(const tp_frame_t *frame)
+{
+    if (NULL == frame || NULL == frame->internal)
+    {
+        return false;
+    }
+    const tp_frame_internal_t *fi = frame->internal;
+    return TP_DROP_NONE == tp_shm_frame_end(&fi->view);
+}
+
+int tp_frame_copy(const tp_frame_t *frame, void *dst, size_t dst_len)
+{
+    if (NULL == frame || NULL == frame->internal || (NULL == dst && frame->length > 0))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_frame_copy: NULL argument");
+    }
+    if (dst_len < frame->length)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_frame_copy: destination has %zu bytes, the frame %zu", dst_len,
+            frame->length);
+    }
+    if (frame->length > 0)
+    {
+        memcpy(dst, frame->payload, frame->length);
+    }
+    if (!tp_frame_is_valid(frame))
+    {
+        return tp_err_set(TP_ERR_WOULD_BLOCK, "frame seq %llu was overwritten during the copy; discard it",
+            (unsigned long long)frame->seq);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Creation                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static void on_available_image(void *clientd, tp_subscription_t *subscription, const tp_image_t *image)
+{
+    (void)subscription;
+    tp_consumer_t *c = clientd;
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        if (c->images[i].session_id == image->session_id)
+        {
+            c->images[i].join_time_ns = image->join_time_ns;
+            return;
+        }
+    }
+    if (c->image_count < TP_CONSUMER_MAX_IMAGES)
+    {
+        c->images[c->image_count].session_id = image->session_id;
+        c->images[c->image_count].join_time_ns = image->join_time_ns;
+        c->image_count++;
+    }
+}
+
+static void on_unavailable_image(void *clientd, tp_subscription_t *subscription, const tp_image_t *image)
+{
+    (void)subscription;
+    tp_consumer_t *c = clientd;
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        if (c->images[i].session_id == image->session_id)
+        {
+            c->images[i] = c->images[--c->image_count];
+            return;
+        }
+    }
+}
+
+static int add_sub(tp_consumer_t *c, tp_stream_kind_t kind, tp_subscription_t **dst, bool images)
+{
+    tp_pending_adds_t *pa = &c->pending;
+    if (tp_transport_async_add_subscription(&pa->sub_async[pa->sub_count], c->client->transport,
+            c->client->ctx.channel[kind], c->client->ctx.stream_id[kind], images ? on_available_image : NULL, c,
+            images ? on_unavailable_image : NULL, c) < 0)
+    {
+        return -1;
+    }
+    pa->sub_dst[pa->sub_count++] = dst;
+    return 0;
+}
+
+static int add_pub(tp_consumer_t *c, tp_stream_kind_t kind, tp_publication_t **dst)
+{
+    tp_pending_adds_t *pa = &c->pending;
+    if (tp_transport_async_add_publication(&pa->pub_async[pa->pub_count], c->client->transport,
+            c->client->ctx.channel[kind], c->client->ctx.stream_id[kind]) < 0)
+    {
+        return -1;
+    }
+    pa->pub_dst[pa->pub_count++] = dst;
+    return 0;
+}
+
+static uint32_t random_id(void)
+{
+    uint32_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (NULL != f)
+    {
+        if (1 != fread(&v, sizeof(v), 1, f))
+        {
+            v = 0;
+        }
+        fclose(f);
+    }
+    if (0 == v)
+    {
+        v = (uint32_t)(tp_clock_mono_ns() ^ ((uint64_t)getpid() << 16));
+    }
+    return v ? v : 1;
+}
+
+int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consumer_config_t *config)
+{
+    if (NULL == config->on_frame)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "consumer config: on_frame callback is required");
+    }
+    if (config->mode != TP_CONSUMER_MODE_STREAM && config->mode != TP_CONSUMER_MODE_RATE_LIMITED)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "consumer config: mode must be STREAM (1) or RATE_LIMITED (2)");
+    }
+    tp_consumer_t *c = calloc(1, sizeof(*c));
+    if (NULL == c)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "consumer: out of memory");
+    }
+    c->client = client;
+    c->config = *config;
+    if (0 == c->config.fragment_limit)
+    {
+        c->config.fragment_limit = 64;
+    }
+    c->consumer_id = config->consumer_id ? config->consumer_id : random_id();
+    c->use_shm = true;
+    atomic_store(&c->a_use_shm, true);
+    c->meta_version = TP_NULL_META_VERSION;
+    c->subscribed_ns = tp_clock_mono_ns();
+    bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
+    if (add_sub(c, TP_STREAM_ANNOUNCE, &c->sub_announce, true) < 0 ||
+        (!same && add_sub(c, TP_STREAM_CONTROL, &c->sub_control, false) < 0) ||
+        add_sub(c, TP_STREAM_DESCRIPTOR, &c->sub_descriptor, false) < 0 ||
+        (config->use_metadata && add_sub(c, TP_STREAM_METADATA, &c->sub_metadata, false) < 0) ||
+        add_pub(c, TP_STREAM_CONTROL, &c->pub_control) < 0 || add_pub(c, TP_STREAM_QOS, &c->pub_qos) < 0)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "consumer: %s", tp_errmsg());
+        tp_consumer_destroy(c);
+        return tp_err_set(code, "%s", msg);
+    }
+    *out = c;
+    return 0;
+}
+
+int tp_consumer_poll_ready(tp_consumer_t *c)
+{
+    int rc = tp_pending_adds_poll(&c->pending);
+    if (1 == rc)
+    {
+        c->active = true;
+    }
+    return rc;
+}
+
+static void unmap(tp_consumer_t *c)
+{
+    if (NULL == c->ring)
+    {
+        return;
+    }
+    tp_shm_region_close(c->ring);
+    c->ring = NULL;
+    for (size_t i = 0; i < c->pool_count; i++)
+    {
+        tp_shm_region_close(c->pools[i]);
+        c->pools[i] = NULL;
+    }
+    c->pool_count = 0;
+    c->have_last_seq = false;
+    c->epoch = 0;
+    atomic_store(&c->a_epoch, 0);
+    atomic_store(&c->mapped, false);
+}
+
+static void free_attrs(tp_consumer_t *c)
+{
+    for (size_t i = 0; i < c->attr_count; i++)
+    {
+        free(c->attrs[i].key);
+        free(c->attrs[i].format);
+        free(c->attrs[i].value);
+    }
+    free(c->attrs);
+    c->attrs = NULL;
+    c->attr_count = 0;
+}
+
+void tp_consumer_destroy(tp_consumer_t *c)
+{
+    if (NULL == c)
+    {
+        return;
+    }
+    unmap(c);
+    tp_subscription_close(c->sub_announce);
+    tp_subscription_close(c->sub_control);
+    tp_subscription_close(c->sub_descriptor);
+    tp_subscription_close(c->sub_metadata);
+    tp_publication_close(c->pub_control);
+    tp_publication_close(c->pub_qos);
+    free_attrs(c);
+    free(c);
+}
+
+int tp_consumer_close(tp_consumer_t *consumer)
+{
+    if (NULL == consumer)
+    {
+        return 0;
+    }
+    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (NULL == cmd)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "tp_consumer_close: out of memory");
+    }
+    cmd->type = TP_CMD_CLOSE_CONSUMER;
+    cmd->target = consumer;
+    return tp_client_submit_and_wait(consumer->client, cmd);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Announces                                                                  */
+/* ------------------------------------------------------------------------- */
+
+static void reject(tp_consumer_t *c, tp_announce_reject_t reason)
+{
+    tp_counter_add(&c->announces_rejected[reason], 1);
+    TP_LOG_DEBUG("consumer", "stream %u: announce rejected: %s (%s)", c->config.stream_id,
+        tp_announce_reject_name(reason), tp_errmsg());
+}
+
+static uint64_t join_time(const tp_consumer_t *c, int32_t session_id)
+{
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        if (c->images[i].session_id == session_id)
+        {
+            return c->images[i].join_time_ns;
+        }
+    }
+    /* image not reported yet: the subscription's creation time is a lower bound of its join time */
+    return c->subscribed_ns;
+}
+
+static tp_announce_reject_t map_error_reason(void)
+{
+    switch (tp_errcode())
+    {
+        case TP_ERR_PERMISSION:
+        case TP_ERR_NOT_FOUND:
+            return TP_ANNOUNCE_REJECT_PATH;
+        case TP_ERR_VALIDATION:
+            return TP_ANNOUNCE_REJECT_SUPERBLOCK;
+        case TP_ERR_MALFORMED:
+        case TP_ERR_UNSUPPORTED:
+            return TP_ANNOUNCE_REJECT_URI;
+        default:
+            return TP_ANNOUNCE_REJECT_MAP;
+    }
+}
+
+/* Map one region from its announced URI. Returns 0 or a reject reason + 1. */
+static int map_region(tp_consumer_t *c, tp_shm_region_t **out, const char *uri, uint32_t uri_len,
+    const tp_shm_region_params_t *expected)
+{
+    char buf[TP_REGION_URI_MAX];
+    tp_shm_uri_t parsed;
+    if (uri_len >= sizeof(buf))
+    {
+        tp_err_set(TP_ERR_MALFORMED, "region URI too long (%u bytes)", uri_len);
+        return TP_ANNOUNCE_REJECT_URI + 1;
+    }
+    memcpy(buf, uri, uri_len);
+    buf[uri_len] = '\0';
+    if (tp_shm_uri_parse(buf, &parsed) < 0)
+    {
+        return TP_ANNOUNCE_REJECT_URI + 1;
+    }
+    if (tp_shm_region_map(out, c->client->allowlist, parsed.path, expected, parsed.require_hugepages) < 0)
+    {
+        return (int)map_error_reason() + 1;
+    }
+    return 0;
+}
+
+static bool live_superblock_ok(const tp_consumer_t *c)
+{
+    tp_shm_superblock_t sb;
+    if (tp_shm_superblock_decode(tp_shm_region_base(c->ring), 64, &sb) < 0)
+    {
+        return false;
+    }
+    return TP_SHM_MAGIC == sb.magic && sb.epoch == c->epoch && TP_SHM_LAYOUT_VERSION == sb.layout_version;
+}
+
+static void handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    tp_sbe_wire_shm_pool_announce_t m = { 0 };
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_for_decode_with_header(&m, buffer, 0, length))
+    {
+        tp_err_set(TP_ERR_MALFORMED, "announce does not decode");
+        reject(c, TP_ANNOUNCE_REJECT_DECODE);
+        return;
+    }
+    if (tp_sbe_wire_shm_pool_announce_stream_id(&m) != c->config.stream_id)
+    {
+        return; /* another data source on the shared control stream */
+    }
+    /* Work on a copy that outlives nothing: decode every field first, bounds-checked. */
+    uint64_t epoch = tp_sbe_wire_shm_pool_announce_epoch(&m);
+    uint64_t ts = tp_sbe_wire_shm_pool_announce_announce_timestamp_ns(&m);
+    int domain = (int)tp_sbe_wire_shm_pool_announce_announce_clock_domain(&m);
+    uint32_t layout = tp_sbe_wire_shm_pool_announce_layout_version(&m);
+    uint32_t nslots = tp_sbe_wire_shm_pool_announce_header_nslots(&m);
+    uint32_t slot_bytes = tp_sbe_wire_shm_pool_announce_header_slot_bytes(&m);
+    uint64_t now_mono = tp_clock_mono_ns();
+    uint64_t window = tp_context_freshness_ns(&c->client->ctx);
+
+    uint64_t now_domain;
+    if (TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == domain)
+    {
+        now_domain = now_mono;
+        if (ts < join_time(c, header->session_id))
+        {
+            tp_err_set(TP_ERR_VALIDATION, "announce timestamp precedes the join time");
+            reject(c, TP_ANNOUNCE_REJECT_BEFORE_JOIN);
+            return;
+        }
+    }
+    else if (TP_SBE_WIRE_CLOCK_DOMAIN_REALTIME_SYNCED == domain)
+    {
+        now_domain = tp_clock_realtime_ns(); /* no join-time rule for REALTIME_SYNCED (§10.1.1) */
+    }
+    else
+    {
+        tp_err_set(TP_ERR_VALIDATION, "unknown clock domain %d", domain);
+        reject(c, TP_ANNOUNCE_REJECT_CLOCK_DOMAIN);
+        return;
+    }
+    if ((now_domain > ts && now_domain - ts > window) || (ts > now_domain && ts - now_domain > window))
+    {
+        tp_err_set(TP_ERR_VALIDATION, "announce older than the freshness window");
+        reject(c, TP_ANNOUNCE_REJECT_STALE);
+        return;
+    }
+    if (NULL != c->ring)
+    {
+        if (epoch == c->epoch)
+        {
+            if (!live_superblock_ok(c))
+            {
+                /* recreated under the same epoch, or overwritten: fail closed and remap below */
+                unmap(c);
+                tp_counter_add(&c->unmaps, 1);
+            }
+            else
+            {
+                c->last_announce_ns = now_mono;
+                tp_counter_add(&c->announces_accepted, 1);
+                return;
+            }
+        }
+        else if (epoch < c->epoch && now_mono - c->last_announce_ns <= window)
+        {
+            tp_err_set(TP_ERR_VALIDATION, "epoch %llu lower than mapped epoch %llu", (unsigned long long)epoch,
+                (unsigned long long)c->epoch);
+            reject(c, TP_ANNOUNCE_REJECT_OLD_EPOCH);
+            return;
+        }
+    }
+    if (TP_SHM_LAYOUT_VERSION != layout)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "layout_version %u", layout);
+        reject(c, TP_ANNOUNCE_REJECT_LAYOUT_VERSION);
+        return;
+    }
+    if (TP_SHM_HEADER_SLOT_BYTES != slot_bytes)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "header_slot_bytes %u", slot_bytes);
+        reject(c, TP_ANNOUNCE_REJECT_SLOT_BYTES);
+        return;
+    }
+    if (0 == nslots || (nslots & (nslots - 1)) != 0)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "header_nslots %u not a power of two", nslots);
+        reject(c, TP_ANNOUNCE_REJECT_NSLOTS);
+        return;
+    }
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g))
+    {
+        tp_err_set(TP_ERR_MALFORMED, "payload pools group");
+        reject(c, TP_ANNOUNCE_REJECT_DECODE);
+        return;
+    }
+    size_t count = (size_t)tp_sbe_wire_shm_pool_announce_payload_pools_count(&g);
+    if (0 == count || count > TP_CONSUMER_MAX_POOLS)
+    {
+        tp_err_set(TP_ERR_VALIDATION, "%zu payload pools", count);
+        reject(c, TP_ANNOUNCE_REJECT_NO_POOLS);
+        return;
+    }
+    struct
+    {
+        uint16_t id;
+        uint32_t nslots;
+        uint32_t stride;
+        const char *uri;
+        uint32_t uri_len;
+    } pools[TP_CONSUMER_MAX_POOLS];
+    for (size_t i = 0; i < count; i++)
+    {
+        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g) ||
+            TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_get_region_uri(&g, &pools[i].uri, &pools[i].uri_len))
+        {
+            tp_err_set(TP_ERR_MALFORMED, "payload pool %zu", i);
+            reject(c, TP_ANNOUNCE_REJECT_DECODE);
+            return;
+        }
+        pools[i].id = tp_sbe_wire_shm_pool_announce_payload_pools_pool_id(&g);
+        pools[i].nslots = tp_sbe_wire_shm_pool_announce_payload_pools_pool_nslots(&g);
+        pools[i].stride = tp_sbe_wire_shm_pool_announce_payload_pools_stride_bytes(&g);
+    }
+    const char *header_uri = NULL;
+    uint32_t header_uri_len = 0;
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_header_region_uri(&m, &header_uri, &header_uri_len))
+    {
+        tp_err_set(TP_ERR_MALFORMED, "header region URI");
+        reject(c, TP_ANNOUNCE_REJECT_DECODE);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+    {
+        if (pools[i].nslots != nslots)
+        {
+            tp_err_set(TP_ERR_VALIDATION, "pool %u nslots %u != header nslots %u (§15.5)", pools[i].id,
+                pools[i].nslots, nslots);
+            reject(c, TP_ANNOUNCE_REJECT_NSLOTS);
+            return;
+        }
+        if (0 == pools[i].stride || pools[i].stride % 64 != 0)
+        {
+            tp_err_set(TP_ERR_VALIDATION, "pool %u stride %u not a multiple of 64", pools[i].id, pools[i].stride);
+            reject(c, TP_ANNOUNCE_REJECT_STRIDE);
+            return;
+        }
+        for (size_t j = 0; j < i; j++)
+        {
+            if (pools[j].id == pools[i].id)
+            {
+                tp_err_set(TP_ERR_VALIDATION, "duplicate pool id %u", pools[i].id);
+                reject(c, TP_ANNOUNCE_REJECT_NO_POOLS);
+                return;
+            }
+        }
+    }
+    /* Map everything into locals first: fail closed, keep the old mapping until the new one is complete. */
+    tp_shm_region_t *ring = NULL;
+    tp_shm_region_t *mapped[TP_CONSUMER_MAX_POOLS] = { 0 };
+    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = layout,
+        .epoch = epoch, .stream_id = c->config.stream_id, .pool_id = 0, .nslots = nslots, .stride_bytes = 0 };
+    int rc = map_region(c, &ring, header_uri, header_uri_len, &params);
+    for (size_t i = 0; 0 == rc && i < count; i++)
+    {
+        params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
+        params.pool_id = pools[i].id;
+        params.stride_bytes = pools[i].stride;
+        rc = map_region(c, &mapped[i], pools[i].uri, pools[i].uri_len, &params);
+        if (0 == rc && tp_shm_pool_check_ring(ring, mapped[i]) < 0)
+        {
+            rc = TP_ANNOUNCE_REJECT_SUPERBLOCK + 1;
+        }
+    }
+    if (0 != rc)
+    {
+        reject(c, (tp_announce_reject_t)(rc - 1));
+        tp_shm_region_close(ring);
+        for (size_t i = 0; i < count; i++)
+        {
+            tp_shm_region_close(mapped[i]);
+        }
+        return;
+    }
+    if (NULL != c->ring)
+    {
+        unmap(c); /* epoch change: in-flight frames of the old epoch are dropped (§15.21) */
+        tp_counter_add(&c->unmaps, 1);
+    }
+    c->ring = ring;
+    for (size_t i = 0; i < count; i++)
+    {
+        c->pools[i] = mapped[i];
+    }
+    c->pool_count = count;
+    c->epoch = epoch;
+    c->nslots = nslots;
+    c->have_last_seq = false;
+    c->last_announce_ns = now_mono;
+    atomic_store(&c->a_epoch, epoch);
+    atomic_store(&c->mapped, true);
+    tp_counter_add(&c->announces_accepted, 1);
+    tp_counter_add(&c->remaps, 1);
+    TP_LOG_INFO("consumer", "stream %u: mapped epoch %llu (%u slots, %zu pools)", c->config.stream_id,
+        (unsigned long long)epoch, nslots, count);
+}
+
+static void handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length)
+{
+    tp_sbe_wire_consumer_config_t m = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_consumer_config_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_consumer_config_stream_id(&m) != c->config.stream_id ||
+        tp_sbe_wire_consumer_config_consumer_id(&m) != c->consumer_id)
+    {
+        return;
+    }
+    const char *uri = NULL;
+    uint32_t uri_len = 0;
+    if (TP_SBE_OK != tp_sbe_wire_consumer_config_get_payload_fallback_uri(&m, &uri, &uri_len))
+    {
+        return;
+    }
+    tp_counter_add(&c->configs_received, 1);
+    int mode = (int)tp_sbe_wire_consumer_config_mode(&m);
+    if (TP_CONSUMER_MODE_STREAM == mode || TP_CONSUMER_MODE_RATE_LIMITED == mode)
+    {
+        c->config.mode = (tp_consumer_mode_t)mode;
+    }
+    c->use_shm = TP_SBE_WIRE_BOOL_FALSE != tp_sbe_wire_consumer_config_use_shm(&m);
+    atomic_store(&c->a_use_shm, c->use_shm);
+    if (!c->use_shm)
+    {
+        /* FALLBACK (§15.12): only aeron: URIs and bridge:// are known schemes; others are unsupported */
+        size_t n = uri_len < sizeof(c->fallback_uri) - 1 ? uri_len : 0;
+        memcpy(c->fallback_uri, uri, n);
+        c->fallback_uri[n] = '\0';
+        if (n > 0 && 0 != strncmp(c->fallback_uri, "aeron:", 6) && 0 != strncmp(c->fallback_uri, "bridge://", 9))
+        {
+            tp_err_set(TP_ERR_UNSUPPORTED, "payload fallback URI scheme not supported: %s", c->fallback_uri);
+            tp_client_report_error(c->client, "ConsumerConfig");
+            c->fallback_uri[0] = '\0';
+        }
+        unmap(c);
+    }
+    /* Assigned per-consumer streams are not requested by this consumer; a producer must decline (empty/0). */
+}
+
+static void on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    tp_consumer_t *c = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+    {
+        if (c->use_shm)
+        {
+            handle_announce(c, buffer, length, header);
+        }
+    }
+    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    {
+        handle_config(c, buffer, length);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Descriptors and frames                                                     */
+/* ------------------------------------------------------------------------- */
+
+static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_consumer_t *c = clientd;
+    tp_sbe_wire_frame_descriptor_t m = { 0 };
+    if (length < TP_SBE_MESSAGE_HEADER_LENGTH ||
+        tp_sbe_get_u16(buffer + 2) != TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID ||
+        TP_SBE_OK != tp_sbe_wire_frame_descriptor_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_frame_descriptor_stream_id(&m) != c->config.stream_id)
+    {
+        return;
+    }
+    tp_counter_add(&c->descriptors, 1);
+    if (NULL == c->ring)
+    {
+        tp_counter_add(&c->descriptors_unmapped, 1);
+        return;
+    }
+    uint64_t epoch = tp_sbe_wire_frame_descriptor_epoch(&m);
+    if (epoch != c->epoch)
+    {
+        tp_counter_add(&c->descriptors_wrong_epoch, 1);
+        return;
+    }
+    uint64_t seq = tp_sbe_wire_frame_descriptor_seq(&m);
+    if (c->have_last_seq)
+    {
+        if (seq <= c->last_seq)
+        {
+            tp_counter_add(&c->drops[TP_DROP_SEQ_STALE], 1); /* regression within an epoch: ignore */
+            return;
+        }
+        uint64_t gap = seq - c->last_seq - 1;
+        if (gap > 0)
+        {
+            tp_counter_add(&c->drops_gap, gap);
+            if (gap > c->config.max_outstanding_seq_gap)
+            {
+                tp_counter_add(&c->resyncs, 1);
+            }
+        }
+    }
+    c->last_seq = seq;
+    c->have_last_seq = true;
+    atomic_store_explicit(&c->a_last_seq, seq, memory_order_relaxed);
+    uint64_t desc_ts = tp_sbe_wire_frame_descriptor_timestamp_ns(&m);
+    if (TP_CONSUMER_MODE_RATE_LIMITED == c->config.mode && c->config.max_rate_hz > 0)
+    {
+        uint64_t t = desc_ts != TP_NULL_TIMESTAMP ? desc_ts : tp_clock_mono_ns();
+        if (t < c->next_allowed_ns)
+        {
+            tp_counter_add(&c->drops_rate_limited, 1);
+            return;
+        }
+        c->next_allowed_ns = t + UINT64_C(1000000000) / c->config.max_rate_hz;
+    }
+    tp_shm_frame_view_t *view = &c->frame_internal.view;
+    tp_drop_reason_t reason =
+        tp_shm_frame_begin(c->ring, (const tp_shm_region_t *const *)c->pools, c->pool_count, seq, view);
+    if (TP_DROP_NONE != reason)
+    {
+        tp_counter_add(&c->drops[reason], 1);
+        if (TP_DROP_NOT_COMMITTED == reason || TP_DROP_SEQ_AHEAD == reason || TP_DROP_LATE == reason)
+        {
+            tp_counter_add(&c->drops_late, 1);
+        }
+        return;
+    }
+    tp_frame_t frame;
+    frame.stream_id = c->config.stream_id;
+    frame.epoch = epoch;
+    frame.seq = seq;
+    frame.timestamp_ns = view->header.timestamp_ns;
+    frame.descriptor_timestamp_ns = desc_ts;
+    frame.meta_version = view->header.meta_version;
+    uint64_t trace = tp_sbe_wire_frame_descriptor_trace_id(&m);
+    frame.trace_id = UINT64_MAX == trace ? 0 : trace; /* ERRATA 1: both 0 and all-ones mean "no trace" */
+    frame.pool_id = view->header.pool_id;
+    frame.tensor = &view->header.tensor;
+    frame.payload = view->payload;
+    frame.length = view->header.values_len_bytes;
+    frame.internal = &c->frame_internal;
+    c->config.on_frame(c->config.clientd, &frame);
+    tp_counter_add(&c->frames, 1);
+    if (TP_DROP_NONE != tp_shm_frame_end(view))
+    {
+        tp_counter_add(&c->drops[TP_DROP_LATE], 1);
+        tp_counter_add(&c->drops_late, 1);
+    }
+    else
+    {
+        tp_counter_add(&c->bytes, frame.length);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Metadata cache                                                             */
+/* ------------------------------------------------------------------------- */
+
+static void on_metadata(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_consumer_t *c = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
+        h.template_id != TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID)
+    {
+        return;
+    }
+    tp_sbe_wire_data_source_meta_t m = { 0 };
+    tp_sbe_wire_data_source_meta_attributes_t g = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_data_source_meta_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_data_source_meta_stream_id(&m) != c->config.stream_id)
+    {
+        return;
+    }
+    uint32_t version = tp_sbe_wire_data_source_meta_meta_version(&m);
+    if (version == c->meta_version || TP_SBE_OK != tp_sbe_wire_data_source_meta_get_attributes(&m, &g))
+    {
+        return;
+    }
+    size_t count = (size_t)tp_sbe_wire_data_source_meta_attributes_count(&g);
+    tp_consumer_attr_t *attrs = calloc(count ? count : 1, sizeof(*attrs));
+    if (NULL == attrs)
+    {
+        return;
+    }
+    size_t n = 0;
+    bool ok = true;
+    for (; ok && n < count; n++)
+    {
+        const char *k = NULL, *f = NULL;
+        const uint8_t *v = NULL;
+        uint32_t kl = 0, fl = 0, vl = 0;
+        if (TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_next(&g) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_key(&g, &k, &kl) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_format(&g, &f, &fl) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_value(&g, &v, &vl))
+        {
+            ok = false;
+            break;
+        }
+        attrs[n].key = strndup(k, kl);
+        attrs[n].format = strndup(f, fl);
+        attrs[n].value = malloc(vl ? vl : 1);
+        attrs[n].length = vl;
+        if (NULL == attrs[n].key || NULL == attrs[n].format || NULL == attrs[n].value)
+        {
+            ok = false;
+            n++;
+            break;
+        }
+        memcpy(attrs[n].value, v, vl);
+    }
+    if (!ok)
+    {
+        for (size_t i = 0; i < n; i++)
+        {
+            free(attrs[i].key);
+            free(attrs[i].format);
+            free(attrs[i].value);
+        }
+        free(attrs);
+        return;
+    }
+    free_attrs(c);
+    c->attrs = attrs;
+    c->attr_count = count;
+    c->meta_version = version;
+    tp_counter_add(&c->metadata_updates, 1);
+}
+
+int tp_consumer_metadata(const tp_consumer_t *c, const char *key, void *buf, size_t len, uint32_t *meta_version)
+{
+    if (NULL == c || NULL == key)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_consumer_metadata: NULL argument");
+    }
+    if (NULL != meta_version)
+    {
+        *meta_version = c->meta_version;
+    }
+    for (size_t i = 0; i < c->attr_count; i++)
+    {
+        if (0 == strcmp(c->attrs[i].key, key))
+        {
+            if (c->attrs[i].length > len)
+            {
+                return tp_err_set(TP_ERR_INVALID_ARGUMENT, "metadata value of %u bytes does not fit in %zu",
+                    c->attrs[i].length, len);
+            }
+            memcpy(buf, c->attrs[i].value, c->attrs[i].length);
+            return (int)c->attrs[i].length;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Hello, QoS, duty cycle                                                     */
+/* ------------------------------------------------------------------------- */
+
+static void offer_control(tp_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < 64; i++)
+    {
+        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
+        if (TP_PUBLICATION_ADMIN_ACTION != rc)
+        {
+            return;
+        }
+    }
+}
+
+static void send_hello(tp_consumer_t *c)
+{
+    uint8_t buf[128];
+    tp_sbe_wire_consumer_hello_t m = { 0 };
+    tp_sbe_wire_consumer_hello_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_consumer_hello_set_stream_id(&m, c->config.stream_id);
+    tp_sbe_wire_consumer_hello_set_consumer_id(&m, c->consumer_id);
+    tp_sbe_wire_consumer_hello_set_supports_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
+    tp_sbe_wire_consumer_hello_set_supports_progress(&m,
+        c->config.supports_progress ? TP_SBE_WIRE_BOOL_TRUE : TP_SBE_WIRE_BOOL_FALSE);
+    tp_sbe_wire_consumer_hello_set_mode(&m, (tp_sbe_wire_mode_t)c->config.mode);
+    tp_sbe_wire_consumer_hello_set_max_rate_hz(&m, c->config.max_rate_hz);
+    tp_sbe_wire_consumer_hello_set_expected_layout_version(&m, TP_SHM_LAYOUT_VERSION);
+    tp_sbe_wire_consumer_hello_set_progress_interval_us(&m, TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_INTERVAL_US_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_bytes_delta(&m, TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_BYTES_DELTA_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m,
+        TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, 0);
+    tp_sbe_wire_consumer_hello_set_control_stream_id(&m, 0);
+    tp_sbe_wire_consumer_hello_zero_padding(&m);
+    tp_sbe_wire_consumer_hello_put_descriptor_channel(&m, "", 0);
+    tp_sbe_wire_consumer_hello_put_control_channel(&m, "", 0);
+    offer_control(c->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_hello_encoded_length(&m));
+    tp_counter_add(&c->hellos_sent, 1);
+}
+
+static void send_qos(tp_consumer_t *c)
+{
+    uint8_t buf[64];
+    tp_sbe_wire_qos_consumer_t m = { 0 };
+    tp_sbe_wire_qos_consumer_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_qos_consumer_set_stream_id(&m, c->config.stream_id);
+    tp_sbe_wire_qos_consumer_set_consumer_id(&m, c->consumer_id);
+    tp_sbe_wire_qos_consumer_set_epoch(&m, c->epoch);
+    tp_sbe_wire_qos_consumer_set_last_seq_seen(&m, c->last_seq);
+    tp_sbe_wire_qos_consumer_set_drops_gap(&m, tp_counter_get(&c->drops_gap));
+    tp_sbe_wire_qos_consumer_set_drops_late(&m, tp_counter_get(&c->drops_late));
+    tp_sbe_wire_qos_consumer_set_mode(&m, (tp_sbe_wire_mode_t)c->config.mode);
+    offer_control(c->pub_qos, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_qos_consumer_encoded_length(&m));
+    tp_counter_add(&c->qos_sent, 1);
+}
+
+int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
+{
+    if (!c->active)
+    {
+        return 0;
+    }
+    int work = 0;
+    const tp_context_t *ctx = &c->client->ctx;
+    if (now_ns >= c->next_hello_ns)
+    {
+        send_hello(c);
+        c->next_hello_ns = now_ns + ctx->hello_interval_ns;
+        work++;
+    }
+    if (now_ns >= c->next_qos_ns)
+    {
+        send_qos(c);
+        c->next_qos_ns = now_ns + ctx->qos_interval_ns;
+        work++;
+    }
+    /* announces before descriptors: a new epoch is mapped before its first frames are looked at */
+    int rc = tp_subscription_poll(c->sub_announce, on_announce_stream, c, 16);
+    work += rc > 0 ? rc : 0;
+    if (NULL != c->sub_control)
+    {
+        rc = tp_subscription_poll(c->sub_control, on_announce_stream, c, 16);
+        work += rc > 0 ? rc : 0;
+    }
+    if (NULL != c->sub_metadata)
+    {
+        rc = tp_subscription_poll(c->sub_metadata, on_metadata, c, 16);
+        work += rc > 0 ? rc : 0;
+    }
+    rc = tp_subscription_poll(c->sub_descriptor, on_descriptor, c, c->config.fragment_limit);
+    work += rc > 0 ? rc : 0;
+    /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
+    uint64_t window = tp_context_freshness_ns(ctx);
+    if (NULL != c->ring && now_ns - c->last_announce_ns > window)
+    {
+        uint64_t activity = tp_shm_region_activity_ns(c->ring);
+        uint64_t real = tp_clock_realtime_ns();
+        if (real > activity && real - activity > window)
+        {
+            TP_LOG_INFO("consumer", "stream %u: producer of epoch %llu is stale; unmapping", c->config.stream_id,
+                (unsigned long long)c->epoch);
+            unmap(c);
+            tp_counter_add(&c->unmaps, 1);
+            work++;
+        }
+    }
+    return work;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Accessors                                                                  */
+/* ------------------------------------------------------------------------- */
+
+int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
+{
+    if (NULL == consumer || NULL == s)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_consumer_stats: NULL argument");
+    }
+    tp_consumer_t *c = (tp_consumer_t *)consumer;
+    memset(s, 0, sizeof(*s));
+    s->frames = tp_counter_get(&c->frames);
+    s->bytes = tp_counter_get(&c->bytes);
+    s->drops_gap = tp_counter_get(&c->drops_gap);
+    s->drops_late = tp_counter_get(&c->drops_late);
+    for (int i = 0; i < TP_DROP_REASON_COUNT; i++)
+    {
+        s->drops[i] = tp_counter_get(&c->drops[i]);
+    }
+    for (int i = 0; i < TP_ANNOUNCE_REJECT_COUNT; i++)
+    {
+        s->announces_rejected[i] = tp_counter_get(&c->announces_rejected[i]);
+    }
+    s->drops_rate_limited = tp_counter_get(&c->drops_rate_limited);
+    s->descriptors = tp_counter_get(&c->descriptors);
+    s->descriptors_unmapped = tp_counter_get(&c->descriptors_unmapped);
+    s->descriptors_wrong_epoch = tp_counter_get(&c->descriptors_wrong_epoch);
+    s->announces_accepted = tp_counter_get(&c->announces_accepted);
+    s->remaps = tp_counter_get(&c->remaps);
+    s->unmaps = tp_counter_get(&c->unmaps);
+    s->resyncs = tp_counter_get(&c->resyncs);
+    s->hellos_sent = tp_counter_get(&c->hellos_sent);
+    s->qos_sent = tp_counter_get(&c->qos_sent);
+    s->configs_received = tp_counter_get(&c->configs_received);
+    s->metadata_updates = tp_counter_get(&c->metadata_updates);
+    s->epoch = tp_counter_get(&c->a_epoch);
+    s->last_seq = tp_counter_get(&c->a_last_seq);
+    s->mapped = atomic_load(&c->mapped);
+    s->use_shm = atomic_load(&c->a_use_shm);
+    return 0;
+}
+
+uint32_t tp_consumer_id(const tp_consumer_t *consumer)
+{
+    return consumer ? consumer->consumer_id : 0;
+}
+
+bool tp_consumer_is_mapped(const tp_consumer_t *consumer)
+{
+    return consumer && atomic_load(&((tp_consumer_t *)consumer)->mapped);
+}
+
+int tp_consumer_fallback_uri(const tp_consumer_t *consumer, char *buf, size_t len)
+{
+    if (NULL == consumer || NULL == buf)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_consumer_fallback_uri: NULL argument");
+    }
+    size_t n = strlen(consumer->fallback_uri);
+    if (n + 1 > len)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "fallback URI needs %zu bytes", n + 1);
+    }
+    memcpy(buf, consumer->fallback_uri, n + 1);
+    return (int)n;
+}

@@ -1,0 +1,1302 @@
+/*
+ * Producer (wire spec §10.1.1, §10.2, §10.3, §10.4.2, §15.2, §15.18) in
+ * standalone mode: creates its own regions in the canonical layout.
+ *
+ * Hot path (application thread, single writer of the SHM): offer, try_claim,
+ * commit, abort, progress, flush. Frames are published strictly in sequence
+ * order through a small ring of in-flight entries. Before a slot's
+ * seq_commit is set, the FrameDescriptor's space is claimed on the
+ * descriptor publication, so back pressure never leaves a committed slot
+ * without its descriptor and never burns a sequence number.
+ *
+ * Control plane (conductor): ShmPoolAnnounce, activity refresh,
+ * QosProducer, DataSourceAnnounce/Meta, ConsumerHello/QosConsumer tracking,
+ * progress policy, declining per-consumer stream requests.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tp_client_internal.h"
+#include "common/tp_clock.h"
+#include "common/tp_error.h"
+#include "common/tp_log.h"
+#include "tp_sbe/wire.h"
+
+#define TP_DESCRIPTOR_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH)
+#define TP_PROGRESS_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_PROGRESS_BLOCK_LENGTH)
+#define TP_PRODUCER_ENCODE_BUFFER (128u * 1024u)
+#define TP_PRODUCER_MAX_TRACKED_CONSUMERS 64
+#define TP_ADMIN_RETRIES 64
+/* Producer floors for FrameProgress (consumers may ask for less, never below these). */
+#define TP_PROGRESS_MIN_INTERVAL_NS UINT64_C(50000)
+#define TP_PROGRESS_MIN_BYTES UINT64_C(4096)
+#define TP_PROGRESS_DEFAULT_INTERVAL_NS UINT64_C(250000)
+#define TP_PROGRESS_DEFAULT_BYTES UINT64_C(65536)
+
+typedef struct tp_producer_entry_stct
+{
+    uint64_t seq;
+    uint32_t pool_index;
+    bool ready;
+    bool aborted;
+    uint64_t trace_id;
+    tp_shm_slot_header_t header;
+    size_t length;
+    uint64_t progress_last_ns;
+    uint64_t progress_last_bytes;
+    bool progress_started;
+} tp_producer_entry_t;
+
+typedef struct tp_tracked_consumer_stct
+{
+    uint32_t consumer_id;
+    uint64_t last_seen_ns;
+    bool supports_progress;
+    uint32_t progress_interval_us;  /* UINT32_MAX = none */
+    uint32_t progress_bytes_delta;  /* UINT32_MAX = none */
+    uint32_t max_rate_hz;
+    uint8_t mode;
+} tp_tracked_consumer_t;
+
+typedef struct tp_producer_meta_stct
+{
+    uint32_t meta_version;
+    size_t count;
+    char **keys;
+    char **formats;
+    uint8_t **values;
+    uint32_t *lengths;
+} tp_producer_meta_t;
+
+struct tp_producer_stct
+{
+    tp_client_t *client;
+    tp_producer_config_t config;
+    bool active;
+    tp_pending_adds_t pending;
+
+    uint64_t epoch;
+    char epoch_dir[PATH_MAX];
+    tp_shm_region_t *ring;
+    tp_shm_region_t *pools[TP_PRODUCER_MAX_POOLS]; /* ascending stride */
+    uint32_t strides[TP_PRODUCER_MAX_POOLS];
+    uint16_t pool_ids[TP_PRODUCER_MAX_POOLS];
+    size_t pool_count;
+    char header_uri[TP_REGION_URI_MAX];
+    char pool_uris[TP_PRODUCER_MAX_POOLS][TP_REGION_URI_MAX];
+
+    tp_publication_t *pub_descriptor;
+    tp_publication_t *pub_control;
+    tp_publication_t *pub_announce; /* == pub_control when the streams coincide */
+    tp_publication_t *pub_qos;
+    tp_publication_t *pub_metadata;
+    tp_subscription_t *sub_control;
+    tp_subscription_t *sub_qos;
+
+    /* hot path: application thread only */
+    uint64_t next_seq;
+    tp_producer_entry_t *entries;
+    uint32_t max_claims;
+    uint32_t head;
+    uint32_t count;
+    _Atomic uint64_t current_seq;
+    _Atomic uint64_t frames, bytes, descriptors_published, descriptors_not_connected, back_pressured,
+        admin_action_retries, no_pool_drops, claims_aborted, progress_sent;
+
+    /* written by the conductor, read anywhere */
+    _Atomic uint64_t announces, qos_sent, hellos_received, consumers_known, consumers_stale;
+    _Atomic uint32_t meta_version;
+    _Atomic bool progress_enabled;
+    _Atomic uint64_t progress_interval_ns;
+    _Atomic uint64_t progress_bytes_delta;
+
+    /* conductor only */
+    uint64_t next_announce_ns;
+    uint64_t next_qos_ns;
+    bool meta_dirty;
+    tp_producer_meta_t *meta;
+    tp_tracked_consumer_t consumers[TP_PRODUCER_MAX_TRACKED_CONSUMERS];
+    size_t consumer_count;
+    uint8_t *encode_buffer;
+};
+
+
+void tp_producer_config_init(tp_producer_config_t *config)
+{
+    if (NULL == config)
+    {
+        return;
+    }
+    memset(config, 0, sizeof(*config));
+    config->stream_id = 10000;
+    config->header_nslots = 1024;
+    config->pool_count = 1;
+    config->pools[0].pool_id = 1;
+    config->pools[0].stride_bytes = 64 * 1024;
+    config->max_claims = 16;
+    config->prefault = true;
+    config->remove_on_close = true;
+    config->file_mode = 0600;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Creation                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static int validate_config(const tp_producer_config_t *c)
+{
+    if (0 == c->header_nslots || (c->header_nslots & (c->header_nslots - 1)) != 0)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "producer: header_nslots %u must be a power of two", c->header_nslots);
+    }
+    if (0 == c->pool_count || c->pool_count > TP_PRODUCER_MAX_POOLS)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "producer: pool_count %zu must be 1..%d", c->pool_count,
+            TP_PRODUCER_MAX_POOLS);
+    }
+    for (size_t i = 0; i < c->pool_count; i++)
+    {
+        if (0 == c->pools[i].pool_id)
+        {
+            return tp_err_set(TP_ERR_CONFIG, "producer: pool %zu has pool_id 0 (reserved for the header ring)", i);
+        }
+        if (0 == c->pools[i].stride_bytes || c->pools[i].stride_bytes % 64 != 0)
+        {
+            return tp_err_set(TP_ERR_CONFIG, "producer: pool %u stride_bytes %u must be a non-zero multiple of 64",
+                c->pools[i].pool_id, c->pools[i].stride_bytes);
+        }
+        for (size_t j = 0; j < i; j++)
+        {
+            if (c->pools[j].pool_id == c->pools[i].pool_id)
+            {
+                return tp_err_set(TP_ERR_CONFIG, "producer: duplicate pool_id %u", c->pools[i].pool_id);
+            }
+        }
+    }
+    if (c->max_claims > c->header_nslots / 2 && c->header_nslots > 1)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "producer: max_claims %u must be at most header_nslots / 2 (%u)",
+            c->max_claims, c->header_nslots / 2);
+    }
+    return 0;
+}
+
+/* Highest epoch present in the stream directory (0 when none). */
+static uint64_t highest_epoch(const char *stream_dir)
+{
+    DIR *d = opendir(stream_dir);
+    uint64_t max = 0;
+    if (NULL == d)
+    {
+        return 0;
+    }
+    struct dirent *e;
+    while (NULL != (e = readdir(d)))
+    {
+        char *end = NULL;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        {
+            continue;
+        }
+        errno = 0;
+        unsigned long long v = strtoull(e->d_name, &end, 10);
+        if (0 == errno && end && '\0' == *end && v > max)
+        {
+            max = v;
+        }
+    }
+    closedir(d);
+    return max;
+}
+
+static int create_regions(tp_producer_t *p)
+{
+    const tp_context_t *ctx = &p->client->ctx;
+    char path[PATH_MAX];
+    if (tp_shm_epoch_dir_path(path, sizeof(path), ctx->shm_base_dir, NULL, ctx->namespace_name,
+            p->config.stream_id, 0) < 0)
+    {
+        return -1;
+    }
+    char *slash = strrchr(path, '/');
+    if (NULL == slash)
+    {
+        return tp_err_set(TP_ERR_STATE, "producer: bad epoch dir path %s", path);
+    }
+    *slash = '\0';
+    uint64_t epoch = highest_epoch(path) + 1;
+    int attempts = 0;
+    while (tp_shm_epoch_dir_create(p->epoch_dir, sizeof(p->epoch_dir), ctx->shm_base_dir, ctx->namespace_name,
+               p->config.stream_id, epoch, false) < 0 ||
+        highest_epoch(path) > epoch)
+    {
+        if (++attempts > 8)
+        {
+            return tp_err_prepend("producer: cannot create an epoch directory under %s", path);
+        }
+        epoch = highest_epoch(path) + 1;
+    }
+    /* The directory may already exist (created concurrently); region creation uses O_EXCL and fails then. */
+    p->epoch = epoch;
+
+    tp_shm_create_options_t opts;
+    tp_shm_create_options_init(&opts);
+    opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
+    opts.prefault = p->config.prefault;
+
+    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = TP_SHM_LAYOUT_VERSION,
+        .epoch = epoch, .stream_id = p->config.stream_id, .pool_id = 0, .nslots = p->config.header_nslots,
+        .stride_bytes = 0 };
+    char file[PATH_MAX];
+    if (tp_shm_header_ring_path(file, sizeof(file), p->epoch_dir) < 0 ||
+        tp_shm_region_create(&p->ring, file, &params, &opts) < 0 ||
+        tp_shm_uri_format(file, false, p->header_uri, sizeof(p->header_uri)) < 0)
+    {
+        return tp_err_prepend("producer: header ring");
+    }
+    /* pools in ascending stride order: the first that fits is the smallest */
+    size_t order[TP_PRODUCER_MAX_POOLS];
+    for (size_t i = 0; i < p->config.pool_count; i++)
+    {
+        order[i] = i;
+    }
+    for (size_t i = 1; i < p->config.pool_count; i++)
+    {
+        for (size_t j = i; j > 0 && p->config.pools[order[j]].stride_bytes < p->config.pools[order[j - 1]].stride_bytes;
+             j--)
+        {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    for (size_t k = 0; k < p->config.pool_count; k++)
+    {
+        const tp_pool_config_t *pc = &p->config.pools[order[k]];
+        params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
+        params.pool_id = pc->pool_id;
+        params.stride_bytes = pc->stride_bytes;
+        if (tp_shm_pool_path(file, sizeof(file), p->epoch_dir, pc->pool_id) < 0 ||
+            tp_shm_region_create(&p->pools[k], file, &params, &opts) < 0 ||
+            tp_shm_uri_format(file, false, p->pool_uris[k], sizeof(p->pool_uris[k])) < 0)
+        {
+            return tp_err_prepend("producer: pool %u", pc->pool_id);
+        }
+        p->strides[k] = pc->stride_bytes;
+        p->pool_ids[k] = pc->pool_id;
+        p->pool_count = k + 1;
+    }
+    return 0;
+}
+
+static int add_pub(tp_producer_t *p, tp_stream_kind_t kind, tp_publication_t **dst)
+{
+    tp_pending_adds_t *pa = &p->pending;
+    if (tp_transport_async_add_publication(&pa->pub_async[pa->pub_count], p->client->transport,
+            p->client->ctx.channel[kind], p->client->ctx.stream_id[kind]) < 0)
+    {
+        return -1;
+    }
+    pa->pub_dst[pa->pub_count++] = dst;
+    return 0;
+}
+
+static int add_sub(tp_producer_t *p, tp_stream_kind_t kind, tp_subscription_t **dst)
+{
+    tp_pending_adds_t *pa = &p->pending;
+    if (tp_transport_async_add_subscription(&pa->sub_async[pa->sub_count], p->client->transport,
+            p->client->ctx.channel[kind], p->client->ctx.stream_id[kind], NULL, NULL, NULL, NULL) < 0)
+    {
+        return -1;
+    }
+    pa->sub_dst[pa->sub_count++] = dst;
+    return 0;
+}
+
+int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_producer_config_t *config)
+{
+    if (validate_config(config) < 0)
+    {
+        return -1;
+    }
+    tp_producer_t *p = calloc(1, sizeof(*p));
+    if (NULL == p)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+    }
+    p->client = client;
+    p->config = *config;
+    p->config.name[TP_PRODUCER_NAME_MAX - 1] = '\0';
+    if (0 == p->config.producer_id)
+    {
+        p->config.producer_id = (uint32_t)getpid();
+    }
+    p->max_claims = config->max_claims ? config->max_claims : 1;
+    p->entries = calloc(p->max_claims, sizeof(*p->entries));
+    p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
+    atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
+    atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
+    if (NULL == p->entries || NULL == p->encode_buffer)
+    {
+        tp_producer_destroy(p);
+        return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+    }
+    if (create_regions(p) < 0)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", tp_errmsg());
+        tp_producer_destroy(p);
+        return tp_err_set(code, "%s", msg);
+    }
+    bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
+    if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
+        (!same && add_pub(p, TP_STREAM_ANNOUNCE, &p->pub_announce) < 0) ||
+        add_pub(p, TP_STREAM_QOS, &p->pub_qos) < 0 || add_pub(p, TP_STREAM_METADATA, &p->pub_metadata) < 0 ||
+        add_sub(p, TP_STREAM_CONTROL, &p->sub_control) < 0 || add_sub(p, TP_STREAM_QOS, &p->sub_qos) < 0)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "producer: %s", tp_errmsg());
+        tp_producer_destroy(p);
+        return tp_err_set(code, "%s", msg);
+    }
+    *out = p;
+    return 0;
+}
+
+static int send_announce(tp_producer_t *p, uint64_t now_ns);
+
+int tp_producer_poll_ready(tp_producer_t *p)
+{
+    int rc = tp_pending_adds_poll(&p->pending);
+    if (1 != rc)
+    {
+        return rc;
+    }
+    if (NULL == p->pub_announce)
+    {
+        p->pub_announce = p->pub_control;
+    }
+    p->active = true;
+    /* the first announce precedes the first descriptor */
+    send_announce(p, tp_clock_mono_ns());
+    return 1;
+}
+
+static void meta_free(tp_producer_meta_t *m)
+{
+    if (NULL == m)
+    {
+        return;
+    }
+    for (size_t i = 0; i < m->count; i++)
+    {
+        free(m->keys[i]);
+        free(m->formats[i]);
+        free(m->values[i]);
+    }
+    free(m->keys);
+    free(m->formats);
+    free(m->values);
+    free(m->lengths);
+    free(m);
+}
+
+void tp_producer_metadata_free(void *payload)
+{
+    meta_free(payload);
+}
+
+void tp_producer_destroy(tp_producer_t *p)
+{
+    if (NULL == p)
+    {
+        return;
+    }
+    p->active = false;
+    if (p->pub_announce != p->pub_control)
+    {
+        tp_publication_close(p->pub_announce);
+    }
+    tp_publication_close(p->pub_descriptor);
+    tp_publication_close(p->pub_control);
+    tp_publication_close(p->pub_qos);
+    tp_publication_close(p->pub_metadata);
+    tp_subscription_close(p->sub_control);
+    tp_subscription_close(p->sub_qos);
+    tp_shm_region_close(p->ring);
+    for (size_t i = 0; i < p->pool_count; i++)
+    {
+        tp_shm_region_close(p->pools[i]);
+    }
+    if (p->config.remove_on_close && p->epoch_dir[0])
+    {
+        tp_shm_epoch_dir_remove(p->epoch_dir);
+    }
+    meta_free(p->meta);
+    free(p->entries);
+    free(p->encode_buffer);
+    free(p);
+}
+
+int tp_producer_close(tp_producer_t *producer)
+{
+    if (NULL == producer)
+    {
+        return 0;
+    }
+    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (NULL == cmd)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "tp_producer_close: out of memory");
+    }
+    cmd->type = TP_CMD_CLOSE_PRODUCER;
+    cmd->target = producer;
+    return tp_client_submit_and_wait(producer->client, cmd);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Hot path                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static inline int select_pool(const tp_producer_t *p, size_t length)
+{
+    for (size_t i = 0; i < p->pool_count; i++)
+    {
+        if (length <= p->strides[i])
+        {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code. */
+static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
+{
+    for (int i = 0; i < TP_ADMIN_RETRIES; i++)
+    {
+        int64_t rc = tp_publication_try_claim(p->pub_descriptor, TP_DESCRIPTOR_LENGTH, claim);
+        if (rc > 0)
+        {
+            return 1;
+        }
+        switch (rc)
+        {
+            case TP_PUBLICATION_NOT_CONNECTED:
+                return 0;
+            case TP_PUBLICATION_ADMIN_ACTION:
+                tp_counter_add(&p->admin_action_retries, 1);
+                continue;
+            case TP_PUBLICATION_BACK_PRESSURED:
+                return TP_PRODUCER_BACK_PRESSURED;
+            case TP_PUBLICATION_CLOSED:
+                return TP_PRODUCER_CLOSED;
+            default:
+                tp_err_set(TP_ERR_IO, "descriptor publication failed (%lld)", (long long)rc);
+                return TP_PRODUCER_ERROR;
+        }
+    }
+    return TP_PRODUCER_BACK_PRESSURED; /* persistent admin action: nothing was done, retry */
+}
+
+/* Header written, seq_commit set, descriptor committed (or dropped when not connected). */
+static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_claim_t *claim, bool connected)
+{
+    tp_shm_slot_write_header(p->ring, e->seq, &e->header); /* validated before; cannot fail */
+    tp_shm_slot_write_commit(p->ring, e->seq);
+    if (connected)
+    {
+        tp_sbe_wire_frame_descriptor_t m = { 0 };
+        tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, claim->data, 0, claim->length);
+        tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_descriptor_set_seq(&m, e->seq);
+        tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
+                ? tp_clock_mono_ns()
+                : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
+        tp_sbe_wire_frame_descriptor_set_meta_version(&m, e->header.meta_version);
+        tp_sbe_wire_frame_descriptor_set_trace_id(&m, e->trace_id);
+        tp_buffer_claim_commit(claim);
+        tp_counter_add(&p->descriptors_published, 1);
+    }
+    else
+    {
+        tp_counter_add(&p->descriptors_not_connected, 1);
+    }
+    tp_counter_add(&p->frames, 1);
+    tp_counter_add(&p->bytes, e->length);
+    atomic_store_explicit(&p->current_seq, e->seq + 1, memory_order_release);
+}
+
+/* Publish ready entries in order. Returns count published, or a negative TP_PRODUCER_* code. */
+static int64_t flush_entries(tp_producer_t *p)
+{
+    int64_t published = 0;
+    while (p->count > 0 && p->entries[p->head].ready)
+    {
+        tp_producer_entry_t *e = &p->entries[p->head];
+        if (!e->aborted)
+        {
+            tp_buffer_claim_t claim;
+            int64_t rc = claim_descriptor(p, &claim);
+            if (rc < 0)
+            {
+                if (TP_PRODUCER_BACK_PRESSURED == rc)
+                {
+                    tp_counter_add(&p->back_pressured, 1);
+                }
+                return rc;
+            }
+            publish_entry(p, e, &claim, 1 == rc);
+            published++;
+        }
+        p->head = (p->head + 1) % p->max_claims;
+        p->count--;
+    }
+    return published;
+}
+
+static int fill_header(tp_producer_t *p, tp_producer_entry_t *e, const tp_tensor_header_t *tensor, size_t length,
+    const tp_frame_options_t *options)
+{
+    tp_shm_slot_header_t *h = &e->header;
+    if (NULL == tensor)
+    {
+        if (length > INT32_MAX)
+        {
+            return tp_err_set(TP_ERR_INVALID_ARGUMENT, "a payload of %zu bytes needs an explicit tensor header", length);
+        }
+        memset(&h->tensor, 0, sizeof(h->tensor));
+        h->tensor.dtype = TP_DTYPE_UINT8;
+        h->tensor.major_order = TP_MAJOR_ORDER_ROW;
+        h->tensor.ndims = 1;
+        h->tensor.progress_unit = TP_PROGRESS_UNIT_NONE;
+        h->tensor.dims[0] = (int32_t)length;
+    }
+    else
+    {
+        if (TP_DROP_NONE != tp_tensor_header_check(tensor, length, NULL))
+        {
+            return tp_tensor_header_validate(tensor, length);
+        }
+        h->tensor = *tensor;
+    }
+    h->seq_commit = 0;
+    h->values_len_bytes = (uint32_t)length;
+    h->payload_slot = tp_shm_header_index(e->seq, p->config.header_nslots);
+    h->pool_id = p->pool_ids[e->pool_index];
+    h->payload_offset = 0;
+    h->timestamp_ns = (options && options->timestamp_ns) ? options->timestamp_ns : tp_clock_mono_ns();
+    h->meta_version = atomic_load_explicit(&p->meta_version, memory_order_relaxed);
+    e->trace_id = options ? options->trace_id : 0;
+    e->length = length;
+    return 0;
+}
+
+static int check_tensor(const tp_tensor_header_t *tensor, size_t length)
+{
+    if (NULL == tensor)
+    {
+        return length > INT32_MAX ? tp_err_set(TP_ERR_INVALID_ARGUMENT,
+                                        "a payload of %zu bytes needs an explicit tensor header", length)
+                                  : 0;
+    }
+    if (TP_DROP_NONE != tp_tensor_header_check(tensor, length, NULL))
+    {
+        return tp_tensor_header_validate(tensor, length);
+    }
+    return 0;
+}
+
+int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, const void *payload, size_t length,
+    const tp_frame_options_t *options)
+{
+    if (NULL == p || !p->active)
+    {
+        return TP_PRODUCER_CLOSED;
+    }
+    if (NULL == payload && length > 0)
+    {
+        tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_offer: payload is NULL");
+        return TP_PRODUCER_ERROR;
+    }
+    if (p->count > 0)
+    {
+        int64_t f = flush_entries(p);
+        if (f < 0)
+        {
+            return f;
+        }
+    }
+    int pool = select_pool(p, length);
+    if (pool < 0)
+    {
+        tp_counter_add(&p->no_pool_drops, 1);
+        return TP_PRODUCER_NO_POOL;
+    }
+    if (check_tensor(tensor, length) < 0)
+    {
+        return TP_PRODUCER_ERROR;
+    }
+    if (p->count > 0)
+    {
+        /* claims still open: queue behind them (descriptors go out in sequence order) */
+        if (p->count >= p->max_claims)
+        {
+            return TP_PRODUCER_CLAIMS_FULL;
+        }
+        tp_producer_entry_t *e = &p->entries[(p->head + p->count) % p->max_claims];
+        e->seq = p->next_seq++;
+        e->pool_index = (uint32_t)pool;
+        e->aborted = false;
+        tp_shm_slot_write_begin(p->ring, e->seq);
+        memcpy(tp_shm_pool_payload(p->pools[pool], tp_shm_header_index(e->seq, p->config.header_nslots)), payload,
+            length);
+        fill_header(p, e, tensor, length, options);
+        e->ready = true;
+        p->count++;
+        return TP_PRODUCER_PENDING;
+    }
+    tp_buffer_claim_t claim;
+    int64_t rc = claim_descriptor(p, &claim);
+    if (rc < 0)
+    {
+        if (TP_PRODUCER_BACK_PRESSURED == rc)
+        {
+            tp_counter_add(&p->back_pressured, 1);
+        }
+        return rc;
+    }
+    tp_producer_entry_t *e = &p->entries[p->head];
+    e->seq = p->next_seq++;
+    e->pool_index = (uint32_t)pool;
+    tp_shm_slot_write_begin(p->ring, e->seq);
+    if (length > 0)
+    {
+        memcpy(tp_shm_pool_payload(p->pools[pool], tp_shm_header_index(e->seq, p->config.header_nslots)), payload,
+            length);
+    }
+    fill_header(p, e, tensor, length, options);
+    publish_entry(p, e, &claim, 1 == rc);
+    return (int64_t)e->seq;
+}
+
+int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t *claim)
+{
+    if (NULL == p || !p->active)
+    {
+        return TP_PRODUCER_CLOSED;
+    }
+    if (NULL == claim)
+    {
+        tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_try_claim: claim is NULL");
+        return TP_PRODUCER_ERROR;
+    }
+    int pool = select_pool(p, length);
+    if (pool < 0)
+    {
+        tp_counter_add(&p->no_pool_drops, 1);
+        return TP_PRODUCER_NO_POOL;
+    }
+    if (p->count >= p->max_claims)
+    {
+        return TP_PRODUCER_CLAIMS_FULL;
+    }
+    uint32_t index = (p->head + p->count) % p->max_claims;
+    tp_producer_entry_t *e = &p->entries[index];
+    e->seq = p->next_seq++;
+    e->pool_index = (uint32_t)pool;
+    e->ready = false;
+    e->aborted = false;
+    e->length = length;
+    e->progress_started = false;
+    e->progress_last_bytes = 0;
+    e->progress_last_ns = 0;
+    p->count++;
+    uint32_t slot = tp_shm_header_index(e->seq, p->config.header_nslots);
+    tp_shm_slot_write_begin(p->ring, e->seq);
+    claim->seq = e->seq;
+    claim->data = tp_shm_pool_payload(p->pools[pool], slot);
+    claim->capacity = p->strides[pool];
+    claim->length = length;
+    claim->pool_id = p->pool_ids[pool];
+    claim->producer = p;
+    claim->index = index;
+    return (int64_t)e->seq;
+}
+
+static tp_producer_entry_t *claim_entry(tp_frame_claim_t *claim)
+{
+    if (NULL == claim || NULL == claim->producer)
+    {
+        tp_err_set(TP_ERR_STATE, "frame claim is not open (already committed or aborted?)");
+        return NULL;
+    }
+    tp_producer_t *p = claim->producer;
+    if (claim->index >= p->max_claims || p->entries[claim->index].seq != claim->seq || p->entries[claim->index].ready)
+    {
+        tp_err_set(TP_ERR_STATE, "frame claim for seq %llu is not open", (unsigned long long)claim->seq);
+        return NULL;
+    }
+    return &p->entries[claim->index];
+}
+
+int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t *tensor, size_t length,
+    const tp_frame_options_t *options)
+{
+    tp_producer_entry_t *e = claim_entry(claim);
+    if (NULL == e)
+    {
+        return TP_PRODUCER_ERROR;
+    }
+    tp_producer_t *p = claim->producer;
+    if (length > claim->capacity)
+    {
+        tp_err_set(TP_ERR_INVALID_ARGUMENT, "commit length %zu exceeds the claimed slot capacity %zu", length,
+            claim->capacity);
+        return TP_PRODUCER_ERROR;
+    }
+    if (check_tensor(tensor, length) < 0)
+    {
+        return TP_PRODUCER_ERROR;
+    }
+    fill_header(p, e, tensor, length, options);
+    e->ready = true;
+    uint64_t seq = claim->seq;
+    claim->producer = NULL;
+    int64_t f = flush_entries(p);
+    if (0 == p->count || p->entries[p->head].seq > seq)
+    {
+        return (int64_t)seq;
+    }
+    if (f < 0 && p->entries[p->head].seq == seq)
+    {
+        return f;
+    }
+    return TP_PRODUCER_PENDING;
+}
+
+int tp_frame_claim_abort(tp_frame_claim_t *claim)
+{
+    tp_producer_entry_t *e = claim_entry(claim);
+    if (NULL == e)
+    {
+        return -1;
+    }
+    tp_producer_t *p = claim->producer;
+    tp_counter_add(&p->claims_aborted, 1);
+    uint32_t newest = (p->head + p->count - 1) % p->max_claims;
+    claim->producer = NULL;
+    if (claim->index == newest && e->seq + 1 == p->next_seq)
+    {
+        /* give the sequence number back; the slot stays "in progress" until it is rewritten */
+        p->next_seq--;
+        p->count--;
+        e->seq = UINT64_MAX;
+    }
+    else
+    {
+        e->ready = true;
+        e->aborted = true;
+    }
+    flush_entries(p);
+    return 0;
+}
+
+int tp_producer_flush(tp_producer_t *p)
+{
+    if (NULL == p || !p->active)
+    {
+        return tp_err_set(TP_ERR_CLOSED, "tp_producer_flush: producer closed");
+    }
+    int64_t rc = flush_entries(p);
+    if (rc < 0 && TP_PRODUCER_BACK_PRESSURED != rc)
+    {
+        return -1;
+    }
+    return rc < 0 ? 0 : (int)rc;
+}
+
+int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
+{
+    tp_producer_entry_t *e = claim_entry(claim);
+    if (NULL == e)
+    {
+        return -1;
+    }
+    tp_producer_t *p = claim->producer;
+    if (bytes_filled > e->length || bytes_filled < e->progress_last_bytes)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT,
+            "progress %llu bytes must be monotonic and at most the claimed length %zu (last %llu)",
+            (unsigned long long)bytes_filled, e->length, (unsigned long long)e->progress_last_bytes);
+    }
+    if (!atomic_load_explicit(&p->progress_enabled, memory_order_relaxed))
+    {
+        return 0;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    uint8_t state = TP_SBE_WIRE_FRAME_PROGRESS_STATE_PROGRESS;
+    if (!e->progress_started)
+    {
+        state = TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED;
+    }
+    else if (bytes_filled == e->length)
+    {
+        state = TP_SBE_WIRE_FRAME_PROGRESS_STATE_COMPLETE;
+    }
+    else if (now - e->progress_last_ns < atomic_load_explicit(&p->progress_interval_ns, memory_order_relaxed) ||
+        bytes_filled - e->progress_last_bytes < atomic_load_explicit(&p->progress_bytes_delta, memory_order_relaxed))
+    {
+        return 0;
+    }
+    uint8_t buf[TP_PROGRESS_LENGTH];
+    tp_sbe_wire_frame_progress_t m = { 0 };
+    tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
+    tp_sbe_wire_frame_progress_set_seq(&m, e->seq);
+    tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
+    tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
+    int64_t rc = tp_publication_offer(p->pub_control, buf, sizeof(buf), NULL, NULL);
+    if (rc <= 0)
+    {
+        return 0; /* progress is best effort: the descriptor stays the canonical signal */
+    }
+    e->progress_started = true;
+    e->progress_last_ns = now;
+    e->progress_last_bytes = bytes_filled;
+    tp_counter_add(&p->progress_sent, 1);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Metadata                                                                   */
+/* ------------------------------------------------------------------------- */
+
+int64_t tp_producer_set_metadata(tp_producer_t *p, size_t count, const char *const *keys, const char *const *formats,
+    const uint8_t *const *values, const uint32_t *value_lengths)
+{
+    if (NULL == p || (count > 0 && (NULL == keys || NULL == formats || NULL == values || NULL == value_lengths)))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_set_metadata: NULL argument");
+    }
+    if (count > 1024)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_set_metadata: at most 1024 attributes");
+    }
+    tp_producer_meta_t *m = calloc(1, sizeof(*m));
+    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (NULL == m || NULL == cmd)
+    {
+        free(m);
+        free(cmd);
+        return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
+    }
+    m->count = count;
+    m->keys = calloc(count + 1, sizeof(char *));
+    m->formats = calloc(count + 1, sizeof(char *));
+    m->values = calloc(count + 1, sizeof(uint8_t *));
+    m->lengths = calloc(count + 1, sizeof(uint32_t));
+    bool ok = m->keys && m->formats && m->values && m->lengths;
+    for (size_t i = 0; ok && i < count; i++)
+    {
+        m->keys[i] = strdup(keys[i] ? keys[i] : "");
+        m->formats[i] = strdup(formats[i] ? formats[i] : "");
+        m->values[i] = malloc(value_lengths[i] ? value_lengths[i] : 1);
+        m->lengths[i] = value_lengths[i];
+        ok = m->keys[i] && m->formats[i] && m->values[i];
+        if (ok && value_lengths[i])
+        {
+            memcpy(m->values[i], values[i], value_lengths[i]);
+        }
+    }
+    if (!ok)
+    {
+        meta_free(m);
+        free(cmd);
+        return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
+    }
+    m->meta_version = atomic_fetch_add(&p->meta_version, 1) + 1;
+    cmd->type = TP_CMD_SET_METADATA;
+    cmd->target = p;
+    cmd->payload = m;
+    if (tp_client_submit_and_wait(p->client, cmd) < 0)
+    {
+        return -1;
+    }
+    return m->meta_version;
+}
+
+void tp_producer_apply_metadata(tp_producer_t *p, void *payload)
+{
+    meta_free(p->meta);
+    p->meta = payload;
+    p->meta_dirty = true;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Control plane (conductor)                                                  */
+/* ------------------------------------------------------------------------- */
+
+static void offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < TP_ADMIN_RETRIES; i++)
+    {
+        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
+        if (TP_PUBLICATION_ADMIN_ACTION != rc)
+        {
+            if (rc < 0 && TP_PUBLICATION_NOT_CONNECTED != rc && TP_PUBLICATION_BACK_PRESSURED != rc)
+            {
+                tp_err_set(TP_ERR_IO, "offer on stream %d failed (%lld)", tp_publication_stream_id(pub), (long long)rc);
+                tp_client_report_error(p->client, "producer control plane");
+            }
+            return;
+        }
+    }
+}
+
+static int send_announce(tp_producer_t *p, uint64_t now_ns)
+{
+    tp_shm_region_refresh_activity(p->ring, 0);
+    for (size_t i = 0; i < p->pool_count; i++)
+    {
+        tp_shm_region_refresh_activity(p->pools[i], 0);
+    }
+    tp_sbe_wire_shm_pool_announce_t m = { 0 };
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    uint8_t *buf = p->encode_buffer;
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER))
+    {
+        return -1;
+    }
+    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, p->config.producer_id);
+    tp_sbe_wire_shm_pool_announce_set_epoch(&m, p->epoch);
+    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
+    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
+    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
+    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, p->config.header_nslots);
+    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
+    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
+    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)p->pool_count);
+    for (size_t i = 0; i < p->pool_count; i++)
+    {
+        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, p->pool_ids[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, p->config.header_nslots);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, p->strides[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
+        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, p->pool_uris[i], (uint32_t)strlen(p->pool_uris[i]));
+    }
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, p->header_uri, (uint32_t)strlen(p->header_uri)))
+    {
+        return -1;
+    }
+    offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
+    tp_counter_add(&p->announces, 1);
+    return 0;
+}
+
+static void send_data_source(tp_producer_t *p, uint64_t now_ns, bool meta)
+{
+    uint8_t *buf = p->encode_buffer;
+    tp_sbe_wire_data_source_announce_t a = { 0 };
+    tp_sbe_wire_data_source_announce_wrap_and_apply_header(&a, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
+    tp_sbe_wire_data_source_announce_set_stream_id(&a, p->config.stream_id);
+    tp_sbe_wire_data_source_announce_set_producer_id(&a, p->config.producer_id);
+    tp_sbe_wire_data_source_announce_set_epoch(&a, p->epoch);
+    tp_sbe_wire_data_source_announce_set_meta_version(&a, atomic_load(&p->meta_version));
+    tp_sbe_wire_data_source_announce_put_name(&a, p->config.name, (uint32_t)strlen(p->config.name));
+    tp_sbe_wire_data_source_announce_put_summary(&a, "", 0);
+    offer_control(p, p->pub_metadata, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_data_source_announce_encoded_length(&a));
+    if (!meta || NULL == p->meta)
+    {
+        return;
+    }
+    tp_sbe_wire_data_source_meta_t m = { 0 };
+    tp_sbe_wire_data_source_meta_attributes_t g = { 0 };
+    tp_sbe_wire_data_source_meta_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
+    tp_sbe_wire_data_source_meta_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_data_source_meta_set_meta_version(&m, p->meta->meta_version);
+    tp_sbe_wire_data_source_meta_set_timestamp_ns(&m, now_ns);
+    if (TP_SBE_OK != tp_sbe_wire_data_source_meta_set_attributes_count(&m, &g, (uint16_t)p->meta->count))
+    {
+        return;
+    }
+    for (size_t i = 0; i < p->meta->count; i++)
+    {
+        if (TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_next(&g) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_put_key(&g, p->meta->keys[i], (uint32_t)strlen(p->meta->keys[i])) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_put_format(&g, p->meta->formats[i], (uint32_t)strlen(p->meta->formats[i])) ||
+            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_put_value(&g, p->meta->values[i], p->meta->lengths[i]))
+        {
+            tp_err_set(TP_ERR_INVALID_ARGUMENT, "metadata does not fit in %u bytes", TP_PRODUCER_ENCODE_BUFFER);
+            tp_client_report_error(p->client, "DataSourceMeta");
+            return;
+        }
+    }
+    offer_control(p, p->pub_metadata, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_data_source_meta_encoded_length(&m));
+}
+
+static void send_qos(tp_producer_t *p)
+{
+    uint8_t buf[64];
+    tp_sbe_wire_qos_producer_t m = { 0 };
+    tp_sbe_wire_qos_producer_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_qos_producer_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_qos_producer_set_producer_id(&m, p->config.producer_id);
+    tp_sbe_wire_qos_producer_set_epoch(&m, p->epoch);
+    tp_sbe_wire_qos_producer_set_current_seq(&m, atomic_load_explicit(&p->current_seq, memory_order_acquire));
+    tp_sbe_wire_qos_producer_set_watermark(&m, TP_SBE_WIRE_QOS_PRODUCER_WATERMARK_NULL_VALUE);
+    offer_control(p, p->pub_qos, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_qos_producer_encoded_length(&m));
+    tp_counter_add(&p->qos_sent, 1);
+}
+
+static tp_tracked_consumer_t *track_consumer(tp_producer_t *p, uint32_t consumer_id, uint64_t now_ns)
+{
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        if (p->consumers[i].consumer_id == consumer_id)
+        {
+            p->consumers[i].last_seen_ns = now_ns;
+            return &p->consumers[i];
+        }
+    }
+    if (p->consumer_count >= TP_PRODUCER_MAX_TRACKED_CONSUMERS)
+    {
+        return NULL;
+    }
+    tp_tracked_consumer_t *c = &p->consumers[p->consumer_count++];
+    memset(c, 0, sizeof(*c));
+    c->consumer_id = consumer_id;
+    c->last_seen_ns = now_ns;
+    c->progress_interval_us = UINT32_MAX;
+    c->progress_bytes_delta = UINT32_MAX;
+    atomic_store(&p->consumers_known, p->consumer_count);
+    return c;
+}
+
+/* Most aggressive common policy within the producer floors (§10.2.2). */
+static void update_progress_policy(tp_producer_t *p)
+{
+    bool enabled = false;
+    uint64_t interval = UINT64_MAX, bytes = UINT64_MAX;
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        const tp_tracked_consumer_t *c = &p->consumers[i];
+        if (!c->supports_progress)
+        {
+            continue;
+        }
+        enabled = true;
+        if (c->progress_interval_us != UINT32_MAX && (uint64_t)c->progress_interval_us * 1000 < interval)
+        {
+            interval = (uint64_t)c->progress_interval_us * 1000;
+        }
+        if (c->progress_bytes_delta != UINT32_MAX && c->progress_bytes_delta < bytes)
+        {
+            bytes = c->progress_bytes_delta;
+        }
+    }
+    interval = interval == UINT64_MAX ? TP_PROGRESS_DEFAULT_INTERVAL_NS
+                                      : (interval < TP_PROGRESS_MIN_INTERVAL_NS ? TP_PROGRESS_MIN_INTERVAL_NS : interval);
+    bytes = bytes == UINT64_MAX ? TP_PROGRESS_DEFAULT_BYTES : (bytes < TP_PROGRESS_MIN_BYTES ? TP_PROGRESS_MIN_BYTES : bytes);
+    atomic_store(&p->progress_interval_ns, interval);
+    atomic_store(&p->progress_bytes_delta, bytes);
+    atomic_store(&p->progress_enabled, enabled);
+}
+
+static void send_config_decline(tp_producer_t *p, uint32_t consumer_id, uint8_t mode)
+{
+    uint8_t buf[128];
+    tp_sbe_wire_consumer_config_t m = { 0 };
+    tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_consumer_config_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_consumer_config_set_consumer_id(&m, consumer_id);
+    tp_sbe_wire_consumer_config_set_use_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
+    tp_sbe_wire_consumer_config_set_mode(&m, (tp_sbe_wire_mode_t)mode);
+    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, 0);
+    tp_sbe_wire_consumer_config_set_control_stream_id(&m, 0);
+    tp_sbe_wire_consumer_config_zero_padding(&m);
+    tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, "", 0);
+    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, "", 0);
+    tp_sbe_wire_consumer_config_put_control_channel(&m, "", 0);
+    offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
+}
+
+static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_producer_t *p = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID == h.template_id)
+    {
+        tp_sbe_wire_consumer_hello_t m = { 0 };
+        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+            tp_sbe_wire_consumer_hello_stream_id(&m) != p->config.stream_id)
+        {
+            return;
+        }
+        const char *dch = NULL, *cch = NULL;
+        uint32_t dlen = 0, clen = 0;
+        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_get_descriptor_channel(&m, &dch, &dlen) ||
+            TP_SBE_OK != tp_sbe_wire_consumer_hello_get_control_channel(&m, &cch, &clen))
+        {
+            return;
+        }
+        tp_counter_add(&p->hellos_received, 1);
+        tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
+        if (NULL == c)
+        {
+            return;
+        }
+        c->supports_progress = TP_SBE_WIRE_BOOL_TRUE == tp_sbe_wire_consumer_hello_supports_progress(&m);
+        c->progress_interval_us = tp_sbe_wire_consumer_hello_progress_interval_us(&m);
+        c->progress_bytes_delta = tp_sbe_wire_consumer_hello_progress_bytes_delta(&m);
+        c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
+        c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
+        update_progress_policy(p);
+        /* Per-consumer descriptor/control streams are not offered yet: decline any request (§5, §10.1.3). */
+        if (dlen > 0 || clen > 0 || tp_sbe_wire_consumer_hello_descriptor_stream_id(&m) != 0 ||
+            tp_sbe_wire_consumer_hello_control_stream_id(&m) != 0)
+        {
+            send_config_decline(p, c->consumer_id, c->mode);
+        }
+    }
+}
+
+static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_producer_t *p = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
+        h.template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID)
+    {
+        return;
+    }
+    tp_sbe_wire_qos_consumer_t m = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_qos_consumer_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_qos_consumer_stream_id(&m) != p->config.stream_id)
+    {
+        return;
+    }
+    track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+}
+
+int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
+{
+    if (!p->active)
+    {
+        return 0;
+    }
+    int work = 0;
+    const tp_context_t *ctx = &p->client->ctx;
+    if (now_ns >= p->next_announce_ns)
+    {
+        send_announce(p, now_ns);
+        send_data_source(p, now_ns, true);
+        p->meta_dirty = false;
+        p->next_announce_ns = now_ns + ctx->announce_period_ns;
+        work++;
+    }
+    else if (p->meta_dirty)
+    {
+        send_data_source(p, now_ns, true);
+        p->meta_dirty = false;
+        work++;
+    }
+    if (now_ns >= p->next_qos_ns)
+    {
+        send_qos(p);
+        p->next_qos_ns = now_ns + ctx->qos_interval_ns;
+        work++;
+    }
+    int rc = tp_subscription_poll(p->sub_control, on_control, p, 16);
+    work += rc > 0 ? rc : 0;
+    rc = tp_subscription_poll(p->sub_qos, on_qos, p, 16);
+    work += rc > 0 ? rc : 0;
+    uint64_t stale_ns = tp_context_stale_ns(ctx);
+    bool changed = false;
+    for (size_t i = 0; i < p->consumer_count;)
+    {
+        if (now_ns > p->consumers[i].last_seen_ns + stale_ns)
+        {
+            p->consumers[i] = p->consumers[--p->consumer_count];
+            tp_counter_add(&p->consumers_stale, 1);
+            changed = true;
+            continue;
+        }
+        i++;
+    }
+    if (changed)
+    {
+        atomic_store(&p->consumers_known, p->consumer_count);
+        update_progress_policy(p);
+    }
+    return work;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Accessors                                                                  */
+/* ------------------------------------------------------------------------- */
+
+int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
+{
+    if (NULL == producer || NULL == s)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_stats: NULL argument");
+    }
+    tp_producer_t *p = (tp_producer_t *)producer;
+    memset(s, 0, sizeof(*s));
+    s->frames = tp_counter_get(&p->frames);
+    s->bytes = tp_counter_get(&p->bytes);
+    s->descriptors_published = tp_counter_get(&p->descriptors_published);
+    s->descriptors_not_connected = tp_counter_get(&p->descriptors_not_connected);
+    s->back_pressured = tp_counter_get(&p->back_pressured);
+    s->admin_action_retries = tp_counter_get(&p->admin_action_retries);
+    s->no_pool_drops = tp_counter_get(&p->no_pool_drops);
+    s->claims_aborted = tp_counter_get(&p->claims_aborted);
+    s->announces = tp_counter_get(&p->announces);
+    s->qos_sent = tp_counter_get(&p->qos_sent);
+    s->hellos_received = tp_counter_get(&p->hellos_received);
+    s->consumers = tp_counter_get(&p->consumers_known);
+    s->consumers_stale = tp_counter_get(&p->consumers_stale);
+    s->progress_sent = tp_counter_get(&p->progress_sent);
+    s->current_seq = atomic_load(&p->current_seq);
+    s->epoch = p->epoch;
+    s->meta_version = atomic_load(&p->meta_version);
+    return 0;
+}
+
+uint64_t tp_producer_next_seq(const tp_producer_t *producer)
+{
+    return producer ? producer->next_seq : 0;
+}
+
+uint64_t tp_producer_epoch(const tp_producer_t *producer)
+{
+    return producer ? producer->epoch : 0;
+}
+
+uint32_t tp_producer_stream_id(const tp_producer_t *producer)
+{
+    return producer ? producer->config.stream_id : 0;
+}
+
+const char *tp_producer_epoch_dir(const tp_producer_t *producer)
+{
+    return producer ? producer->epoch_dir : "";
+}
