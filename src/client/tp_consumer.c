@@ -455,12 +455,6 @@ static void handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t leng
     if (TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == domain)
     {
         now_domain = now_mono;
-        if (ts < join_time(c, header->session_id))
-        {
-            tp_err_set(TP_ERR_VALIDATION, "announce timestamp precedes the join time");
-            reject(c, TP_ANNOUNCE_REJECT_BEFORE_JOIN);
-            return;
-        }
     }
     else if (TP_SBE_WIRE_CLOCK_DOMAIN_REALTIME_SYNCED == domain)
     {
@@ -476,6 +470,12 @@ static void handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t leng
     {
         tp_err_set(TP_ERR_VALIDATION, "announce older than the freshness window");
         reject(c, TP_ANNOUNCE_REJECT_STALE);
+        return;
+    }
+    if (TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == domain && ts < join_time(c, header->session_id))
+    {
+        tp_err_set(TP_ERR_VALIDATION, "announce timestamp precedes the join time (replayed)");
+        reject(c, TP_ANNOUNCE_REJECT_BEFORE_JOIN);
         return;
     }
     if (NULL != c->ring)

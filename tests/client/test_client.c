@@ -1,0 +1,667 @@
+/*
+ * In-process client tests (invoker mode unless noted): offer/receive with
+ * payload checks and frame views, queued claims committed in order, claim
+ * abort, pool selection and no-pool drops, not-connected descriptors, back
+ * pressure without side effects, hostile announces rejected with a counted
+ * reason, threaded conductor, metadata, ConsumerHello tracking and stale
+ * consumers.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "client/tp_client_internal.h"
+#include "tp_client_test_util.h"
+#include "tp_sbe/wire.h"
+#include "tp_test.h"
+#include "transport/tp_transport.h"
+
+#include "../../examples/tp_example_common.h"
+
+typedef struct
+{
+    uint64_t frames;
+    uint64_t bad;
+    uint64_t copies_ok;
+    uint64_t last_seq;
+    uint64_t seqs[64];
+    size_t nseqs;
+    uint16_t last_pool;
+    uint8_t copy[8192];
+} rx_t;
+
+static void on_frame(void *clientd, const tp_frame_t *frame)
+{
+    rx_t *rx = clientd;
+    int ok = tpx_check(frame->payload, frame->length, frame->seq, 1);
+    if (!tp_frame_is_valid(frame) || !ok)
+    {
+        rx->bad++;
+    }
+    if (frame->length <= sizeof(rx->copy) && 0 == tp_frame_copy(frame, rx->copy, sizeof(rx->copy)) &&
+        tpx_check(rx->copy, frame->length, frame->seq, 1))
+    {
+        rx->copies_ok++;
+    }
+    if (rx->nseqs < 64)
+    {
+        rx->seqs[rx->nseqs++] = frame->seq;
+    }
+    rx->frames++;
+    rx->last_seq = frame->seq;
+    rx->last_pool = frame->pool_id;
+}
+
+typedef struct
+{
+    tpc_dirs_t dirs;
+    tp_client_t *client;
+    tp_producer_t *producer;
+    tp_consumer_t *consumer;
+    rx_t rx;
+} fixture_t;
+
+static uint64_t g_freshness_ns = 0;
+
+static int fixture_open(fixture_t *f, const char *tag, bool with_consumer, bool with_producer, const char *desc_channel)
+{
+    memset(f, 0, sizeof(*f));
+    if (tpc_dirs_make(&f->dirs, tag) < 0)
+    {
+        return -1;
+    }
+    tp_context_t *ctx = tpc_context(&f->dirs);
+    if (NULL == ctx || tp_context_set_freshness_window_ns(ctx, g_freshness_ns) < 0 || (desc_channel && tp_context_set_stream(ctx, TP_STREAM_DESCRIPTOR, desc_channel, 1100) < 0) ||
+        tp_client_init(&f->client, ctx) < 0)
+    {
+        tp_context_close(ctx);
+        return -1;
+    }
+    tp_context_close(ctx);
+    if (with_consumer)
+    {
+        tp_consumer_config_t cc;
+        tp_consumer_config_init(&cc);
+        cc.on_frame = on_frame;
+        cc.clientd = &f->rx;
+        if (tp_client_add_consumer(&f->consumer, f->client, &cc, 5000000000u) < 0)
+        {
+            return -1;
+        }
+    }
+    if (with_producer)
+    {
+        tp_producer_config_t pc;
+        tp_producer_config_init(&pc);
+        pc.header_nslots = 64;
+        pc.pool_count = 2;
+        pc.pools[0].pool_id = 7;
+        pc.pools[0].stride_bytes = 4096;
+        pc.pools[1].pool_id = 3;
+        pc.pools[1].stride_bytes = 256;
+        pc.max_claims = 8;
+        if (tp_client_add_producer(&f->producer, f->client, &pc, 5000000000u) < 0)
+        {
+            return -1;
+        }
+    }
+    if (with_consumer && with_producer)
+    {
+        TPC_WAIT_UNTIL(f->client, tp_consumer_is_mapped(f->consumer), 3000);
+    }
+    return 0;
+}
+
+static void fixture_close(fixture_t *f)
+{
+    tp_client_close(f->client);
+    tpc_dirs_remove(&f->dirs);
+}
+
+static void test_offer_receive(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "offer", true, true, NULL));
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    uint8_t buf[4096];
+    for (uint64_t i = 0; i < 1000; i++)
+    {
+        size_t len = (i % 2) ? 200 : 3000;
+        uint64_t seq = tp_producer_next_seq(f.producer);
+        tpx_fill(buf, len, seq);
+        int64_t rc = tp_producer_offer(f.producer, NULL, buf, len, NULL);
+        TP_ASSERT_EQ_I64((int64_t)seq, rc);
+        tp_client_do_work(f.client);
+        if (i == 1)
+        {
+            TP_ASSERT_EQ_U64(3, f.rx.last_pool); /* 200 bytes: the 256-byte pool, the smallest that fits */
+        }
+    }
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 1000, 3000);
+    TP_ASSERT_EQ_U64(1000, f.rx.frames);
+    TP_ASSERT_EQ_U64(0, f.rx.bad);
+    TP_ASSERT_EQ_U64(1000, f.rx.copies_ok);
+    TP_ASSERT_EQ_U64(3, f.rx.last_pool);
+    tp_consumer_stats_t cs;
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_consumer_stats(f.consumer, &cs));
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(0, cs.drops_gap);
+    TP_ASSERT_EQ_U64(0, cs.drops_late);
+    TP_ASSERT_EQ_U64(1000, ps.frames);
+    TP_ASSERT_EQ_U64(1000, ps.descriptors_published);
+    TP_ASSERT_EQ_U64(1, cs.remaps);
+    TP_ASSERT(ps.announces >= 1);
+    /* no pool fits: dropped and counted, no sequence number used */
+    uint64_t next = tp_producer_next_seq(f.producer);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NO_POOL, tp_producer_offer(f.producer, NULL, buf, 5000, NULL));
+    TP_ASSERT_EQ_U64(next, tp_producer_next_seq(f.producer));
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(1, ps.no_pool_drops);
+    /* an invalid tensor header is an error without side effects */
+    tp_tensor_header_t th = { 0 };
+    th.dtype = TP_DTYPE_FLOAT32;
+    th.major_order = TP_MAJOR_ORDER_ROW;
+    th.ndims = 2;
+    th.dims[0] = 100;
+    th.dims[1] = 100; /* 40000 bytes > 4096 */
+    TP_ASSERT_EQ_I64(TP_PRODUCER_ERROR, tp_producer_offer(f.producer, &th, buf, 4096, NULL));
+    TP_ASSERT_EQ_U64(next, tp_producer_next_seq(f.producer));
+    fixture_close(&f);
+}
+
+static void test_claims_in_order(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "claims", true, true, NULL));
+    tp_frame_claim_t c0, c1, c2, c3;
+    TP_ASSERT_EQ_I64(0, tp_producer_try_claim(f.producer, 100, &c0));
+    TP_ASSERT_EQ_I64(1, tp_producer_try_claim(f.producer, 100, &c1));
+    TP_ASSERT_EQ_I64(2, tp_producer_try_claim(f.producer, 1000, &c2));
+    TP_ASSERT_EQ_U64(3, c0.pool_id);
+    TP_ASSERT_EQ_U64(7, c2.pool_id);
+    tpx_fill(c0.data, 100, 0);
+    tpx_fill(c1.data, 100, 1);
+    tpx_fill(c2.data, 1000, 2);
+    /* committing out of order: published in sequence order */
+    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
+    TP_ASSERT_EQ_I64(-1, tp_frame_claim_commit(&c2, NULL, 1000, NULL)); /* already committed */
+    TP_ASSERT_EQ_I64(0, tp_frame_claim_commit(&c0, NULL, 100, NULL));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 1, 1000);
+    TP_ASSERT_EQ_U64(1, f.rx.frames);
+    /* aborting a claim that is not the newest leaves a gap; the queued one behind it goes out */
+    TP_ASSERT_OK(tp_frame_claim_abort(&c1));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 2, 1000);
+    TP_ASSERT_EQ_U64(2, f.rx.frames);
+    TP_ASSERT_EQ_U64(0, f.rx.seqs[0]);
+    TP_ASSERT_EQ_U64(2, f.rx.seqs[1]);
+    /* aborting the newest claim gives its sequence number back */
+    TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 10, &c3));
+    TP_ASSERT_OK(tp_frame_claim_abort(&c3));
+    TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 64, &c3));
+    tpx_fill(c3.data, 64, 3);
+    /* an offer while a claim is open queues behind it */
+    uint8_t buf[64];
+    tpx_fill(buf, 64, 4);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
+    TP_ASSERT_EQ_I64(3, tp_frame_claim_commit(&c3, NULL, 64, NULL));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 4, 1000);
+    TP_ASSERT_EQ_U64(4, f.rx.frames);
+    TP_ASSERT_EQ_U64(3, f.rx.seqs[2]);
+    TP_ASSERT_EQ_U64(4, f.rx.seqs[3]);
+    TP_ASSERT_EQ_U64(0, f.rx.bad);
+    tp_consumer_stats_t cs;
+    TP_ASSERT_OK(tp_consumer_stats(f.consumer, &cs));
+    TP_ASSERT_EQ_U64(1, cs.drops_gap);
+    /* claims full */
+    tp_frame_claim_t many[8];
+    for (int i = 0; i < 8; i++)
+    {
+        TP_ASSERT(tp_producer_try_claim(f.producer, 10, &many[i]) >= 0);
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_CLAIMS_FULL, tp_producer_try_claim(f.producer, 10, &c0));
+    for (int i = 0; i < 8; i++)
+    {
+        TP_ASSERT(tp_frame_claim_commit(&many[i], NULL, 10, NULL) >= 0 || i < 7);
+    }
+    fixture_close(&f);
+}
+
+static void test_not_connected(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "nc", false, true, NULL));
+    uint8_t buf[64] = { 0 };
+    TP_ASSERT_EQ_I64(0, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    TP_ASSERT_EQ_I64(1, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(2, ps.frames);
+    TP_ASSERT_EQ_U64(2, ps.descriptors_not_connected);
+    TP_ASSERT_EQ_U64(0, ps.descriptors_published);
+    /* the slot is committed in SHM all the same */
+    tp_shm_region_t *ring = f.producer ? NULL : NULL;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/header.ring", tp_producer_epoch_dir(f.producer));
+    TP_ASSERT_OK(tp_shm_region_map_inspect(&ring, path));
+    uint64_t token = 0;
+    TP_ASSERT_EQ_U64(TP_DROP_NONE, tp_shm_seqlock_read_begin(ring, 1, &token));
+    tp_shm_region_close(ring);
+    fixture_close(&f);
+}
+
+static void ignore_message(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)clientd;
+    (void)buffer;
+    (void)length;
+    (void)header;
+}
+
+static void test_back_pressure(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "bp", false, true, "aeron:ipc?term-length=65536"));
+    /* a tethered subscriber that never polls: the descriptor log fills up */
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, f.dirs.transport);
+    tp_transport_t *t = NULL;
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=65536", 1100, NULL, NULL, NULL, NULL, 0));
+    uint8_t buf[64] = { 0 };
+    int64_t rc = 0;
+    uint64_t published = 0;
+    for (int i = 0; i < 100000; i++)
+    {
+        rc = tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL);
+        if (rc < 0)
+        {
+            break;
+        }
+        published++;
+        if (0 == (i & 255))
+        {
+            tp_client_do_work(f.client);
+        }
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_BACK_PRESSURED, rc);
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(published, ps.frames);
+    TP_ASSERT_EQ_U64(published, tp_producer_next_seq(f.producer)); /* no sequence number burnt */
+    /* the claim path: commit under back pressure keeps the slot uncommitted and queued */
+    tp_frame_claim_t c;
+    TP_ASSERT_EQ_I64((int64_t)published, tp_producer_try_claim(f.producer, 64, &c));
+    TP_ASSERT_EQ_I64(TP_PRODUCER_BACK_PRESSURED, tp_frame_claim_commit(&c, NULL, 64, NULL));
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(published, ps.frames);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_BACK_PRESSURED, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    /* drain: the queued frame is committed and announced first */
+    while (tp_subscription_poll(sub, ignore_message, NULL, 1000) > 0)
+    {
+    }
+    TP_ASSERT_EQ_I64(1, tp_producer_flush(f.producer));
+    TP_ASSERT_EQ_I64((int64_t)published + 1, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(published + 2, ps.frames);
+    TP_ASSERT_EQ_U64(published + 2, ps.descriptors_published);
+    tp_subscription_close(sub);
+    tp_transport_close(t);
+    fixture_close(&f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Hostile announces                                                          */
+/* ------------------------------------------------------------------------- */
+
+typedef struct
+{
+    uint16_t id;
+    uint32_t nslots;
+    uint32_t stride;
+    const char *uri;
+} pool_spec_t;
+
+static size_t encode_announce(uint8_t *buf, size_t cap, uint64_t epoch, uint64_t ts, uint32_t nslots, uint16_t slot_bytes,
+    const char *header_uri, const pool_spec_t *pools, size_t pool_count, uint8_t domain)
+{
+    tp_sbe_wire_shm_pool_announce_t m = { 0 };
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, cap);
+    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, 10000);
+    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, 99);
+    tp_sbe_wire_shm_pool_announce_set_epoch(&m, epoch);
+    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, ts);
+    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, (tp_sbe_wire_clock_domain_t)domain);
+    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, 1);
+    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, nslots);
+    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, slot_bytes);
+    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)pool_count);
+    for (size_t i = 0; i < pool_count; i++)
+    {
+        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, pools[i].id);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, pools[i].nslots);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, pools[i].stride);
+        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, pools[i].uri, (uint32_t)strlen(pools[i].uri));
+    }
+    tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, header_uri, (uint32_t)strlen(header_uri));
+    return TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m);
+}
+
+/* Create a real ring + pool pair for `epoch` in `base` and return their URIs. */
+static int make_regions(const char *base, uint64_t epoch, char *ring_uri, char *pool_uri, char *ring_path)
+{
+    char dir[PATH_MAX], file[PATH_MAX];
+    tp_shm_region_t *r = NULL, *p = NULL;
+    tp_shm_region_params_t params = { TP_SHM_REGION_HEADER_RING, 1, epoch, 10000, 0, 16, 0 };
+    if (tp_shm_epoch_dir_create(dir, sizeof(dir), base, "default", 10000, epoch, false) < 0 ||
+        tp_shm_header_ring_path(file, sizeof(file), dir) < 0 || tp_shm_region_create(&r, file, &params, NULL) < 0)
+    {
+        return -1;
+    }
+    snprintf(ring_path, PATH_MAX, "%s", file);
+    tp_shm_uri_format(file, false, ring_uri, TP_REGION_URI_MAX);
+    params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
+    params.pool_id = 1;
+    params.stride_bytes = 256;
+    if (tp_shm_pool_path(file, sizeof(file), dir, 1) < 0 || tp_shm_region_create(&p, file, &params, NULL) < 0)
+    {
+        return -1;
+    }
+    tp_shm_uri_format(file, false, pool_uri, TP_REGION_URI_MAX);
+    tp_shm_region_close(r);
+    tp_shm_region_close(p);
+    return 0;
+}
+
+static void test_hostile_announces(void)
+{
+    static fixture_t f;
+    g_freshness_ns = 5000000000u;
+    TP_ASSERT_OK(fixture_open(&f, "hostile", true, false, NULL));
+    g_freshness_ns = 0;
+    uint64_t before_join = tp_clock_mono_ns() - 1000000u;
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, f.dirs.transport);
+    tp_transport_t *t = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 1000, 0));
+    TPC_WAIT_UNTIL(f.client, tp_publication_is_connected(pub) || (tp_transport_do_work(t) < 0), 2000);
+
+    static char ring_uri[TP_REGION_URI_MAX], pool_uri[TP_REGION_URI_MAX], ring_path[PATH_MAX];
+    static char bad_ring_uri[TP_REGION_URI_MAX], bad_pool_uri[TP_REGION_URI_MAX], bad_ring_path[PATH_MAX];
+    static char out_ring_uri[TP_REGION_URI_MAX], out_pool_uri[TP_REGION_URI_MAX], out_ring_path[PATH_MAX];
+    TP_ASSERT_OK(make_regions(f.dirs.shm, 5, ring_uri, pool_uri, ring_path));
+    TP_ASSERT_OK(make_regions(f.dirs.shm, 6, bad_ring_uri, bad_pool_uri, bad_ring_path));
+    /* wrong magic in epoch 6's ring */
+    int fd = open(bad_ring_path, O_WRONLY);
+    TP_ASSERT(fd >= 0);
+    TP_ASSERT_EQ_I64(8, pwrite(fd, "BADMAGIC", 8, 0));
+    close(fd);
+    /* regions outside the allowed base dir */
+    char outside[PATH_MAX];
+    snprintf(outside, sizeof(outside), "%s/outside", f.dirs.root);
+    mkdir(outside, 0700);
+    TP_ASSERT_OK(make_regions(outside, 7, out_ring_uri, out_pool_uri, out_ring_path));
+
+    uint64_t now = tp_clock_mono_ns();
+    static uint8_t buf[65536];
+    pool_spec_t good = { 1, 16, 256, pool_uri };
+    pool_spec_t stride63 = { 1, 16, 100, pool_uri };
+    pool_spec_t mismatched = { 1, 32, 256, pool_uri };
+    pool_spec_t badpool = { 1, 16, 256, bad_pool_uri };
+    pool_spec_t outpool = { 1, 16, 256, out_pool_uri };
+    pool_spec_t missing = { 1, 16, 256, "shm:file?path=/nonexistent/tp/1.pool" };
+    struct
+    {
+        size_t len;
+        tp_announce_reject_t expect;
+    } cases[16];
+    size_t n = 0;
+    uint64_t fresh = now + 100000000u; /* after the join time, within the freshness window */
+    cases[n].len = encode_announce(buf, sizeof(buf), 7, fresh, 16, 256, out_ring_uri, &outpool, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_PATH;
+    cases[n].len = encode_announce(buf, sizeof(buf), 6, fresh, 16, 256, bad_ring_uri, &badpool, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_SUPERBLOCK;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &stride63, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_STRIDE;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &mismatched, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NSLOTS;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 0, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NO_POOLS;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &missing, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_PATH;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 128, ring_uri, &good, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_SLOT_BYTES;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 12, 256, ring_uri, &good, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NSLOTS;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, "file:///etc/passwd", &good, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_URI;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh - 10 * UINT64_C(1000000000), 16, 256, ring_uri, &good, 1, 1);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_STALE;
+    cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9);
+    cases[n++].expect = TP_ANNOUNCE_REJECT_CLOCK_DOMAIN;
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_BEFORE_JOIN;
+    for (size_t i = 0; i < n; i++)
+    {
+        /* re-encode each case right before sending (buf is shared) */
+        size_t len = 0;
+        switch (i)
+        {
+            case 0: len = encode_announce(buf, sizeof(buf), 7, fresh, 16, 256, out_ring_uri, &outpool, 1, 1); break;
+            case 1: len = encode_announce(buf, sizeof(buf), 6, fresh, 16, 256, bad_ring_uri, &badpool, 1, 1); break;
+            case 2: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &stride63, 1, 1); break;
+            case 3: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &mismatched, 1, 1); break;
+            case 4: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 0, 1); break;
+            case 5: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &missing, 1, 1); break;
+            case 6: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 128, ring_uri, &good, 1, 1); break;
+            case 7: len = encode_announce(buf, sizeof(buf), 5, fresh, 12, 256, ring_uri, &good, 1, 1); break;
+            case 8: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, "file:///etc/passwd", &good, 1, 1); break;
+            case 9:
+                len = encode_announce(buf, sizeof(buf), 5, fresh - 10 * UINT64_C(1000000000), 16, 256, ring_uri, &good, 1, 1);
+                break;
+            case 10: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9); break;
+            default: len = encode_announce(buf, sizeof(buf), 5, before_join, 16, 256, ring_uri, &good, 1, 1); break;
+        }
+        tp_consumer_stats_t before, after;
+        tp_consumer_stats(f.consumer, &before);
+        TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+        TPC_WAIT_UNTIL(f.client,
+            (tp_consumer_stats(f.consumer, &after), after.announces_rejected[cases[i].expect] >
+                                                        before.announces_rejected[cases[i].expect]),
+            2000);
+        TP_ASSERT_MSG(after.announces_rejected[cases[i].expect] == before.announces_rejected[cases[i].expect] + 1,
+            "case %zu: expected %s", i, tp_announce_reject_name(cases[i].expect));
+        TP_ASSERT(!tp_consumer_is_mapped(f.consumer));
+    }
+    /* truncated message */
+    size_t len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 1);
+    TP_ASSERT(tp_publication_offer(pub, buf, len - 5, NULL, NULL) > 0);
+    tp_consumer_stats_t st;
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &st), st.announces_rejected[TP_ANNOUNCE_REJECT_DECODE] > 0),
+        2000);
+    TP_ASSERT_EQ_U64(1, st.announces_rejected[TP_ANNOUNCE_REJECT_DECODE]);
+    /* and a good one maps */
+    len = encode_announce(buf, sizeof(buf), 5, tp_clock_mono_ns(), 16, 256, ring_uri, &good, 1, 1);
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, tp_consumer_is_mapped(f.consumer), 2000);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    /* a lower epoch while the mapped one is fresh loses (highest epoch wins) */
+    len = encode_announce(buf, sizeof(buf), 4, tp_clock_mono_ns(), 16, 256, ring_uri, &good, 1, 1);
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &st), st.announces_rejected[TP_ANNOUNCE_REJECT_OLD_EPOCH] > 0),
+        2000);
+    TP_ASSERT_EQ_U64(1, st.announces_rejected[TP_ANNOUNCE_REJECT_OLD_EPOCH]);
+    TP_ASSERT_EQ_U64(5, st.epoch);
+    tp_publication_close(pub);
+    tp_transport_close(t);
+    fixture_close(&f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Threaded conductor, metadata, hello tracking                               */
+/* ------------------------------------------------------------------------- */
+
+static void test_threaded_conductor(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "thread"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    TP_ASSERT_OK(tp_context_set_use_conductor_thread(ctx, true));
+    TP_ASSERT_OK(tp_context_set_idle_strategy(ctx, "sleep"));
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    TP_ASSERT_OK(tp_client_start(client));
+    TP_ASSERT(tp_client_is_threaded(client));
+    TP_ASSERT_ERR(TP_ERR_STATE, tp_client_do_work(client));
+    static rx_t rx;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx;
+    tp_consumer_t *consumer = NULL;
+    tp_producer_t *producer = NULL;
+    /* async add + poll while the conductor thread runs */
+    tp_async_add_consumer_t *async = NULL;
+    TP_ASSERT_OK(tp_client_async_add_consumer(&async, client, &cc));
+    int rc = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (0 == (rc = tp_client_async_add_consumer_poll(&consumer, async)) && tp_clock_mono_ns() < deadline)
+    {
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_EQ_I64(1, rc);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
+    deadline = tp_clock_mono_ns() + 5000000000u;
+    while (!tp_consumer_is_mapped(consumer) && tp_clock_mono_ns() < deadline)
+    {
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT(tp_consumer_is_mapped(consumer));
+    const char *keys[] = { "camera_serial" };
+    const char *formats[] = { "text/plain" };
+    const uint8_t *values[] = { (const uint8_t *)"SN-42" };
+    uint32_t lengths[] = { 5 };
+    TP_ASSERT_EQ_I64(1, tp_producer_set_metadata(producer, 1, keys, formats, values, lengths));
+    uint8_t buf[256];
+    for (uint64_t i = 0; i < 200; i++)
+    {
+        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(producer));
+        TP_ASSERT(tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL) >= 0);
+        tp_sleep_ns(100000);
+    }
+    tp_consumer_stats_t cs;
+    tp_producer_stats_t ps;
+    deadline = tp_clock_mono_ns() + 5000000000u;
+    do
+    {
+        tp_sleep_ns(1000000);
+        tp_consumer_stats(consumer, &cs);
+        tp_producer_stats(producer, &ps);
+    } while ((cs.frames < 200 || cs.metadata_updates < 1 || ps.consumers < 1) && tp_clock_mono_ns() < deadline);
+    TP_ASSERT_EQ_U64(200, cs.frames);
+    TP_ASSERT_EQ_U64(0, rx.bad);
+    TP_ASSERT(cs.metadata_updates >= 1);
+    TP_ASSERT(ps.hellos_received >= 1);
+    TP_ASSERT_EQ_U64(1, ps.consumers);
+    TP_ASSERT(cs.qos_sent >= 1 && ps.qos_sent >= 1);
+    TP_ASSERT_OK(tp_client_close(client)); /* stops the thread, closes producer and consumer */
+    /* metadata cache content is readable after the conductor stopped: checked in test_metadata_and_stale */
+    tpc_dirs_remove(&d);
+}
+
+static void test_metadata_and_stale(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "meta", true, true, NULL));
+    const char *keys[] = { "camera_serial", "intrinsics" };
+    const char *formats[] = { "text/plain", "application/json" };
+    const uint8_t *values[] = { (const uint8_t *)"SN-42", (const uint8_t *)"{\"fx\":1}" };
+    uint32_t lengths[] = { 5, 8 };
+    TP_ASSERT_EQ_I64(1, tp_producer_set_metadata(f.producer, 2, keys, formats, values, lengths));
+    char out[64];
+    uint32_t version = 0;
+    TPC_WAIT_UNTIL(f.client, tp_consumer_metadata(f.consumer, "intrinsics", out, sizeof(out), &version) > 0, 2000);
+    TP_ASSERT_EQ_I64(8, tp_consumer_metadata(f.consumer, "intrinsics", out, sizeof(out), &version));
+    TP_ASSERT_EQ_U64(1, version);
+    TP_ASSERT(0 == memcmp(out, "{\"fx\":1}", 8));
+    /* frames carry the meta_version */
+    uint8_t buf[64];
+    tpx_fill(buf, 64, tp_producer_next_seq(f.producer));
+    TP_ASSERT(tp_producer_offer(f.producer, NULL, buf, 64, NULL) >= 0);
+    tp_producer_stats_t ps;
+    TPC_WAIT_UNTIL(f.client, (tp_producer_stats(f.producer, &ps), ps.consumers >= 1), 2000);
+    TP_ASSERT_EQ_U64(1, ps.consumers);
+    /* the consumer goes away: stale after 4 x 50 ms */
+    TP_ASSERT_OK(tp_consumer_close(f.consumer));
+    TPC_WAIT_UNTIL(f.client, (tp_producer_stats(f.producer, &ps), ps.consumers == 0), 3000);
+    TP_ASSERT_EQ_U64(0, ps.consumers);
+    TP_ASSERT_EQ_U64(1, ps.consumers_stale);
+    fixture_close(&f);
+}
+
+static void test_context_validation(void)
+{
+    tp_context_t *ctx = NULL;
+    TP_ASSERT_OK(tp_context_init(&ctx));
+    TP_ASSERT_EQ_I64(1000, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE));
+    TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_CONTROL, "aeron:ipc", 1005));
+    TP_ASSERT_EQ_I64(1005, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE)); /* announce follows control */
+    TP_ASSERT_EQ_I64(1100, tp_context_stream_id(ctx, TP_STREAM_DESCRIPTOR));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_stream(ctx, TP_STREAM_QOS, "udp://x", 1));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_shm_base_dir(ctx, "relative"));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_namespace(ctx, "../x"));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_idle_strategy(ctx, "nap"));
+    TP_ASSERT_OK(tp_context_set_consumer_stale_timeout_ns(ctx, 1000000000u)); /* 1x the 1 s interval */
+    tp_client_t *client = NULL;
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 100;
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "ctx"));
+    ctx = tpc_context(&d);
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_t *p = NULL;
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&p, client, &pc, 1000000000u));
+    pc.header_nslots = 64;
+    pc.pools[0].stride_bytes = 100;
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&p, client, &pc, 1000000000u));
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    tp_consumer_t *c = NULL;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_client_add_consumer(&c, client, &cc, 1000000000u));
+    /* two producers on one stream: the second gets a higher epoch */
+    pc.pools[0].stride_bytes = 128;
+    tp_producer_t *p1 = NULL, *p2 = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p1, client, &pc, 1000000000u));
+    TP_ASSERT_OK(tp_client_add_producer(&p2, client, &pc, 1000000000u));
+    TP_ASSERT(tp_producer_epoch(p2) > tp_producer_epoch(p1));
+    TP_ASSERT_OK(tp_producer_close(p1));
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
+int main(void)
+{
+    TP_RUN(test_context_validation);
+    TP_RUN(test_offer_receive);
+    TP_RUN(test_claims_in_order);
+    TP_RUN(test_not_connected);
+    TP_RUN(test_back_pressure);
+    TP_RUN(test_hostile_announces);
+    TP_RUN(test_threaded_conductor);
+    TP_RUN(test_metadata_and_stale);
+    return tp_test_finish();
+}
