@@ -63,7 +63,7 @@ typedef struct tp_producer_config_stct
     uint32_t header_nslots;        /**< power of two (default 1024) */
     size_t pool_count;             /**< 1..TP_PRODUCER_MAX_POOLS */
     tp_pool_config_t pools[TP_PRODUCER_MAX_POOLS]; /**< default: {1, 64 KiB} */
-    uint32_t max_claims;           /**< claims in flight (default 16, at most header_nslots / 2) */
+    uint32_t max_claims;           /**< claims in flight (default 16; clamped to header_nslots / 2) */
     bool descriptor_timestamp;     /**< put the publish time in FrameDescriptor.timestamp_ns (default false, §10.2.1) */
     bool prefault;                 /**< touch every page of the regions at creation (default true) */
     bool remove_on_close;          /**< unlink the epoch directory on close (default true) */

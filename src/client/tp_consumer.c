@@ -11,7 +11,10 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "shm/tp_shm_internal.h"
 #include "tp_sbe/wire.h"
+
+#include <sys/stat.h>
 
 #define TP_CONSUMER_MAX_POOLS 16
 #define TP_CONSUMER_MAX_IMAGES 32
@@ -303,6 +306,7 @@ static void unmap(tp_consumer_t *c)
     c->have_last_seq = false;
     c->epoch = 0;
     atomic_store(&c->a_epoch, 0);
+    atomic_store(&c->a_last_seq, 0);
     atomic_store(&c->mapped, false);
 }
 
@@ -417,6 +421,34 @@ static int map_region(tp_consumer_t *c, tp_shm_region_t **out, const char *uri, 
     return 0;
 }
 
+/*
+ * The announced header ring path must still be the file we mapped (recreation
+ * detection, §15.14): false only when the path now names a different file. A
+ * missing path (the producer is shutting down and removed it) keeps the
+ * mapping; the staleness check retires it.
+ */
+static bool same_file(const tp_consumer_t *c, const char *uri, uint32_t uri_len)
+{
+    char buf[TP_REGION_URI_MAX];
+    tp_shm_uri_t parsed;
+    struct stat a, b;
+    if (uri_len >= sizeof(buf))
+    {
+        return false;
+    }
+    memcpy(buf, uri, uri_len);
+    buf[uri_len] = '\0';
+    if (0 != tp_shm_uri_parse(buf, &parsed))
+    {
+        return false;
+    }
+    if (0 != stat(parsed.path, &a))
+    {
+        return true;
+    }
+    return 0 == fstat(c->ring->fd, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 static bool live_superblock_ok(const tp_consumer_t *c)
 {
     tp_shm_superblock_t sb;
@@ -425,6 +457,28 @@ static bool live_superblock_ok(const tp_consumer_t *c)
         return false;
     }
     return TP_SHM_MAGIC == sb.magic && sb.epoch == c->epoch && TP_SHM_LAYOUT_VERSION == sb.layout_version;
+}
+
+/* Same epoch: is the announced header ring still the file we mapped? (walks a copy of the decoder) */
+static bool announced_ring_is_mapped(const tp_consumer_t *c, const tp_sbe_wire_shm_pool_announce_t *msg)
+{
+    tp_sbe_wire_shm_pool_announce_t m = *msg;
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g))
+    {
+        return false;
+    }
+    while (tp_sbe_wire_shm_pool_announce_payload_pools_has_next(&g))
+    {
+        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g) ||
+            TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_get_region_uri(&g, NULL, NULL))
+        {
+            return false;
+        }
+    }
+    const char *uri = NULL;
+    uint32_t len = 0;
+    return TP_SBE_OK == tp_sbe_wire_shm_pool_announce_get_header_region_uri(&m, &uri, &len) && same_file(c, uri, len);
 }
 
 static void handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t length, const tp_header_t *header)
@@ -482,8 +536,10 @@ static void handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t leng
     {
         if (epoch == c->epoch)
         {
-            if (!live_superblock_ok(c))
+            if (!live_superblock_ok(c) || !announced_ring_is_mapped(c, &m))
             {
+                TP_LOG_INFO("consumer", "stream %u: epoch %llu regions were recreated; remapping", c->config.stream_id,
+                    (unsigned long long)epoch);
                 /* recreated under the same epoch, or overwritten: fail closed and remap below */
                 unmap(c);
                 tp_counter_add(&c->unmaps, 1);
@@ -732,7 +788,13 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
     {
         if (seq <= c->last_seq)
         {
-            tp_counter_add(&c->drops[TP_DROP_SEQ_STALE], 1); /* regression within an epoch: ignore */
+            /* seq regression within an epoch: the producer restarted without bumping the epoch (§15.2) */
+            tp_counter_add(&c->drops[TP_DROP_SEQ_STALE], 1);
+            TP_LOG_INFO("consumer", "stream %u: seq regressed %llu -> %llu in epoch %llu; remapping",
+                c->config.stream_id, (unsigned long long)c->last_seq, (unsigned long long)seq,
+                (unsigned long long)c->epoch);
+            unmap(c);
+            tp_counter_add(&c->unmaps, 1);
             return;
         }
         uint64_t gap = seq - c->last_seq - 1;

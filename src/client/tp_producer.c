@@ -177,11 +177,6 @@ static int validate_config(const tp_producer_config_t *c)
             }
         }
     }
-    if (c->max_claims > c->header_nslots / 2 && c->header_nslots > 1)
-    {
-        return tp_err_set(TP_ERR_CONFIG, "producer: max_claims %u must be at most header_nslots / 2 (%u)",
-            c->max_claims, c->header_nslots / 2);
-    }
     return 0;
 }
 
@@ -336,6 +331,10 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         p->config.producer_id = (uint32_t)getpid();
     }
     p->max_claims = config->max_claims ? config->max_claims : 1;
+    if (p->max_claims > config->header_nslots / 2)
+    {
+        p->max_claims = config->header_nslots > 1 ? config->header_nslots / 2 : 1; /* documented clamp */
+    }
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
     atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);

@@ -1,0 +1,268 @@
+/*
+ * Multi-process tests: the example producer and consumer run as separate
+ * processes over the embedded transport, in a private temp dir.
+ *
+ *   test_client_multiprocess <scenario> <producer-binary> <consumer-binary>
+ *
+ * Scenarios: million (1,000,000 frames with payload checks), late_join,
+ * restart (producer restarts under a running consumer: epoch bump / remap),
+ * sigkill (producer SIGKILLed; a new producer takes over with a higher
+ * epoch), slow (slow consumer under overwrite: drops counted, nothing torn).
+ * Only our own children are signalled and only our own temp dir is removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "tp_client_test_util.h"
+#include "tp_test.h"
+
+static const char *producer_bin;
+static const char *consumer_bin;
+static tpc_dirs_t dirs;
+
+static pid_t spawn(const char *bin, const char *out_name, const char *const *args)
+{
+    char out[512];
+    snprintf(out, sizeof(out), "%s/%s", dirs.root, out_name);
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--transport-dir";
+    argv[n++] = dirs.transport;
+    argv[n++] = "--shm-dir";
+    argv[n++] = dirs.shm;
+    for (size_t i = 0; args[i] && n < 30; i++)
+    {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (0 == pid)
+    {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+        {
+            dup2(fd, 1);
+            close(fd);
+        }
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait for our child `pid` at most `timeout_ms`; SIGKILL it (only it) on timeout. Returns the exit status or -1. */
+static int wait_child(pid_t pid, int timeout_ms)
+{
+    uint64_t deadline = tp_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    int status = 0;
+    for (;;)
+    {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+        {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        }
+        if (r < 0 && EINTR != errno)
+        {
+            return -1;
+        }
+        if (tp_clock_mono_ns() > deadline)
+        {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        tp_sleep_ns(10000000);
+    }
+}
+
+/* Read a numeric field of the JSON line in our output file. */
+static double field(const char *out_name, const char *key)
+{
+    char path[512], buf[4096] = { 0 }, pat[64];
+    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
+    FILE *f = fopen(path, "r");
+    if (NULL == f)
+    {
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(buf, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static void dump(const char *out_name)
+{
+    char path[512], buf[4096] = { 0 };
+    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
+    FILE *f = fopen(path, "r");
+    if (f)
+    {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        fprintf(stderr, "  %s: %s", out_name, buf);
+    }
+}
+
+static void test_million(void)
+{
+    const char *cargs[] = { "--until-seq", "999999", "--check", "full", "--duration", "50", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    const char *pargs[] = { "--frames", "1000000", "--rate", "400000", "--size", "256", "--nslots", "4096", "--wait-consumers", "1",
+        "--announce-ms", "100", "--linger-ms", "200", NULL };
+    pid_t p = spawn(producer_bin, "producer.json", pargs);
+    int prc = wait_child(p, 55000);
+    int crc = wait_child(c, 55000);
+    dump("producer.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT_EQ_I64(1000000, (int64_t)field("producer.json", "frames"));
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT_EQ_I64(999999, (int64_t)field("consumer.json", "last_seq"));
+    /* every descriptor arrives (the descriptor log is tethered); each frame is delivered or counted late */
+    double desc = field("consumer.json", "descriptors");
+    double frames = field("consumer.json", "frames");
+    double late = field("consumer.json", "drops_late");
+    TP_ASSERT_EQ_I64(1000000, (int64_t)desc);
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "drops_gap"));
+    TP_ASSERT((int64_t)frames + (int64_t)late >= 1000000);
+    TP_ASSERT(field("consumer.json", "intact") >= 100000); /* load dependent; the rest is counted late */
+}
+
+static void test_late_join(void)
+{
+    const char *pargs[] = { "--rate", "2000", "--frames", "8000", "--size", "1024", "--announce-ms", "200", NULL };
+    pid_t p = spawn(producer_bin, "producer.json", pargs);
+    tp_sleep_ns(1000000000u); /* the consumer joins a running stream */
+    const char *cargs[] = { "--until-seq", "7999", "--check", "full", "--duration", "10", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    int crc = wait_child(c, 15000);
+    int prc = wait_child(p, 15000);
+    dump("producer.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT_EQ_I64(1, (int64_t)field("consumer.json", "remaps"));
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT(field("consumer.json", "intact") >= 2000);
+}
+
+static void test_restart(void)
+{
+    const char *cargs[] = { "--until-seq", "2999", "--min-remaps", "2", "--check", "full", "--duration", "15", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    const char *pargs[] = { "--rate", "2000", "--frames", "3000", "--size", "512", "--announce-ms", "100",
+        "--wait-consumers", "1", NULL };
+    pid_t p1 = spawn(producer_bin, "producer1.json", pargs);
+    TP_ASSERT_EQ_I64(0, wait_child(p1, 10000));
+    /* the same stream restarts: new regions, sequence from 0, the consumer must remap */
+    pid_t p2 = spawn(producer_bin, "producer2.json", pargs);
+    int crc = wait_child(c, 20000);
+    int prc = wait_child(p2, 20000);
+    dump("producer1.json");
+    dump("producer2.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT(field("consumer.json", "remaps") >= 2);
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT(field("consumer.json", "intact") >= 3000);
+}
+
+static void test_sigkill(void)
+{
+    const char *cargs[] = { "--until-seq", "1999", "--min-remaps", "2", "--check", "full", "--duration", "20", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    const char *p1args[] = { "--rate", "2000", "--duration", "30", "--size", "4096", "--announce-ms", "100",
+        "--wait-consumers", "1", NULL };
+    pid_t p1 = spawn(producer_bin, "producer1.json", p1args);
+    tp_sleep_ns(1500000000u);
+    kill(p1, SIGKILL); /* our own child */
+    TP_ASSERT_EQ_I64(128 + SIGKILL, wait_child(p1, 5000));
+    tp_sleep_ns(1000000000u); /* longer than the freshness window (3 x 100 ms): the consumer unmaps */
+    const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--announce-ms", "100",
+        "--wait-consumers", "1", NULL };
+    pid_t p2 = spawn(producer_bin, "producer2.json", p2args);
+    int crc = wait_child(c, 25000);
+    int prc = wait_child(p2, 25000);
+    dump("producer2.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT(field("consumer.json", "remaps") >= 2);
+    TP_ASSERT(field("consumer.json", "unmaps") >= 1);
+    TP_ASSERT_EQ_I64(2, (int64_t)field("producer2.json", "epoch")); /* the killed epoch 1 stays on disk */
+    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "epoch"));
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+}
+
+static void test_slow(void)
+{
+    const char *cargs[] = { "--until-seq", "29999", "--check", "full", "--slow-us", "300", "--duration", "20", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    const char *pargs[] = { "--rate", "10000", "--frames", "30000", "--size", "65536", "--nslots", "16",
+        "--announce-ms", "100", "--wait-consumers", "1", NULL };
+    pid_t p = spawn(producer_bin, "producer.json", pargs);
+    int prc = wait_child(p, 25000);
+    int crc = wait_child(c, 25000);
+    dump("producer.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT(field("consumer.json", "drops_late") > 0);
+    TP_ASSERT(field("consumer.json", "intact") > 0);
+    TP_ASSERT_EQ_I64(30000, (int64_t)(field("consumer.json", "frames") + field("consumer.json", "drops_late") -
+                                      (field("consumer.json", "frames") - field("consumer.json", "intact") -
+                                          field("consumer.json", "torn"))));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+    {
+        fprintf(stderr, "usage: %s million|late_join|restart|sigkill|slow <producer> <consumer>\n", argv[0]);
+        return 1;
+    }
+    producer_bin = argv[2];
+    consumer_bin = argv[3];
+    if (tpc_dirs_make(&dirs, argv[1]) < 0)
+    {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (0 == strcmp(argv[1], "million"))
+    {
+        TP_RUN(test_million);
+    }
+    else if (0 == strcmp(argv[1], "late_join"))
+    {
+        TP_RUN(test_late_join);
+    }
+    else if (0 == strcmp(argv[1], "restart"))
+    {
+        TP_RUN(test_restart);
+    }
+    else if (0 == strcmp(argv[1], "sigkill"))
+    {
+        TP_RUN(test_sigkill);
+    }
+    else if (0 == strcmp(argv[1], "slow"))
+    {
+        TP_RUN(test_slow);
+    }
+    else
+    {
+        fprintf(stderr, "unknown scenario %s\n", argv[1]);
+    }
+    tpc_dirs_remove(&dirs);
+    return tp_test_finish();
+}
