@@ -383,7 +383,10 @@ int tp_producer_poll_ready(tp_producer_t *p)
     }
     p->active = true;
     /* the first announce precedes the first descriptor */
-    send_announce(p, tp_clock_mono_ns());
+    uint64_t now = tp_clock_mono_ns();
+    send_announce(p, now);
+    p->next_announce_ns = now + p->client->ctx.announce_period_ns;
+    p->meta_dirty = true; /* DataSourceAnnounce on the next duty cycle */
     return 1;
 }
 
