@@ -60,6 +60,14 @@ typedef struct tp_frame_stct
 typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
 
 /**
+ * FrameProgress callback (§10.2.2), for consumers configured with
+ * supports_progress: a validated hint that `bytes_filled` bytes of frame
+ * `seq` are written (state 1 STARTED, 2 PROGRESS, 3 COMPLETE). A hint only:
+ * the FrameDescriptor remains the "frame available" signal.
+ */
+typedef void (*tp_progress_handler_t)(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes_filled, int state);
+
+/**
  * Cheap re-check of the seqlock. Call it AFTER reading the payload: false
  * means the frame was overwritten meanwhile and what was read must be
  * discarded (the library counts it as drops_late when the callback returns).
@@ -109,6 +117,7 @@ typedef struct tp_consumer_config_stct
     uint64_t max_outstanding_seq_gap;  /**< resync threshold (default 256, §15.4) */
     uint32_t fragment_limit;           /**< descriptors per duty cycle (default 64) */
     bool supports_progress;            /**< ConsumerHello.supports_progress */
+    tp_progress_handler_t on_progress; /**< optional, with supports_progress */
     bool use_metadata;                 /**< subscribe to the metadata stream and cache it (default true) */
 } tp_consumer_config_t;
 
@@ -136,6 +145,8 @@ typedef struct tp_consumer_stats_stct
     uint64_t qos_sent;
     uint64_t configs_received;
     uint64_t metadata_updates;
+    uint64_t progress_received;    /**< FrameProgress accepted */
+    uint64_t progress_dropped;     /**< FrameProgress rejected: wrong epoch, regression, beyond the pool stride */
     uint64_t epoch;                /**< current mapped epoch (0 = unmapped) */
     uint64_t last_seq;             /**< last sequence seen (current value) */
     bool mapped;                   /**< current state */

@@ -84,7 +84,10 @@ struct tp_consumer_stct
 
     _Atomic uint64_t frames, bytes, drops_gap, drops_late, drops_rate_limited, descriptors, descriptors_unmapped,
         descriptors_wrong_epoch, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
-        metadata_updates, a_epoch, a_last_seq;
+        metadata_updates, a_epoch, a_last_seq, progress_received, progress_dropped;
+    uint64_t progress_seq;
+    uint64_t progress_bytes;
+    bool progress_valid;
     _Atomic uint64_t drops[TP_DROP_REASON_COUNT];
     _Atomic uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
     atomic_bool mapped;
@@ -734,6 +737,42 @@ static void handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length
     /* Assigned per-consumer streams are not requested by this consumer; a producer must decline (empty/0). */
 }
 
+/* FrameProgress validation (§10.2.2): mapped epoch, monotonic within a frame, within the largest stride. */
+static void handle_progress(tp_consumer_t *c, const uint8_t *buffer, size_t length)
+{
+    tp_sbe_wire_frame_progress_t m = { 0 };
+    if (!c->config.supports_progress ||
+        TP_SBE_OK != tp_sbe_wire_frame_progress_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_frame_progress_stream_id(&m) != c->config.stream_id)
+    {
+        return;
+    }
+    uint64_t epoch = tp_sbe_wire_frame_progress_epoch(&m);
+    uint64_t seq = tp_sbe_wire_frame_progress_seq(&m);
+    uint64_t filled = tp_sbe_wire_frame_progress_payload_bytes_filled(&m);
+    int state = (int)tp_sbe_wire_frame_progress_state(&m);
+    uint64_t max_stride = 0;
+    for (size_t i = 0; i < c->pool_count; i++)
+    {
+        uint64_t st = tp_shm_region_superblock(c->pools[i])->stride_bytes;
+        max_stride = st > max_stride ? st : max_stride;
+    }
+    bool regress = c->progress_valid && c->progress_seq == seq && filled < c->progress_bytes;
+    if (NULL == c->ring || epoch != c->epoch || filled > max_stride || regress || state < 1 || state > 3)
+    {
+        tp_counter_add(&c->progress_dropped, 1);
+        return;
+    }
+    c->progress_valid = true;
+    c->progress_seq = seq;
+    c->progress_bytes = filled;
+    tp_counter_add(&c->progress_received, 1);
+    if (NULL != c->config.on_progress)
+    {
+        c->config.on_progress(c->config.clientd, epoch, seq, filled, state);
+    }
+}
+
 static void on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     tp_consumer_t *c = clientd;
@@ -752,6 +791,10 @@ static void on_announce_stream(void *clientd, const uint8_t *buffer, size_t leng
     else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
     {
         handle_config(c, buffer, length);
+    }
+    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id)
+    {
+        handle_progress(c, buffer, length);
     }
 }
 
@@ -1110,6 +1153,8 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->qos_sent = tp_counter_get(&c->qos_sent);
     s->configs_received = tp_counter_get(&c->configs_received);
     s->metadata_updates = tp_counter_get(&c->metadata_updates);
+    s->progress_received = tp_counter_get(&c->progress_received);
+    s->progress_dropped = tp_counter_get(&c->progress_dropped);
     s->epoch = tp_counter_get(&c->a_epoch);
     s->last_seq = tp_counter_get(&c->a_last_seq);
     s->mapped = atomic_load(&c->mapped);

@@ -48,6 +48,7 @@ typedef struct tp_producer_entry_stct
     size_t length;
     uint64_t progress_last_ns;
     uint64_t progress_last_bytes;
+    uint64_t progress_reported;
     bool progress_started;
 } tp_producer_entry_t;
 
@@ -719,6 +720,7 @@ int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t 
     e->length = length;
     e->progress_started = false;
     e->progress_last_bytes = 0;
+    e->progress_reported = 0;
     e->progress_last_ns = 0;
     p->count++;
     uint32_t slot = tp_shm_header_index(e->seq, p->config.header_nslots);
@@ -833,12 +835,13 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
         return -1;
     }
     tp_producer_t *p = claim->producer;
-    if (bytes_filled > e->length || bytes_filled < e->progress_last_bytes)
+    if (bytes_filled > e->length || bytes_filled < e->progress_reported)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT,
             "progress %llu bytes must be monotonic and at most the claimed length %zu (last %llu)",
-            (unsigned long long)bytes_filled, e->length, (unsigned long long)e->progress_last_bytes);
+            (unsigned long long)bytes_filled, e->length, (unsigned long long)e->progress_reported);
     }
+    e->progress_reported = bytes_filled;
     if (!atomic_load_explicit(&p->progress_enabled, memory_order_relaxed))
     {
         return 0;

@@ -609,6 +609,144 @@ static void test_metadata_and_stale(void)
     fixture_close(&f);
 }
 
+static uint64_t progress_calls;
+
+static void on_progress(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes, int state)
+{
+    (void)clientd;
+    (void)epoch;
+    (void)seq;
+    (void)bytes;
+    (void)state;
+    progress_calls++;
+}
+
+static void test_progress_and_rate_limited(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "progress"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    static rx_t rx_progress, rx_rate;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx_progress;
+    cc.supports_progress = true;
+    cc.on_progress = on_progress;
+    tp_consumer_t *c1 = NULL, *c2 = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&c1, client, &cc, 5000000000u));
+    cc.supports_progress = false;
+    cc.on_progress = NULL;
+    cc.clientd = &rx_rate;
+    cc.mode = TP_CONSUMER_MODE_RATE_LIMITED;
+    cc.max_rate_hz = 100;
+    TP_ASSERT_OK(tp_client_add_consumer(&c2, client, &cc, 5000000000u));
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 256;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    tp_producer_stats_t ps;
+    TPC_WAIT_UNTIL(client,
+        tp_consumer_is_mapped(c1) && tp_consumer_is_mapped(c2) && (tp_producer_stats(p, &ps), ps.consumers == 2), 3000);
+    TP_ASSERT(tp_consumer_is_mapped(c1) && tp_consumer_is_mapped(c2));
+    /* progress: gated on a consumer that supports it (c1 said so in its hello) */
+    tp_frame_claim_t claim;
+    TP_ASSERT(tp_producer_try_claim(p, 65536, &claim) >= 0);
+    TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 0));          /* STARTED */
+    TP_ASSERT_EQ_I64(0, tp_frame_claim_progress(&claim, 100));        /* throttled: below the byte delta */
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_frame_claim_progress(&claim, 50)); /* regression */
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_frame_claim_progress(&claim, 70000)); /* beyond the claim */
+    TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 65536));      /* COMPLETE */
+    memset(claim.data, 0, 65536);
+    tpx_fill(claim.data, 65536, claim.seq);
+    TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 65536, NULL) >= 0);
+    tp_consumer_stats_t cs;
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(c1, &cs), cs.progress_received >= 2 && cs.frames >= 1), 2000);
+    TP_ASSERT_EQ_U64(2, cs.progress_received);
+    TP_ASSERT_EQ_U64(2, progress_calls);
+    TP_ASSERT_OK(tp_producer_stats(p, &ps));
+    TP_ASSERT_EQ_U64(2, ps.progress_sent);
+    /* RATE_LIMITED at 100 Hz: 200 frames over ~0.4 s arrive as ~40 */
+    uint8_t buf[256];
+    for (int i = 0; i < 200; i++)
+    {
+        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
+        tp_client_do_work(client);
+        tp_sleep_ns(2000000);
+    }
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(c1, &cs), cs.frames >= 201), 2000);
+    TP_ASSERT_EQ_U64(201, cs.frames);
+    TP_ASSERT_OK(tp_consumer_stats(c2, &cs));
+    TP_ASSERT_MSG(cs.frames >= 15 && cs.frames <= 60, "rate limited consumer got %llu frames",
+        (unsigned long long)cs.frames);
+    TP_ASSERT_EQ_U64(201, cs.frames + cs.drops_rate_limited);
+    TP_ASSERT_EQ_U64(0, rx_rate.bad);
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
+static size_t encode_config(uint8_t *buf, size_t cap, uint32_t consumer_id, bool use_shm, const char *uri)
+{
+    tp_sbe_wire_consumer_config_t m = { 0 };
+    tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, cap);
+    tp_sbe_wire_consumer_config_set_stream_id(&m, 10000);
+    tp_sbe_wire_consumer_config_set_consumer_id(&m, consumer_id);
+    tp_sbe_wire_consumer_config_set_use_shm(&m, use_shm ? TP_SBE_WIRE_BOOL_TRUE : TP_SBE_WIRE_BOOL_FALSE);
+    tp_sbe_wire_consumer_config_set_mode(&m, TP_SBE_WIRE_MODE_STREAM);
+    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, 0);
+    tp_sbe_wire_consumer_config_set_control_stream_id(&m, 0);
+    tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, uri, (uint32_t)strlen(uri));
+    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, "", 0);
+    tp_sbe_wire_consumer_config_put_control_channel(&m, "", 0);
+    return TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m);
+}
+
+static void test_consumer_config_fallback(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "fallback", true, true, NULL));
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, f.dirs.transport);
+    tp_transport_t *t = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 1000, 0));
+    uint8_t buf[512];
+    /* a config for another consumer id is ignored */
+    size_t len = encode_config(buf, sizeof(buf), tp_consumer_id(f.consumer) + 1, false, "aeron:udp?endpoint=x:1");
+    TPC_WAIT_UNTIL(f.client, tp_publication_offer(pub, buf, len, NULL, NULL) > 0, 2000);
+    len = encode_config(buf, sizeof(buf), tp_consumer_id(f.consumer), false, "aeron:udp?endpoint=127.0.0.1:40123");
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    tp_consumer_stats_t cs;
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &cs), cs.configs_received >= 1), 2000);
+    TP_ASSERT_EQ_U64(1, cs.configs_received);
+    TP_ASSERT(!cs.use_shm);
+    TP_ASSERT(!cs.mapped); /* FALLBACK: SHM unmapped, announces ignored */
+    char uri[256];
+    TP_ASSERT(tp_consumer_fallback_uri(f.consumer, uri, sizeof(uri)) > 0);
+    TP_ASSERT_STREQ("aeron:udp?endpoint=127.0.0.1:40123", uri);
+    /* undefined schemes are unsupported */
+    len = encode_config(buf, sizeof(buf), tp_consumer_id(f.consumer), false, "ftp://bridge");
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &cs), cs.configs_received >= 2), 2000);
+    TP_ASSERT_EQ_I64(0, tp_consumer_fallback_uri(f.consumer, uri, sizeof(uri)));
+    /* back to SHM: the next announce maps again */
+    len = encode_config(buf, sizeof(buf), tp_consumer_id(f.consumer), true, "");
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, tp_consumer_is_mapped(f.consumer), 2000);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    tp_publication_close(pub);
+    tp_transport_close(t);
+    fixture_close(&f);
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
@@ -663,5 +801,7 @@ int main(void)
     TP_RUN(test_hostile_announces);
     TP_RUN(test_threaded_conductor);
     TP_RUN(test_metadata_and_stale);
+    TP_RUN(test_progress_and_rate_limited);
+    TP_RUN(test_consumer_config_fallback);
     return tp_test_finish();
 }
