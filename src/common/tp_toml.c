@@ -1061,22 +1061,21 @@ static int insert_kv(tp_toml_parser_t *p, tp_toml_value_t *base, const tp_toml_k
             continue;
         }
         tp_toml_value_t *v = e->val;
-        key_text(base, key, i + 1, path, sizeof(path));
         if (TP_TOML_TABLE != v->type)
         {
             return perr_at(p, key->locs[i], "cannot define keys below '%s': it is already %s (line %" PRIu32 ")",
-                path, what_is(v), v->line);
+                key_text(base, key, i + 1, path, sizeof(path)), what_is(v), v->line);
         }
         if (TBL_INLINE == v->kind)
         {
             return perr_at(p, key->locs[i], "cannot add keys to inline table '%s' (defined at line %" PRIu32 ")",
-                path, v->line);
+                key_text(base, key, i + 1, path, sizeof(path)), v->line);
         }
         if (TBL_HEADER == v->kind || TBL_ROOT == v->kind || (TBL_DOTTED == v->kind && v->section != section))
         {
             return perr_at(p, key->locs[i],
-                "cannot extend table '%s' with dotted keys here: it was already defined at line %" PRIu32, path,
-                v->line);
+                "cannot extend table '%s' with dotted keys here: it was already defined at line %" PRIu32,
+                key_text(base, key, i + 1, path, sizeof(path)), v->line);
         }
         if (TBL_IMPLICIT == v->kind)
         {
@@ -1599,6 +1598,7 @@ static int parse_header(tp_toml_parser_t *p, tp_toml_value_t **table)
     p->pos += aot ? 2 : 1;
 
     char path[256];
+#define KT key_text(p->doc->root, &key, i + 1, path, sizeof(path))
     tp_toml_value_t *t = p->doc->root;
     for (size_t i = 0; i < key.n; i++)
     {
@@ -1634,7 +1634,6 @@ static int parse_header(tp_toml_parser_t *p, tp_toml_value_t **table)
             continue;
         }
         tp_toml_value_t *v = e->val;
-        key_text(p->doc->root, &key, i + 1, path, sizeof(path));
         if (!last)
         {
             if (TP_TOML_TABLE == v->type && TBL_INLINE != v->kind)
@@ -1648,14 +1647,14 @@ static int parse_header(tp_toml_parser_t *p, tp_toml_value_t **table)
                 continue;
             }
             return perr_at(p, key.locs[i], "cannot define table below '%s': it is already %s (line %" PRIu32 ")",
-                path, what_is(v), v->line);
+                KT, what_is(v), v->line);
         }
         if (aot)
         {
             if (TP_TOML_ARRAY != v->type || ARR_TABLES != v->kind)
             {
                 return perr_at(p, key.locs[i],
-                    "cannot define array of tables '%s': it is already %s (line %" PRIu32 ")", path, what_is(v),
+                    "cannot define array of tables '%s': it is already %s (line %" PRIu32 ")", KT, what_is(v),
                     v->line);
             }
             tp_toml_value_t *nt = value_new(p->doc, TP_TOML_TABLE, open.line);
@@ -1678,13 +1677,14 @@ static int parse_header(tp_toml_parser_t *p, tp_toml_value_t **table)
             t = v;
             continue;
         }
-        if (TP_TOML_TABLE == v->type)
+        if (TP_TOML_TABLE == v->type && TBL_INLINE != v->kind)
         {
-            return perr_at(p, key.locs[i], "table '%s' is already defined (line %" PRIu32 ")", path, v->line);
+            return perr_at(p, key.locs[i], "table '%s' is already defined (line %" PRIu32 ")", KT, v->line);
         }
-        return perr_at(p, key.locs[i], "cannot define table '%s': it is already %s (line %" PRIu32 ")", path,
+        return perr_at(p, key.locs[i], "cannot define table '%s': it is already %s (line %" PRIu32 ")", KT,
             what_is(v), v->line);
     }
+#undef KT
     *table = t;
     return 0;
 }

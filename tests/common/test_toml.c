@@ -1352,6 +1352,10 @@ static void test_toml_fuzz_mutations(void)
         "[[mappings]]\n", "{ x = [", "\t", "\x01", "-", "+", "_", "inf", "nan", "9223372036854775808",
         "99999999999999999999", "\0" };
     const char *bases[] = { DRIVER_EXAMPLE, BRIDGE_EXAMPLE, GETTER_DOC };
+    /* TP_TOML_FUZZ_ROUNDS=N runs N times more random mutants (for manual soak runs). */
+    const char *rounds_env = getenv("TP_TOML_FUZZ_ROUNDS");
+    size_t rounds = NULL == rounds_env ? 1 : (size_t)strtoul(rounds_env, NULL, 10);
+    rounds = 0 == rounds ? 1 : rounds;
     size_t mutants = 0;
     size_t ok = 0;
     char *buf = malloc(8192);
@@ -1373,7 +1377,7 @@ static void test_toml_fuzz_mutations(void)
             mutants++;
         }
         /* Random byte flips (1-3 per mutant). */
-        for (size_t i = 0; i < 1000; i++)
+        for (size_t i = 0; i < 1000 * rounds; i++)
         {
             memcpy(buf, base, len);
             size_t flips = 1 + rng() % 3;
@@ -1389,7 +1393,7 @@ static void test_toml_fuzz_mutations(void)
             mutants++;
         }
         /* Junk insertions. */
-        for (size_t i = 0; i < 600; i++)
+        for (size_t i = 0; i < 600 * rounds; i++)
         {
             size_t at = rng() % (len + 1);
             const char *j = junk[rng() % (sizeof(junk) / sizeof(junk[0]))];
