@@ -346,7 +346,15 @@ static void path_put_key(char *buf, size_t len, size_t *pos, const char *key)
     path_put(buf, len, pos, "\"", 1);
     for (const char *k = key; *k; k++)
     {
-        if ('"' == *k || '\\' == *k)
+        unsigned char c = (unsigned char)*k;
+        if (c < 0x20 || 0x7f == c)
+        {
+            char esc[8];
+            int n = snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)c);
+            path_put(buf, len, pos, esc, (size_t)n);
+            continue;
+        }
+        if ('"' == c || '\\' == c)
         {
             path_put(buf, len, pos, "\\", 1);
         }
@@ -1474,7 +1482,9 @@ static int parse_inline_table(tp_toml_parser_t *p, tp_toml_value_t *tbl)
         if ('=' != cur(p))
         {
             char d[32];
-            return PERR(p, "expected '=' after key '%s', found %s", key.parts[key.n - 1], describe(p, d, sizeof(d)));
+            char kt[128];
+            return PERR(p, "expected '=' after key '%s', found %s", key_text(NULL, &key, key.n, kt, sizeof(kt)),
+                describe(p, d, sizeof(d)));
         }
         p->pos++;
         skip_ws(p);
@@ -1740,7 +1750,8 @@ static int parse_document(tp_toml_parser_t *p)
             if ('=' != cur(p))
             {
                 char d[32];
-                return PERR(p, "expected '=' after key '%s', found %s", key.parts[key.n - 1],
+                char kt[128];
+                return PERR(p, "expected '=' after key '%s', found %s", key_text(NULL, &key, key.n, kt, sizeof(kt)),
                     describe(p, d, sizeof(d)));
             }
             p->pos++;
