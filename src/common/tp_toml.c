@@ -2128,6 +2128,11 @@ static int get_begin(tp_toml_t *doc, const tp_toml_value_t *table, const char *p
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "TOML getter: NULL argument");
     }
     g->table = NULL == table ? doc->root : table;
+    if (TP_TOML_TABLE != g->table->type)
+    {
+        return tp_toml_value_error(doc, g->table, "expected a table (looking up '%s'), got %s", path,
+            what_is(g->table));
+    }
     size_t pos = tp_toml_value_path(g->table, g->full, sizeof(g->full));
     if (pos > 0)
     {

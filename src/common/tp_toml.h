@@ -168,8 +168,8 @@ int tp_toml_integer_u64(const tp_toml_value_t *v, uint64_t *out);
 /* Typed getters for config loading                                         */
 /* ------------------------------------------------------------------------ */
 /*
- * Common behaviour: `table` is a table of `doc` (NULL = the root) and `path` a
- * dotted path below it. When an environment hook is set (tp_toml_set_env())
+ * Common behaviour: `table` is a table of `doc` (NULL = the root; another
+ * type fails) and `path` a dotted path below it. When an environment hook is set (tp_toml_set_env())
  * and it returns a value for the key's override variable, that value is parsed
  * and used. Otherwise a missing key stores `dflt` and returns 0. A value of
  * the wrong type or out of range fails with TP_ERR_CONFIG and a message such as

@@ -828,6 +828,10 @@ static void test_toml_getters(void)
     TP_ASSERT_STREQ(NAME ":17: mappings[1].dest_stream_id: expected an integer in 0..4294967295, got 4294967296",
         tp_errmsg());
 
+    /* The table argument must be a table. */
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_toml_get_u32(doc, tp_toml_lookup(driver, "dirs"), "x", &u32, 0));
+    TP_ASSERT_STREQ(NAME ":12: driver.dirs: expected a table (looking up 'x'), got an array", tp_errmsg());
+
     /* Loader-side semantic errors. */
     TP_ASSERT_EQ_I64(-1, tp_toml_value_error(doc, tp_toml_lookup(driver, "qos_stream_id"), "must be %s", "even"));
     TP_ASSERT_STREQ(NAME ":4: driver.qos_stream_id: must be even", tp_errmsg());
