@@ -256,6 +256,15 @@ TP_EXPORT int tp_shm_region_create(tp_shm_region_t **out, const char *path, cons
 TP_EXPORT int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *path,
     const tp_shm_region_params_t *expected, bool require_hugepages);
 
+/**
+ * Producer attaching to regions created by someone else (the driver, driver
+ * model spec): the same checks as tp_shm_region_map(), but the file is opened
+ * and mapped read-write, so the slot writer and tp_shm_pool_payload() work on
+ * it. The caller must be the single writer of the stream (§15.14).
+ */
+TP_EXPORT int tp_shm_region_map_writable(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist,
+    const char *path, const tp_shm_region_params_t *expected, bool require_hugepages);
+
 /** tp_shm_uri_parse() then tp_shm_region_map() with the URI's path and require_hugepages. */
 TP_EXPORT int tp_shm_region_map_uri(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *uri,
     const tp_shm_region_params_t *expected);
@@ -291,7 +300,7 @@ TP_EXPORT size_t tp_shm_region_length(const tp_shm_region_t *region);
 /** Canonical path of the backing file. */
 TP_EXPORT const char *tp_shm_region_path(const tp_shm_region_t *region);
 
-/** True when the region was created by this process (writable). */
+/** True when the region is mapped read-write (created here, or tp_shm_region_map_writable()). */
 TP_EXPORT bool tp_shm_region_is_writable(const tp_shm_region_t *region);
 
 /** True when the backing file is on hugetlbfs. */
@@ -373,7 +382,7 @@ TP_EXPORT tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t
  */
 TP_EXPORT tp_drop_reason_t tp_shm_slot_read(const tp_shm_region_t *ring, uint32_t index, tp_shm_slot_header_t *out);
 
-/** Producer: writable pointer to a payload slot of a pool created by this process (NULL otherwise). */
+/** Producer: writable pointer to a payload slot of a writable pool mapping (NULL otherwise or out of range). */
 TP_EXPORT uint8_t *tp_shm_pool_payload(tp_shm_region_t *pool, uint32_t slot);
 
 /* ------------------------------------------------------------------------- */
@@ -383,7 +392,8 @@ TP_EXPORT uint8_t *tp_shm_pool_payload(tp_shm_region_t *pool, uint32_t slot);
 /**
  * Step 1: store seq_commit = (seq << 1) (in progress) with release, followed
  * by a release fence so that no later payload/header store can become
- * visible before it. Slot = seq & (nslots - 1). `ring` must be writable.
+ * visible before it. Slot = seq & (nslots - 1). `ring` must be writable
+ * (created here or mapped with tp_shm_region_map_writable()).
  */
 TP_EXPORT int tp_shm_slot_write_begin(tp_shm_region_t *ring, uint64_t seq);
 

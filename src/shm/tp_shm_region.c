@@ -427,7 +427,7 @@ fail:
 }
 
 /* Map `fd` read-only after checking its size and filesystem; sets r->base/length/hugepages. */
-static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool require_hugepages)
+static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool require_hugepages, bool writable)
 {
     struct stat st;
     if (0 != fstat(r->fd, &st))
@@ -454,7 +454,7 @@ static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool requ
     {
         map_len = required;
     }
-    void *base = mmap(NULL, (size_t)map_len, PROT_READ, MAP_SHARED, r->fd, 0);
+    void *base = mmap(NULL, (size_t)map_len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, r->fd, 0);
     if (MAP_FAILED == base)
     {
         return tp_err_set_errno(errno, "cannot mmap %.256s (%llu bytes)", r->path, (unsigned long long)map_len);
@@ -467,8 +467,8 @@ static int tp_shm_region_map_fd(tp_shm_region_t *r, uint64_t required, bool requ
     return 0;
 }
 
-int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *path,
-    const tp_shm_region_params_t *expected, bool require_hugepages)
+static int tp_shm_region_map_impl(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *path,
+    const tp_shm_region_params_t *expected, bool require_hugepages, bool writable)
 {
     uint64_t size;
     if (NULL == out)
@@ -485,7 +485,7 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
     {
         return -1;
     }
-    if (tp_shm_allowlist_open(allowlist, path, false, &r->fd, r->path, sizeof(r->path)) < 0)
+    if (tp_shm_allowlist_open(allowlist, path, writable, &r->fd, r->path, sizeof(r->path)) < 0)
     {
         tp_shm_region_close(r);
         return -1;
@@ -513,7 +513,7 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
         tp_shm_region_close(r);
         return -1;
     }
-    if (tp_shm_region_map_fd(r, size, require_hugepages) < 0)
+    if (tp_shm_region_map_fd(r, size, require_hugepages, writable) < 0)
     {
         tp_shm_region_close(r);
         return -1;
@@ -538,9 +538,21 @@ int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist
     r->slot_bytes =
         TP_SHM_REGION_HEADER_RING == expected->region_type ? TP_SHM_HEADER_SLOT_BYTES : expected->stride_bytes;
     r->stride_bytes = TP_SHM_REGION_HEADER_RING == expected->region_type ? 0 : expected->stride_bytes;
-    r->writable = false;
+    r->writable = writable;
     *out = r;
     return 0;
+}
+
+int tp_shm_region_map(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *path,
+    const tp_shm_region_params_t *expected, bool require_hugepages)
+{
+    return tp_shm_region_map_impl(out, allowlist, path, expected, require_hugepages, false);
+}
+
+int tp_shm_region_map_writable(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *path,
+    const tp_shm_region_params_t *expected, bool require_hugepages)
+{
+    return tp_shm_region_map_impl(out, allowlist, path, expected, require_hugepages, true);
 }
 
 int tp_shm_region_map_uri(tp_shm_region_t **out, const tp_shm_allowlist_t *allowlist, const char *uri,
@@ -680,7 +692,7 @@ int tp_shm_region_map_inspect(tp_shm_region_t **out, const char *path)
         tp_err_set(TP_ERR_VALIDATION, "%.256s: inconsistent superblock: %s", r->path, msg);
         goto fail;
     }
-    if (tp_shm_region_map_fd(r, size, false) < 0)
+    if (tp_shm_region_map_fd(r, size, false, false) < 0)
     {
         goto fail;
     }

@@ -530,6 +530,48 @@ static void test_shm_region_inspect_mapping(void)
     unlink(fifo);
 }
 
+/* Random superblocks: validation and the inspect mapping never crash and never accept garbage geometry. */
+static void test_shm_superblock_random_never_crash(void)
+{
+    char path[1200];
+    path_in_dir(path, sizeof(path), "random.bin");
+    uint64_t state = UINT64_C(0x13198A2E03707344);
+    tp_shm_region_params_t rp = ring_params();
+    tp_shm_region_t *m = NULL;
+    for (int n = 0; n < 2000; n++)
+    {
+        uint8_t block[64 + 8 * 256];
+        for (size_t i = 0; i < sizeof(block); i++)
+        {
+            state = state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+            block[i] = (uint8_t)(state >> 33);
+        }
+        if (n & 1)
+        {
+            /* Valid magic, random rest: exercises every other check. */
+            uint64_t magic = TP_SHM_MAGIC;
+            memcpy(block, &magic, 8);
+            block[24] = (uint8_t)(n % 4);
+            block[25] = 0;
+        }
+        tp_shm_superblock_t sb;
+        TP_ASSERT_OK(tp_shm_superblock_decode(block, 64, &sb));
+        TP_ASSERT(-1 == tp_shm_superblock_validate(&sb, &rp));
+        TP_ASSERT_OK(tp_test_write_file(path, block, n % 3 == 0 ? (size_t)(64 + n % 2048) : sizeof(block)));
+        if (0 == tp_shm_region_map_inspect(&m, path))
+        {
+            /* Accepted only if self-consistent and covered by the file. */
+            const tp_shm_superblock_t *s2 = tp_shm_region_superblock(m);
+            uint64_t slot = TP_SHM_REGION_HEADER_RING == s2->region_type ? 256 : s2->stride_bytes;
+            TP_ASSERT(64 + (uint64_t)s2->nslots * slot <= tp_shm_region_length(m));
+            tp_shm_region_close(m);
+        }
+        TP_ASSERT(-1 == tp_shm_region_map(&m, g_allow, path, &rp, false));
+        TP_ASSERT(NULL == m);
+    }
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_vectors_dir = argc > 1 ? argv[1] : NULL;
@@ -554,6 +596,7 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_region_require_hugepages);
     TP_RUN(test_shm_pool_nslots_must_match_ring);
     TP_RUN(test_shm_region_inspect_mapping);
+    TP_RUN(test_shm_superblock_random_never_crash);
     tp_shm_allowlist_close(g_allow);
     tp_test_rmtree(g_dir);
     return tp_test_finish();

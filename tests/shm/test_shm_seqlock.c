@@ -310,6 +310,86 @@ static void test_shm_frame_rejects_corrupt_slots(void)
     fixture_close(&f);
 }
 
+/* A producer attaching read-write to regions created by another party (the driver). */
+static void test_shm_producer_attaches_writable(void)
+{
+    fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "attach"));
+    char path[1200];
+    tp_shm_region_params_t rp = { TP_SHM_REGION_HEADER_RING, TP_SHM_LAYOUT_VERSION, 3, 77, 0, NSLOTS, 0 };
+    tp_shm_region_params_t pp = { TP_SHM_REGION_PAYLOAD_POOL, TP_SHM_LAYOUT_VERSION, 3, 77, 1, NSLOTS, STRIDE };
+    tp_shm_region_t *wring = NULL;
+    tp_shm_region_t *wpool = NULL;
+    tp_shm_header_ring_path(path, sizeof(path), f.epoch_dir);
+    TP_ASSERT_OK(tp_shm_region_map_writable(&wring, g_allow, path, &rp, false));
+    rp.epoch = 4;
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map_writable(&wpool, g_allow, path, &rp, false));
+    tp_shm_pool_path(path, sizeof(path), f.epoch_dir, 1);
+    TP_ASSERT_OK(tp_shm_region_map_writable(&wpool, g_allow, path, &pp, false));
+    TP_ASSERT(tp_shm_region_is_writable(wring) && tp_shm_region_is_writable(wpool));
+    /* Write through the attached mappings, read through the consumer's. */
+    fixture_t g = f;
+    g.ring = wring;
+    g.pool = wpool;
+    TP_ASSERT_OK(publish(&g, 42, 100));
+    const tp_shm_region_t *pools[1] = { f.cpool };
+    tp_shm_frame_view_t v;
+    uint8_t dst[STRIDE];
+    TP_ASSERT_EQ_I64(TP_DROP_NONE, tp_shm_frame_read_copy(f.cring, pools, 1, 42, &v, dst, sizeof(dst)));
+    TP_ASSERT_EQ_U64(42, dst[0]);
+    TP_ASSERT_OK(tp_shm_region_refresh_activity(wring, 777));
+    TP_ASSERT_EQ_U64(777, tp_shm_region_activity_ns(f.cring));
+    tp_shm_region_close(wring);
+    tp_shm_region_close(wpool);
+    fixture_close(&f);
+}
+
+/* Untrusted SHM: random slot contents (and random mutations of a valid slot) never crash or overrun. */
+static void test_shm_frame_random_slots_never_crash(void)
+{
+    fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "random"));
+    const tp_shm_region_t *pools[1] = { f.cpool };
+    tp_shm_frame_view_t v;
+    uint64_t state = UINT64_C(0x243F6A8885A308D3);
+    uint64_t accepted = 0;
+    for (uint64_t n = 0; n < 200000; n++)
+    {
+        uint64_t seq = n;
+        TP_ASSERT_OK(publish(&f, seq, (uint32_t)(n % STRIDE)));
+        uint8_t *slot = mutable_slot(&f, seq);
+        int flips = (int)(n % 7);
+        for (int k = 0; k < (0 == flips ? 64 : flips); k++)
+        {
+            state = state * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+            /* Keep seq_commit intact (bytes 0..7) so the frame gets past the seqlock. */
+            slot[8 + (state >> 33) % 248] = (uint8_t)(state >> 17);
+        }
+        tp_drop_reason_t r = tp_shm_frame_begin(f.cring, pools, 1, seq, &v);
+        TP_ASSERT(r < TP_DROP_REASON_COUNT);
+        if (TP_DROP_NONE == r)
+        {
+            accepted++;
+            /* Whatever was accepted is in bounds of the pool mapping. */
+            TP_ASSERT(v.header.values_len_bytes <= STRIDE);
+            TP_ASSERT(v.extent_bytes <= v.header.values_len_bytes);
+            if (v.header.values_len_bytes > 0)
+            {
+                const uint8_t *end = v.payload + v.header.values_len_bytes;
+                TP_ASSERT(v.payload >= tp_shm_region_base(f.cpool) + 64);
+                TP_ASSERT(end <= tp_shm_region_base(f.cpool) + tp_shm_region_length(f.cpool));
+                volatile uint8_t sink = v.payload[v.header.values_len_bytes - 1];
+                (void)sink;
+            }
+        }
+        tp_shm_slot_header_t h;
+        TP_ASSERT(tp_shm_slot_read(f.cring, tp_shm_header_index(seq, NSLOTS), &h) < TP_DROP_REASON_COUNT);
+    }
+    fprintf(stderr, "  %llu of 200000 mutated slots still accepted (mutations in ignored or neutral bytes)\n",
+        (unsigned long long)accepted);
+    fixture_close(&f);
+}
+
 /* SlotHeader.shm.bin (vectors/wire); bytes not listed are zero. */
 static void golden_slot_bytes(uint8_t out[256])
 {
@@ -432,6 +512,8 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_writer_full_overwrite);
     TP_RUN(test_shm_writer_rejects_bad_headers);
     TP_RUN(test_shm_frame_rejects_corrupt_slots);
+    TP_RUN(test_shm_frame_random_slots_never_crash);
+    TP_RUN(test_shm_producer_attaches_writable);
     TP_RUN(test_shm_slot_header_golden_vector);
     tp_shm_allowlist_close(g_allow);
     tp_test_rmtree(g_dir);
