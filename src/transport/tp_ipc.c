@@ -889,10 +889,16 @@ static void tp_ipc_sub_lapped(tp_ipc_subscription_t *s, uint64_t *position, uint
  */
 static bool tp_ipc_sub_check_hole(tp_ipc_subscription_t *s, uint64_t *position, uint64_t tail)
 {
-    uint64_t now = tp_clock_mono_ns();
     if (s->hole_position != *position)
     {
+        /* First sight: usually a live writer mid-copy, so do not even read the clock yet. */
         s->hole_position = *position;
+        s->hole_since_ns = 0;
+        return false;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (0 == s->hole_since_ns)
+    {
         s->hole_since_ns = now;
         return false;
     }
@@ -943,6 +949,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
     uint64_t position = s->position;
     uint64_t term_length = log->term_length;
     size_t delivered = 0;
+    uint64_t bytes = 0;
     if (0 == (++s->poll_count & 1023u))
     {
         atomic_store_explicit(&s->slot->heartbeat_ns, tp_clock_mono_ns(), memory_order_relaxed);
@@ -1018,9 +1025,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         position += aligned;
         delivered++;
-        atomic_fetch_add_explicit(&s->stat_messages, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->stat_bytes, length, memory_order_relaxed);
+        bytes += length;
         handler(clientd, s->copy_buf, length, &header);
+    }
+    if (delivered > 0)
+    {
+        /* single writer: plain load + store, no locked instruction on the hot path */
+        atomic_store_explicit(&s->stat_messages,
+            atomic_load_explicit(&s->stat_messages, memory_order_relaxed) + delivered, memory_order_relaxed);
+        atomic_store_explicit(&s->stat_bytes,
+            atomic_load_explicit(&s->stat_bytes, memory_order_relaxed) + bytes, memory_order_relaxed);
     }
     if (position != s->position)
     {
