@@ -11,7 +11,9 @@
  * received every message), and prints one JSON line per (transport, pattern,
  * size) plus one comparison line with the ratios.
  *
- * Usage: tp_transport_bench [--smoke] [--dir DIR] [--latency-msgs N] [--throughput-msgs N]
+ * Usage: tp_transport_bench [--smoke] [--dir DIR] [--pattern 1to1|1to4] [--size N] [--no-pin]
+ *                           [--latency-msgs N] [--throughput-msgs N]
+ * 1:1 runs pin the publisher to CPU 0 and the subscriber to CPU 1 unless --no-pin.
  */
 
 #include <errno.h>
@@ -58,13 +60,25 @@ typedef struct
 
 typedef struct
 {
-    double p50, p90, p99, p999, max;
+    double min, p50, p90, p99, p999, max;
     double msgs_per_s;
     double mb_per_s;
     uint64_t lost;
 } run_result_t;
 
 static char g_dir[512];
+static const char *g_only_pattern = NULL;
+static size_t g_only_size = 0;
+static bool g_pin = true;
+
+/* 1:1 busy spin: publisher on CPU 0, subscriber on CPU 1 (when there are two CPUs). */
+static void pin_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+}
 static int g_stream = 5000;
 static shared_t *g_shared;
 static uint64_t *g_lat; /* MAX_SUBS * lat_msgs samples, shared */
@@ -290,6 +304,10 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
                     }
                 }
             }
+            if (g_pin && 1 == cfg->nsubs && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+            {
+                pin_cpu(1);
+            }
             _exit(ipc ? sub_main_ipc(i, cfg, stream) : sub_main_uds(i, cfg, child_fds[i]));
         }
     }
@@ -301,6 +319,12 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
         }
     }
     int rc = 0;
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof(saved), &saved);
+    if (g_pin && 1 == cfg->nsubs && sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+    {
+        pin_cpu(0);
+    }
     uint64_t deadline = tp_clock_mono_ns() + 10000000000ULL;
     while (atomic_load(&g_shared->ready) < cfg->nsubs && tp_clock_mono_ns() < deadline)
     {
@@ -380,6 +404,7 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
         }
     }
     free(buf);
+    sched_setaffinity(0, sizeof(saved), &saved);
     if (ipc)
     {
         tp_transport_close(p.t);
@@ -412,6 +437,7 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
         last = l > last ? l : last;
     }
     qsort(all, n, sizeof(uint64_t), cmp_u64);
+    res->min = n ? (double)all[0] : 0;
     res->p50 = pct(all, n, 0.50);
     res->p90 = pct(all, n, 0.90);
     res->p99 = pct(all, n, 0.99);
@@ -428,11 +454,11 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
 static void print_result(const run_cfg_t *cfg, const run_result_t *r)
 {
     printf("{\"bench\":\"transport\",\"transport\":\"%s\",\"pattern\":\"%s\",\"subscribers\":%d,\"idle\":\"%s\","
-        "\"size\":%zu,\"latency_msgs\":%" PRIu64 ",\"throughput_msgs\":%" PRIu64 ",\"lat_p50_ns\":%.0f,"
+        "\"size\":%zu,\"latency_msgs\":%" PRIu64 ",\"throughput_msgs\":%" PRIu64 ",\"lat_min_ns\":%.0f,\"lat_p50_ns\":%.0f,"
         "\"lat_p90_ns\":%.0f,\"lat_p99_ns\":%.0f,\"lat_p999_ns\":%.0f,\"lat_max_ns\":%.0f,\"msgs_per_s\":%.0f,"
         "\"mb_per_s\":%.1f,\"lost\":%" PRIu64 "}\n",
         cfg->transport, cfg->pattern, cfg->nsubs, cfg->busy_spin ? "busy_spin" : "yield", cfg->size, cfg->lat_msgs,
-        cfg->tp_msgs, r->p50, r->p90, r->p99, r->p999, r->max, r->msgs_per_s, r->mb_per_s, r->lost);
+        cfg->tp_msgs, r->min, r->p50, r->p90, r->p99, r->p999, r->max, r->msgs_per_s, r->mb_per_s, r->lost);
     fflush(stdout);
 }
 
@@ -452,6 +478,18 @@ int main(int argc, char **argv)
         {
             snprintf(g_dir, sizeof(g_dir), "%s", argv[++i]);
         }
+        else if (0 == strcmp(argv[i], "--pattern") && i + 1 < argc)
+        {
+            g_only_pattern = argv[++i];
+        }
+        else if (0 == strcmp(argv[i], "--size") && i + 1 < argc)
+        {
+            g_only_size = strtoull(argv[++i], NULL, 10);
+        }
+        else if (0 == strcmp(argv[i], "--no-pin"))
+        {
+            g_pin = false;
+        }
         else if (0 == strcmp(argv[i], "--latency-msgs") && i + 1 < argc)
         {
             lat_msgs = strtoull(argv[++i], NULL, 10);
@@ -462,7 +500,8 @@ int main(int argc, char **argv)
         }
         else
         {
-            fprintf(stderr, "usage: %s [--smoke] [--dir DIR] [--latency-msgs N] [--throughput-msgs N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--smoke] [--dir DIR] [--pattern 1to1|1to4] [--size N] [--no-pin] "
+                "[--latency-msgs N] [--throughput-msgs N]\n", argv[0]);
             return 2;
         }
     }
@@ -501,6 +540,11 @@ int main(int argc, char **argv)
     {
         for (size_t si = 0; si < 3; si++)
         {
+            if ((NULL != g_only_pattern && 0 != strcmp(g_only_pattern, patterns[pi].name)) ||
+                (0 != g_only_size && g_only_size != sizes[si]))
+            {
+                continue;
+            }
             uint64_t n_tp = tp_msgs;
             if (0 == n_tp)
             {

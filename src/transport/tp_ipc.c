@@ -92,6 +92,7 @@ typedef struct tp_ipc_subscription_stct
     uint64_t hole_position;
     uint64_t hole_since_ns;
     uint32_t poll_count;
+    uint32_t idle_polls;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
     uint64_t unblock_timeout_ns;
@@ -966,6 +967,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         if (0 == frame_length)
         {
+            /*
+             * Nothing (yet) at our position. Looking at the tail (lap and dead
+             * writer detection) would pull the publishers' hot cache line on
+             * every idle poll, so do it on 1 idle poll in 64 only, or at once
+             * when the tag already shows a newer lap.
+             */
+            if (0 != (++s->idle_polls & 63u) && tag <= (int64_t)position)
+            {
+                break;
+            }
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
             if (tail - position > term_length && tail > position)
             {
