@@ -2,6 +2,8 @@
 #include "tp_test.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "tp_transport_test_util.h"
@@ -490,6 +492,59 @@ static void test_ipc_cleanup_stale(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
+/*
+ * A writer that died right after its claim, before writing anything (not even
+ * its frame's position tag): subscribers scan forward to the next frame after
+ * the unblock timeout and count one hole.
+ */
+static void test_ipc_hole_without_tag(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 100000000ULL));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 19, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 19, 0));
+    uint8_t msg[64];
+    uint64_t seq = 0;
+    memcpy(msg, &seq, 8);
+    memset(msg + 8, 0, sizeof(msg) - 8);
+    TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    /* the "dead writer": advance the shared tail by 3 frames' worth, write nothing */
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 19);
+    int fd = open(path, O_RDWR);
+    TP_ASSERT(fd >= 0);
+    tp_ipc_log_header_t *h = mmap(NULL, TP_IPC_HEADER_LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    TP_ASSERT(MAP_FAILED != (void *)h);
+    atomic_fetch_add(&h->tail, 96);
+    munmap(h, TP_IPC_HEADER_LENGTH);
+    close(fd);
+    for (seq = 1; seq < 4; seq++)
+    {
+        memcpy(msg, &seq, 8);
+        memset(msg + 8, (int)(uint8_t)seq, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    }
+    rx_t rx = { 0 };
+    uint64_t t0 = tp_clock_mono_ns();
+    while (rx.count < 4 && tp_clock_mono_ns() - t0 < 3000000000ULL)
+    {
+        if (0 == tp_subscription_poll(sub, on_count, &rx, 10))
+        {
+            tp_sleep_ns(1000000);
+        }
+    }
+    TP_ASSERT_EQ_I64(4, rx.count);
+    TP_ASSERT_EQ_I64(0, rx.errors);
+    TP_ASSERT(tp_clock_mono_ns() - t0 >= 100000000ULL);
+    tp_subscription_stats_t st;
+    tp_subscription_stats(sub, &st);
+    TP_ASSERT_EQ_U64(1, st.holes);
+    TP_ASSERT_EQ_U64(96, st.lost_bytes);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 int main(void)
 {
     if (0 != tpt_make_dir(g_dir, sizeof(g_dir), "ipc"))
@@ -505,6 +560,7 @@ int main(void)
     TP_RUN(test_ipc_lapped);
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);
+    TP_RUN(test_ipc_hole_without_tag);
     tpt_remove_dir(g_dir);
     return tp_test_finish();
 }
