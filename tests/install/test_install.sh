@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the build tree into a temporary prefix, then build and run a consumer
+# program against it three ways: CMake package (shared and static) and pkg-config.
+set -euo pipefail
+BUILD_DIR="$1"
+SRC_DIR="$(cd "$(dirname "$0")" && pwd)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tp-install-test.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cmake --install "$BUILD_DIR" --prefix "$WORK/prefix" >/dev/null
+test -f "$WORK/prefix/include/tensor_pool/tp.h"
+test -f "$WORK/prefix/lib/pkgconfig/tensorpool.pc" || test -f "$WORK/prefix/lib64/pkgconfig/tensorpool.pc"
+cmake -S "$SRC_DIR" -B "$WORK/consumer" -DCMAKE_PREFIX_PATH="$WORK/prefix" >/dev/null
+cmake --build "$WORK/consumer" >/dev/null
+LD_LIBRARY_PATH="$WORK/prefix/lib" "$WORK/consumer/consumer_shared"
+"$WORK/consumer/consumer_static"
+if command -v pkg-config >/dev/null 2>&1; then
+    export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
+    # shellcheck disable=SC2046
+    ${CC:-cc} -std=c11 -o "$WORK/consumer_pc" "$SRC_DIR/consumer.c" $(pkg-config --cflags --libs tensorpool)
+    LD_LIBRARY_PATH="$WORK/prefix/lib" "$WORK/consumer_pc"
+    # shellcheck disable=SC2046
+    ${CC:-cc} -std=c11 -o "$WORK/consumer_pc_static" "$SRC_DIR/consumer.c" $(pkg-config --static --cflags --libs tensorpool | sed 's/-ltensorpool/-l:libtensorpool.a/')
+    "$WORK/consumer_pc_static"
+else
+    echo "pkg-config not installed: pkg-config check skipped"
+fi
+echo "install test: ok"
