@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "tp_transport_test_util.h"
 #include "transport/tp_ipc.h"
@@ -466,30 +467,52 @@ static void test_ipc_errors(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
-/* A log left behind by dead users (stale heartbeats) is removed at transport start. */
+/* A log left behind by a crashed process is removed at transport start; a live user's log is kept. */
 static void test_ipc_cleanup_stale(void)
 {
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 18);
+    pid_t child = fork();
+    if (0 == child)
+    {
+        tp_transport_t *ct = NULL;
+        tp_publication_t *cp = NULL;
+        if (tpt_transport(&ct, g_dir, 0, 0) < 0 || tp_transport_add_publication(&cp, ct, "aeron:ipc", 18, 0) < 0)
+        {
+            _exit(2);
+        }
+        _exit(0); /* "crash": no close */
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    TP_ASSERT(WIFEXITED(status) && 0 == WEXITSTATUS(status));
+    TP_ASSERT(0 == access(path, F_OK));
+    /* a live but silent user (this process) keeps its log even when its heartbeat is stale */
     tp_transport_t *t = NULL;
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     tp_publication_t *pub = NULL;
-    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 18, 0));
-    char path[PATH_MAX];
-    tp_ipc_log_path(path, sizeof(path), g_dir, 18);
-    /* simulate a crash: make the slot look like a dead process's */
-    int fd = open(path, O_RDWR);
-    tp_ipc_log_header_t h;
-    TP_ASSERT(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
-    close(fd);
-    tp_transport_t *t2 = NULL;
-    TP_ASSERT_OK(tpt_transport(&t2, g_dir, 0, 0));
-    TP_ASSERT(0 == access(path, F_OK)); /* still in use: kept */
-    TP_ASSERT_OK(tp_transport_close(t2));
-    /* a short liveness timeout in another transport sees the publisher as dead once it stops heartbeating */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 20, 0));
+    char live_path[PATH_MAX];
+    tp_ipc_log_path(live_path, sizeof(live_path), g_dir, 20);
     tp_sleep_ns(300000000ULL);
+    tp_transport_t *t2 = NULL;
     TP_ASSERT_OK(tpt_transport(&t2, g_dir, 100000000ULL, 0));
-    TP_ASSERT_MSG(0 != access(path, F_OK), "stale log not removed");
+    TP_ASSERT_MSG(0 != access(path, F_OK), "log of a crashed process not removed");
+    TP_ASSERT_MSG(0 == access(live_path, F_OK), "log of a live process removed");
     TP_ASSERT_OK(tp_transport_close(t2));
+    /* the silent publisher's slot was reaped; its next duty cycle re-registers it */
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 20, NULL, NULL, NULL, NULL, 0));
+    uint64_t t0 = tp_clock_mono_ns();
+    while (1 != tp_subscription_image_count(sub) && tp_clock_mono_ns() - t0 < 2000000000ULL)
+    {
+        tp_transport_do_work(t);
+        tp_sleep_ns(10000000);
+    }
+    TP_ASSERT_EQ_I64(1, tp_subscription_image_count(sub));
+    TP_ASSERT(tp_publication_is_connected(pub));
     TP_ASSERT_OK(tp_transport_close(t));
+    TP_ASSERT_MSG(0 != access(live_path, F_OK), "log not removed after its last user closed");
 }
 
 /*
