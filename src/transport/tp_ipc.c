@@ -1016,16 +1016,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         uint64_t aligned = tp_ipc_align((uint64_t)(uint32_t)frame_length);
         if (frame_length < (int32_t)TP_IPC_FRAME_HEADER_LENGTH || aligned > term_length - offset)
         {
-            /* Untrusted shared memory: never follow a bad length. */
+            /* Untrusted shared memory: never follow a bad length; resume at the tail (a frame boundary). */
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+            if (tail <= position)
+            {
+                break; /* nothing claimed here yet: wait for a writer to overwrite the garbage */
+            }
             TP_LOG_WARN(TP_IPC_MODULE, "IPC stream %" PRId32 ": malformed frame length %" PRId32 " at %" PRIu64
                 ", skipping to %" PRIu64, s->stream_id, frame_length, position, tail);
             atomic_fetch_add_explicit(&s->stat_dropped, 1, memory_order_relaxed);
-            tp_ipc_sub_lapped(s, &position, tail > position ? tail : position + aligned);
-            if (tail <= position)
-            {
-                break;
-            }
+            tp_ipc_sub_lapped(s, &position, tail);
             continue;
         }
         if (TP_IPC_FRAME_TYPE_DATA != f->type)
