@@ -92,6 +92,7 @@ typedef struct tp_ipc_subscription_stct
     uint64_t hole_position;
     uint64_t hole_since_ns;
     uint32_t poll_count;
+    uint32_t idle_polls;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
     uint64_t unblock_timeout_ns;
@@ -330,6 +331,11 @@ static bool tp_ipc_slot_maybe_reap(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_
     {
         return false;
     }
+    if (TP_IPC_SLOT_CLAIMING == (state & 3u))
+    {
+        /* Being filled by the process whose pid is in the state word: only reap it if that process died. */
+        return tp_ipc_pid_dead(state >> 2) && atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE);
+    }
     uint64_t hb = atomic_load(&slot->heartbeat_ns);
     uint64_t age = now_ns > hb ? now_ns - hb : 0;
     bool dead = age > liveness_timeout_ns ||
@@ -363,7 +369,8 @@ static int tp_ipc_slot_acquire(
             }
             /* Fill the slot before publishing it as ACTIVE; the CAS below is the claim. */
             uint64_t generation = atomic_fetch_add(&log->hdr->next_generation, 1);
-            if (!atomic_compare_exchange_strong(&slot->state, &expected, 1u))
+            uint32_t claiming = TP_IPC_SLOT_CLAIMING | ((uint32_t)getpid() << 2);
+            if (!atomic_compare_exchange_strong(&slot->state, &expected, claiming))
             {
                 continue;
             }
@@ -374,7 +381,10 @@ static int tp_ipc_slot_acquire(
             atomic_store(&slot->position, position);
             atomic_store(&slot->generation, generation);
             atomic_store(&slot->join_time_ns, now);
-            atomic_store(&slot->state, TP_IPC_SLOT_ACTIVE);
+            if (!atomic_compare_exchange_strong(&slot->state, &claiming, TP_IPC_SLOT_ACTIVE))
+            {
+                continue; /* reaped meanwhile (cannot happen while we live, but never share a slot) */
+            }
             *generation_out = generation;
             return (int)i;
         }
@@ -382,18 +392,32 @@ static int tp_ipc_slot_acquire(
     return -1;
 }
 
+/*
+ * A slot keeps its pid after being reaped (a normal close clears it), so a
+ * peer that was only declared dead for not heartbeating, but whose process is
+ * alive, still keeps the file: it re-registers in it on its next duty cycle.
+ */
+static bool tp_ipc_slot_in_use(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
+{
+    tp_ipc_slot_maybe_reap(slot, now_ns, liveness_timeout_ns);
+    if (TP_IPC_SLOT_FREE != atomic_load(&slot->state))
+    {
+        return true;
+    }
+    uint32_t pid = atomic_load(&slot->pid);
+    return 0 != pid && !tp_ipc_pid_dead(pid);
+}
+
 static bool tp_ipc_log_in_use(tp_ipc_log_t *log, uint64_t now_ns, uint64_t liveness_timeout_ns)
 {
     bool used = false;
     for (uint32_t i = 0; i < TP_IPC_MAX_PUBLISHERS; i++)
     {
-        tp_ipc_slot_maybe_reap(&log->hdr->publishers[i], now_ns, liveness_timeout_ns);
-        used |= TP_IPC_SLOT_FREE != atomic_load(&log->hdr->publishers[i].state);
+        used |= tp_ipc_slot_in_use(&log->hdr->publishers[i], now_ns, liveness_timeout_ns);
     }
     for (uint32_t i = 0; i < TP_IPC_MAX_SUBSCRIBERS; i++)
     {
-        tp_ipc_slot_maybe_reap(&log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
-        used |= TP_IPC_SLOT_FREE != atomic_load(&log->hdr->subscribers[i].state);
+        used |= tp_ipc_slot_in_use(&log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
     }
     return used;
 }
@@ -464,6 +488,7 @@ static void tp_ipc_log_put(
     uint32_t active = TP_IPC_SLOT_ACTIVE;
     if (NULL != slot && atomic_load(&slot->generation) == generation)
     {
+        atomic_store(&slot->pid, 0u); /* a closed slot never keeps the file alive */
         atomic_compare_exchange_strong(&slot->state, &active, TP_IPC_SLOT_FREE);
     }
     if (!tp_ipc_log_in_use(log, tp_clock_mono_ns(), liveness_ns))
@@ -889,10 +914,16 @@ static void tp_ipc_sub_lapped(tp_ipc_subscription_t *s, uint64_t *position, uint
  */
 static bool tp_ipc_sub_check_hole(tp_ipc_subscription_t *s, uint64_t *position, uint64_t tail)
 {
-    uint64_t now = tp_clock_mono_ns();
     if (s->hole_position != *position)
     {
+        /* First sight: usually a live writer mid-copy, so do not even read the clock yet. */
         s->hole_position = *position;
+        s->hole_since_ns = 0;
+        return false;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (0 == s->hole_since_ns)
+    {
         s->hole_since_ns = now;
         return false;
     }
@@ -943,6 +974,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
     uint64_t position = s->position;
     uint64_t term_length = log->term_length;
     size_t delivered = 0;
+    uint64_t bytes = 0;
     if (0 == (++s->poll_count & 1023u))
     {
         atomic_store_explicit(&s->slot->heartbeat_ns, tp_clock_mono_ns(), memory_order_relaxed);
@@ -959,6 +991,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         if (0 == frame_length)
         {
+            /*
+             * Nothing (yet) at our position. Looking at the tail (lap and dead
+             * writer detection) would pull the publishers' hot cache line on
+             * every idle poll, so do it on 1 idle poll in 64 only, or at once
+             * when the tag already shows a newer lap.
+             */
+            if (0 != (++s->idle_polls & 63u) && tag <= (int64_t)position)
+            {
+                break;
+            }
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
             if (tail - position > term_length && tail > position)
             {
@@ -974,16 +1016,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         uint64_t aligned = tp_ipc_align((uint64_t)(uint32_t)frame_length);
         if (frame_length < (int32_t)TP_IPC_FRAME_HEADER_LENGTH || aligned > term_length - offset)
         {
-            /* Untrusted shared memory: never follow a bad length. */
+            /* Untrusted shared memory: never follow a bad length; resume at the tail (a frame boundary). */
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+            if (tail <= position)
+            {
+                break; /* nothing claimed here yet: wait for a writer to overwrite the garbage */
+            }
             TP_LOG_WARN(TP_IPC_MODULE, "IPC stream %" PRId32 ": malformed frame length %" PRId32 " at %" PRIu64
                 ", skipping to %" PRIu64, s->stream_id, frame_length, position, tail);
             atomic_fetch_add_explicit(&s->stat_dropped, 1, memory_order_relaxed);
-            tp_ipc_sub_lapped(s, &position, tail > position ? tail : position + aligned);
-            if (tail <= position)
-            {
-                break;
-            }
+            tp_ipc_sub_lapped(s, &position, tail);
             continue;
         }
         if (TP_IPC_FRAME_TYPE_DATA != f->type)
@@ -1018,9 +1060,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         position += aligned;
         delivered++;
-        atomic_fetch_add_explicit(&s->stat_messages, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->stat_bytes, length, memory_order_relaxed);
+        bytes += length;
         handler(clientd, s->copy_buf, length, &header);
+    }
+    if (delivered > 0)
+    {
+        /* single writer: plain load + store, no locked instruction on the hot path */
+        atomic_store_explicit(&s->stat_messages,
+            atomic_load_explicit(&s->stat_messages, memory_order_relaxed) + delivered, memory_order_relaxed);
+        atomic_store_explicit(&s->stat_bytes,
+            atomic_load_explicit(&s->stat_bytes, memory_order_relaxed) + bytes, memory_order_relaxed);
     }
     if (position != s->position)
     {
