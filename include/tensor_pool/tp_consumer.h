@@ -105,6 +105,9 @@ typedef enum tp_announce_reject_enum
 /** Stable name of a reject reason, e.g. "TP_ANNOUNCE_REJECT_PATH". */
 TP_EXPORT const char *tp_announce_reject_name(int reason);
 
+/** Longest per-consumer channel URI (bytes, with the terminating NUL). */
+#define TP_CONSUMER_CHANNEL_MAX 256
+
 /** Consumer configuration; fill with tp_consumer_config_init(). */
 typedef struct tp_consumer_config_stct
 {
@@ -119,6 +122,14 @@ typedef struct tp_consumer_config_stct
     bool supports_progress;            /**< ConsumerHello.supports_progress */
     tp_progress_handler_t on_progress; /**< optional, with supports_progress */
     bool use_metadata;                 /**< subscribe to the metadata stream and cache it (default true) */
+    /**
+     * Request a per-consumer descriptor stream (§5): channel and non-zero
+     * stream id, or ""/0 for the shared stream (default). The producer may
+     * decline; the consumer then stays on the shared stream. With an assigned
+     * stream the producer applies max_rate_hz.
+     */
+    char descriptor_channel[TP_CONSUMER_CHANNEL_MAX];
+    uint32_t descriptor_stream_id;
 } tp_consumer_config_t;
 
 /** Fill `config` with the defaults. */
@@ -149,6 +160,7 @@ typedef struct tp_consumer_stats_stct
     uint64_t progress_dropped;     /**< FrameProgress rejected: wrong epoch, regression, beyond the pool stride */
     uint64_t epoch;                /**< current mapped epoch (0 = unmapped) */
     uint64_t last_seq;             /**< last sequence seen (current value) */
+    uint32_t descriptor_stream_id; /**< stream the descriptors currently come from (shared or assigned) */
     bool mapped;                   /**< current state */
     bool use_shm;                  /**< false after ConsumerConfig(use_shm=false) */
 } tp_consumer_stats_t;

@@ -82,6 +82,13 @@ struct tp_consumer_stct
 
     tp_frame_internal_t frame_internal;
 
+    /* per-consumer descriptor stream */
+    tp_async_add_subscription_t *pc_async;
+    char pc_channel[TP_CONSUMER_CHANNEL_MAX];
+    int32_t pc_stream_id;
+    bool pc_active;
+    _Atomic uint32_t a_descriptor_stream_id;
+
     _Atomic uint64_t frames, bytes, drops_gap, drops_late, drops_rate_limited, descriptors, descriptors_unmapped,
         descriptors_wrong_epoch, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
         metadata_updates, a_epoch, a_last_seq, progress_received, progress_dropped;
@@ -261,6 +268,15 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
         c->config.fragment_limit = 64;
     }
     c->consumer_id = config->consumer_id ? config->consumer_id : random_id();
+    c->config.descriptor_channel[TP_CONSUMER_CHANNEL_MAX - 1] = '\0';
+    if ((c->config.descriptor_channel[0] != '\0') != (c->config.descriptor_stream_id != 0))
+    {
+        free(c);
+        return tp_err_set(TP_ERR_CONFIG,
+            "consumer config: a per-consumer descriptor stream needs both descriptor_channel and a non-zero "
+            "descriptor_stream_id (wire spec §10.1.2)");
+    }
+    atomic_store(&c->a_descriptor_stream_id, (uint32_t)client->ctx.stream_id[TP_STREAM_DESCRIPTOR]);
     c->use_shm = true;
     atomic_store(&c->a_use_shm, true);
     c->meta_version = TP_NULL_META_VERSION;
@@ -333,6 +349,14 @@ void tp_consumer_destroy(tp_consumer_t *c)
         return;
     }
     unmap(c);
+    if (NULL != c->pc_async)
+    {
+        tp_subscription_t *sub = NULL;
+        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pc_async))
+        {
+            tp_subscription_close(sub);
+        }
+    }
     tp_subscription_close(c->sub_announce);
     tp_subscription_close(c->sub_control);
     tp_subscription_close(c->sub_descriptor);
@@ -734,7 +758,58 @@ static void handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length
         }
         unmap(c);
     }
-    /* Assigned per-consumer streams are not requested by this consumer; a producer must decline (empty/0). */
+    /* Assigned per-consumer descriptor stream (§5): subscribe to it instead of the shared one. */
+    const char *dch = NULL;
+    uint32_t dlen = 0;
+    uint32_t dsid = tp_sbe_wire_consumer_config_descriptor_stream_id(&m);
+    if (TP_SBE_OK != tp_sbe_wire_consumer_config_get_descriptor_channel(&m, &dch, &dlen) || 0 == dlen || 0 == dsid ||
+        dsid > INT32_MAX || dlen >= TP_CONSUMER_CHANNEL_MAX || 0 == c->config.descriptor_stream_id)
+    {
+        return; /* declined (or not requested): stay on the shared stream */
+    }
+    char channel[TP_CONSUMER_CHANNEL_MAX];
+    memcpy(channel, dch, dlen);
+    channel[dlen] = '\0';
+    if ((c->pc_active || NULL != c->pc_async) && c->pc_stream_id == (int32_t)dsid && 0 == strcmp(c->pc_channel, channel))
+    {
+        return; /* already on (or joining) it */
+    }
+    if (NULL != c->pc_async)
+    {
+        return; /* one switch at a time */
+    }
+    snprintf(c->pc_channel, sizeof(c->pc_channel), "%s", channel);
+    c->pc_stream_id = (int32_t)dsid;
+    if (tp_transport_async_add_subscription(&c->pc_async, c->client->transport, c->pc_channel, c->pc_stream_id, NULL,
+            NULL, NULL, NULL) < 0)
+    {
+        c->pc_async = NULL;
+        tp_client_report_error(c->client, "per-consumer descriptor stream");
+    }
+}
+
+/* Complete a switch to the assigned descriptor stream. */
+static int poll_descriptor_switch(tp_consumer_t *c)
+{
+    tp_subscription_t *sub = NULL;
+    int rc = tp_transport_async_add_subscription_poll(&sub, c->pc_async);
+    if (0 == rc)
+    {
+        return 0;
+    }
+    c->pc_async = NULL;
+    if (rc < 0)
+    {
+        tp_client_report_error(c->client, "per-consumer descriptor stream");
+        return 1;
+    }
+    tp_subscription_close(c->sub_descriptor);
+    c->sub_descriptor = sub;
+    c->pc_active = true;
+    atomic_store(&c->a_descriptor_stream_id, (uint32_t)c->pc_stream_id);
+    TP_LOG_INFO("consumer", "stream %u: descriptors now on %s stream %d", c->config.stream_id, c->pc_channel,
+        c->pc_stream_id);
+    return 1;
 }
 
 /* FrameProgress validation (§10.2.2): mapped epoch, monotonic within a frame, within the largest stride. */
@@ -841,7 +916,11 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
             return;
         }
         uint64_t gap = seq - c->last_seq - 1;
-        if (gap > 0)
+        if (gap > 0 && c->pc_active && c->config.max_rate_hz > 0)
+        {
+            tp_counter_add(&c->drops_rate_limited, gap); /* thinned out by the producer at our request */
+        }
+        else if (gap > 0)
         {
             tp_counter_add(&c->drops_gap, gap);
             if (gap > c->config.max_outstanding_seq_gap)
@@ -1024,7 +1103,7 @@ static void offer_control(tp_publication_t *pub, const uint8_t *buf, size_t len)
 
 static void send_hello(tp_consumer_t *c)
 {
-    uint8_t buf[128];
+    uint8_t buf[TP_CONSUMER_CHANNEL_MAX + 128];
     tp_sbe_wire_consumer_hello_t m = { 0 };
     tp_sbe_wire_consumer_hello_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
     tp_sbe_wire_consumer_hello_set_stream_id(&m, c->config.stream_id);
@@ -1039,10 +1118,11 @@ static void send_hello(tp_consumer_t *c)
     tp_sbe_wire_consumer_hello_set_progress_bytes_delta(&m, TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_BYTES_DELTA_NULL_VALUE);
     tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m,
         TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
-    tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, 0);
+    tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, c->config.descriptor_stream_id);
     tp_sbe_wire_consumer_hello_set_control_stream_id(&m, 0);
     tp_sbe_wire_consumer_hello_zero_padding(&m);
-    tp_sbe_wire_consumer_hello_put_descriptor_channel(&m, "", 0);
+    tp_sbe_wire_consumer_hello_put_descriptor_channel(&m, c->config.descriptor_channel,
+        (uint32_t)strlen(c->config.descriptor_channel));
     tp_sbe_wire_consumer_hello_put_control_channel(&m, "", 0);
     offer_control(c->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_hello_encoded_length(&m));
     tp_counter_add(&c->hellos_sent, 1);
@@ -1096,6 +1176,10 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
     {
         rc = tp_subscription_poll(c->sub_metadata, on_metadata, c, 16);
         work += rc > 0 ? rc : 0;
+    }
+    if (NULL != c->pc_async)
+    {
+        work += poll_descriptor_switch(c);
     }
     rc = tp_subscription_poll(c->sub_descriptor, on_descriptor, c, c->config.fragment_limit);
     work += rc > 0 ? rc : 0;
@@ -1158,6 +1242,7 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->epoch = tp_counter_get(&c->a_epoch);
     s->last_seq = tp_counter_get(&c->a_last_seq);
     s->mapped = atomic_load(&c->mapped);
+    s->descriptor_stream_id = atomic_load(&c->a_descriptor_stream_id);
     s->use_shm = atomic_load(&c->a_use_shm);
     return 0;
 }

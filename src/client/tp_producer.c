@@ -61,7 +61,22 @@ typedef struct tp_tracked_consumer_stct
     uint32_t progress_bytes_delta;  /* UINT32_MAX = none */
     uint32_t max_rate_hz;
     uint8_t mode;
+    /* per-consumer descriptor stream (§5) */
+    char desc_channel[TP_CLIENT_CHANNEL_MAX];
+    int32_t desc_stream_id;
+    tp_async_add_publication_t *desc_async;
+    tp_publication_t *desc_pub;
+    uint64_t next_allowed_ns;
 } tp_tracked_consumer_t;
+
+/* Committed frames handed from the application thread to the conductor (SPSC) for per-consumer streams. */
+#define TP_FANOUT_CAPACITY 4096u
+typedef struct tp_fanout_entry_stct
+{
+    uint64_t seq;
+    uint64_t trace_id;
+    uint32_t meta_version;
+} tp_fanout_entry_t;
 
 typedef struct tp_producer_meta_stct
 {
@@ -123,6 +138,15 @@ struct tp_producer_stct
     tp_tracked_consumer_t consumers[TP_PRODUCER_MAX_TRACKED_CONSUMERS];
     size_t consumer_count;
     uint8_t *encode_buffer;
+
+    /* SPSC ring: the application thread pushes committed seqs while per-consumer streams exist */
+    tp_fanout_entry_t *fanout;
+    _Alignas(64) _Atomic uint64_t fanout_tail; /* application thread */
+    _Alignas(64) _Atomic uint64_t fanout_head; /* conductor */
+    _Atomic bool fanout_active;
+    _Atomic uint64_t fanout_overflow;           /* application thread */
+    _Atomic uint64_t per_consumer_descriptors;  /* conductor */
+    _Atomic uint64_t per_consumer_rate_limited; /* conductor */
 };
 
 
@@ -338,9 +362,10 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     }
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
+    p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
     atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
     atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
-    if (NULL == p->entries || NULL == p->encode_buffer)
+    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout)
     {
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
@@ -441,9 +466,14 @@ void tp_producer_destroy(tp_producer_t *p)
     {
         tp_shm_epoch_dir_remove(p->epoch_dir);
     }
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        tp_publication_close(p->consumers[i].desc_pub);
+    }
     meta_free(p->meta);
     free(p->entries);
     free(p->encode_buffer);
+    free(p->fanout);
     free(p);
 }
 
@@ -535,6 +565,22 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
     tp_counter_add(&p->frames, 1);
     tp_counter_add(&p->bytes, e->length);
     atomic_store_explicit(&p->current_seq, e->seq + 1, memory_order_release);
+    if (atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
+    {
+        uint64_t tail = atomic_load_explicit(&p->fanout_tail, memory_order_relaxed);
+        if (tail - atomic_load_explicit(&p->fanout_head, memory_order_acquire) < TP_FANOUT_CAPACITY)
+        {
+            tp_fanout_entry_t *f = &p->fanout[tail & (TP_FANOUT_CAPACITY - 1)];
+            f->seq = e->seq;
+            f->trace_id = e->trace_id;
+            f->meta_version = e->header.meta_version;
+            atomic_store_explicit(&p->fanout_tail, tail + 1, memory_order_release);
+        }
+        else
+        {
+            tp_counter_add(&p->fanout_overflow, 1);
+        }
+    }
 }
 
 /* Publish ready entries in order. Returns count published, or a negative TP_PRODUCER_* code. */
@@ -1118,22 +1164,194 @@ static void update_progress_policy(tp_producer_t *p)
     atomic_store(&p->progress_enabled, enabled);
 }
 
-static void send_config_decline(tp_producer_t *p, uint32_t consumer_id, uint8_t mode)
+/* ConsumerConfig: assign the consumer's per-consumer descriptor stream, or decline (empty channel, 0 ids). */
+static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c, bool assign)
 {
-    uint8_t buf[128];
+    uint8_t buf[TP_CLIENT_CHANNEL_MAX + 128];
     tp_sbe_wire_consumer_config_t m = { 0 };
     tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
     tp_sbe_wire_consumer_config_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_consumer_config_set_consumer_id(&m, consumer_id);
+    tp_sbe_wire_consumer_config_set_consumer_id(&m, c->consumer_id);
     tp_sbe_wire_consumer_config_set_use_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
-    tp_sbe_wire_consumer_config_set_mode(&m, (tp_sbe_wire_mode_t)mode);
-    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, 0);
-    tp_sbe_wire_consumer_config_set_control_stream_id(&m, 0);
+    tp_sbe_wire_consumer_config_set_mode(&m,
+        TP_SBE_WIRE_MODE_RATE_LIMITED == c->mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM);
+    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, assign ? (uint32_t)c->desc_stream_id : 0);
+    tp_sbe_wire_consumer_config_set_control_stream_id(&m, 0); /* per-consumer control streams: declined */
     tp_sbe_wire_consumer_config_zero_padding(&m);
     tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, "", 0);
-    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, "", 0);
+    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, assign ? c->desc_channel : "",
+        assign ? (uint32_t)strlen(c->desc_channel) : 0);
     tp_sbe_wire_consumer_config_put_control_channel(&m, "", 0);
     offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
+}
+
+static void release_consumer_stream(tp_tracked_consumer_t *c)
+{
+    if (NULL != c->desc_async)
+    {
+        tp_publication_t *pub = NULL;
+        if (1 == tp_transport_async_add_publication_poll(&pub, c->desc_async))
+        {
+            tp_publication_close(pub);
+        }
+        /* still pending: the transport owns it until it completes (closed with the transport) */
+        c->desc_async = NULL;
+    }
+    tp_publication_close(c->desc_pub);
+    c->desc_pub = NULL;
+    c->desc_channel[0] = '\0';
+    c->desc_stream_id = 0;
+}
+
+static void update_fanout_active(tp_producer_t *p)
+{
+    bool active = false;
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        active = active || NULL != p->consumers[i].desc_pub;
+    }
+    if (active && !atomic_load(&p->fanout_active))
+    {
+        /* start from the current tail: only frames committed from now on are fanned out */
+        atomic_store(&p->fanout_head, atomic_load(&p->fanout_tail));
+    }
+    atomic_store(&p->fanout_active, active);
+}
+
+/*
+ * A per-consumer descriptor stream request (§5, §10.1.2): both the channel and
+ * a non-zero stream id, an Aeron channel, and not one of the shared streams.
+ * Anything else is declined.
+ */
+static void handle_stream_request(tp_producer_t *p, tp_tracked_consumer_t *c, const char *dch, uint32_t dlen,
+    uint32_t dsid, uint32_t clen, uint32_t csid)
+{
+    const tp_context_t *ctx = &p->client->ctx;
+    if (0 == dlen && 0 == dsid)
+    {
+        if (clen > 0 || csid != 0)
+        {
+            send_config(p, c, false); /* only a control stream was requested: declined */
+        }
+        return;
+    }
+    char channel[TP_CLIENT_CHANNEL_MAX];
+    bool valid = dlen > 0 && dlen < sizeof(channel) && dsid != 0 && dsid <= INT32_MAX;
+    if (valid)
+    {
+        memcpy(channel, dch, dlen);
+        channel[dlen] = '\0';
+        valid = 0 == strncmp(channel, "aeron:", 6);
+        for (int k = 0; valid && k < TP_STREAM_KIND_COUNT; k++)
+        {
+            valid = !(ctx->stream_id[k] == (int32_t)dsid && 0 == strcmp(ctx->channel[k], channel));
+        }
+    }
+    if (!valid)
+    {
+        send_config(p, c, false);
+        return;
+    }
+    if ((NULL != c->desc_pub || NULL != c->desc_async) && c->desc_stream_id == (int32_t)dsid &&
+        0 == strcmp(c->desc_channel, channel))
+    {
+        if (NULL != c->desc_pub)
+        {
+            send_config(p, c, true); /* idempotent re-assignment on every hello */
+        }
+        return;
+    }
+    release_consumer_stream(c);
+    snprintf(c->desc_channel, sizeof(c->desc_channel), "%s", channel);
+    c->desc_stream_id = (int32_t)dsid;
+    if (tp_transport_async_add_publication(&c->desc_async, p->client->transport, c->desc_channel, c->desc_stream_id) < 0)
+    {
+        c->desc_async = NULL;
+        send_config(p, c, false);
+        c->desc_channel[0] = '\0';
+        c->desc_stream_id = 0;
+    }
+}
+
+/* Conductor: complete pending per-consumer publications, then fan committed frames out (rate-limited). */
+static int fanout_work(tp_producer_t *p, uint64_t now_ns)
+{
+    int work = 0;
+    bool changed = false;
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        tp_tracked_consumer_t *c = &p->consumers[i];
+        if (NULL == c->desc_async)
+        {
+            continue;
+        }
+        int rc = tp_transport_async_add_publication_poll(&c->desc_pub, c->desc_async);
+        if (0 == rc)
+        {
+            continue;
+        }
+        c->desc_async = NULL;
+        work++;
+        changed = true;
+        if (1 == rc)
+        {
+            send_config(p, c, true);
+        }
+        else
+        {
+            c->desc_pub = NULL;
+            send_config(p, c, false);
+            c->desc_channel[0] = '\0';
+            c->desc_stream_id = 0;
+        }
+    }
+    if (changed)
+    {
+        update_fanout_active(p);
+    }
+    if (!atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
+    {
+        return work;
+    }
+    uint64_t head = atomic_load_explicit(&p->fanout_head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&p->fanout_tail, memory_order_acquire);
+    for (; head != tail; head++)
+    {
+        const tp_fanout_entry_t *f = &p->fanout[head & (TP_FANOUT_CAPACITY - 1)];
+        uint8_t buf[TP_DESCRIPTOR_LENGTH];
+        tp_sbe_wire_frame_descriptor_t m = { 0 };
+        tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+        tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_descriptor_set_seq(&m, f->seq);
+        tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
+                ? tp_clock_mono_ns()
+                : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
+        tp_sbe_wire_frame_descriptor_set_meta_version(&m, f->meta_version);
+        tp_sbe_wire_frame_descriptor_set_trace_id(&m, f->trace_id);
+        for (size_t i = 0; i < p->consumer_count; i++)
+        {
+            tp_tracked_consumer_t *c = &p->consumers[i];
+            if (NULL == c->desc_pub)
+            {
+                continue;
+            }
+            if (c->max_rate_hz > 0)
+            {
+                if (now_ns < c->next_allowed_ns)
+                {
+                    tp_counter_add(&p->per_consumer_rate_limited, 1);
+                    continue;
+                }
+                c->next_allowed_ns = now_ns + UINT64_C(1000000000) / c->max_rate_hz;
+            }
+            offer_control(p, c->desc_pub, buf, sizeof(buf));
+            tp_counter_add(&p->per_consumer_descriptors, 1);
+        }
+        work++;
+    }
+    atomic_store_explicit(&p->fanout_head, head, memory_order_release);
+    return work;
 }
 
 static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
@@ -1173,12 +1391,8 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
         c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
         c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
         update_progress_policy(p);
-        /* Per-consumer descriptor/control streams are not offered yet: decline any request (§5, §10.1.3). */
-        if (dlen > 0 || clen > 0 || tp_sbe_wire_consumer_hello_descriptor_stream_id(&m) != 0 ||
-            tp_sbe_wire_consumer_hello_control_stream_id(&m) != 0)
-        {
-            send_config_decline(p, c->consumer_id, c->mode);
-        }
+        handle_stream_request(p, c, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m), clen,
+            tp_sbe_wire_consumer_hello_control_stream_id(&m));
     }
 }
 
@@ -1239,6 +1453,7 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         if (now_ns > p->consumers[i].last_seen_ns + stale_ns)
         {
+            release_consumer_stream(&p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
             p->consumers[i] = p->consumers[--p->consumer_count];
             tp_counter_add(&p->consumers_stale, 1);
             changed = true;
@@ -1250,7 +1465,9 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         atomic_store(&p->consumers_known, p->consumer_count);
         update_progress_policy(p);
+        update_fanout_active(p);
     }
+    work += fanout_work(p, now_ns);
     return work;
 }
 
@@ -1280,6 +1497,9 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->consumers = tp_counter_get(&p->consumers_known);
     s->consumers_stale = tp_counter_get(&p->consumers_stale);
     s->progress_sent = tp_counter_get(&p->progress_sent);
+    s->per_consumer_descriptors = tp_counter_get(&p->per_consumer_descriptors);
+    s->per_consumer_rate_limited = tp_counter_get(&p->per_consumer_rate_limited);
+    s->fanout_overflow = tp_counter_get(&p->fanout_overflow);
     s->current_seq = atomic_load(&p->current_seq);
     s->epoch = p->epoch;
     s->meta_version = atomic_load(&p->meta_version);

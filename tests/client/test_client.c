@@ -747,6 +747,80 @@ static void test_consumer_config_fallback(void)
     fixture_close(&f);
 }
 
+static void test_per_consumer_streams(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "perconsumer"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    static rx_t rx_a, rx_b, rx_c;
+    tp_consumer_config_t cc;
+    tp_consumer_t *a = NULL, *b = NULL, *c = NULL, *bad = NULL;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx_a;
+    snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
+    cc.descriptor_stream_id = 1150;
+    TP_ASSERT_OK(tp_client_add_consumer(&a, client, &cc, 5000000000u));
+    cc.clientd = &rx_b;
+    cc.descriptor_stream_id = 1151;
+    cc.mode = TP_CONSUMER_MODE_RATE_LIMITED;
+    cc.max_rate_hz = 50;
+    TP_ASSERT_OK(tp_client_add_consumer(&b, client, &cc, 5000000000u));
+    cc.clientd = &rx_c;
+    cc.descriptor_stream_id = 1100; /* the shared descriptor stream: invalid request, declined */
+    cc.mode = TP_CONSUMER_MODE_STREAM;
+    cc.max_rate_hz = 0;
+    TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
+    cc.descriptor_stream_id = 0; /* channel without stream id: refused locally */
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_consumer(&bad, client, &cc, 1000000000u));
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 256;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    tp_consumer_stats_t sa, sb, sc;
+    TPC_WAIT_UNTIL(client,
+        (tp_consumer_stats(a, &sa), tp_consumer_stats(b, &sb), tp_consumer_stats(c, &sc),
+            sa.mapped && sb.mapped && sc.mapped && sa.descriptor_stream_id == 1150 && sb.descriptor_stream_id == 1151 &&
+                sc.configs_received > 0),
+        3000);
+    TP_ASSERT_EQ_U64(1150, sa.descriptor_stream_id);
+    TP_ASSERT_EQ_U64(1151, sb.descriptor_stream_id);
+    TP_ASSERT_EQ_U64(1100, sc.descriptor_stream_id); /* declined: stays on the shared stream */
+    TP_ASSERT(sc.configs_received > 0);
+    uint8_t buf[128];
+    for (int i = 0; i < 100; i++)
+    {
+        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
+        tp_client_do_work(client);
+        tp_sleep_ns(2000000);
+    }
+    TPC_WAIT_UNTIL(client,
+        (tp_consumer_stats(a, &sa), tp_consumer_stats(c, &sc), sa.frames >= 100 && sc.frames >= 100), 2000);
+    tp_consumer_stats(b, &sb);
+    TP_ASSERT_EQ_U64(100, sa.frames);
+    TP_ASSERT_EQ_U64(100, sc.frames);
+    TP_ASSERT_EQ_U64(0, sa.drops_gap);
+    TP_ASSERT_MSG(sb.frames >= 5 && sb.frames <= 25, "50 Hz per-consumer stream delivered %llu of 100 in ~0.2 s",
+        (unsigned long long)sb.frames);
+    TP_ASSERT_EQ_U64(0, sb.drops_gap); /* thinned by the producer on request: counted as rate limited */
+    TP_ASSERT_EQ_U64(0, rx_a.bad + rx_b.bad + rx_c.bad);
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(p, &ps));
+    TP_ASSERT_EQ_U64(100 + sb.frames, ps.per_consumer_descriptors);
+    TP_ASSERT(ps.per_consumer_rate_limited >= 70);
+    /* a consumer that goes away is dropped after the stale timeout, its stream closed */
+    TP_ASSERT_OK(tp_consumer_close(a));
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 2), 3000);
+    TP_ASSERT_EQ_U64(2, ps.consumers);
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
@@ -803,5 +877,6 @@ int main(void)
     TP_RUN(test_metadata_and_stale);
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
+    TP_RUN(test_per_consumer_streams);
     return tp_test_finish();
 }
