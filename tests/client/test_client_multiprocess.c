@@ -220,9 +220,10 @@ static void test_slow(void)
     TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
     TP_ASSERT(field("consumer.json", "drops_late") > 0);
     TP_ASSERT(field("consumer.json", "intact") > 0);
-    TP_ASSERT_EQ_I64(30000, (int64_t)(field("consumer.json", "frames") + field("consumer.json", "drops_late") -
-                                      (field("consumer.json", "frames") - field("consumer.json", "intact") -
-                                          field("consumer.json", "torn"))));
+    /* every descriptor arrives; each frame is either intact or counted late (a frame the application saw
+       overwritten is also counted late by the library's own re-check) */
+    TP_ASSERT_EQ_I64(30000, (int64_t)field("consumer.json", "descriptors"));
+    TP_ASSERT((int64_t)(field("consumer.json", "intact") + field("consumer.json", "drops_late")) >= 30000);
 }
 
 int main(int argc, char **argv)
