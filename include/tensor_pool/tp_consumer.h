@@ -117,7 +117,7 @@ typedef struct tp_consumer_config_stct
     void *clientd;
     tp_consumer_mode_t mode;           /**< default STREAM */
     uint32_t max_rate_hz;              /**< RATE_LIMITED: frames per second (0 = unlimited) */
-    uint64_t max_outstanding_seq_gap;  /**< resync threshold (default 256, §15.4) */
+    uint64_t max_outstanding_seq_gap;  /**< resync threshold (default 256, §15.4; 0 = never; only below nslots) */
     uint32_t fragment_limit;           /**< descriptors per duty cycle (default 64) */
     bool supports_progress;            /**< ConsumerHello.supports_progress */
     tp_progress_handler_t on_progress; /**< optional, with supports_progress */
@@ -151,7 +151,7 @@ typedef struct tp_consumer_stats_stct
     uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
     uint64_t remaps;               /**< successful mappings (first one included) */
     uint64_t unmaps;               /**< epoch changes and stale producers */
-    uint64_t resyncs;              /**< max_outstanding_seq_gap exceeded */
+    uint64_t resyncs;              /**< lag beyond max_outstanding_seq_gap: dropped to the newest frame (skips in drops_gap) */
     uint64_t hellos_sent;
     uint64_t qos_sent;
     uint64_t configs_received;

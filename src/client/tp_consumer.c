@@ -69,6 +69,7 @@ struct tp_consumer_stct
     uint64_t last_seq;
     bool have_last_seq;
     uint64_t next_allowed_ns; /* RATE_LIMITED */
+    uint64_t resync_until;    /* §15.4: descriptors below this seq are skipped after a resync */
 
     uint64_t next_hello_ns;
     uint64_t next_qos_ns;
@@ -323,6 +324,7 @@ static void unmap(tp_consumer_t *c)
     }
     c->pool_count = 0;
     c->have_last_seq = false;
+    c->resync_until = 0;
     c->epoch = 0;
     atomic_store(&c->a_epoch, 0);
     atomic_store(&c->a_last_seq, 0);
@@ -932,6 +934,30 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
     c->last_seq = seq;
     c->have_last_seq = true;
     atomic_store_explicit(&c->a_last_seq, seq, memory_order_relaxed);
+    /*
+     * §15.4 resync: when the producer is already more than max_outstanding_seq_gap
+     * frames ahead (the slot of seq + gap holds that frame or a newer one), drop
+     * to the newest committed frame instead of working through a stale backlog.
+     */
+    if (seq < c->resync_until)
+    {
+        tp_counter_add(&c->drops_gap, 1);
+        return;
+    }
+    uint64_t max_gap = c->config.max_outstanding_seq_gap;
+    if (max_gap > 0 && max_gap < c->nslots)
+    {
+        uint64_t probe = seq + max_gap;
+        const uint8_t *slot = tp_shm_region_base(c->ring) + tp_shm_slot_offset(tp_shm_header_index(probe, c->nslots));
+        uint64_t word = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+        if ((word & 1u) && (word >> 1) >= probe)
+        {
+            c->resync_until = word >> 1;
+            tp_counter_add(&c->resyncs, 1);
+            tp_counter_add(&c->drops_gap, 1);
+            return;
+        }
+    }
     uint64_t desc_ts = tp_sbe_wire_frame_descriptor_timestamp_ns(&m);
     if (TP_CONSUMER_MODE_RATE_LIMITED == c->config.mode && c->config.max_rate_hz > 0)
     {

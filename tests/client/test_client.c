@@ -821,6 +821,49 @@ static void test_per_consumer_streams(void)
     tpc_dirs_remove(&d);
 }
 
+static void test_resync(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "resync"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    static rx_t rx;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx;
+    cc.fragment_limit = 1000;
+    tp_consumer_t *c = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 1024;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TPC_WAIT_UNTIL(client, tp_consumer_is_mapped(c), 3000);
+    TP_ASSERT(tp_consumer_is_mapped(c));
+    /* 600 frames while the consumer does not run: it is 600 behind when it resumes */
+    uint8_t buf[64];
+    for (int i = 0; i < 600; i++)
+    {
+        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
+    }
+    tp_consumer_stats_t cs;
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(c, &cs), cs.last_seq >= 599), 2000);
+    /* at seq 0 the slot of 256 is taken: skip to 256; at 256 the slot of 512: skip to 512; then read 512..599 */
+    TP_ASSERT_EQ_U64(2, cs.resyncs);
+    TP_ASSERT_EQ_U64(88, cs.frames);
+    TP_ASSERT_EQ_U64(512, cs.drops_gap);
+    TP_ASSERT_EQ_U64(0, cs.drops_late);
+    TP_ASSERT_EQ_U64(512, rx.seqs[0]);
+    TP_ASSERT_EQ_U64(0, rx.bad);
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
@@ -878,5 +921,6 @@ int main(void)
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);
+    TP_RUN(test_resync);
     return tp_test_finish();
 }

