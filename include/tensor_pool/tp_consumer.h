@@ -105,6 +105,13 @@ typedef enum tp_announce_reject_enum
 /** Stable name of a reject reason, e.g. "TP_ANNOUNCE_REJECT_PATH". */
 TP_EXPORT const char *tp_announce_reject_name(int reason);
 
+/**
+ * Meta blob callback (§10.3.3): a complete blob whose chunks were contiguous
+ * and whose CRC32C matched. `data` is valid during the call.
+ */
+typedef void (*tp_meta_blob_handler_t)(void *clientd, uint32_t meta_version, uint32_t blob_type, const uint8_t *data,
+    size_t length);
+
 /** Longest per-consumer channel URI (bytes, with the terminating NUL). */
 #define TP_CONSUMER_CHANNEL_MAX 256
 
@@ -130,6 +137,8 @@ typedef struct tp_consumer_config_stct
      */
     char descriptor_channel[TP_CONSUMER_CHANNEL_MAX];
     uint32_t descriptor_stream_id;
+    tp_meta_blob_handler_t on_meta_blob; /**< optional (needs use_metadata) */
+    uint64_t max_meta_blob_bytes;        /**< larger blobs are discarded (default 64 MiB) */
 } tp_consumer_config_t;
 
 /** Fill `config` with the defaults. */
@@ -156,6 +165,8 @@ typedef struct tp_consumer_stats_stct
     uint64_t qos_sent;
     uint64_t configs_received;
     uint64_t metadata_updates;
+    uint64_t meta_blobs_received;  /**< complete, verified blobs */
+    uint64_t meta_blobs_discarded; /**< gap/overlap, checksum mismatch, too large, or superseded */
     uint64_t progress_received;    /**< FrameProgress accepted */
     uint64_t progress_dropped;     /**< FrameProgress rejected: wrong epoch, regression, beyond the pool stride */
     uint64_t epoch;                /**< current mapped epoch (0 = unmapped) */

@@ -113,6 +113,7 @@ typedef struct tp_producer_stats_stct
     uint64_t per_consumer_descriptors;  /**< descriptors sent on per-consumer streams */
     uint64_t per_consumer_rate_limited; /**< skipped by a consumer's max_rate_hz */
     uint64_t fanout_overflow;           /**< committed frames not handed to per-consumer streams (ring full) */
+    uint64_t meta_blobs_sent;           /**< blobs completely sent (Complete published) */
     uint64_t current_seq;               /**< next sequence number */
     uint64_t epoch;
     uint32_t meta_version;
@@ -178,6 +179,22 @@ TP_EXPORT int tp_producer_flush(tp_producer_t *producer);
  */
 TP_EXPORT int64_t tp_producer_set_metadata(tp_producer_t *producer, size_t count, const char *const *keys,
     const char *const *formats, const uint8_t *const *values, const uint32_t *value_lengths);
+
+/** Largest meta blob accepted by tp_producer_publish_meta_blob() (64 MiB). */
+#define TP_META_BLOB_MAX_BYTES (UINT64_C(64) * 1024 * 1024)
+
+/**
+ * Publish a large metadata blob (§10.3.3, §15.9: MetaBlobAnnounce, chunks
+ * of at most 64 KiB with increasing offsets, MetaBlobComplete; CRC32C
+ * checksum) for the current meta_version on the metadata stream. Any thread;
+ * the data is copied and sent by the conductor (chunks retried under back
+ * pressure). A blob still being sent is replaced. Returns 0 or -1.
+ */
+TP_EXPORT int tp_producer_publish_meta_blob(tp_producer_t *producer, uint32_t blob_type, const void *data,
+    size_t length);
+
+/** CRC32C (Castagnoli) of `length` bytes, as used for meta blob checksums. */
+TP_EXPORT uint32_t tp_crc32c(const void *data, size_t length);
 
 /** Copy the counters. Any thread. Returns 0 or -1. */
 TP_EXPORT int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *stats);

@@ -28,6 +28,10 @@ static void cmd_free(tp_client_cmd_t *cmd)
     {
         tp_producer_metadata_free(cmd->payload);
     }
+    else if (TP_CMD_META_BLOB == cmd->type)
+    {
+        free(cmd->payload);
+    }
     free(cmd);
 }
 
@@ -150,6 +154,11 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
             break;
         case TP_CMD_SET_METADATA:
             tp_producer_apply_metadata(cmd->target, cmd->payload);
+            cmd->payload = NULL;
+            tp_client_cmd_complete(cmd, true, NULL);
+            break;
+        case TP_CMD_META_BLOB:
+            tp_producer_apply_meta_blob(cmd->target, cmd->payload);
             cmd->payload = NULL;
             tp_client_cmd_complete(cmd, true, NULL);
             break;

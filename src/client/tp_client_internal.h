@@ -66,7 +66,8 @@ typedef enum tp_cmd_type_enum
     TP_CMD_ADD_CONSUMER = 2,
     TP_CMD_CLOSE_PRODUCER = 3,
     TP_CMD_CLOSE_CONSUMER = 4,
-    TP_CMD_SET_METADATA = 5
+    TP_CMD_SET_METADATA = 5,
+    TP_CMD_META_BLOB = 6
 } tp_cmd_type_t;
 
 /** A request to the conductor. The requester waits on `state`. */
@@ -153,6 +154,8 @@ void tp_producer_destroy(tp_producer_t *producer);
 void tp_producer_apply_metadata(tp_producer_t *producer, void *payload);
 /** Free a metadata payload. */
 void tp_producer_metadata_free(void *payload);
+/** Take over a meta blob to send (conductor). */
+void tp_producer_apply_meta_blob(tp_producer_t *producer, void *blob);
 
 int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consumer_config_t *config);
 int tp_consumer_poll_ready(tp_consumer_t *consumer);

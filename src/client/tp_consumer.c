@@ -83,6 +83,15 @@ struct tp_consumer_stct
 
     tp_frame_internal_t frame_internal;
 
+    /* meta blob reassembly (§10.3.3) */
+    uint8_t *blob;
+    uint64_t blob_len;
+    uint64_t blob_received;
+    uint32_t blob_version;
+    uint32_t blob_type;
+    uint64_t blob_checksum;
+    _Atomic uint64_t meta_blobs_received, meta_blobs_discarded;
+
     /* per-consumer descriptor stream */
     tp_async_add_subscription_t *pc_async;
     char pc_channel[TP_CONSUMER_CHANNEL_MAX];
@@ -115,6 +124,7 @@ void tp_consumer_config_init(tp_consumer_config_t *config)
     config->max_outstanding_seq_gap = 256;
     config->fragment_limit = 64;
     config->use_metadata = true;
+    config->max_meta_blob_bytes = TP_META_BLOB_MAX_BYTES;
 }
 
 const char *tp_announce_reject_name(int reason)
@@ -366,6 +376,7 @@ void tp_consumer_destroy(tp_consumer_t *c)
     tp_publication_close(c->pub_control);
     tp_publication_close(c->pub_qos);
     free_attrs(c);
+    free(c->blob);
     free(c);
 }
 
@@ -1012,13 +1023,106 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
 /* Metadata cache                                                             */
 /* ------------------------------------------------------------------------- */
 
+static void blob_discard(tp_consumer_t *c)
+{
+    if (NULL != c->blob)
+    {
+        free(c->blob);
+        c->blob = NULL;
+        tp_counter_add(&c->meta_blobs_discarded, 1);
+    }
+}
+
+/* MetaBlobAnnounce / Chunk / Complete: contiguous increasing offsets covering [0, total), CRC32C. */
+static void handle_blob(tp_consumer_t *c, uint16_t template_id, const uint8_t *buffer, size_t length)
+{
+    if (TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID == template_id)
+    {
+        tp_sbe_wire_meta_blob_announce_t m = { 0 };
+        if (TP_SBE_OK != tp_sbe_wire_meta_blob_announce_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+            tp_sbe_wire_meta_blob_announce_stream_id(&m) != c->config.stream_id)
+        {
+            return;
+        }
+        blob_discard(c); /* an unfinished blob is superseded */
+        uint64_t total = tp_sbe_wire_meta_blob_announce_total_len(&m);
+        if (total > c->config.max_meta_blob_bytes || NULL == (c->blob = malloc(total ? total : 1)))
+        {
+            tp_counter_add(&c->meta_blobs_discarded, 1);
+            return;
+        }
+        c->blob_len = total;
+        c->blob_received = 0;
+        c->blob_version = tp_sbe_wire_meta_blob_announce_meta_version(&m);
+        c->blob_type = tp_sbe_wire_meta_blob_announce_blob_type(&m);
+        c->blob_checksum = tp_sbe_wire_meta_blob_announce_checksum(&m);
+    }
+    else if (TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID == template_id)
+    {
+        tp_sbe_wire_meta_blob_chunk_t m = { 0 };
+        const uint8_t *data = NULL;
+        uint32_t n = 0;
+        if (NULL == c->blob || TP_SBE_OK != tp_sbe_wire_meta_blob_chunk_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+            tp_sbe_wire_meta_blob_chunk_stream_id(&m) != c->config.stream_id)
+        {
+            return;
+        }
+        if (tp_sbe_wire_meta_blob_chunk_meta_version(&m) != c->blob_version ||
+            TP_SBE_OK != tp_sbe_wire_meta_blob_chunk_get_bytes(&m, &data, &n) ||
+            tp_sbe_wire_meta_blob_chunk_chunk_offset(&m) != c->blob_received || n > c->blob_len - c->blob_received)
+        {
+            blob_discard(c); /* gap, overlap, overrun or foreign version */
+            return;
+        }
+        memcpy(c->blob + c->blob_received, data, n);
+        c->blob_received += n;
+    }
+    else if (TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID == template_id)
+    {
+        tp_sbe_wire_meta_blob_complete_t m = { 0 };
+        if (NULL == c->blob ||
+            TP_SBE_OK != tp_sbe_wire_meta_blob_complete_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+            tp_sbe_wire_meta_blob_complete_stream_id(&m) != c->config.stream_id)
+        {
+            return;
+        }
+        uint64_t checksum = tp_sbe_wire_meta_blob_complete_checksum(&m);
+        /* checksum 0 means "none" (§15.9: optional) */
+        bool ok = tp_sbe_wire_meta_blob_complete_meta_version(&m) == c->blob_version &&
+            c->blob_received == c->blob_len && checksum == c->blob_checksum &&
+            (0 == checksum || tp_crc32c(c->blob, c->blob_len) == checksum);
+        if (!ok)
+        {
+            blob_discard(c);
+            return;
+        }
+        tp_counter_add(&c->meta_blobs_received, 1);
+        if (NULL != c->config.on_meta_blob)
+        {
+            c->config.on_meta_blob(c->config.clientd, c->blob_version, c->blob_type, c->blob, c->blob_len);
+        }
+        free(c->blob);
+        c->blob = NULL;
+    }
+}
+
 static void on_metadata(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_consumer_t *c = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
-        h.template_id != TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID)
+    tp_sbe_header_t h = { 0 };
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    if (TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID == h.template_id ||
+        TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID == h.template_id ||
+        TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID == h.template_id)
+    {
+        handle_blob(c, h.template_id, buffer, length);
+        return;
+    }
+    if (h.template_id != TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID)
     {
         return;
     }
@@ -1264,6 +1368,8 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->configs_received = tp_counter_get(&c->configs_received);
     s->metadata_updates = tp_counter_get(&c->metadata_updates);
     s->progress_received = tp_counter_get(&c->progress_received);
+    s->meta_blobs_received = tp_counter_get(&c->meta_blobs_received);
+    s->meta_blobs_discarded = tp_counter_get(&c->meta_blobs_discarded);
     s->progress_dropped = tp_counter_get(&c->progress_dropped);
     s->epoch = tp_counter_get(&c->a_epoch);
     s->last_seq = tp_counter_get(&c->a_last_seq);

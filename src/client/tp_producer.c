@@ -69,6 +69,20 @@ typedef struct tp_tracked_consumer_stct
     uint64_t next_allowed_ns;
 } tp_tracked_consumer_t;
 
+/* A meta blob being sent by the conductor. */
+typedef struct tp_producer_blob_stct
+{
+    uint32_t meta_version;
+    uint32_t blob_type;
+    uint64_t length;
+    uint64_t offset;   /* next chunk */
+    uint32_t checksum;
+    bool announced;
+    uint8_t data[];
+} tp_producer_blob_t;
+
+#define TP_META_BLOB_CHUNK_MAX (64u * 1024u)
+
 /* Committed frames handed from the application thread to the conductor (SPSC) for per-consumer streams. */
 #define TP_FANOUT_CAPACITY 4096u
 typedef struct tp_fanout_entry_stct
@@ -147,6 +161,8 @@ struct tp_producer_stct
     _Atomic uint64_t fanout_overflow;           /* application thread */
     _Atomic uint64_t per_consumer_descriptors;  /* conductor */
     _Atomic uint64_t per_consumer_rate_limited; /* conductor */
+    tp_producer_blob_t *blob;                   /* conductor */
+    _Atomic uint64_t meta_blobs_sent;           /* conductor */
 };
 
 
@@ -471,6 +487,7 @@ void tp_producer_destroy(tp_producer_t *p)
         tp_publication_close(p->consumers[i].desc_pub);
     }
     meta_free(p->meta);
+    free(p->blob);
     free(p->entries);
     free(p->encode_buffer);
     free(p->fanout);
@@ -985,6 +1002,135 @@ int64_t tp_producer_set_metadata(tp_producer_t *p, size_t count, const char *con
     return m->meta_version;
 }
 
+uint32_t tp_crc32c(const void *data, size_t length)
+{
+    static uint32_t table[256];
+    static _Atomic int ready = 0;
+    if (!atomic_load_explicit(&ready, memory_order_acquire))
+    {
+        for (uint32_t i = 0; i < 256; i++)
+        {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+            {
+                c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            }
+            table[i] = c; /* idempotent: concurrent initialisers write the same values */
+        }
+        atomic_store_explicit(&ready, 1, memory_order_release);
+    }
+    const uint8_t *b = data;
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < length; i++)
+    {
+        crc = table[(crc ^ b[i]) & 0xFFu] ^ (crc >> 8);
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+int tp_producer_publish_meta_blob(tp_producer_t *p, uint32_t blob_type, const void *data, size_t length)
+{
+    if (NULL == p || (NULL == data && length > 0))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_publish_meta_blob: NULL argument");
+    }
+    if (length > TP_META_BLOB_MAX_BYTES)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "meta blob of %zu bytes exceeds the %llu-byte limit", length,
+            (unsigned long long)TP_META_BLOB_MAX_BYTES);
+    }
+    tp_producer_blob_t *b = malloc(sizeof(*b) + (length ? length : 1));
+    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (NULL == b || NULL == cmd)
+    {
+        free(b);
+        free(cmd);
+        return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
+    }
+    memcpy(b->data, data, length);
+    b->length = length;
+    b->offset = 0;
+    b->blob_type = blob_type;
+    b->meta_version = atomic_load(&p->meta_version);
+    b->checksum = tp_crc32c(b->data, length);
+    b->announced = false;
+    cmd->type = TP_CMD_META_BLOB;
+    cmd->target = p;
+    cmd->payload = b;
+    return tp_client_submit_and_wait(p->client, cmd);
+}
+
+/* Send the pending blob: announce, chunks (as many as the stream takes), complete. */
+static int send_blob(tp_producer_t *p)
+{
+    tp_producer_blob_t *b = p->blob;
+    int work = 0;
+    uint8_t *buf = p->encode_buffer;
+    size_t chunk_max = TP_META_BLOB_CHUNK_MAX;
+    size_t max_msg = tp_publication_max_message_length(p->pub_metadata);
+    if (max_msg < chunk_max + 64)
+    {
+        chunk_max = max_msg > 128 ? max_msg - 64 : 64;
+    }
+    if (!b->announced)
+    {
+        tp_sbe_wire_meta_blob_announce_t m = { 0 };
+        tp_sbe_wire_meta_blob_announce_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
+        tp_sbe_wire_meta_blob_announce_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_meta_blob_announce_set_meta_version(&m, b->meta_version);
+        tp_sbe_wire_meta_blob_announce_set_blob_type(&m, b->blob_type);
+        tp_sbe_wire_meta_blob_announce_set_total_len(&m, b->length);
+        tp_sbe_wire_meta_blob_announce_set_checksum(&m, b->checksum);
+        if (tp_publication_offer(p->pub_metadata, buf,
+                TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_meta_blob_announce_encoded_length(&m), NULL, NULL) <= 0)
+        {
+            return 0; /* retried next duty cycle */
+        }
+        b->announced = true;
+        work++;
+    }
+    for (int i = 0; i < 16 && b->offset < b->length; i++)
+    {
+        size_t n = b->length - b->offset < chunk_max ? (size_t)(b->length - b->offset) : chunk_max;
+        tp_sbe_wire_meta_blob_chunk_t m = { 0 };
+        tp_sbe_wire_meta_blob_chunk_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
+        tp_sbe_wire_meta_blob_chunk_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_meta_blob_chunk_set_meta_version(&m, b->meta_version);
+        tp_sbe_wire_meta_blob_chunk_set_chunk_offset(&m, b->offset);
+        tp_sbe_wire_meta_blob_chunk_put_bytes(&m, b->data + b->offset, (uint32_t)n);
+        if (tp_publication_offer(p->pub_metadata, buf,
+                TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_meta_blob_chunk_encoded_length(&m), NULL, NULL) <= 0)
+        {
+            return work;
+        }
+        b->offset += n;
+        work++;
+    }
+    if (b->offset >= b->length)
+    {
+        tp_sbe_wire_meta_blob_complete_t m = { 0 };
+        tp_sbe_wire_meta_blob_complete_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
+        tp_sbe_wire_meta_blob_complete_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_meta_blob_complete_set_meta_version(&m, b->meta_version);
+        tp_sbe_wire_meta_blob_complete_set_checksum(&m, b->checksum);
+        if (tp_publication_offer(p->pub_metadata, buf,
+                TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_meta_blob_complete_encoded_length(&m), NULL, NULL) > 0)
+        {
+            free(p->blob);
+            p->blob = NULL;
+            tp_counter_add(&p->meta_blobs_sent, 1);
+            work++;
+        }
+    }
+    return work;
+}
+
+void tp_producer_apply_meta_blob(tp_producer_t *p, void *blob)
+{
+    free(p->blob); /* a blob still being sent is superseded */
+    p->blob = blob;
+}
+
 void tp_producer_apply_metadata(tp_producer_t *p, void *payload)
 {
     meta_free(p->meta);
@@ -1468,6 +1614,10 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
         update_fanout_active(p);
     }
     work += fanout_work(p, now_ns);
+    if (NULL != p->blob)
+    {
+        work += send_blob(p);
+    }
     return work;
 }
 
@@ -1500,6 +1650,7 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->per_consumer_descriptors = tp_counter_get(&p->per_consumer_descriptors);
     s->per_consumer_rate_limited = tp_counter_get(&p->per_consumer_rate_limited);
     s->fanout_overflow = tp_counter_get(&p->fanout_overflow);
+    s->meta_blobs_sent = tp_counter_get(&p->meta_blobs_sent);
     s->current_seq = atomic_load(&p->current_seq);
     s->epoch = p->epoch;
     s->meta_version = atomic_load(&p->meta_version);

@@ -864,6 +864,89 @@ static void test_resync(void)
     tpc_dirs_remove(&d);
 }
 
+static uint8_t blob_seen[300000];
+static size_t blob_seen_len;
+static uint32_t blob_seen_type;
+
+static void on_blob(void *clientd, uint32_t meta_version, uint32_t blob_type, const uint8_t *data, size_t length)
+{
+    (void)clientd;
+    (void)meta_version;
+    blob_seen_type = blob_type;
+    blob_seen_len = length <= sizeof(blob_seen) ? length : 0;
+    memcpy(blob_seen, data, blob_seen_len);
+}
+
+static void test_meta_blob(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "blob"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    static rx_t rx;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx;
+    cc.on_meta_blob = on_blob;
+    tp_consumer_t *c = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TPC_WAIT_UNTIL(client, tp_consumer_is_mapped(c), 3000);
+    static uint8_t blob[300000]; /* 5 chunks of 64 KiB */
+    for (size_t i = 0; i < sizeof(blob); i++)
+    {
+        blob[i] = (uint8_t)(i * 7 + 3);
+    }
+    TP_ASSERT_OK(tp_producer_publish_meta_blob(p, 42, blob, sizeof(blob)));
+    tp_consumer_stats_t cs;
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(c, &cs), cs.meta_blobs_received >= 1), 3000);
+    TP_ASSERT_EQ_U64(1, cs.meta_blobs_received);
+    TP_ASSERT_EQ_U64(0, cs.meta_blobs_discarded);
+    TP_ASSERT_EQ_U64(sizeof(blob), blob_seen_len);
+    TP_ASSERT_EQ_U64(42, blob_seen_type);
+    TP_ASSERT(0 == memcmp(blob, blob_seen, sizeof(blob)));
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(p, &ps));
+    TP_ASSERT_EQ_U64(1, ps.meta_blobs_sent);
+    /* a corrupt stream: chunk with a gap → discarded */
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, d.transport);
+    tp_transport_t *t = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 1300, 0));
+    uint8_t buf[256];
+    tp_sbe_wire_meta_blob_announce_t a = { 0 };
+    tp_sbe_wire_meta_blob_announce_wrap_and_apply_header(&a, buf, 0, sizeof(buf));
+    tp_sbe_wire_meta_blob_announce_set_stream_id(&a, 10000);
+    tp_sbe_wire_meta_blob_announce_set_meta_version(&a, 0);
+    tp_sbe_wire_meta_blob_announce_set_total_len(&a, 100);
+    tp_sbe_wire_meta_blob_announce_set_checksum(&a, 0);
+    TPC_WAIT_UNTIL(client, tp_publication_offer(pub, buf, 8 + tp_sbe_wire_meta_blob_announce_encoded_length(&a), NULL, NULL) > 0, 2000);
+    tp_sbe_wire_meta_blob_chunk_t ch = { 0 };
+    tp_sbe_wire_meta_blob_chunk_wrap_and_apply_header(&ch, buf, 0, sizeof(buf));
+    tp_sbe_wire_meta_blob_chunk_set_stream_id(&ch, 10000);
+    tp_sbe_wire_meta_blob_chunk_set_meta_version(&ch, 0);
+    tp_sbe_wire_meta_blob_chunk_set_chunk_offset(&ch, 50); /* gap: [0, 50) missing */
+    tp_sbe_wire_meta_blob_chunk_put_bytes(&ch, blob, 50);
+    TP_ASSERT(tp_publication_offer(pub, buf, 8 + tp_sbe_wire_meta_blob_chunk_encoded_length(&ch), NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(c, &cs), cs.meta_blobs_discarded >= 1), 2000);
+    TP_ASSERT_EQ_U64(1, cs.meta_blobs_discarded);
+    TP_ASSERT_EQ_U64(1, cs.meta_blobs_received);
+    tp_publication_close(pub);
+    tp_transport_close(t);
+    TP_ASSERT_EQ_U64(0xE3069283u, tp_crc32c("123456789", 9)); /* CRC-32C check value */
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
@@ -922,5 +1005,6 @@ int main(void)
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);
     TP_RUN(test_resync);
+    TP_RUN(test_meta_blob);
     return tp_test_finish();
 }

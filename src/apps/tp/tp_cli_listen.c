@@ -350,6 +350,44 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
             out_end(s);
             return;
         }
+        case TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID:
+        {
+            DECODE(meta_blob_announce);
+            out_begin(s, "MetaBlobAnnounce");
+            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_announce_stream_id(&m));
+            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_announce_meta_version(&m));
+            out_u64(s, "blob_type", tp_sbe_wire_meta_blob_announce_blob_type(&m));
+            out_u64(s, "total_len", tp_sbe_wire_meta_blob_announce_total_len(&m));
+            out_u64(s, "checksum", tp_sbe_wire_meta_blob_announce_checksum(&m));
+            out_end(s);
+            return;
+        }
+        case TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID:
+        {
+            DECODE(meta_blob_chunk);
+            const uint8_t *data = NULL;
+            uint32_t n = 0;
+            out_begin(s, "MetaBlobChunk");
+            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_chunk_stream_id(&m));
+            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_chunk_meta_version(&m));
+            out_u64(s, "chunk_offset", tp_sbe_wire_meta_blob_chunk_chunk_offset(&m));
+            if (TP_SBE_OK == tp_sbe_wire_meta_blob_chunk_get_bytes(&m, &data, &n))
+            {
+                out_u64(s, "bytes", n);
+            }
+            out_end(s);
+            return;
+        }
+        case TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID:
+        {
+            DECODE(meta_blob_complete);
+            out_begin(s, "MetaBlobComplete");
+            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_complete_stream_id(&m));
+            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_complete_meta_version(&m));
+            out_u64(s, "checksum", tp_sbe_wire_meta_blob_complete_checksum(&m));
+            out_end(s);
+            return;
+        }
         default:
             out_begin(s, "WireMessage");
             out_u64(s, "template_id", h.template_id);
