@@ -226,6 +226,41 @@ static void test_slow(void)
     TP_ASSERT((int64_t)(field("consumer.json", "intact") + field("consumer.json", "drops_late")) >= 30000);
 }
 
+static const char *tp_bin;
+
+static void test_listen(void)
+{
+    char out[512];
+    snprintf(out, sizeof(out), "%s/listen.json", dirs.root);
+    pid_t l = fork();
+    if (0 == l)
+    {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+        {
+            dup2(fd, 1);
+            close(fd);
+        }
+        execl(tp_bin, tp_bin, "listen", "descriptors", "--json", "--transport-dir", dirs.transport, "--count", "3",
+            "--duration", "10", (char *)NULL);
+        _exit(127);
+    }
+    tp_sleep_ns(300000000u);
+    const char *pargs[] = { "--rate", "100", "--frames", "50", "--size", "64", "--announce-ms", "100", NULL };
+    pid_t p = spawn(producer_bin, "producer.json", pargs);
+    TP_ASSERT_EQ_I64(0, wait_child(l, 15000));
+    TP_ASSERT_EQ_I64(0, wait_child(p, 15000));
+    char buf[4096] = { 0 };
+    FILE *f = fopen(out, "r");
+    TP_ASSERT(NULL != f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    fprintf(stderr, "  listen: %s", buf);
+    TP_ASSERT(NULL != strstr(buf, "{\"type\":\"FrameDescriptor\",\"stream_id\":10000,\"epoch\":1,\"seq\":0,"));
+    TP_ASSERT(NULL != strstr(buf, "\"seq\":2,"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4)
@@ -259,6 +294,11 @@ int main(int argc, char **argv)
     else if (0 == strcmp(argv[1], "slow"))
     {
         TP_RUN(test_slow);
+    }
+    else if (0 == strcmp(argv[1], "listen") && argc > 4)
+    {
+        tp_bin = argv[4];
+        TP_RUN(test_listen);
     }
     else
     {
