@@ -206,13 +206,13 @@ static void test_sigkill(void)
 
 static void test_slow(void)
 {
-    const char *cargs[] = { "--until-seq", "29999", "--check", "full", "--slow-us", "300", "--duration", "20", NULL };
+    const char *cargs[] = { "--until-seq", "9999", "--check", "full", "--slow-us", "300", "--duration", "40", NULL };
     pid_t c = spawn(consumer_bin, "consumer.json", cargs);
-    const char *pargs[] = { "--rate", "10000", "--frames", "30000", "--size", "65536", "--nslots", "16",
+    const char *pargs[] = { "--rate", "10000", "--frames", "10000", "--size", "16384", "--nslots", "16",
         "--announce-ms", "100", "--wait-consumers", "1", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
-    int prc = wait_child(p, 25000);
-    int crc = wait_child(c, 25000);
+    int prc = wait_child(p, 45000);
+    int crc = wait_child(c, 45000);
     dump("producer.json");
     dump("consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
@@ -222,8 +222,8 @@ static void test_slow(void)
     TP_ASSERT(field("consumer.json", "intact") > 0);
     /* every descriptor arrives; each frame is either intact or counted late (a frame the application saw
        overwritten is also counted late by the library's own re-check) */
-    TP_ASSERT_EQ_I64(30000, (int64_t)field("consumer.json", "descriptors"));
-    TP_ASSERT((int64_t)(field("consumer.json", "intact") + field("consumer.json", "drops_late")) >= 30000);
+    TP_ASSERT_EQ_I64(10000, (int64_t)field("consumer.json", "descriptors"));
+    TP_ASSERT((int64_t)(field("consumer.json", "intact") + field("consumer.json", "drops_late")) >= 10000);
 }
 
 static const char *tp_bin;
