@@ -498,6 +498,18 @@ static void test_hostile_announces(void)
         2000);
     TP_ASSERT_EQ_U64(1, st.announces_rejected[TP_ANNOUNCE_REJECT_OLD_EPOCH]);
     TP_ASSERT_EQ_U64(5, st.epoch);
+    /* REALTIME_SYNCED: freshness against CLOCK_REALTIME, no join-time rule */
+    uint64_t accepted = st.announces_accepted;
+    len = encode_announce(buf, sizeof(buf), 5, tp_clock_realtime_ns(), 16, 256, ring_uri, &good, 1, 2);
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &st), st.announces_accepted > accepted), 2000);
+    TP_ASSERT_EQ_U64(accepted + 1, st.announces_accepted);
+    uint64_t stale = st.announces_rejected[TP_ANNOUNCE_REJECT_STALE];
+    len = encode_announce(buf, sizeof(buf), 5, tp_clock_mono_ns(), 16, 256, ring_uri, &good, 1, 2); /* wrong clock */
+    TP_ASSERT(tp_publication_offer(pub, buf, len, NULL, NULL) > 0);
+    TPC_WAIT_UNTIL(f.client, (tp_consumer_stats(f.consumer, &st), st.announces_rejected[TP_ANNOUNCE_REJECT_STALE] > stale),
+        2000);
+    TP_ASSERT_EQ_U64(stale + 1, st.announces_rejected[TP_ANNOUNCE_REJECT_STALE]);
     tp_publication_close(pub);
     tp_transport_close(t);
     fixture_close(&f);
