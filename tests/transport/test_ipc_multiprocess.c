@@ -13,6 +13,34 @@
 #include "tp_transport_test_util.h"
 
 static char g_dir[256];
+static pid_t g_children[8];
+static int g_nchildren;
+
+/* Remember a child so that it is killed even when an assertion returns early. */
+static pid_t spawn(void)
+{
+    pid_t pid = fork();
+    if (pid > 0 && g_nchildren < 8)
+    {
+        g_children[g_nchildren++] = pid;
+    }
+    return pid;
+}
+
+/* Kill (SIGKILL) and reap the children this test started and has not reaped yet. */
+static void reap_children(void)
+{
+    for (int i = 0; i < g_nchildren; i++)
+    {
+        int status;
+        if (0 == waitpid(g_children[i], &status, WNOHANG))
+        {
+            kill(g_children[i], SIGKILL);
+            waitpid(g_children[i], &status, 0);
+        }
+    }
+    g_nchildren = 0;
+}
 
 typedef struct
 {
@@ -84,7 +112,7 @@ static void test_multiprocess_interleaving(void)
     pid_t pids[3];
     for (int i = 0; i < nchild; i++)
     {
-        pids[i] = fork();
+        pids[i] = spawn();
         if (0 == pids[i])
         {
             _exit(child_publish((uint32_t)i, n, 200));
@@ -145,7 +173,7 @@ static void test_sigkill_mid_message(void)
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 201, 0));
     int pipefd[2];
     TP_ASSERT(0 == pipe(pipefd));
-    pid_t child = fork();
+    pid_t child = spawn();
     if (0 == child)
     {
         close(pipefd[0]);
@@ -235,7 +263,7 @@ static void test_dead_subscriber_disconnects(void)
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 202, 0));
     int pipefd[2];
     TP_ASSERT(0 == pipe(pipefd));
-    pid_t child = fork();
+    pid_t child = spawn();
     if (0 == child)
     {
         close(pipefd[0]);
@@ -284,8 +312,11 @@ int main(void)
         return 1;
     }
     TP_RUN(test_multiprocess_interleaving);
+    reap_children();
     TP_RUN(test_sigkill_mid_message);
+    reap_children();
     TP_RUN(test_dead_subscriber_disconnects);
+    reap_children();
     tpt_remove_dir(g_dir);
     return tp_test_finish();
 }
