@@ -305,6 +305,78 @@ static void test_dead_subscriber_disconnects(void)
     TP_ASSERT_EQ_I64(0, tpt_count_files(g_dir));
 }
 
+/* A tethered subscriber process that stops reading holds publishers back; once it dies, they continue. */
+static void test_dead_tethered_subscriber_releases_back_pressure(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 1000000000ULL, 0));
+    tp_publication_t *pub = NULL;
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 203, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 203, NULL, NULL, NULL, NULL, 0));
+    int pipefd[2];
+    TP_ASSERT(0 == pipe(pipefd));
+    pid_t child = spawn();
+    if (0 == child)
+    {
+        close(pipefd[0]);
+        tp_transport_t *ct = NULL;
+        tp_subscription_t *cs = NULL;
+        if (tpt_transport(&ct, g_dir, 1000000000ULL, 0) < 0 ||
+            tp_transport_add_subscription(&cs, ct, "aeron:ipc", 203, NULL, NULL, NULL, NULL, 0) < 0)
+        {
+            _exit(2);
+        }
+        char c = 'x';
+        if (1 != write(pipefd[1], &c, 1))
+        {
+            _exit(4);
+        }
+        for (;;)
+        {
+            pause(); /* never polls */
+        }
+    }
+    close(pipefd[1]);
+    char c;
+    TP_ASSERT(1 == read(pipefd[0], &c, 1));
+    close(pipefd[0]);
+    uint8_t msg[200] = { 0 };
+    rx_t rx = { 0 };
+    int64_t rc = 0;
+    for (int i = 0; i < 1000 && rc != TP_PUBLICATION_BACK_PRESSURED; i++)
+    {
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        tp_subscription_poll(sub, on_msg, &rx, 100);
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc); /* held back by the silent child */
+    kill(child, SIGKILL);
+    uint64_t t0 = tp_clock_mono_ns();
+    while (rc < 0 && tp_clock_mono_ns() - t0 < 3000000000ULL)
+    {
+        tp_transport_do_work(t);
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        tp_subscription_poll(sub, on_msg, &rx, 100);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_MSG(rc > 0, "publisher still back pressured by a dead subscriber: %lld", (long long)rc);
+    int sent = 0;
+    t0 = tp_clock_mono_ns();
+    while (sent < 2000 && tp_clock_mono_ns() - t0 < 3000000000ULL) /* more than a ring's worth now flows */
+    {
+        if (tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0)
+        {
+            sent++;
+        }
+        else
+        {
+            tp_subscription_poll(sub, on_msg, &rx, 100);
+        }
+    }
+    TP_ASSERT_EQ_I64(2000, sent);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 int main(void)
 {
     if (0 != tpt_make_dir(g_dir, sizeof(g_dir), "mp"))
@@ -316,6 +388,8 @@ int main(void)
     TP_RUN(test_sigkill_mid_message);
     reap_children();
     TP_RUN(test_dead_subscriber_disconnects);
+    reap_children();
+    TP_RUN(test_dead_tethered_subscriber_releases_back_pressure);
     reap_children();
     tpt_remove_dir(g_dir);
     return tp_test_finish();
