@@ -125,8 +125,12 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     }
     else if (0 == strcmp(ctx->backend, "aeron"))
     {
+#if defined(TP_HAVE_AERON)
+        backend = &tp_aeron_backend_ops;
+#else
         return tp_err_set(TP_ERR_UNSUPPORTED, "transport backend 'aeron' is not built in (the Aeron C client was "
             "not found at build time); use backend 'embedded'");
+#endif
     }
     else
     {

@@ -116,6 +116,11 @@ struct tp_transport_stct
 /** The embedded backend (IPC + UDP). */
 extern const tp_transport_backend_ops_t tp_embedded_backend_ops;
 
+#if defined(TP_HAVE_AERON)
+/** The Aeron backend (src/transport/aeron/), selected by backend name "aeron" when TP_HAVE_AERON is defined. */
+extern const tp_transport_backend_ops_t tp_aeron_backend_ops;
+#endif
+
 /** Deliver image notifications (used by backends). */
 void tp_subscription_notify_available(tp_subscription_t *sub, const tp_image_t *image);
 void tp_subscription_notify_unavailable(tp_subscription_t *sub, const tp_image_t *image);
