@@ -137,6 +137,13 @@ typedef struct tp_consumer_config_stct
      */
     char descriptor_channel[TP_CONSUMER_CHANNEL_MAX];
     uint32_t descriptor_stream_id;
+    /**
+     * Request a per-consumer control stream for FrameProgress (§5): channel
+     * and non-zero stream id, or ""/0. Other control messages stay on the
+     * shared control stream.
+     */
+    char control_channel[TP_CONSUMER_CHANNEL_MAX];
+    uint32_t control_stream_id;
     tp_meta_blob_handler_t on_meta_blob; /**< optional (needs use_metadata) */
     uint64_t max_meta_blob_bytes;        /**< larger blobs are discarded (default 64 MiB) */
 } tp_consumer_config_t;
@@ -172,6 +179,7 @@ typedef struct tp_consumer_stats_stct
     uint64_t epoch;                /**< current mapped epoch (0 = unmapped) */
     uint64_t last_seq;             /**< last sequence seen (current value) */
     uint32_t descriptor_stream_id; /**< stream the descriptors currently come from (shared or assigned) */
+    uint32_t progress_stream_id;   /**< stream FrameProgress currently comes from (shared control or assigned) */
     bool mapped;                   /**< current state */
     bool use_shm;                  /**< false after ConsumerConfig(use_shm=false) */
 } tp_consumer_stats_t;

@@ -98,6 +98,12 @@ struct tp_consumer_stct
     int32_t pc_stream_id;
     bool pc_active;
     _Atomic uint32_t a_descriptor_stream_id;
+    /* per-consumer control stream (FrameProgress only) */
+    tp_async_add_subscription_t *pcc_async;
+    tp_subscription_t *sub_pc_control;
+    char pcc_channel[TP_CONSUMER_CHANNEL_MAX];
+    int32_t pcc_stream_id;
+    _Atomic uint32_t a_progress_stream_id;
 
     _Atomic uint64_t frames, bytes, drops_gap, drops_late, drops_rate_limited, descriptors, descriptors_unmapped,
         descriptors_wrong_epoch, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
@@ -288,6 +294,15 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
             "descriptor_stream_id (wire spec §10.1.2)");
     }
     atomic_store(&c->a_descriptor_stream_id, (uint32_t)client->ctx.stream_id[TP_STREAM_DESCRIPTOR]);
+    c->config.control_channel[TP_CONSUMER_CHANNEL_MAX - 1] = '\0';
+    if ((c->config.control_channel[0] != '\0') != (c->config.control_stream_id != 0))
+    {
+        free(c);
+        return tp_err_set(TP_ERR_CONFIG,
+            "consumer config: a per-consumer control stream needs both control_channel and a non-zero "
+            "control_stream_id (wire spec §10.1.2)");
+    }
+    atomic_store(&c->a_progress_stream_id, (uint32_t)client->ctx.stream_id[TP_STREAM_CONTROL]);
     c->use_shm = true;
     atomic_store(&c->a_use_shm, true);
     c->meta_version = TP_NULL_META_VERSION;
@@ -361,6 +376,15 @@ void tp_consumer_destroy(tp_consumer_t *c)
         return;
     }
     unmap(c);
+    if (NULL != c->pcc_async)
+    {
+        tp_subscription_t *sub = NULL;
+        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pcc_async))
+        {
+            tp_subscription_close(sub);
+        }
+    }
+    tp_subscription_close(c->sub_pc_control);
     if (NULL != c->pc_async)
     {
         tp_subscription_t *sub = NULL;
@@ -771,9 +795,34 @@ static void handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length
         }
         unmap(c);
     }
-    /* Assigned per-consumer descriptor stream (§5): subscribe to it instead of the shared one. */
+    /* Assigned per-consumer control stream (§5): FrameProgress comes from there from now on. */
     const char *dch = NULL;
     uint32_t dlen = 0;
+    uint32_t csid = tp_sbe_wire_consumer_config_control_stream_id(&m);
+    tp_sbe_wire_consumer_config_t m2 = m; /* var-data must be read in order: descriptor channel first */
+    const char *cch = NULL;
+    uint32_t clen = 0;
+    if (TP_SBE_OK == tp_sbe_wire_consumer_config_get_descriptor_channel(&m2, &dch, &dlen) &&
+        TP_SBE_OK == tp_sbe_wire_consumer_config_get_control_channel(&m2, &cch, &clen) && clen > 0 && csid != 0 &&
+        csid <= INT32_MAX && clen < TP_CONSUMER_CHANNEL_MAX && 0 != c->config.control_stream_id &&
+        NULL == c->pcc_async)
+    {
+        char channel[TP_CONSUMER_CHANNEL_MAX];
+        memcpy(channel, cch, clen);
+        channel[clen] = '\0';
+        if (!(NULL != c->sub_pc_control && c->pcc_stream_id == (int32_t)csid && 0 == strcmp(c->pcc_channel, channel)))
+        {
+            snprintf(c->pcc_channel, sizeof(c->pcc_channel), "%s", channel);
+            c->pcc_stream_id = (int32_t)csid;
+            if (tp_transport_async_add_subscription(&c->pcc_async, c->client->transport, c->pcc_channel,
+                    c->pcc_stream_id, NULL, NULL, NULL, NULL) < 0)
+            {
+                c->pcc_async = NULL;
+                tp_client_report_error(c->client, "per-consumer control stream");
+            }
+        }
+    }
+    /* Assigned per-consumer descriptor stream (§5): subscribe to it instead of the shared one. */
     uint32_t dsid = tp_sbe_wire_consumer_config_descriptor_stream_id(&m);
     if (TP_SBE_OK != tp_sbe_wire_consumer_config_get_descriptor_channel(&m, &dch, &dlen) || 0 == dlen || 0 == dsid ||
         dsid > INT32_MAX || dlen >= TP_CONSUMER_CHANNEL_MAX || 0 == c->config.descriptor_stream_id)
@@ -861,6 +910,19 @@ static void handle_progress(tp_consumer_t *c, const uint8_t *buffer, size_t leng
     }
 }
 
+/* Per-consumer control stream: only FrameProgress is expected there (§5). */
+static void on_pc_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_consumer_t *c = clientd;
+    tp_sbe_header_t h = { 0 };
+    if (tp_sbe_peek_header(buffer, length, &h) == 0 && h.schema_id == TP_SBE_WIRE_SCHEMA_ID &&
+        TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id)
+    {
+        handle_progress(c, buffer, length);
+    }
+}
+
 static void on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     tp_consumer_t *c = clientd;
@@ -880,7 +942,7 @@ static void on_announce_stream(void *clientd, const uint8_t *buffer, size_t leng
     {
         handle_config(c, buffer, length);
     }
-    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id)
+    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id && NULL == c->sub_pc_control)
     {
         handle_progress(c, buffer, length);
     }
@@ -1233,7 +1295,7 @@ static void offer_control(tp_publication_t *pub, const uint8_t *buf, size_t len)
 
 static void send_hello(tp_consumer_t *c)
 {
-    uint8_t buf[TP_CONSUMER_CHANNEL_MAX + 128];
+    uint8_t buf[2 * TP_CONSUMER_CHANNEL_MAX + 128];
     tp_sbe_wire_consumer_hello_t m = { 0 };
     tp_sbe_wire_consumer_hello_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
     tp_sbe_wire_consumer_hello_set_stream_id(&m, c->config.stream_id);
@@ -1249,11 +1311,12 @@ static void send_hello(tp_consumer_t *c)
     tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m,
         TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
     tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, c->config.descriptor_stream_id);
-    tp_sbe_wire_consumer_hello_set_control_stream_id(&m, 0);
+    tp_sbe_wire_consumer_hello_set_control_stream_id(&m, c->config.control_stream_id);
     tp_sbe_wire_consumer_hello_zero_padding(&m);
     tp_sbe_wire_consumer_hello_put_descriptor_channel(&m, c->config.descriptor_channel,
         (uint32_t)strlen(c->config.descriptor_channel));
-    tp_sbe_wire_consumer_hello_put_control_channel(&m, "", 0);
+    tp_sbe_wire_consumer_hello_put_control_channel(&m, c->config.control_channel,
+        (uint32_t)strlen(c->config.control_channel));
     offer_control(c->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_hello_encoded_length(&m));
     tp_counter_add(&c->hellos_sent, 1);
 }
@@ -1310,6 +1373,31 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
     if (NULL != c->pc_async)
     {
         work += poll_descriptor_switch(c);
+    }
+    if (NULL != c->pcc_async)
+    {
+        tp_subscription_t *sub = NULL;
+        int prc = tp_transport_async_add_subscription_poll(&sub, c->pcc_async);
+        if (0 != prc)
+        {
+            c->pcc_async = NULL;
+            work++;
+            if (1 == prc)
+            {
+                tp_subscription_close(c->sub_pc_control);
+                c->sub_pc_control = sub;
+                atomic_store(&c->a_progress_stream_id, (uint32_t)c->pcc_stream_id);
+            }
+            else
+            {
+                tp_client_report_error(c->client, "per-consumer control stream");
+            }
+        }
+    }
+    if (NULL != c->sub_pc_control)
+    {
+        rc = tp_subscription_poll(c->sub_pc_control, on_pc_control, c, 64);
+        work += rc > 0 ? rc : 0;
     }
     rc = tp_subscription_poll(c->sub_descriptor, on_descriptor, c, c->config.fragment_limit);
     work += rc > 0 ? rc : 0;
@@ -1375,6 +1463,7 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->last_seq = tp_counter_get(&c->a_last_seq);
     s->mapped = atomic_load(&c->mapped);
     s->descriptor_stream_id = atomic_load(&c->a_descriptor_stream_id);
+    s->progress_stream_id = atomic_load(&c->a_progress_stream_id);
     s->use_shm = atomic_load(&c->a_use_shm);
     return 0;
 }

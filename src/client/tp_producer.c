@@ -52,6 +52,24 @@ typedef struct tp_producer_entry_stct
     bool progress_started;
 } tp_producer_entry_t;
 
+/* One per-consumer stream: requested channel/id, pending add, publication. */
+typedef struct tp_consumer_stream_stct
+{
+    char channel[TP_CLIENT_CHANNEL_MAX];
+    int32_t stream_id;
+    tp_async_add_publication_t *async;
+    tp_publication_t *pub;
+} tp_consumer_stream_t;
+
+/* FrameProgress handed from the application thread to the conductor for per-consumer control streams. */
+#define TP_PROGRESS_RING_CAPACITY 1024u
+typedef struct tp_progress_entry_stct
+{
+    uint64_t seq;
+    uint64_t bytes_filled;
+    uint8_t state;
+} tp_progress_entry_t;
+
 typedef struct tp_tracked_consumer_stct
 {
     uint32_t consumer_id;
@@ -61,11 +79,8 @@ typedef struct tp_tracked_consumer_stct
     uint32_t progress_bytes_delta;  /* UINT32_MAX = none */
     uint32_t max_rate_hz;
     uint8_t mode;
-    /* per-consumer descriptor stream (§5) */
-    char desc_channel[TP_CLIENT_CHANNEL_MAX];
-    int32_t desc_stream_id;
-    tp_async_add_publication_t *desc_async;
-    tp_publication_t *desc_pub;
+    tp_consumer_stream_t desc; /* per-consumer descriptor stream (§5) */
+    tp_consumer_stream_t ctl;  /* per-consumer control stream: FrameProgress only (§5) */
     uint64_t next_allowed_ns;
 } tp_tracked_consumer_t;
 
@@ -162,6 +177,11 @@ struct tp_producer_stct
     _Atomic uint64_t per_consumer_descriptors;  /* conductor */
     _Atomic uint64_t per_consumer_rate_limited; /* conductor */
     tp_producer_blob_t *blob;                   /* conductor */
+    tp_progress_entry_t *progress_ring;
+    _Alignas(64) _Atomic uint64_t progress_tail; /* application thread */
+    _Alignas(64) _Atomic uint64_t progress_head; /* conductor */
+    _Atomic bool progress_fanout_active;         /* a progress consumer has its own control stream */
+    _Atomic bool progress_shared;                /* a progress consumer listens on the shared control stream */
     _Atomic uint64_t meta_blobs_sent;           /* conductor */
 };
 
@@ -379,9 +399,10 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
     p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
+    p->progress_ring = calloc(TP_PROGRESS_RING_CAPACITY, sizeof(*p->progress_ring));
     atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
     atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
-    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout)
+    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout || NULL == p->progress_ring)
     {
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
@@ -484,13 +505,15 @@ void tp_producer_destroy(tp_producer_t *p)
     }
     for (size_t i = 0; i < p->consumer_count; i++)
     {
-        tp_publication_close(p->consumers[i].desc_pub);
+        tp_publication_close(p->consumers[i].desc.pub);
+        tp_publication_close(p->consumers[i].ctl.pub);
     }
     meta_free(p->meta);
     free(p->blob);
     free(p->entries);
     free(p->encode_buffer);
     free(p->fanout);
+    free(p->progress_ring);
     free(p);
 }
 
@@ -924,16 +947,34 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
     {
         return 0;
     }
-    uint8_t buf[TP_PROGRESS_LENGTH];
-    tp_sbe_wire_frame_progress_t m = { 0 };
-    tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
-    tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
-    tp_sbe_wire_frame_progress_set_seq(&m, e->seq);
-    tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
-    tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
-    int64_t rc = tp_publication_offer(p->pub_control, buf, sizeof(buf), NULL, NULL);
-    if (rc <= 0)
+    bool sent = false;
+    if (atomic_load_explicit(&p->progress_shared, memory_order_relaxed))
+    {
+        uint8_t buf[TP_PROGRESS_LENGTH];
+        tp_sbe_wire_frame_progress_t m = { 0 };
+        tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+        tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
+        tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_progress_set_seq(&m, e->seq);
+        tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
+        tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
+        sent = tp_publication_offer(p->pub_control, buf, sizeof(buf), NULL, NULL) > 0;
+    }
+    if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
+    {
+        /* per-consumer control streams belong to the conductor: hand the hint over (SPSC) */
+        uint64_t tail = atomic_load_explicit(&p->progress_tail, memory_order_relaxed);
+        if (tail - atomic_load_explicit(&p->progress_head, memory_order_acquire) < TP_PROGRESS_RING_CAPACITY)
+        {
+            tp_progress_entry_t *pe = &p->progress_ring[tail & (TP_PROGRESS_RING_CAPACITY - 1)];
+            pe->seq = e->seq;
+            pe->bytes_filled = bytes_filled;
+            pe->state = state;
+            atomic_store_explicit(&p->progress_tail, tail + 1, memory_order_release);
+            sent = true;
+        }
+    }
+    if (!sent)
     {
         return 0; /* progress is best effort: the descriptor stays the canonical signal */
     }
@@ -1310,10 +1351,11 @@ static void update_progress_policy(tp_producer_t *p)
     atomic_store(&p->progress_enabled, enabled);
 }
 
-/* ConsumerConfig: assign the consumer's per-consumer descriptor stream, or decline (empty channel, 0 ids). */
-static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c, bool assign)
+/* ConsumerConfig: assigned per-consumer streams, or empty channel and 0 id for what was declined (§10.1.3). */
+static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c)
 {
-    uint8_t buf[TP_CLIENT_CHANNEL_MAX + 128];
+    uint8_t buf[2 * TP_CLIENT_CHANNEL_MAX + 128];
+    bool d = NULL != c->desc.pub, k = NULL != c->ctl.pub;
     tp_sbe_wire_consumer_config_t m = { 0 };
     tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
     tp_sbe_wire_consumer_config_set_stream_id(&m, p->config.stream_id);
@@ -1321,105 +1363,139 @@ static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c, bool a
     tp_sbe_wire_consumer_config_set_use_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
     tp_sbe_wire_consumer_config_set_mode(&m,
         TP_SBE_WIRE_MODE_RATE_LIMITED == c->mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM);
-    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, assign ? (uint32_t)c->desc_stream_id : 0);
-    tp_sbe_wire_consumer_config_set_control_stream_id(&m, 0); /* per-consumer control streams: declined */
+    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, d ? (uint32_t)c->desc.stream_id : 0);
+    tp_sbe_wire_consumer_config_set_control_stream_id(&m, k ? (uint32_t)c->ctl.stream_id : 0);
     tp_sbe_wire_consumer_config_zero_padding(&m);
     tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, "", 0);
-    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, assign ? c->desc_channel : "",
-        assign ? (uint32_t)strlen(c->desc_channel) : 0);
-    tp_sbe_wire_consumer_config_put_control_channel(&m, "", 0);
+    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, d ? c->desc.channel : "", d ? (uint32_t)strlen(c->desc.channel) : 0);
+    tp_sbe_wire_consumer_config_put_control_channel(&m, k ? c->ctl.channel : "", k ? (uint32_t)strlen(c->ctl.channel) : 0);
     offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
 }
 
-static void release_consumer_stream(tp_tracked_consumer_t *c)
+static void release_stream(tp_consumer_stream_t *st)
 {
-    if (NULL != c->desc_async)
+    if (NULL != st->async)
     {
         tp_publication_t *pub = NULL;
-        if (1 == tp_transport_async_add_publication_poll(&pub, c->desc_async))
+        if (1 == tp_transport_async_add_publication_poll(&pub, st->async))
         {
             tp_publication_close(pub);
         }
         /* still pending: the transport owns it until it completes (closed with the transport) */
-        c->desc_async = NULL;
+        st->async = NULL;
     }
-    tp_publication_close(c->desc_pub);
-    c->desc_pub = NULL;
-    c->desc_channel[0] = '\0';
-    c->desc_stream_id = 0;
+    tp_publication_close(st->pub);
+    st->pub = NULL;
+    st->channel[0] = '\0';
+    st->stream_id = 0;
+}
+
+static void release_consumer_stream(tp_tracked_consumer_t *c)
+{
+    release_stream(&c->desc);
+    release_stream(&c->ctl);
 }
 
 static void update_fanout_active(tp_producer_t *p)
 {
-    bool active = false;
+    bool desc = false, ctl = false, shared = false;
     for (size_t i = 0; i < p->consumer_count; i++)
     {
-        active = active || NULL != p->consumers[i].desc_pub;
+        const tp_tracked_consumer_t *c = &p->consumers[i];
+        desc = desc || NULL != c->desc.pub;
+        if (c->supports_progress)
+        {
+            ctl = ctl || NULL != c->ctl.pub;
+            shared = shared || NULL == c->ctl.pub;
+        }
     }
-    if (active && !atomic_load(&p->fanout_active))
+    if (desc && !atomic_load(&p->fanout_active))
     {
         /* start from the current tail: only frames committed from now on are fanned out */
         atomic_store(&p->fanout_head, atomic_load(&p->fanout_tail));
     }
-    atomic_store(&p->fanout_active, active);
+    atomic_store(&p->fanout_active, desc);
+    if (ctl && !atomic_load(&p->progress_fanout_active))
+    {
+        atomic_store(&p->progress_head, atomic_load(&p->progress_tail));
+    }
+    atomic_store(&p->progress_fanout_active, ctl);
+    atomic_store(&p->progress_shared, shared);
 }
 
 /*
- * A per-consumer descriptor stream request (§5, §10.1.2): both the channel and
- * a non-zero stream id, an Aeron channel, and not one of the shared streams.
- * Anything else is declined.
+ * One per-consumer stream request (§5, §10.1.2): both a channel and a
+ * non-zero stream id, an Aeron channel, not one of the shared streams.
+ * Returns true when a ConsumerConfig should be sent now (declined, or an
+ * idempotent re-assignment).
  */
-static void handle_stream_request(tp_producer_t *p, tp_tracked_consumer_t *c, const char *dch, uint32_t dlen,
-    uint32_t dsid, uint32_t clen, uint32_t csid)
+static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, const char *ch, uint32_t len,
+    uint32_t sid)
 {
     const tp_context_t *ctx = &p->client->ctx;
-    if (0 == dlen && 0 == dsid)
+    if (0 == len && 0 == sid)
     {
-        if (clen > 0 || csid != 0)
+        if (NULL != st->pub || NULL != st->async)
         {
-            send_config(p, c, false); /* only a control stream was requested: declined */
+            release_stream(st); /* no longer requested */
         }
-        return;
+        return false;
     }
     char channel[TP_CLIENT_CHANNEL_MAX];
-    bool valid = dlen > 0 && dlen < sizeof(channel) && dsid != 0 && dsid <= INT32_MAX;
+    bool valid = len > 0 && len < sizeof(channel) && sid != 0 && sid <= INT32_MAX;
     if (valid)
     {
-        memcpy(channel, dch, dlen);
-        channel[dlen] = '\0';
+        memcpy(channel, ch, len);
+        channel[len] = '\0';
         valid = 0 == strncmp(channel, "aeron:", 6);
         for (int k = 0; valid && k < TP_STREAM_KIND_COUNT; k++)
         {
-            valid = !(ctx->stream_id[k] == (int32_t)dsid && 0 == strcmp(ctx->channel[k], channel));
+            valid = !(ctx->stream_id[k] == (int32_t)sid && 0 == strcmp(ctx->channel[k], channel));
         }
     }
     if (!valid)
     {
-        send_config(p, c, false);
-        return;
+        release_stream(st);
+        return true;
     }
-    if ((NULL != c->desc_pub || NULL != c->desc_async) && c->desc_stream_id == (int32_t)dsid &&
-        0 == strcmp(c->desc_channel, channel))
+    if ((NULL != st->pub || NULL != st->async) && st->stream_id == (int32_t)sid && 0 == strcmp(st->channel, channel))
     {
-        if (NULL != c->desc_pub)
-        {
-            send_config(p, c, true); /* idempotent re-assignment on every hello */
-        }
-        return;
+        return NULL != st->pub;
     }
-    release_consumer_stream(c);
-    snprintf(c->desc_channel, sizeof(c->desc_channel), "%s", channel);
-    c->desc_stream_id = (int32_t)dsid;
-    if (tp_transport_async_add_publication(&c->desc_async, p->client->transport, c->desc_channel, c->desc_stream_id) < 0)
+    release_stream(st);
+    snprintf(st->channel, sizeof(st->channel), "%s", channel);
+    st->stream_id = (int32_t)sid;
+    if (tp_transport_async_add_publication(&st->async, p->client->transport, st->channel, st->stream_id) < 0)
     {
-        c->desc_async = NULL;
-        send_config(p, c, false);
-        c->desc_channel[0] = '\0';
-        c->desc_stream_id = 0;
+        st->async = NULL;
+        release_stream(st);
+        return true;
     }
+    return false;
 }
 
-/* Conductor: complete pending per-consumer publications, then fan committed frames out (rate-limited). */
+/* Complete a pending per-consumer publication: 1 when it finished (either way), 0 pending. */
+static int poll_stream(tp_consumer_stream_t *st)
+{
+    if (NULL == st->async)
+    {
+        return 0;
+    }
+    int rc = tp_transport_async_add_publication_poll(&st->pub, st->async);
+    if (0 == rc)
+    {
+        return 0;
+    }
+    st->async = NULL;
+    if (1 != rc)
+    {
+        st->pub = NULL;
+        release_stream(st);
+    }
+    return 1;
+}
+
+/* Conductor: complete pending per-consumer publications, then fan committed frames and progress out. */
 static int fanout_work(tp_producer_t *p, uint64_t now_ns)
 {
     int work = 0;
@@ -1427,33 +1503,46 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
     for (size_t i = 0; i < p->consumer_count; i++)
     {
         tp_tracked_consumer_t *c = &p->consumers[i];
-        if (NULL == c->desc_async)
+        int done = poll_stream(&c->desc) + poll_stream(&c->ctl);
+        if (done > 0)
         {
-            continue;
-        }
-        int rc = tp_transport_async_add_publication_poll(&c->desc_pub, c->desc_async);
-        if (0 == rc)
-        {
-            continue;
-        }
-        c->desc_async = NULL;
-        work++;
-        changed = true;
-        if (1 == rc)
-        {
-            send_config(p, c, true);
-        }
-        else
-        {
-            c->desc_pub = NULL;
-            send_config(p, c, false);
-            c->desc_channel[0] = '\0';
-            c->desc_stream_id = 0;
+            work++;
+            changed = true;
+            if (NULL == c->desc.async && NULL == c->ctl.async)
+            {
+                send_config(p, c);
+            }
         }
     }
     if (changed)
     {
         update_fanout_active(p);
+    }
+    if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
+    {
+        uint64_t head = atomic_load_explicit(&p->progress_head, memory_order_relaxed);
+        uint64_t tail = atomic_load_explicit(&p->progress_tail, memory_order_acquire);
+        for (; head != tail; head++)
+        {
+            const tp_progress_entry_t *pe = &p->progress_ring[head & (TP_PROGRESS_RING_CAPACITY - 1)];
+            uint8_t buf[TP_PROGRESS_LENGTH];
+            tp_sbe_wire_frame_progress_t m = { 0 };
+            tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+            tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
+            tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
+            tp_sbe_wire_frame_progress_set_seq(&m, pe->seq);
+            tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, pe->bytes_filled);
+            tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)pe->state);
+            for (size_t i = 0; i < p->consumer_count; i++)
+            {
+                if (NULL != p->consumers[i].ctl.pub && p->consumers[i].supports_progress)
+                {
+                    offer_control(p, p->consumers[i].ctl.pub, buf, sizeof(buf));
+                }
+            }
+            work++;
+        }
+        atomic_store_explicit(&p->progress_head, head, memory_order_release);
     }
     if (!atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
     {
@@ -1478,7 +1567,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
         for (size_t i = 0; i < p->consumer_count; i++)
         {
             tp_tracked_consumer_t *c = &p->consumers[i];
-            if (NULL == c->desc_pub)
+            if (NULL == c->desc.pub)
             {
                 continue;
             }
@@ -1491,7 +1580,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
                 }
                 c->next_allowed_ns = now_ns + UINT64_C(1000000000) / c->max_rate_hz;
             }
-            offer_control(p, c->desc_pub, buf, sizeof(buf));
+            offer_control(p, c->desc.pub, buf, sizeof(buf));
             tp_counter_add(&p->per_consumer_descriptors, 1);
         }
         work++;
@@ -1537,8 +1626,13 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
         c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
         c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
         update_progress_policy(p);
-        handle_stream_request(p, c, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m), clen,
-            tp_sbe_wire_consumer_hello_control_stream_id(&m));
+        bool send = handle_stream_request(p, &c->desc, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
+        send = handle_stream_request(p, &c->ctl, cch, clen, tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
+        if (send && NULL == c->desc.async && NULL == c->ctl.async)
+        {
+            send_config(p, c);
+        }
+        update_fanout_active(p);
     }
 }
 

@@ -825,10 +825,37 @@ static void test_per_consumer_streams(void)
     TP_ASSERT_OK(tp_producer_stats(p, &ps));
     TP_ASSERT_EQ_U64(100 + sb.frames, ps.per_consumer_descriptors);
     TP_ASSERT(ps.per_consumer_rate_limited >= 70);
+    /* a per-consumer control stream carries FrameProgress for a consumer that asked for one */
+    static rx_t rx_d;
+    tp_consumer_t *dd = NULL;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx_d;
+    cc.supports_progress = true;
+    cc.on_progress = on_progress;
+    snprintf(cc.control_channel, sizeof(cc.control_channel), "aeron:ipc");
+    cc.control_stream_id = 1160;
+    TP_ASSERT_OK(tp_client_add_consumer(&dd, client, &cc, 5000000000u));
+    tp_consumer_stats_t sd;
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(dd, &sd), sd.mapped && sd.progress_stream_id == 1160), 3000);
+    TP_ASSERT_EQ_U64(1160, sd.progress_stream_id);
+    TP_ASSERT_EQ_U64(1100, sd.descriptor_stream_id);
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 4), 2000);
+    uint64_t calls = progress_calls;
+    tp_frame_claim_t claim;
+    TP_ASSERT(tp_producer_try_claim(p, 100, &claim) >= 0);
+    TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 0));
+    TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 100));
+    tpx_fill(claim.data, 100, claim.seq);
+    TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 100, NULL) >= 0);
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(dd, &sd), sd.progress_received >= 2 && sd.frames >= 1), 2000);
+    TP_ASSERT_EQ_U64(2, sd.progress_received);
+    TP_ASSERT_EQ_U64(calls + 2, progress_calls);
+    TP_ASSERT_EQ_U64(0, rx_d.bad);
     /* a consumer that goes away is dropped after the stale timeout, its stream closed */
     TP_ASSERT_OK(tp_consumer_close(a));
-    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 2), 3000);
-    TP_ASSERT_EQ_U64(2, ps.consumers);
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 3), 3000);
+    TP_ASSERT_EQ_U64(3, ps.consumers);
     tp_client_close(client);
     tpc_dirs_remove(&d);
 }
