@@ -128,6 +128,9 @@ typedef struct tp_consumer_config_stct
     uint32_t fragment_limit;           /**< descriptors per duty cycle (default 64) */
     bool supports_progress;            /**< ConsumerHello.supports_progress */
     tp_progress_handler_t on_progress; /**< optional, with supports_progress */
+    uint32_t progress_interval_us;     /**< ConsumerHello hint: min interval between PROGRESS (0 = none) */
+    uint32_t progress_bytes_delta;     /**< ConsumerHello hint: min byte delta (0 = none) */
+    uint32_t progress_major_delta_units; /**< ConsumerHello hint: min rows/columns delta (0 = none) */
     bool use_metadata;                 /**< subscribe to the metadata stream and cache it (default true) */
     /**
      * Request a per-consumer descriptor stream (§5): channel and non-zero

@@ -110,6 +110,8 @@ typedef struct tp_producer_stats_stct
     uint64_t consumers;                 /**< consumers currently known (hello/QoS) */
     uint64_t consumers_stale;           /**< consumers dropped as stale */
     uint64_t progress_sent;
+    uint64_t progress_interval_ns;      /**< effective FrameProgress interval (hints within floors) */
+    uint64_t progress_bytes_delta;      /**< effective FrameProgress byte delta */
     uint64_t per_consumer_descriptors;  /**< descriptors sent on per-consumer streams */
     uint64_t per_consumer_rate_limited; /**< skipped by a consumer's max_rate_hz */
     uint64_t fanout_overflow;           /**< committed frames not handed to per-consumer streams (ring full) */

@@ -1306,10 +1306,16 @@ static void send_hello(tp_consumer_t *c)
     tp_sbe_wire_consumer_hello_set_mode(&m, (tp_sbe_wire_mode_t)c->config.mode);
     tp_sbe_wire_consumer_hello_set_max_rate_hz(&m, c->config.max_rate_hz);
     tp_sbe_wire_consumer_hello_set_expected_layout_version(&m, TP_SHM_LAYOUT_VERSION);
-    tp_sbe_wire_consumer_hello_set_progress_interval_us(&m, TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_INTERVAL_US_NULL_VALUE);
-    tp_sbe_wire_consumer_hello_set_progress_bytes_delta(&m, TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_BYTES_DELTA_NULL_VALUE);
-    tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m,
-        TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
+    /* absent hints are encoded as the null value (§10.1) */
+    tp_sbe_wire_consumer_hello_set_progress_interval_us(&m, c->config.progress_interval_us
+            ? c->config.progress_interval_us
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_INTERVAL_US_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_bytes_delta(&m, c->config.progress_bytes_delta
+            ? c->config.progress_bytes_delta
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_BYTES_DELTA_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m, c->config.progress_major_delta_units
+            ? c->config.progress_major_delta_units
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
     tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, c->config.descriptor_stream_id);
     tp_sbe_wire_consumer_hello_set_control_stream_id(&m, c->config.control_stream_id);
     tp_sbe_wire_consumer_hello_zero_padding(&m);

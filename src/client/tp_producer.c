@@ -1742,6 +1742,8 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->consumers_stale = tp_counter_get(&p->consumers_stale);
     s->progress_sent = tp_counter_get(&p->progress_sent);
     s->per_consumer_descriptors = tp_counter_get(&p->per_consumer_descriptors);
+    s->progress_interval_ns = atomic_load(&p->progress_interval_ns);
+    s->progress_bytes_delta = atomic_load(&p->progress_bytes_delta);
     s->per_consumer_rate_limited = tp_counter_get(&p->per_consumer_rate_limited);
     s->fanout_overflow = tp_counter_get(&p->fanout_overflow);
     s->meta_blobs_sent = tp_counter_get(&p->meta_blobs_sent);

@@ -986,6 +986,47 @@ static void test_meta_blob(void)
     tpc_dirs_remove(&d);
 }
 
+static void test_progress_policy(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "policy"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    static rx_t rx;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame;
+    cc.clientd = &rx;
+    cc.supports_progress = true;
+    cc.progress_interval_us = 1000;
+    cc.progress_bytes_delta = 8192;
+    tp_consumer_t *c1 = NULL, *c2 = NULL, *c3 = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&c1, client, &cc, 5000000000u));
+    cc.progress_interval_us = 300;
+    cc.progress_bytes_delta = 100000;
+    TP_ASSERT_OK(tp_client_add_consumer(&c2, client, &cc, 5000000000u));
+    tp_producer_stats_t ps;
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 2), 2000);
+    /* the most aggressive common policy: smallest interval, smallest delta */
+    TP_ASSERT_EQ_U64(300000, ps.progress_interval_ns);
+    TP_ASSERT_EQ_U64(8192, ps.progress_bytes_delta);
+    cc.progress_interval_us = 1;
+    cc.progress_bytes_delta = 16;
+    TP_ASSERT_OK(tp_client_add_consumer(&c3, client, &cc, 5000000000u));
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), ps.consumers == 3), 2000);
+    /* ... but never below the producer's floors */
+    TP_ASSERT_EQ_U64(50000, ps.progress_interval_ns);
+    TP_ASSERT_EQ_U64(4096, ps.progress_bytes_delta);
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
@@ -1045,5 +1086,6 @@ int main(void)
     TP_RUN(test_per_consumer_streams);
     TP_RUN(test_resync);
     TP_RUN(test_meta_blob);
+    TP_RUN(test_progress_policy);
     return tp_test_finish();
 }
