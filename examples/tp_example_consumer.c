@@ -38,6 +38,9 @@ typedef struct
     uint64_t intact;
     uint64_t last_epoch;
     uint64_t epochs_seen;
+    uint64_t first_ns;
+    uint64_t last_ns;
+    uint64_t bytes;
     tpx_hist_t hist;
 } state_t;
 
@@ -53,6 +56,12 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
 {
     state_t *s = clientd;
     uint64_t now = tpx_now_ns();
+    if (0 == s->first_ns)
+    {
+        s->first_ns = now;
+    }
+    s->last_ns = now;
+    s->bytes += frame->length;
     if (frame->epoch != s->last_epoch)
     {
         s->last_epoch = frame->epoch;
@@ -209,7 +218,8 @@ int main(int argc, char **argv)
            ",\"p99_ns\":%" PRIu64 ",\"reached\":%d}\n",
         cs.frames, st.intact, st.torn, cs.drops_gap, cs.drops_late, cs.descriptors, cs.descriptors_unmapped,
         cs.descriptors_wrong_epoch, cs.remaps, cs.unmaps, cs.epoch, st.epochs_seen, cs.last_seq, rejected, secs,
-        secs > 0 ? (double)cs.bytes / secs / 1e6 : 0.0, tpx_hist_pct(&st.hist, 50), tpx_hist_pct(&st.hist, 99),
+        st.last_ns > st.first_ns ? (double)st.bytes * 1e3 / (double)(st.last_ns - st.first_ns) : 0.0,
+        tpx_hist_pct(&st.hist, 50), tpx_hist_pct(&st.hist, 99),
         reached);
     fflush(stdout);
     tp_consumer_close(consumer);
