@@ -1409,7 +1409,7 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
     work += rc > 0 ? rc : 0;
     /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
     uint64_t window = tp_context_freshness_ns(ctx);
-    if (NULL != c->ring && now_ns - c->last_announce_ns > window)
+    if (NULL != c->ring && now_ns > c->last_announce_ns && now_ns - c->last_announce_ns > window)
     {
         uint64_t activity = tp_shm_region_activity_ns(c->ring);
         uint64_t real = tp_clock_realtime_ns();
