@@ -1,0 +1,199 @@
+#include "transport/aeron/tp_aeron_driver.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/tp_error.h"
+#include "transport/aeron/tp_aeron_error.h"
+
+#if defined(TP_HAVE_AERON_DRIVER)
+#include "aeronmd.h"
+#endif
+
+struct tp_aeron_media_driver_stct
+{
+#if defined(TP_HAVE_AERON_DRIVER)
+    aeron_driver_context_t *context;
+    aeron_driver_t *driver;
+#endif
+    char dir[PATH_MAX];
+};
+
+/** Log function for aeron_is_driver_active(): its progress messages are not wanted. */
+static void tp_aeron_driver_log_none(const char *message)
+{
+    (void)message;
+}
+
+bool tp_aeron_media_driver_supported(void)
+{
+#if defined(TP_HAVE_AERON_DRIVER)
+    return true;
+#else
+    return false;
+#endif
+}
+
+#if defined(TP_HAVE_AERON_DRIVER)
+
+/** Set a term length unless the user configured it through Aeron's own environment variable. */
+static int tp_aeron_driver_default_term_lengths(aeron_driver_context_t *context)
+{
+    if (NULL == getenv("AERON_TERM_BUFFER_LENGTH") &&
+        aeron_driver_context_set_term_buffer_length(context, TP_AERON_DRIVER_DEFAULT_TERM_LENGTH) < 0)
+    {
+        return -1;
+    }
+    if (NULL == getenv("AERON_IPC_TERM_BUFFER_LENGTH") &&
+        aeron_driver_context_set_ipc_term_buffer_length(context, TP_AERON_DRIVER_DEFAULT_TERM_LENGTH) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+/** Apply the tensorpool settings to a fresh driver context. Returns 0 or -1 (Aeron error set). */
+static int tp_aeron_driver_configure(aeron_driver_context_t *context, const char *dir, uint64_t liveness_timeout_ns)
+{
+    if (aeron_driver_context_set_dir(context, dir) < 0 ||
+        /* An active driver in `dir` must not be wiped; a stale one is replaced by the driver itself. */
+        aeron_driver_context_set_dir_delete_on_start(context, false) < 0 ||
+        aeron_driver_context_set_dir_delete_on_shutdown(context, true) < 0 ||
+        aeron_driver_context_set_dir_warn_if_exists(context, false) < 0 ||
+        aeron_driver_context_set_threading_mode(context, AERON_THREADING_MODE_SHARED) < 0 ||
+        aeron_driver_context_set_term_buffer_sparse_file(context, true) < 0 ||
+        aeron_driver_context_set_print_configuration(context, false) < 0 ||
+        tp_aeron_driver_default_term_lengths(context) < 0)
+    {
+        return -1;
+    }
+    if (liveness_timeout_ns > 0)
+    {
+        /* Aeron requires the image liveness timeout to exceed its timer interval (1 ms by default). */
+        uint64_t timeout = liveness_timeout_ns < UINT64_C(100000000) ? UINT64_C(100000000) : liveness_timeout_ns;
+        if (aeron_driver_context_set_image_liveness_timeout_ns(context, timeout) < 0)
+        {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tp_aeron_media_driver_start(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns)
+{
+    if (NULL == out || NULL == dir || '\0' == dir[0])
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_aeron_media_driver_start: out and dir must be set");
+    }
+    *out = NULL;
+    if (strlen(dir) >= PATH_MAX)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_aeron_media_driver_start: directory name too long");
+    }
+    tp_aeron_media_driver_t *md = calloc(1, sizeof(*md));
+    if (NULL == md)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "tp_aeron_media_driver_start: out of memory");
+    }
+    snprintf(md->dir, sizeof(md->dir), "%s", dir);
+
+    if (aeron_driver_context_init(&md->context) < 0)
+    {
+        tp_aeron_err_set("embedded media driver: context init");
+        free(md);
+        return -1;
+    }
+    if (tp_aeron_driver_configure(md->context, dir, liveness_timeout_ns) < 0)
+    {
+        tp_aeron_err_set("embedded media driver: configure %s", dir);
+        aeron_driver_context_close(md->context);
+        free(md);
+        return -1;
+    }
+    if (aeron_driver_init(&md->driver, md->context) < 0)
+    {
+        bool active = aeron_is_driver_active(dir, 1000, tp_aeron_driver_log_none);
+        tp_aeron_err_set("embedded media driver: init in %s", dir);
+        if (active)
+        {
+            tp_err_set(TP_ERR_STATE, "embedded media driver: an active media driver already uses %s (share it "
+                "instead: unset %s, or choose another aeron dir)", dir, TP_AERON_EMBEDDED_DRIVER_ENV);
+        }
+        /* The directory may belong to another driver: closing this context must not delete it. */
+        aeron_driver_context_set_dir_delete_on_shutdown(md->context, false);
+        aeron_driver_context_close(md->context);
+        free(md);
+        return -1;
+    }
+    /* manual_main_loop = false: the driver runs its agents on its own thread (SHARED mode: one thread). */
+    if (aeron_driver_start(md->driver, false) < 0)
+    {
+        tp_aeron_err_set("embedded media driver: start in %s", dir);
+        aeron_driver_close(md->driver);
+        aeron_driver_context_close(md->context);
+        free(md);
+        return -1;
+    }
+    *out = md;
+    return 0;
+}
+
+bool tp_aeron_media_driver_is_active(const char *dir, uint64_t timeout_ms)
+{
+    return NULL != dir && aeron_is_driver_active(dir, (int64_t)timeout_ms, tp_aeron_driver_log_none);
+}
+
+int tp_aeron_media_driver_close(tp_aeron_media_driver_t *driver)
+{
+    if (NULL == driver)
+    {
+        return 0;
+    }
+    int rc = 0;
+    /* aeron_driver_close stops and joins the agent thread, then frees the driver;
+     * the context (owned by us) is closed afterwards and deletes the directory. */
+    if (aeron_driver_close(driver->driver) < 0)
+    {
+        rc = tp_aeron_err_set("embedded media driver: close %s", driver->dir);
+    }
+    if (aeron_driver_context_close(driver->context) < 0 && 0 == rc)
+    {
+        rc = tp_aeron_err_set("embedded media driver: context close %s", driver->dir);
+    }
+    free(driver);
+    return rc;
+}
+
+#else /* !TP_HAVE_AERON_DRIVER */
+
+int tp_aeron_media_driver_start(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns)
+{
+    (void)dir;
+    (void)liveness_timeout_ns;
+    if (NULL != out)
+    {
+        *out = NULL;
+    }
+    return tp_err_set(TP_ERR_UNSUPPORTED, "embedded media driver: this build has the Aeron client but not the Aeron "
+        "driver library (libaeron_driver); run an external media driver (aeronmd) instead");
+}
+
+bool tp_aeron_media_driver_is_active(const char *dir, uint64_t timeout_ms)
+{
+    return NULL != dir && aeron_is_driver_active(dir, (int64_t)timeout_ms, tp_aeron_driver_log_none);
+}
+
+int tp_aeron_media_driver_close(tp_aeron_media_driver_t *driver)
+{
+    free(driver);
+    return 0;
+}
+
+#endif
+
+const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver)
+{
+    return driver->dir;
+}
