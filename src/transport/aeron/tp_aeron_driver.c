@@ -1,6 +1,7 @@
 #include "transport/aeron/tp_aeron_driver.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,13 @@ struct tp_aeron_media_driver_stct
     aeron_driver_t *driver;
 #endif
     char dir[PATH_MAX];
+    int refs;                                  /**< references taken by tp_aeron_media_driver_acquire */
+    struct tp_aeron_media_driver_stct *next;   /**< in tp_aeron_shared_drivers */
 };
+
+/* Drivers shared by the transports of this process (tp_aeron_media_driver_acquire). */
+static pthread_mutex_t tp_aeron_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static tp_aeron_media_driver_t *tp_aeron_shared_drivers = NULL;
 
 /** Log function for aeron_is_driver_active(): its progress messages are not wanted. */
 static void tp_aeron_driver_log_none(const char *message)
@@ -196,4 +203,61 @@ int tp_aeron_media_driver_close(tp_aeron_media_driver_t *driver)
 const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver)
 {
     return driver->dir;
+}
+
+int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns)
+{
+    if (NULL == out || NULL == dir)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_aeron_media_driver_acquire: NULL argument");
+    }
+    *out = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&tp_aeron_shared_lock);
+    tp_aeron_media_driver_t *d = tp_aeron_shared_drivers;
+    while (NULL != d && 0 != strcmp(d->dir, dir))
+    {
+        d = d->next;
+    }
+    if (NULL != d)
+    {
+        d->refs++;
+        *out = d;
+    }
+    else if (!tp_aeron_media_driver_is_active(dir, 1000))
+    {
+        rc = tp_aeron_media_driver_start(&d, dir, liveness_timeout_ns);
+        if (0 == rc)
+        {
+            d->refs = 1;
+            d->next = tp_aeron_shared_drivers;
+            tp_aeron_shared_drivers = d;
+            *out = d;
+        }
+    }
+    pthread_mutex_unlock(&tp_aeron_shared_lock);
+    return rc;
+}
+
+int tp_aeron_media_driver_release(tp_aeron_media_driver_t *driver)
+{
+    if (NULL == driver)
+    {
+        return 0;
+    }
+    pthread_mutex_lock(&tp_aeron_shared_lock);
+    bool last = 0 == --driver->refs;
+    if (last)
+    {
+        for (tp_aeron_media_driver_t **pp = &tp_aeron_shared_drivers; NULL != *pp; pp = &(*pp)->next)
+        {
+            if (*pp == driver)
+            {
+                *pp = driver->next;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&tp_aeron_shared_lock);
+    return last ? tp_aeron_media_driver_close(driver) : 0;
 }

@@ -43,6 +43,18 @@ bool tp_aeron_media_driver_is_active(const char *dir, uint64_t timeout_ms);
 const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver);
 
 /**
+ * Process-wide shared use of embedded drivers, for transports configured with
+ * $TP_AERON_EMBEDDED_DRIVER=1: when a driver started by this process already
+ * serves `dir`, take a reference to it; otherwise, when an active driver of
+ * another process serves `dir`, use that one (`*out` = NULL); otherwise start
+ * one. Thread-safe. Returns 0 or -1.
+ */
+int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns);
+
+/** Drop a reference taken by tp_aeron_media_driver_acquire(); the last one closes the driver. NULL is a no-op. */
+int tp_aeron_media_driver_release(tp_aeron_media_driver_t *driver);
+
+/**
  * Stop the driver's agents, close it and delete its directory. Close every
  * client of the driver first. Returns 0 or -1. NULL is a no-op.
  */
