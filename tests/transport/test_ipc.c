@@ -1,0 +1,510 @@
+/* Embedded IPC: functional tests (single process). */
+#include "tp_test.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "tp_transport_test_util.h"
+#include "transport/tp_ipc.h"
+
+static char g_dir[256];
+
+typedef struct
+{
+    int count;
+    size_t last_length;
+    uint8_t last[256];
+    int64_t last_reserved;
+    int32_t last_session;
+    uint64_t expected_seq;
+    int errors;
+} rx_t;
+
+static void on_msg(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *hdr)
+{
+    rx_t *rx = clientd;
+    rx->count++;
+    rx->last_length = len;
+    memcpy(rx->last, buf, len < sizeof(rx->last) ? len : sizeof(rx->last));
+    rx->last_reserved = hdr->reserved_value;
+    rx->last_session = hdr->session_id;
+}
+
+typedef struct
+{
+    int available;
+    int unavailable;
+    uint64_t join_time_ns;
+    int32_t session_id;
+    char source[64];
+} images_t;
+
+static void on_avail(void *clientd, tp_subscription_t *sub, const tp_image_t *image)
+{
+    (void)sub;
+    images_t *im = clientd;
+    im->available++;
+    im->join_time_ns = image->join_time_ns;
+    im->session_id = image->session_id;
+    snprintf(im->source, sizeof(im->source), "%s", image->source_identity);
+}
+
+static void on_unavail(void *clientd, tp_subscription_t *sub, const tp_image_t *image)
+{
+    (void)sub;
+    (void)image;
+    ((images_t *)clientd)->unavailable++;
+}
+
+static int64_t supplier(void *clientd, uint8_t *buf, size_t len)
+{
+    (void)clientd;
+    (void)buf;
+    return (int64_t)len * 1000 + 7;
+}
+
+static void test_ipc_basic(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    TP_ASSERT_STREQ("embedded", tp_transport_backend_name(t));
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 10, 0));
+    TP_ASSERT(!tp_publication_is_connected(pub));
+    uint8_t msg[64] = "hello";
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, tp_publication_offer(pub, msg, 5, NULL, NULL));
+    TP_ASSERT_EQ_I64(TP_CHANNEL_STATUS_ACTIVE, tp_publication_channel_status(pub));
+
+    images_t im = { 0 };
+    tp_subscription_t *sub = NULL;
+    uint64_t before = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 10, on_avail, &im, on_unavail, &im, 0));
+    TP_ASSERT_EQ_I64(1, im.available);
+    TP_ASSERT(im.join_time_ns >= before && im.join_time_ns <= tp_clock_mono_ns());
+    TP_ASSERT_EQ_I64(tp_publication_session_id(pub), im.session_id);
+    TP_ASSERT(0 == strncmp(im.source, "pid:", 4));
+    TP_ASSERT_EQ_I64(1, tp_subscription_image_count(sub));
+    TP_ASSERT(tp_subscription_is_connected(sub));
+    TP_ASSERT(tp_publication_is_connected(pub));
+
+    int64_t pos = tp_publication_offer(pub, msg, 5, supplier, NULL);
+    TP_ASSERT(pos > 0);
+    TP_ASSERT_EQ_I64(pos, tp_publication_position(pub));
+    rx_t rx = { 0 };
+    TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_msg, &rx, 10));
+    TP_ASSERT_EQ_U64(5, rx.last_length);
+    TP_ASSERT(0 == memcmp(rx.last, "hello", 5));
+    TP_ASSERT_EQ_I64(5007, rx.last_reserved);
+    TP_ASSERT_EQ_I64(tp_publication_session_id(pub), rx.last_session);
+    TP_ASSERT_EQ_I64(0, tp_subscription_poll(sub, on_msg, &rx, 10));
+
+    /* offerv gathers */
+    struct iovec iov[3] = { { "ab", 2 }, { "", 0 }, { "cde", 3 } };
+    TP_ASSERT(tp_publication_offerv(pub, iov, 3, NULL, NULL) > 0);
+    TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_msg, &rx, 10));
+    TP_ASSERT_EQ_U64(5, rx.last_length);
+    TP_ASSERT(0 == memcmp(rx.last, "abcde", 5));
+
+    /* try_claim commit and abort */
+    tp_buffer_claim_t claim;
+    TP_ASSERT(tp_publication_try_claim(pub, 4, &claim) > 0);
+    memcpy(claim.data, "wxyz", 4);
+    TP_ASSERT_OK(tp_buffer_claim_commit(&claim));
+    TP_ASSERT_ERR(TP_ERR_STATE, tp_buffer_claim_commit(&claim));
+    TP_ASSERT(tp_publication_try_claim(pub, 8, &claim) > 0);
+    TP_ASSERT_OK(tp_buffer_claim_abort(&claim));
+    TP_ASSERT(tp_publication_offer(pub, msg, 0, NULL, NULL) > 0);
+    rx.count = 0;
+    TP_ASSERT_EQ_I64(2, tp_subscription_poll(sub, on_msg, &rx, 10));
+    TP_ASSERT_EQ_U64(0, rx.last_length);
+    TP_ASSERT(tp_publication_try_claim(pub, tp_publication_max_payload_length(pub) + 1, &claim) ==
+        TP_PUBLICATION_ERROR);
+    TP_ASSERT(tp_publication_offer(pub, msg, tp_publication_max_message_length(pub) + 1, NULL, NULL) ==
+        TP_PUBLICATION_ERROR);
+
+    tp_subscription_stats_t st;
+    TP_ASSERT_OK(tp_subscription_stats(sub, &st));
+    TP_ASSERT_EQ_U64(4, st.messages);
+    TP_ASSERT_EQ_U64(0, st.lost_messages);
+
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 10);
+    TP_ASSERT(0 == access(path, F_OK));
+    TP_ASSERT_OK(tp_subscription_close(sub));
+    TP_ASSERT(!tp_publication_is_connected(pub));
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, tp_publication_offer(pub, msg, 5, NULL, NULL));
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_MSG(0 != access(path, F_OK), "unused log %s was not removed", path);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+static void test_ipc_image_unavailable_on_close(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    images_t im = { 0 };
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 11, on_avail, &im, on_unavail, &im, 0));
+    TP_ASSERT_EQ_I64(0, im.available);
+    TP_ASSERT(!tp_subscription_is_connected(sub));
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 11, 0));
+    tp_transport_do_work(t);
+    TP_ASSERT_EQ_I64(1, im.available);
+    TP_ASSERT_OK(tp_publication_close(pub));
+    tp_transport_do_work(t);
+    TP_ASSERT_EQ_I64(1, im.unavailable);
+    TP_ASSERT_EQ_I64(0, tp_subscription_image_count(sub));
+    TP_ASSERT_OK(tp_transport_close(t));
+    TP_ASSERT_EQ_I64(0, tpt_count_files(g_dir));
+}
+
+typedef struct
+{
+    int count;
+    size_t len;
+    int bad;
+} size_rx_t;
+
+static void on_sized(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *hdr)
+{
+    (void)hdr;
+    size_rx_t *r = clientd;
+    r->count++;
+    r->len = len;
+    for (size_t k = 0; k < len; k++)
+    {
+        if (buf[k] != (uint8_t)(k * 31 + len))
+        {
+            r->bad++;
+            break;
+        }
+    }
+}
+
+static void test_ipc_every_boundary(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 12, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 12, 0));
+    TP_ASSERT_EQ_U64(16384, tp_publication_max_message_length(pub));
+    static uint8_t out[16384];
+    /* sizes 0..300 cover every alignment residue; then sizes around the max; the ring wraps many times */
+    size_t sizes[600];
+    size_t n = 0;
+    for (size_t s = 0; s <= 300; s++)
+    {
+        sizes[n++] = s;
+    }
+    for (size_t s = 16384 - 40; s <= 16384; s++)
+    {
+        sizes[n++] = s;
+    }
+    for (int rep = 0; rep < 3; rep++)
+    {
+        for (size_t i = 0; i < n; i++)
+        {
+            size_t len = sizes[i];
+            for (size_t k = 0; k < len; k++)
+            {
+                out[k] = (uint8_t)(k * 31 + len);
+            }
+            int64_t rc = tp_publication_offer(pub, out, len, NULL, NULL);
+            TP_ASSERT_MSG(rc > 0, "offer of %zu bytes: %lld", len, (long long)rc);
+            size_rx_t r = { 0 };
+            TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_sized, &r, 10));
+            TP_ASSERT_EQ_U64(len, r.len);
+            TP_ASSERT_EQ_I64(0, r.bad);
+        }
+    }
+    /* every offset of the ring end: fill to just before the wrap and offer sizes that straddle it */
+    for (size_t len = 1; len < 2048; len += 37)
+    {
+        for (size_t k = 0; k < len; k++)
+        {
+            out[k] = (uint8_t)(k * 31 + len);
+        }
+        for (int j = 0; j < 40; j++)
+        {
+            TP_ASSERT(tp_publication_offer(pub, out, len, NULL, NULL) > 0);
+            size_rx_t r = { 0 };
+            TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_sized, &r, 1));
+            TP_ASSERT_EQ_I64(0, r.bad);
+        }
+    }
+    tp_subscription_stats_t st;
+    tp_subscription_stats(sub, &st);
+    TP_ASSERT_EQ_U64(0, st.lost_messages);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+static void test_ipc_one_mib(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 13, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 13, 0));
+    TP_ASSERT(tp_publication_max_message_length(pub) >= 1024 * 1024);
+    size_t len = 1024 * 1024;
+    uint8_t *out = malloc(len);
+    for (size_t k = 0; k < len; k++)
+    {
+        out[k] = (uint8_t)(k * 31 + len);
+    }
+    for (int i = 0; i < 10; i++)
+    {
+        TP_ASSERT(tpt_offer_retry(pub, out, len - (size_t)i, 2000000000ULL) > 0);
+        for (size_t k = 0; k < len; k++)
+        {
+            out[k] = (uint8_t)(k * 31 + len - (size_t)i - 1);
+        }
+        size_rx_t r = { 0 };
+        TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_sized, &r, 10));
+        TP_ASSERT_EQ_U64(len - (size_t)i, r.len);
+        TP_ASSERT_EQ_I64(0, r.bad);
+    }
+    free(out);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+static void on_count(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *hdr)
+{
+    (void)hdr;
+    rx_t *rx = clientd;
+    uint64_t seq;
+    if (len < sizeof(seq))
+    {
+        rx->errors++;
+        return;
+    }
+    memcpy(&seq, buf, sizeof(seq));
+    if (seq != rx->expected_seq)
+    {
+        rx->errors++;
+    }
+    for (size_t k = sizeof(seq); k < len; k++)
+    {
+        if (buf[k] != (uint8_t)seq)
+        {
+            rx->errors++;
+            break;
+        }
+    }
+    rx->expected_seq = seq + 1;
+    rx->count++;
+}
+
+static void test_ipc_back_pressure_no_loss(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 14, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 14, 0));
+    uint8_t msg[100];
+    uint64_t sent = 0;
+    int64_t rc;
+    /* fill the ring: a tethered subscriber that is not polled holds the publisher back */
+    for (;;)
+    {
+        memcpy(msg, &sent, sizeof(sent));
+        memset(msg + 8, (int)(uint8_t)sent, sizeof(msg) - 8);
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        if (rc < 0)
+        {
+            break;
+        }
+        sent++;
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc);
+    TP_ASSERT(sent > 400 && sent < 600);
+    int64_t pos = tp_publication_position(pub);
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL));
+    TP_ASSERT_EQ_I64(pos, tp_publication_position(pub)); /* back pressure has no side effect */
+    rx_t rx = { 0 };
+    uint64_t total = sent + 5000;
+    while (sent < total)
+    {
+        memcpy(msg, &sent, sizeof(sent));
+        memset(msg + 8, (int)(uint8_t)sent, sizeof(msg) - 8);
+        if (tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0)
+        {
+            sent++;
+        }
+        else
+        {
+            tp_subscription_poll(sub, on_count, &rx, 7);
+        }
+    }
+    while (tp_subscription_poll(sub, on_count, &rx, 100) > 0)
+    {
+    }
+    TP_ASSERT_EQ_U64(total, (uint64_t)rx.count);
+    TP_ASSERT_EQ_I64(0, rx.errors);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+/* An untethered subscriber that falls a whole ring behind is lapped: it detects it, skips and counts. */
+static void test_ipc_lapped(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k|tether=false", 15, NULL, NULL,
+        NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 15, 0));
+    uint8_t msg[100];
+    for (uint64_t seq = 0; seq < 3000; seq++) /* ~ 3000 * 160 bytes = 7 rings */
+    {
+        memcpy(msg, &seq, sizeof(seq));
+        memset(msg + 8, (int)(uint8_t)seq, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    }
+    rx_t rx = { 0 };
+    rx.expected_seq = UINT64_MAX;
+    int n = tp_subscription_poll(sub, on_count, &rx, 10000);
+    tp_subscription_stats_t st;
+    TP_ASSERT_OK(tp_subscription_stats(sub, &st));
+    TP_ASSERT(st.laps >= 1);
+    TP_ASSERT(st.lost_messages >= 1);
+    TP_ASSERT(st.lost_bytes > 0);
+    /* after the skip, the following messages arrive whole and in order */
+    for (uint64_t seq = 3000; seq < 3100; seq++)
+    {
+        memcpy(msg, &seq, sizeof(seq));
+        memset(msg + 8, (int)(uint8_t)seq, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    }
+    rx.errors = 0;
+    rx.count = 0;
+    rx.expected_seq = 3000;
+    n = tp_subscription_poll(sub, on_count, &rx, 10000);
+    TP_ASSERT_EQ_I64(100, n);
+    TP_ASSERT_EQ_I64(0, rx.errors);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+static void test_ipc_errors(void)
+{
+    tp_transport_t *t = NULL;
+    char missing[300];
+    snprintf(missing, sizeof(missing), "%s/does-not-exist", g_dir);
+    TP_ASSERT_ERR(TP_ERR_NOT_FOUND, tpt_transport(&t, missing, 0, 0));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "does-not-exist"));
+    char file[300];
+    snprintf(file, sizeof(file), "%s/plainfile", g_dir);
+    int fd = open(file, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tpt_transport(&t, file, 0, 0));
+    unlink(file);
+    if (0 != geteuid())
+    {
+        char ro[300];
+        snprintf(ro, sizeof(ro), "%s/ro", g_dir);
+        mkdir(ro, 0500);
+        TP_ASSERT_ERR(TP_ERR_PERMISSION, tpt_transport(&t, ro, 0, 0));
+        rmdir(ro);
+    }
+
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=1000", 16, 0));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "term-length"));
+    TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:xyz", 16, 0));
+    TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:ipc?tether=maybe", 16, 0));
+
+    /* term-length mismatch with an existing log */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 16, 0));
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=128k", 16, NULL, NULL,
+        NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 16, NULL, NULL, NULL, NULL, 0));
+
+    /* corrupt logs: bad magic, truncated, wrong size */
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 17);
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    uint8_t junk[TP_IPC_HEADER_LENGTH];
+    memset(junk, 0x5a, sizeof(junk));
+    TP_ASSERT(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+    close(fd);
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_transport_add_publication(&pub, t, "aeron:ipc", 17, 0));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "corrupt"));
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_transport_add_subscription(&sub, t, "aeron:ipc", 17, NULL, NULL, NULL, NULL,
+        0));
+    fd = open(path, O_WRONLY | O_TRUNC);
+    TP_ASSERT(write(fd, junk, 100) == 100);
+    close(fd);
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_transport_add_publication(&pub, t, "aeron:ipc", 17, 0));
+    /* a valid header but a truncated file */
+    tp_ipc_log_header_t h;
+    memset(&h, 0, sizeof(h));
+    h.magic = TP_IPC_MAGIC;
+    h.version = TP_IPC_VERSION;
+    h.header_length = TP_IPC_HEADER_LENGTH;
+    h.term_length = 65536;
+    h.max_publishers = TP_IPC_MAX_PUBLISHERS;
+    h.max_subscribers = TP_IPC_MAX_SUBSCRIBERS;
+    h.frame_alignment = TP_IPC_FRAME_ALIGNMENT;
+    h.stream_id = 17;
+    fd = open(path, O_WRONLY | O_TRUNC);
+    TP_ASSERT(write(fd, &h, sizeof(h)) == (ssize_t)sizeof(h));
+    TP_ASSERT(0 == ftruncate(fd, TP_IPC_HEADER_LENGTH + 1000));
+    close(fd);
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_transport_add_publication(&pub, t, "aeron:ipc", 17, 0));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "file size"));
+    unlink(path);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+/* A log left behind by dead users (stale heartbeats) is removed at transport start. */
+static void test_ipc_cleanup_stale(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 18, 0));
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 18);
+    /* simulate a crash: make the slot look like a dead process's */
+    int fd = open(path, O_RDWR);
+    tp_ipc_log_header_t h;
+    TP_ASSERT(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+    close(fd);
+    tp_transport_t *t2 = NULL;
+    TP_ASSERT_OK(tpt_transport(&t2, g_dir, 0, 0));
+    TP_ASSERT(0 == access(path, F_OK)); /* still in use: kept */
+    TP_ASSERT_OK(tp_transport_close(t2));
+    /* a short liveness timeout in another transport sees the publisher as dead once it stops heartbeating */
+    tp_sleep_ns(300000000ULL);
+    TP_ASSERT_OK(tpt_transport(&t2, g_dir, 100000000ULL, 0));
+    TP_ASSERT_MSG(0 != access(path, F_OK), "stale log not removed");
+    TP_ASSERT_OK(tp_transport_close(t2));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+int main(void)
+{
+    if (0 != tpt_make_dir(g_dir, sizeof(g_dir), "ipc"))
+    {
+        fprintf(stderr, "cannot create a test directory\n");
+        return 1;
+    }
+    TP_RUN(test_ipc_basic);
+    TP_RUN(test_ipc_image_unavailable_on_close);
+    TP_RUN(test_ipc_every_boundary);
+    TP_RUN(test_ipc_one_mib);
+    TP_RUN(test_ipc_back_pressure_no_loss);
+    TP_RUN(test_ipc_lapped);
+    TP_RUN(test_ipc_errors);
+    TP_RUN(test_ipc_cleanup_stale);
+    tpt_remove_dir(g_dir);
+    return tp_test_finish();
+}
