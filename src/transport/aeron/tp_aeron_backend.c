@@ -65,6 +65,7 @@ typedef struct tp_aeron_publication_stct
 {
     aeron_publication_t *publication;
     tp_aeron_backend_t *backend;
+    int32_t channel_status_indicator_id;  /**< AERON_NULL_COUNTER_ID for IPC */
 } tp_aeron_publication_t;
 
 /** A live image as known by a subscription (for unavailable notifications). */
@@ -83,6 +84,7 @@ struct tp_aeron_subscription_stct
     tp_aeron_backend_t *backend;
     aeron_async_add_subscription_t *async;
     aeron_subscription_t *subscription;
+    int32_t channel_status_indicator_id;    /**< AERON_NULL_COUNTER_ID for IPC */
     aeron_fragment_assembler_t *assembler;
     tp_subscription_t *owner;               /**< set when the add completes */
     tp_aeron_subscription_t *next_pending;  /**< in backend->pending_subs while pending */
@@ -253,6 +255,14 @@ static int64_t tp_aeron_reserved_value(void *clientd, uint8_t *buffer, size_t fr
     return s->supplier(s->clientd, buffer + TP_AERON_DATA_HEADER_LENGTH, frame_length - TP_AERON_DATA_HEADER_LENGTH);
 }
 
+/*
+ * ADMIN_ACTION (a term rotation by this or another writer) is retried a few
+ * times here: the retry is what Aeron asks for, and the embedded backend never
+ * returns it, so callers see the same results on both backends. The codes
+ * themselves are Aeron's (TP_PUBLICATION_* have the same values).
+ */
+#define TP_AERON_ADMIN_ACTION_RETRIES 4
+
 /** Translate an Aeron offer/claim result: errors set the tp error state. */
 static int64_t tp_aeron_offer_result(int64_t result, const char *what)
 {
@@ -277,8 +287,13 @@ static int64_t tp_aeron_pub_offerv(void *impl, const struct iovec *iov, size_t i
     (void)length;
     if (1 == iovcnt)
     {
-        return tp_aeron_offer_result(aeron_publication_offer(p->publication, iov[0].iov_base, iov[0].iov_len,
-            aeron_supplier, aeron_supplier_clientd), "offer");
+        int64_t result = AERON_PUBLICATION_ADMIN_ACTION;
+        for (int i = 0; i < TP_AERON_ADMIN_ACTION_RETRIES && AERON_PUBLICATION_ADMIN_ACTION == result; i++)
+        {
+            result = aeron_publication_offer(p->publication, iov[0].iov_base, iov[0].iov_len, aeron_supplier,
+                aeron_supplier_clientd);
+        }
+        return tp_aeron_offer_result(result, "offer");
     }
     if (iovcnt > TP_AERON_MAX_IOV)
     {
@@ -291,15 +306,23 @@ static int64_t tp_aeron_pub_offerv(void *impl, const struct iovec *iov, size_t i
         vec[i].iov_base = iov[i].iov_base;
         vec[i].iov_len = iov[i].iov_len;
     }
-    return tp_aeron_offer_result(
-        aeron_publication_offerv(p->publication, vec, iovcnt, aeron_supplier, aeron_supplier_clientd), "offerv");
+    int64_t result = AERON_PUBLICATION_ADMIN_ACTION;
+    for (int i = 0; i < TP_AERON_ADMIN_ACTION_RETRIES && AERON_PUBLICATION_ADMIN_ACTION == result; i++)
+    {
+        result = aeron_publication_offerv(p->publication, vec, iovcnt, aeron_supplier, aeron_supplier_clientd);
+    }
+    return tp_aeron_offer_result(result, "offerv");
 }
 
 static int64_t tp_aeron_pub_try_claim(void *impl, size_t length, tp_buffer_claim_t *claim)
 {
     tp_aeron_publication_t *p = impl;
     aeron_buffer_claim_t aeron_claim;
-    int64_t result = aeron_publication_try_claim(p->publication, length, &aeron_claim);
+    int64_t result = AERON_PUBLICATION_ADMIN_ACTION;
+    for (int i = 0; i < TP_AERON_ADMIN_ACTION_RETRIES && AERON_PUBLICATION_ADMIN_ACTION == result; i++)
+    {
+        result = aeron_publication_try_claim(p->publication, length, &aeron_claim);
+    }
     if (result > 0)
     {
         claim->frame = aeron_claim.frame_header;
@@ -345,9 +368,25 @@ static bool tp_aeron_pub_is_connected(void *impl)
     return aeron_publication_is_connected(((tp_aeron_publication_t *)impl)->publication);
 }
 
+/**
+ * Channel status: Aeron's value, except that a channel without a status
+ * counter (IPC) is ACTIVE while open, as in Aeron's Java client (the C client
+ * reports NO_ID_ALLOCATED, which has the value of ERRORED).
+ */
+static int64_t tp_aeron_channel_status(int64_t status, int32_t indicator_id, bool closed)
+{
+    if (AERON_NULL_COUNTER_ID == indicator_id && !closed)
+    {
+        return TP_CHANNEL_STATUS_ACTIVE;
+    }
+    return status;
+}
+
 static int64_t tp_aeron_pub_channel_status(void *impl)
 {
-    return aeron_publication_channel_status(((tp_aeron_publication_t *)impl)->publication);
+    tp_aeron_publication_t *p = impl;
+    return tp_aeron_channel_status(aeron_publication_channel_status(p->publication), p->channel_status_indicator_id,
+        aeron_publication_is_closed(p->publication));
 }
 
 static int64_t tp_aeron_pub_position(void *impl)
@@ -422,11 +461,25 @@ static int tp_aeron_sub_poll(void *impl, tp_fragment_handler_t handler, void *cl
     s->handler = handler;
     s->handler_clientd = clientd;
     s->delivered = 0;
-    int fragments = aeron_subscription_poll(s->subscription, aeron_fragment_assembler_handler, s->assembler,
-        fragment_limit);
-    if (fragments < 0)
+    /*
+     * The limit counts whole messages (as in the embedded backend), Aeron's
+     * counts fragments: poll again while fewer than `fragment_limit` messages
+     * were delivered and fragments keep coming (a budget of k fragments
+     * completes at most k messages, so the limit is never exceeded). A poll
+     * that only skips the padding at the end of a term reads no fragment:
+     * stop after two empty polls in a row, not one.
+     */
+    int empty_polls = 0;
+    while ((size_t)s->delivered < fragment_limit && empty_polls < 2)
     {
-        return tp_aeron_err_set("poll subscription stream %d", s->stream_id);
+        size_t budget = fragment_limit - (size_t)s->delivered;
+        int fragments = aeron_subscription_poll(s->subscription, aeron_fragment_assembler_handler, s->assembler,
+            budget);
+        if (fragments < 0)
+        {
+            return tp_aeron_err_set("poll subscription stream %d", s->stream_id);
+        }
+        empty_polls = 0 == fragments ? empty_polls + 1 : 0;
     }
     return s->delivered;
 }
@@ -438,7 +491,9 @@ static int tp_aeron_sub_image_count(void *impl)
 
 static int64_t tp_aeron_sub_channel_status(void *impl)
 {
-    return aeron_subscription_channel_status(((tp_aeron_subscription_t *)impl)->subscription);
+    tp_aeron_subscription_t *s = impl;
+    return tp_aeron_channel_status(aeron_subscription_channel_status(s->subscription),
+        s->channel_status_indicator_id, aeron_subscription_is_closed(s->subscription));
 }
 
 static int tp_aeron_sub_stats(void *impl, tp_subscription_stats_t *stats)
@@ -625,10 +680,38 @@ static void tp_aeron_close(tp_transport_t *t)
     t->backend_state = NULL;
 }
 
+/* Bound of the client duty cycles run by one drain. */
+#define TP_AERON_DRAIN_LIMIT 256
+
+/**
+ * Run the client conductor until the driver's pending responses are handled
+ * (Aeron handles one per duty cycle): one tp_transport_do_work() then sees
+ * every image change the driver has announced, as with the embedded backend.
+ * Returns the work count or -1 (Aeron error).
+ */
+static int tp_aeron_drain(tp_aeron_backend_t *b)
+{
+    int total = 0;
+    for (int i = 0; i < TP_AERON_DRAIN_LIMIT; i++)
+    {
+        int work = aeron_main_do_work(b->client);
+        if (work < 0)
+        {
+            return -1;
+        }
+        if (0 == work)
+        {
+            break;
+        }
+        total += work;
+    }
+    return total;
+}
+
 static int tp_aeron_do_work(tp_transport_t *t, uint64_t now_ns)
 {
     tp_aeron_backend_t *b = t->backend_state;
-    int work = aeron_main_do_work(b->client);
+    int work = tp_aeron_drain(b);
     if (work < 0)
     {
         /* The client is unusable (driver gone or client timed out): report, rate limited. */
@@ -689,6 +772,8 @@ static int tp_aeron_async_add_publication_poll(tp_async_add_publication_t *async
     {
         return tp_aeron_err_set("Aeron media driver");
     }
+    /* The driver links IPC subscribers right after the ready response: handle those images now. */
+    tp_aeron_drain(b);
     tp_aeron_publication_t *p = calloc(1, sizeof(*p));
     aeron_publication_constants_t constants;
     if (NULL == p)
@@ -705,6 +790,7 @@ static int tp_aeron_async_add_publication_poll(tp_async_add_publication_t *async
     }
     p->publication = publication;
     p->backend = b;
+    p->channel_status_indicator_id = constants.channel_status_indicator_id;
     pub->ops = &tp_aeron_publication_ops;
     pub->impl = p;
     pub->session_id = constants.session_id;
@@ -781,7 +867,18 @@ static int tp_aeron_async_add_subscription_poll(tp_async_add_subscription_t *asy
         tp_aeron_sub_free(s);
         return -1;
     }
+    aeron_subscription_constants_t constants;
+    if (aeron_subscription_constants(subscription, &constants) < 0)
+    {
+        tp_aeron_err_set("subscription constants");
+        aeron_subscription_close(subscription, NULL, NULL);
+        tp_aeron_sub_free(s);
+        return -1;
+    }
     s->subscription = subscription;
+    s->channel_status_indicator_id = constants.channel_status_indicator_id;
+    /* Images the driver announced right after the ready response are recorded now, announced by do_work. */
+    tp_aeron_drain(b);
     s->owner = sub;
     sub->ops = &tp_aeron_subscription_ops;
     sub->impl = s;

@@ -45,22 +45,6 @@ bool tp_aeron_media_driver_supported(void)
 
 #if defined(TP_HAVE_AERON_DRIVER)
 
-/** Set a term length unless the user configured it through Aeron's own environment variable. */
-static int tp_aeron_driver_default_term_lengths(aeron_driver_context_t *context)
-{
-    if (NULL == getenv("AERON_TERM_BUFFER_LENGTH") &&
-        aeron_driver_context_set_term_buffer_length(context, TP_AERON_DRIVER_DEFAULT_TERM_LENGTH) < 0)
-    {
-        return -1;
-    }
-    if (NULL == getenv("AERON_IPC_TERM_BUFFER_LENGTH") &&
-        aeron_driver_context_set_ipc_term_buffer_length(context, TP_AERON_DRIVER_DEFAULT_TERM_LENGTH) < 0)
-    {
-        return -1;
-    }
-    return 0;
-}
-
 /** Apply the tensorpool settings to a fresh driver context. Returns 0 or -1 (Aeron error set). */
 static int tp_aeron_driver_configure(aeron_driver_context_t *context, const char *dir, uint64_t liveness_timeout_ns)
 {
@@ -71,16 +55,23 @@ static int tp_aeron_driver_configure(aeron_driver_context_t *context, const char
         aeron_driver_context_set_dir_warn_if_exists(context, false) < 0 ||
         aeron_driver_context_set_threading_mode(context, AERON_THREADING_MODE_SHARED) < 0 ||
         aeron_driver_context_set_term_buffer_sparse_file(context, true) < 0 ||
-        aeron_driver_context_set_print_configuration(context, false) < 0 ||
-        tp_aeron_driver_default_term_lengths(context) < 0)
+        aeron_driver_context_set_print_configuration(context, false) < 0)
     {
         return -1;
     }
     if (liveness_timeout_ns > 0)
     {
-        /* Aeron requires the image liveness timeout to exceed its timer interval (1 ms by default). */
-        uint64_t timeout = liveness_timeout_ns < UINT64_C(100000000) ? UINT64_C(100000000) : liveness_timeout_ns;
-        if (aeron_driver_context_set_image_liveness_timeout_ns(context, timeout) < 0)
+        /*
+         * The transport's liveness timeout ("peers silent longer than this are
+         * dead") is Aeron's client and image liveness. Floor of 1 s: clients in
+         * invoker mode send keepalives from their duty cycle (every 500 ms).
+         */
+        uint64_t timeout = liveness_timeout_ns < UINT64_C(1000000000) ? UINT64_C(1000000000) : liveness_timeout_ns;
+        /* Aeron checks liveness on its timer, which must fire more often than the timeouts. */
+        uint64_t timer = timeout / 10 > UINT64_C(100000000) ? UINT64_C(100000000) : timeout / 10;
+        if (aeron_driver_context_set_timer_interval_ns(context, timer) < 0 ||
+            aeron_driver_context_set_image_liveness_timeout_ns(context, timeout) < 0 ||
+            aeron_driver_context_set_client_liveness_timeout_ns(context, timeout) < 0)
         {
             return -1;
         }
@@ -227,7 +218,13 @@ int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir
     else if (!tp_aeron_media_driver_is_active(dir, 1000))
     {
         rc = tp_aeron_media_driver_start(&d, dir, liveness_timeout_ns);
-        if (0 == rc)
+        if (rc < 0 && TP_ERR_STATE == tp_errcode())
+        {
+            /* Another process started a driver on `dir` meanwhile: use it. */
+            rc = 0;
+            d = NULL;
+        }
+        else if (0 == rc)
         {
             d->refs = 1;
             d->next = tp_aeron_shared_drivers;

@@ -18,9 +18,6 @@
 /** Environment variable: "1" makes the aeron backend start an embedded media driver. */
 #define TP_AERON_EMBEDDED_DRIVER_ENV "TP_AERON_EMBEDDED_DRIVER"
 
-/** Default term length of the embedded driver (IPC and UDP) when AERON_*TERM_BUFFER_LENGTH is unset. */
-#define TP_AERON_DRIVER_DEFAULT_TERM_LENGTH ((size_t)4 * 1024 * 1024)
-
 typedef struct tp_aeron_media_driver_stct tp_aeron_media_driver_t;
 
 /** Whether this build can embed the media driver (libaeron_driver was found). */
@@ -29,7 +26,9 @@ bool tp_aeron_media_driver_supported(void);
 /**
  * Start a media driver on `dir` (the Aeron directory, created by the driver
  * and deleted when it closes). `liveness_timeout_ns` (0 = Aeron's defaults)
- * sets the client and image liveness timeouts. Fails with TP_ERR_STATE when
+ * sets the client and image liveness timeouts (at least 1 s). Aeron's other
+ * settings keep their defaults and AERON_* environment variables (e.g.
+ * AERON_IPC_TERM_BUFFER_LENGTH); term files are sparse. Fails with TP_ERR_STATE when
  * an active driver already uses `dir` (check first with
  * tp_aeron_media_driver_is_active() to share it instead).
  * Returns 0 (`*out` set) or -1.
