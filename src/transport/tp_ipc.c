@@ -39,6 +39,9 @@ _Static_assert(sizeof(tp_ipc_frame_header_t) == TP_IPC_FRAME_HEADER_LENGTH, "fra
 
 typedef struct tp_ipc_log_stct
 {
+    struct tp_ipc_log_stct *next;
+    int refcount;
+    bool stale;
     int fd;
     uint8_t *base;
     size_t mapped_length;
@@ -52,7 +55,7 @@ typedef struct tp_ipc_log_stct
 
 typedef struct tp_ipc_publication_stct
 {
-    tp_ipc_log_t log;
+    tp_ipc_log_t *log;
     tp_transport_t *transport;
     tp_ipc_slot_t *slot;
     uint64_t generation;
@@ -75,7 +78,7 @@ typedef struct tp_ipc_known_image_stct
 
 typedef struct tp_ipc_subscription_stct
 {
-    tp_ipc_log_t log;
+    tp_ipc_log_t *log;
     tp_transport_t *transport;
     tp_subscription_t *owner;
     tp_ipc_slot_t *slot;
@@ -89,6 +92,7 @@ typedef struct tp_ipc_subscription_stct
     uint64_t hole_position;
     uint64_t hole_since_ns;
     uint32_t poll_count;
+    uint32_t idle_polls;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
     uint64_t unblock_timeout_ns;
@@ -395,16 +399,71 @@ static bool tp_ipc_log_in_use(tp_ipc_log_t *log, uint64_t now_ns, uint64_t liven
     return used;
 }
 
-/* Release our slot; remove the log when nobody else uses it. */
-static void tp_ipc_log_release(tp_ipc_log_t *log, tp_ipc_slot_t *slot, uint64_t generation, uint64_t liveness_ns)
+/*
+ * Logs are shared by all publications and subscriptions of a transport on the
+ * same stream (one mapping per process: atomics must be seen at one address).
+ * Acquire returns with the file lock held; the caller registers its slot and
+ * unlocks.
+ */
+static int tp_ipc_log_acquire(
+    tp_transport_t *t, int32_t stream_id, uint64_t term_length, bool term_length_explicit, tp_ipc_log_t **out)
 {
-    if (NULL == log->base)
+    for (tp_ipc_log_t *log = t->ipc_logs; NULL != log; log = log->next)
     {
-        return;
+        if (log->stale || log->stream_id != stream_id)
+        {
+            continue;
+        }
+        struct stat st;
+        if (0 != flock(log->fd, LOCK_EX) || 0 != fstat(log->fd, &st))
+        {
+            return tp_err_set_errno(errno, "lock IPC log %s", log->path);
+        }
+        if (0 == st.st_nlink)
+        {
+            log->stale = true; /* removed while we still had it mapped: use a new file */
+            flock(log->fd, LOCK_UN);
+            break;
+        }
+        if (term_length_explicit && term_length != log->term_length)
+        {
+            flock(log->fd, LOCK_UN);
+            return tp_err_set(TP_ERR_CONFIG, "IPC stream %" PRId32 " already exists with term-length %" PRIu64
+                " but the channel asks for %" PRIu64 " (use the same term-length, or omit it)", stream_id,
+                log->term_length, term_length);
+        }
+        log->refcount++;
+        *out = log;
+        return 0;
     }
-    flock(log->fd, LOCK_EX);
+    tp_ipc_log_t *log = calloc(1, sizeof(*log));
+    if (NULL == log)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "IPC log: out of memory");
+    }
+    if (tp_ipc_log_open_locked(log, t->dir, stream_id, term_length, term_length_explicit) < 0)
+    {
+        free(log);
+        return -1;
+    }
+    log->refcount = 1;
+    log->next = t->ipc_logs;
+    t->ipc_logs = log;
+    *out = log;
+    return 0;
+}
+
+/* Release our slot (if any) and our reference; remove the file when no live user remains. */
+static void tp_ipc_log_put(
+    tp_transport_t *t, tp_ipc_log_t *log, tp_ipc_slot_t *slot, uint64_t generation, uint64_t liveness_ns,
+    bool locked)
+{
+    if (!locked)
+    {
+        flock(log->fd, LOCK_EX);
+    }
     uint32_t active = TP_IPC_SLOT_ACTIVE;
-    if (atomic_load(&slot->generation) == generation)
+    if (NULL != slot && atomic_load(&slot->generation) == generation)
     {
         atomic_compare_exchange_strong(&slot->state, &active, TP_IPC_SLOT_FREE);
     }
@@ -414,9 +473,23 @@ static void tp_ipc_log_release(tp_ipc_log_t *log, tp_ipc_slot_t *slot, uint64_t 
         {
             TP_LOG_DEBUG(TP_IPC_MODULE, "removed unused IPC log %s", log->path);
         }
+        log->stale = true;
     }
     flock(log->fd, LOCK_UN);
+    if (--log->refcount > 0)
+    {
+        return;
+    }
+    for (tp_ipc_log_t **pp = (tp_ipc_log_t **)&t->ipc_logs; NULL != *pp; pp = &(*pp)->next)
+    {
+        if (*pp == log)
+        {
+            *pp = log->next;
+            break;
+        }
+    }
     tp_ipc_log_unmap(log);
+    free(log);
 }
 
 int tp_ipc_cleanup_dir(const char *dir, uint64_t liveness_timeout_ns)
@@ -486,7 +559,7 @@ int tp_ipc_cleanup_dir(const char *dir, uint64_t liveness_timeout_ns)
 /* Recompute the flow-control limit and connectedness (clock read: not on the fast path). */
 static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
 {
-    tp_ipc_log_header_t *h = p->log.hdr;
+    tp_ipc_log_header_t *h = p->log->hdr;
     uint64_t now = tp_clock_mono_ns();
     uint64_t tail = atomic_load(&h->tail);
     uint64_t min_position = UINT64_MAX;
@@ -512,7 +585,7 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
         }
     }
     uint64_t base = min_position < tail ? min_position : tail;
-    atomic_store_explicit(&p->limit, base + p->log.term_length, memory_order_relaxed);
+    atomic_store_explicit(&p->limit, base + p->log->term_length, memory_order_release);
     atomic_store_explicit(&p->connected, live > 0, memory_order_relaxed);
 }
 
@@ -531,7 +604,7 @@ static void tp_ipc_frame_begin(tp_ipc_frame_header_t *f, uint64_t position, int3
  */
 static int64_t tp_ipc_claim(tp_ipc_publication_t *p, size_t payload_length, uint64_t *frame_position)
 {
-    tp_ipc_log_t *log = &p->log;
+    tp_ipc_log_t *log = p->log;
     uint64_t frame_length = tp_ipc_align(payload_length + TP_IPC_FRAME_HEADER_LENGTH);
     uint64_t pos = atomic_load_explicit(&log->hdr->tail, memory_order_relaxed);
     uint64_t pad;
@@ -542,14 +615,14 @@ static int64_t tp_ipc_claim(tp_ipc_publication_t *p, size_t payload_length, uint
         pad = offset + frame_length > log->term_length ? log->term_length - offset : 0;
         new_tail = pos + pad + frame_length;
         if (!atomic_load_explicit(&p->connected, memory_order_relaxed) ||
-            new_tail > atomic_load_explicit(&p->limit, memory_order_relaxed))
+            new_tail > atomic_load_explicit(&p->limit, memory_order_acquire))
         {
             tp_ipc_publication_refresh(p);
             if (!atomic_load_explicit(&p->connected, memory_order_relaxed))
             {
                 return TP_PUBLICATION_NOT_CONNECTED;
             }
-            if (new_tail > atomic_load_explicit(&p->limit, memory_order_relaxed))
+            if (new_tail > atomic_load_explicit(&p->limit, memory_order_acquire))
             {
                 return TP_PUBLICATION_BACK_PRESSURED;
             }
@@ -589,7 +662,7 @@ static int64_t tp_ipc_offerv(void *impl, const struct iovec *iov, size_t iovcnt,
     {
         return rc;
     }
-    tp_ipc_frame_header_t *f = tp_ipc_frame_at(&p->log, frame_position);
+    tp_ipc_frame_header_t *f = tp_ipc_frame_at(p->log, frame_position);
     uint8_t *dst = (uint8_t *)f + TP_IPC_FRAME_HEADER_LENGTH;
     size_t off = 0;
     for (size_t i = 0; i < iovcnt; i++)
@@ -619,7 +692,7 @@ static int64_t tp_ipc_try_claim(void *impl, size_t length, tp_buffer_claim_t *cl
     {
         return rc;
     }
-    tp_ipc_frame_header_t *f = tp_ipc_frame_at(&p->log, frame_position);
+    tp_ipc_frame_header_t *f = tp_ipc_frame_at(p->log, frame_position);
     f->version = 1;
     f->flags = TP_FRAGMENT_FLAG_UNFRAGMENTED;
     f->reserved_value = 0;
@@ -674,7 +747,7 @@ static int64_t tp_ipc_pub_channel_status(void *impl)
 static int64_t tp_ipc_pub_position(void *impl)
 {
     tp_ipc_publication_t *p = impl;
-    return (int64_t)atomic_load_explicit(&p->log.hdr->tail, memory_order_acquire);
+    return (int64_t)atomic_load_explicit(&p->log->hdr->tail, memory_order_acquire);
 }
 
 static int tp_ipc_pub_do_work(void *impl, uint64_t now_ns)
@@ -690,13 +763,13 @@ static int tp_ipc_pub_do_work(void *impl, uint64_t now_ns)
         /* We were declared dead (no do_work for too long): register again. */
         TP_LOG_WARN(TP_IPC_MODULE, "IPC publication on stream %" PRId32 " lost its slot (do_work not called "
             "within the liveness timeout?); re-registering", p->stream_id);
-        int idx = tp_ipc_slot_acquire(&p->log, p->log.hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false,
+        int idx = tp_ipc_slot_acquire(p->log, p->log->hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false,
             0, &p->generation, p->liveness_timeout_ns);
         if (idx < 0)
         {
             return 0;
         }
-        p->slot = &p->log.hdr->publishers[idx];
+        p->slot = &p->log->hdr->publishers[idx];
     }
     atomic_store(&p->slot->heartbeat_ns, now_ns);
     tp_ipc_publication_refresh(p);
@@ -706,7 +779,7 @@ static int tp_ipc_pub_do_work(void *impl, uint64_t now_ns)
 static int tp_ipc_pub_close(void *impl)
 {
     tp_ipc_publication_t *p = impl;
-    tp_ipc_log_release(&p->log, p->slot, p->generation, p->liveness_timeout_ns);
+    tp_ipc_log_put(p->transport, p->log, p->slot, p->generation, p->liveness_timeout_ns, false);
     free(p);
     return 0;
 }
@@ -761,30 +834,30 @@ int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
     p->transport = t;
     p->stream_id = stream_id;
     p->liveness_timeout_ns = t->ctx.liveness_timeout_ns;
-    if (tp_ipc_log_open_locked(&p->log, t->dir, stream_id, term_length, explicit_term) < 0)
+    if (tp_ipc_log_acquire(t, stream_id, term_length, explicit_term, &p->log) < 0)
     {
         free(p);
         return -1;
     }
-    p->session_id = atomic_fetch_add(&p->log.hdr->next_session_id, 1);
-    int idx = tp_ipc_slot_acquire(&p->log, p->log.hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false, 0,
+    p->session_id = atomic_fetch_add(&p->log->hdr->next_session_id, 1);
+    int idx = tp_ipc_slot_acquire(p->log, p->log->hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false, 0,
         &p->generation, p->liveness_timeout_ns);
-    tp_ipc_log_unlock(&p->log);
     if (idx < 0)
     {
-        tp_ipc_log_unmap(&p->log);
+        tp_ipc_log_put(t, p->log, NULL, 0, p->liveness_timeout_ns, true);
         free(p);
         return tp_err_set(TP_ERR_STATE, "IPC stream %" PRId32 " already has %u live publishers (the maximum)",
             stream_id, TP_IPC_MAX_PUBLISHERS);
     }
-    p->slot = &p->log.hdr->publishers[idx];
+    tp_ipc_log_unlock(p->log);
+    p->slot = &p->log->hdr->publishers[idx];
     p->last_heartbeat_ns = tp_clock_mono_ns();
     tp_ipc_publication_refresh(p);
     pub->ops = &tp_ipc_publication_ops;
     pub->impl = p;
     pub->session_id = p->session_id;
     pub->max_payload_length = (size_t)mtu - TP_IPC_FRAME_HEADER_LENGTH;
-    pub->max_message_length = (size_t)(p->log.term_length / 4);
+    pub->max_message_length = (size_t)(p->log->term_length / 4);
     return 0;
 }
 
@@ -817,10 +890,16 @@ static void tp_ipc_sub_lapped(tp_ipc_subscription_t *s, uint64_t *position, uint
  */
 static bool tp_ipc_sub_check_hole(tp_ipc_subscription_t *s, uint64_t *position, uint64_t tail)
 {
-    uint64_t now = tp_clock_mono_ns();
     if (s->hole_position != *position)
     {
+        /* First sight: usually a live writer mid-copy, so do not even read the clock yet. */
         s->hole_position = *position;
+        s->hole_since_ns = 0;
+        return false;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (0 == s->hole_since_ns)
+    {
         s->hole_since_ns = now;
         return false;
     }
@@ -828,7 +907,7 @@ static bool tp_ipc_sub_check_hole(tp_ipc_subscription_t *s, uint64_t *position, 
     {
         return false;
     }
-    tp_ipc_log_t *log = &s->log;
+    tp_ipc_log_t *log = s->log;
     uint64_t p = *position;
     tp_ipc_frame_header_t *f = tp_ipc_frame_at(log, p);
     uint64_t next = 0;
@@ -866,11 +945,12 @@ static bool tp_ipc_sub_check_hole(tp_ipc_subscription_t *s, uint64_t *position, 
 static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit)
 {
     tp_ipc_subscription_t *s = impl;
-    tp_ipc_log_t *log = &s->log;
+    tp_ipc_log_t *log = s->log;
     tp_ipc_log_header_t *h = log->hdr;
     uint64_t position = s->position;
     uint64_t term_length = log->term_length;
     size_t delivered = 0;
+    uint64_t bytes = 0;
     if (0 == (++s->poll_count & 1023u))
     {
         atomic_store_explicit(&s->slot->heartbeat_ns, tp_clock_mono_ns(), memory_order_relaxed);
@@ -887,6 +967,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         if (0 == frame_length)
         {
+            /*
+             * Nothing (yet) at our position. Looking at the tail (lap and dead
+             * writer detection) would pull the publishers' hot cache line on
+             * every idle poll, so do it on 1 idle poll in 64 only, or at once
+             * when the tag already shows a newer lap.
+             */
+            if (0 != (++s->idle_polls & 63u) && tag <= (int64_t)position)
+            {
+                break;
+            }
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
             if (tail - position > term_length && tail > position)
             {
@@ -946,9 +1036,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         }
         position += aligned;
         delivered++;
-        atomic_fetch_add_explicit(&s->stat_messages, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->stat_bytes, length, memory_order_relaxed);
+        bytes += length;
         handler(clientd, s->copy_buf, length, &header);
+    }
+    if (delivered > 0)
+    {
+        /* single writer: plain load + store, no locked instruction on the hot path */
+        atomic_store_explicit(&s->stat_messages,
+            atomic_load_explicit(&s->stat_messages, memory_order_relaxed) + delivered, memory_order_relaxed);
+        atomic_store_explicit(&s->stat_bytes,
+            atomic_load_explicit(&s->stat_bytes, memory_order_relaxed) + bytes, memory_order_relaxed);
     }
     if (position != s->position)
     {
@@ -987,7 +1084,7 @@ static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
 {
     int work = 0;
     int count = 0;
-    tp_ipc_log_header_t *h = s->log.hdr;
+    tp_ipc_log_header_t *h = s->log->hdr;
     for (uint32_t i = 0; i < TP_IPC_MAX_PUBLISHERS; i++)
     {
         tp_ipc_slot_t *slot = &h->publishers[i];
@@ -1033,13 +1130,13 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
         {
             TP_LOG_WARN(TP_IPC_MODULE, "IPC subscription on stream %" PRId32 " lost its slot (not polled within the "
                 "liveness timeout?); re-registering at the tail", s->stream_id);
-            uint64_t tail = atomic_load(&s->log.hdr->tail);
-            int idx = tp_ipc_slot_acquire(&s->log, s->log.hdr->subscribers, TP_IPC_MAX_SUBSCRIBERS, 0, s->tethered,
+            uint64_t tail = atomic_load(&s->log->hdr->tail);
+            int idx = tp_ipc_slot_acquire(s->log, s->log->hdr->subscribers, TP_IPC_MAX_SUBSCRIBERS, 0, s->tethered,
                 tail, &s->generation, s->liveness_timeout_ns);
             if (idx >= 0)
             {
-                s->slot = &s->log.hdr->subscribers[idx];
-                tail = atomic_load(&s->log.hdr->tail);
+                s->slot = &s->log->hdr->subscribers[idx];
+                tail = atomic_load(&s->log->hdr->tail);
                 atomic_store(&s->slot->position, tail);
                 if (tail > s->position)
                 {
@@ -1058,7 +1155,7 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
 static int tp_ipc_sub_close(void *impl)
 {
     tp_ipc_subscription_t *s = impl;
-    tp_ipc_log_release(&s->log, s->slot, s->generation, s->liveness_timeout_ns);
+    tp_ipc_log_put(s->transport, s->log, s->slot, s->generation, s->liveness_timeout_ns, false);
     free(s->copy_buf);
     free(s);
     return 0;
@@ -1095,32 +1192,31 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     s->liveness_timeout_ns = t->ctx.liveness_timeout_ns;
     s->unblock_timeout_ns = t->ctx.unblock_timeout_ns;
     s->hole_position = UINT64_MAX;
-    if (tp_ipc_log_open_locked(&s->log, t->dir, stream_id, term_length, explicit_term) < 0)
+    if (tp_ipc_log_acquire(t, stream_id, term_length, explicit_term, &s->log) < 0)
     {
         free(s);
         return -1;
     }
-    s->copy_cap = (size_t)(s->log.term_length / 4);
+    s->copy_cap = (size_t)(s->log->term_length / 4);
     s->copy_buf = malloc(s->copy_cap);
-    uint64_t tail = atomic_load(&s->log.hdr->tail);
-    int idx = NULL == s->copy_buf ? -1 : tp_ipc_slot_acquire(&s->log, s->log.hdr->subscribers,
+    uint64_t tail = atomic_load(&s->log->hdr->tail);
+    int idx = NULL == s->copy_buf ? -1 : tp_ipc_slot_acquire(s->log, s->log->hdr->subscribers,
         TP_IPC_MAX_SUBSCRIBERS, 0, tethered, tail, &s->generation, s->liveness_timeout_ns);
     if (idx < 0)
     {
-        tp_ipc_log_unlock(&s->log);
-        tp_ipc_log_unmap(&s->log);
+        tp_ipc_log_put(t, s->log, NULL, 0, s->liveness_timeout_ns, true);
         free(s->copy_buf);
         free(s);
         return tp_err_set(TP_ERR_STATE, "IPC stream %" PRId32 ": no free subscriber slot (max %u) or out of memory",
             stream_id, TP_IPC_MAX_SUBSCRIBERS);
     }
-    tp_ipc_log_unlock(&s->log);
-    s->slot = &s->log.hdr->subscribers[idx];
+    tp_ipc_log_unlock(s->log);
+    s->slot = &s->log->hdr->subscribers[idx];
     /*
      * Re-read the tail now that the slot is visible: a publisher that computed
      * its limit before seeing the slot used a tail no greater than this one.
      */
-    tail = atomic_load(&s->log.hdr->tail);
+    tail = atomic_load(&s->log->hdr->tail);
     atomic_store(&s->slot->position, tail);
     s->position = tail;
     s->join_position = tail;

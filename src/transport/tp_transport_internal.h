@@ -117,6 +117,7 @@ struct tp_transport_stct
     tp_publication_t *publications;
     tp_subscription_t *subscriptions;
     uint64_t last_cleanup_ns;
+    struct tp_ipc_log_stct *ipc_logs; /* embedded IPC: logs mapped by this transport */
 };
 
 /** The embedded backend (IPC + UDP). */

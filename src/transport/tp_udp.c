@@ -827,7 +827,6 @@ int tp_udp_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
         return -1;
     }
     int one = 1;
-    setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     int rcvbuf = 4 * 1024 * 1024;
     setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     char ep[96];
@@ -835,6 +834,7 @@ int tp_udp_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     struct sockaddr_storage bind_addr = params.endpoint;
     if (params.multicast)
     {
+        setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         setsockopt(s->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         struct ip_mreq mreq;
         memset(&mreq, 0, sizeof(mreq));
