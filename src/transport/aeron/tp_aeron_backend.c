@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "aeronc.h"
 #include "common/tp_clock.h"
@@ -726,9 +727,31 @@ static int tp_aeron_do_work(tp_transport_t *t, uint64_t now_ns)
     return work;
 }
 
+/**
+ * Check a UDP channel's endpoint before handing it to Aeron, so that a bad
+ * endpoint fails at once with TP_ERR_MALFORMED and the same message as on the
+ * embedded backend (Aeron's driver reports some of these later, as generic
+ * errors). Everything else is validated by Aeron. Returns 0 or -1.
+ */
+static int tp_aeron_validate_channel(const tp_uri_t *uri, bool subscription)
+{
+    const char *endpoint = tp_uri_get(uri, "endpoint");
+    if (TP_URI_MEDIA_UDP != uri->media || NULL == endpoint)
+    {
+        return 0;
+    }
+    struct sockaddr_storage addr;
+    socklen_t addr_len = sizeof(addr);
+    return tp_uri_resolve_endpoint(endpoint, subscription, &addr, &addr_len);
+}
+
 static int tp_aeron_async_add_publication(tp_async_add_publication_t *async)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
+    if (tp_aeron_validate_channel(&async->uri, false) < 0)
+    {
+        return -1;
+    }
     tp_aeron_async_publication_t *state = calloc(1, sizeof(*state));
     if (NULL == state)
     {
@@ -802,6 +825,10 @@ static int tp_aeron_async_add_publication_poll(tp_async_add_publication_t *async
 static int tp_aeron_async_add_subscription(tp_async_add_subscription_t *async)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
+    if (tp_aeron_validate_channel(&async->uri, true) < 0)
+    {
+        return -1;
+    }
     tp_aeron_subscription_t *s = calloc(1, sizeof(*s));
     if (NULL == s)
     {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "aeronc.h"
 #include "common/tp_error.h"
@@ -16,6 +17,7 @@
 #define TP_AERON_DRIVER_NOT_SUPPORTED (-8)
 #define TP_AERON_DRIVER_UNKNOWN_HOST (-9)
 #define TP_AERON_DRIVER_RESOURCE_TEMPORARILY_UNAVAILABLE (-10)
+#define TP_AERON_DRIVER_GENERIC_ERROR (-11)
 #define TP_AERON_DRIVER_STORAGE_SPACE (-12)
 #define TP_AERON_DRIVER_IMAGE_REJECTED (-13)
 #define TP_AERON_DRIVER_PUBLICATION_REVOKED (-14)
@@ -88,6 +90,12 @@ int tp_aeron_err_set(const char *fmt, ...)
         n--;
     }
     detail[n] = '\0';
-    return tp_err_set(tp_aeron_map_errcode(aeron_code), "%s: %s (aeron errcode %d)", context,
+    int code = tp_aeron_map_errcode(aeron_code);
+    if (TP_AERON_DRIVER_GENERIC_ERROR == aeron_code && NULL != strstr(detail, "Invalid argument"))
+    {
+        /* The driver wraps a rejected channel parameter (mtu, port, ...) as a generic error over EINVAL. */
+        code = TP_ERR_MALFORMED;
+    }
+    return tp_err_set(code, "%s: %s (aeron errcode %d)", context,
         0 == n ? "no detail from Aeron" : detail, aeron_code);
 }

@@ -22,7 +22,9 @@ int tp_aeron_map_errcode(int aeron_code);
  * Set the tp error state from the calling thread's Aeron error: the code is
  * mapped with tp_aeron_map_errcode() and the message is
  * "<context>: <aeron_errmsg()> (aeron errcode N)", with Aeron's multi-line
- * stack of messages folded onto one line. Always returns -1.
+ * stack of messages folded onto one line. A driver "generic error" over
+ * EINVAL (a rejected channel parameter such as mtu) is TP_ERR_MALFORMED.
+ * Always returns -1.
  */
 int tp_aeron_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
