@@ -634,6 +634,75 @@ static int tp_aeron_init(tp_transport_t *t)
     return 0;
 }
 
+/* How long transport close waits for the driver to answer adds still pending. */
+#define TP_AERON_CLOSE_PENDING_TIMEOUT_NS UINT64_C(2000000000)
+
+/**
+ * Complete the adds still pending, then close what they created: Aeron's
+ * client frees an add's command only when it is polled to completion. Bounded
+ * by TP_AERON_CLOSE_PENDING_TIMEOUT_NS (a dead driver never answers; what is
+ * left is then reported and left to Aeron).
+ */
+static void tp_aeron_finish_pending(tp_aeron_backend_t *b)
+{
+    uint64_t deadline = tp_clock_mono_ns() + TP_AERON_CLOSE_PENDING_TIMEOUT_NS;
+    for (;;)
+    {
+        bool remaining = false;
+        for (size_t i = 0; i < b->pending_async_count; i++)
+        {
+            tp_aeron_pending_t *pending = &b->pending_asyncs[i];
+            tp_aeron_async_publication_t *state =
+                pending->is_publication ? ((tp_async_add_publication_t *)pending->async)->backend_state : NULL;
+            if (NULL == state || NULL == state->async)
+            {
+                continue;
+            }
+            aeron_publication_t *publication = NULL;
+            int rc = aeron_async_add_publication_poll(&publication, state->async);
+            if (0 == rc)
+            {
+                remaining = true;
+                continue;
+            }
+            state->async = NULL;
+            if (rc > 0)
+            {
+                aeron_publication_close(publication, NULL, NULL);
+            }
+        }
+        for (tp_aeron_subscription_t *s = b->pending_subs; NULL != s; s = s->next_pending)
+        {
+            if (NULL == s->async)
+            {
+                continue;
+            }
+            aeron_subscription_t *subscription = NULL;
+            int rc = aeron_async_add_subscription_poll(&subscription, s->async);
+            if (0 == rc)
+            {
+                remaining = true;
+                continue;
+            }
+            s->async = NULL;
+            if (rc > 0)
+            {
+                aeron_subscription_close(subscription, NULL, NULL);
+            }
+        }
+        if (!remaining)
+        {
+            return;
+        }
+        if (tp_clock_mono_ns() > deadline || aeron_main_do_work(b->client) < 0)
+        {
+            TP_LOG_WARN(TP_AERON_MODULE, "transport close: the media driver did not answer adds still pending");
+            return;
+        }
+        tp_sleep_ns(100000);
+    }
+}
+
 /**
  * Close in order: pending adds (their subscription impls and tp async structs),
  * then the client (which releases whatever it still holds), its context, and
@@ -649,6 +718,7 @@ static void tp_aeron_close(tp_transport_t *t)
     }
     if (NULL != b->client)
     {
+        tp_aeron_finish_pending(b);
         aeron_close(b->client);
         b->client = NULL;
     }
