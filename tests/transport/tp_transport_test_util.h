@@ -107,6 +107,11 @@ static inline int tpt_context(tp_transport_context_t *ctx, const char *dir)
     {
         return tp_transport_context_set_dir(ctx, dir);
     }
+#if !defined(TP_HAVE_AERON)
+    fprintf(stderr, "SKIP: TP_TEST_TRANSPORT=aeron but this build has no Aeron backend (configure with "
+        "-DTP_WITH_AERON=ON -DTP_AERON_ROOT=<aeron install prefix>)\n");
+    exit(77);
+#endif
     const char *external = getenv("TP_TEST_AERON_DIR");
     char aeron_dir[PATH_MAX];
     if (NULL != external && '\0' != external[0])
