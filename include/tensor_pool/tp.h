@@ -6,5 +6,7 @@
 
 #include "tensor_pool/tp_common.h"
 #include "tensor_pool/tp_log.h"
+#include "tensor_pool/tp_shm.h"
+#include "tensor_pool/tp_tensor.h"
 
 #endif

@@ -383,18 +383,32 @@ static int tp_ipc_slot_acquire(
     return -1;
 }
 
+/*
+ * A slot keeps its pid after being reaped (a normal close clears it), so a
+ * peer that was only declared dead for not heartbeating, but whose process is
+ * alive, still keeps the file: it re-registers in it on its next duty cycle.
+ */
+static bool tp_ipc_slot_in_use(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
+{
+    tp_ipc_slot_maybe_reap(slot, now_ns, liveness_timeout_ns);
+    if (TP_IPC_SLOT_FREE != atomic_load(&slot->state))
+    {
+        return true;
+    }
+    uint32_t pid = atomic_load(&slot->pid);
+    return 0 != pid && !tp_ipc_pid_dead(pid);
+}
+
 static bool tp_ipc_log_in_use(tp_ipc_log_t *log, uint64_t now_ns, uint64_t liveness_timeout_ns)
 {
     bool used = false;
     for (uint32_t i = 0; i < TP_IPC_MAX_PUBLISHERS; i++)
     {
-        tp_ipc_slot_maybe_reap(&log->hdr->publishers[i], now_ns, liveness_timeout_ns);
-        used |= TP_IPC_SLOT_FREE != atomic_load(&log->hdr->publishers[i].state);
+        used |= tp_ipc_slot_in_use(&log->hdr->publishers[i], now_ns, liveness_timeout_ns);
     }
     for (uint32_t i = 0; i < TP_IPC_MAX_SUBSCRIBERS; i++)
     {
-        tp_ipc_slot_maybe_reap(&log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
-        used |= TP_IPC_SLOT_FREE != atomic_load(&log->hdr->subscribers[i].state);
+        used |= tp_ipc_slot_in_use(&log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
     }
     return used;
 }
@@ -465,6 +479,7 @@ static void tp_ipc_log_put(
     uint32_t active = TP_IPC_SLOT_ACTIVE;
     if (NULL != slot && atomic_load(&slot->generation) == generation)
     {
+        atomic_store(&slot->pid, 0u); /* a closed slot never keeps the file alive */
         atomic_compare_exchange_strong(&slot->state, &active, TP_IPC_SLOT_FREE);
     }
     if (!tp_ipc_log_in_use(log, tp_clock_mono_ns(), liveness_ns))

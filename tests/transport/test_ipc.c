@@ -2,7 +2,10 @@
 #include "tp_test.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "tp_transport_test_util.h"
 #include "transport/tp_ipc.h"
@@ -473,30 +476,105 @@ static void test_ipc_errors(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
-/* A log left behind by dead users (stale heartbeats) is removed at transport start. */
+/* A log left behind by a crashed process is removed at transport start; a live user's log is kept. */
 static void test_ipc_cleanup_stale(void)
 {
     TPT_SKIP_ON_AERON("removal of stale embedded IPC log files (the Aeron media driver owns its logs)");
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 18);
+    pid_t child = fork();
+    if (0 == child)
+    {
+        tp_transport_t *ct = NULL;
+        tp_publication_t *cp = NULL;
+        if (tpt_transport(&ct, g_dir, 0, 0) < 0 || tp_transport_add_publication(&cp, ct, "aeron:ipc", 18, 0) < 0)
+        {
+            _exit(2);
+        }
+        _exit(0); /* "crash": no close */
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    TP_ASSERT(WIFEXITED(status) && 0 == WEXITSTATUS(status));
+    TP_ASSERT(0 == access(path, F_OK));
+    /* a live but silent user (this process) keeps its log even when its heartbeat is stale */
     tp_transport_t *t = NULL;
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     tp_publication_t *pub = NULL;
-    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 18, 0));
-    char path[PATH_MAX];
-    tp_ipc_log_path(path, sizeof(path), g_dir, 18);
-    /* simulate a crash: make the slot look like a dead process's */
-    int fd = open(path, O_RDWR);
-    tp_ipc_log_header_t h;
-    TP_ASSERT(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
-    close(fd);
-    tp_transport_t *t2 = NULL;
-    TP_ASSERT_OK(tpt_transport(&t2, g_dir, 0, 0));
-    TP_ASSERT(0 == access(path, F_OK)); /* still in use: kept */
-    TP_ASSERT_OK(tp_transport_close(t2));
-    /* a short liveness timeout in another transport sees the publisher as dead once it stops heartbeating */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 20, 0));
+    char live_path[PATH_MAX];
+    tp_ipc_log_path(live_path, sizeof(live_path), g_dir, 20);
     tp_sleep_ns(300000000ULL);
+    tp_transport_t *t2 = NULL;
     TP_ASSERT_OK(tpt_transport(&t2, g_dir, 100000000ULL, 0));
-    TP_ASSERT_MSG(0 != access(path, F_OK), "stale log not removed");
+    TP_ASSERT_MSG(0 != access(path, F_OK), "log of a crashed process not removed");
+    TP_ASSERT_MSG(0 == access(live_path, F_OK), "log of a live process removed");
     TP_ASSERT_OK(tp_transport_close(t2));
+    /* the silent publisher's slot was reaped; its next duty cycle re-registers it */
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 20, NULL, NULL, NULL, NULL, 0));
+    uint64_t t0 = tp_clock_mono_ns();
+    while (1 != tp_subscription_image_count(sub) && tp_clock_mono_ns() - t0 < 2000000000ULL)
+    {
+        tp_transport_do_work(t);
+        tp_sleep_ns(10000000);
+    }
+    TP_ASSERT_EQ_I64(1, tp_subscription_image_count(sub));
+    TP_ASSERT(tp_publication_is_connected(pub));
+    TP_ASSERT_OK(tp_transport_close(t));
+    TP_ASSERT_MSG(0 != access(live_path, F_OK), "log not removed after its last user closed");
+}
+
+/*
+ * A writer that died right after its claim, before writing anything (not even
+ * its frame's position tag): subscribers scan forward to the next frame after
+ * the unblock timeout and count one hole.
+ */
+static void test_ipc_hole_without_tag(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 100000000ULL));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 19, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 19, 0));
+    uint8_t msg[64];
+    uint64_t seq = 0;
+    memcpy(msg, &seq, 8);
+    memset(msg + 8, 0, sizeof(msg) - 8);
+    TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    /* the "dead writer": advance the shared tail by 3 frames' worth, write nothing */
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 19);
+    int fd = open(path, O_RDWR);
+    TP_ASSERT(fd >= 0);
+    tp_ipc_log_header_t *h = mmap(NULL, TP_IPC_HEADER_LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    TP_ASSERT(MAP_FAILED != (void *)h);
+    atomic_fetch_add(&h->tail, 96);
+    munmap(h, TP_IPC_HEADER_LENGTH);
+    close(fd);
+    for (seq = 1; seq < 4; seq++)
+    {
+        memcpy(msg, &seq, 8);
+        memset(msg + 8, (int)(uint8_t)seq, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    }
+    rx_t rx = { 0 };
+    uint64_t t0 = tp_clock_mono_ns();
+    while (rx.count < 4 && tp_clock_mono_ns() - t0 < 3000000000ULL)
+    {
+        if (0 == tp_subscription_poll(sub, on_count, &rx, 10))
+        {
+            tp_sleep_ns(1000000);
+        }
+    }
+    TP_ASSERT_EQ_I64(4, rx.count);
+    TP_ASSERT_EQ_I64(0, rx.errors);
+    TP_ASSERT(tp_clock_mono_ns() - t0 >= 100000000ULL);
+    tp_subscription_stats_t st;
+    tp_subscription_stats(sub, &st);
+    TP_ASSERT_EQ_U64(1, st.holes);
+    TP_ASSERT_EQ_U64(96, st.lost_bytes);
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
@@ -515,6 +593,7 @@ int main(void)
     TP_RUN(test_ipc_lapped);
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);
+    TP_RUN(test_ipc_hole_without_tag);
     tpt_remove_dir(g_dir);
     return tp_test_finish();
 }

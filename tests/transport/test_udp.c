@@ -279,6 +279,42 @@ static void test_udp_multicast(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
+/* Two publishers (sessions) to one subscription: two images, messages from both. */
+static void test_udp_two_sessions(void)
+{
+    int port = free_udp_port();
+    char channel[128];
+    snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    images_t im = { 0 };
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *a = NULL;
+    tp_publication_t *b = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, channel, 303, on_avail, &im, on_unavail, &im, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&a, t, channel, 303, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&b, t, channel, 303, 0));
+    TP_ASSERT(tp_publication_session_id(a) != tp_publication_session_id(b));
+    TP_ASSERT_OK(wait_connected(t, a, sub));
+    TP_ASSERT_OK(wait_connected(t, b, sub));
+    TP_ASSERT_EQ_I64(2, tp_subscription_image_count(sub));
+    TP_ASSERT_EQ_I64(2, im.available);
+    static uint8_t out[3000];
+    for (size_t k = 0; k < sizeof(out); k++)
+    {
+        out[k] = (uint8_t)(k * 13 + sizeof(out));
+    }
+    rx_t rx = { 0 };
+    TP_ASSERT(tp_publication_offer(a, out, sizeof(out), NULL, NULL) > 0);
+    TP_ASSERT_EQ_I64(1, receive_one(t, sub, &rx));
+    TP_ASSERT_EQ_I64(tp_publication_session_id(a), rx.session);
+    TP_ASSERT(tp_publication_offer(b, out, sizeof(out), NULL, NULL) > 0);
+    TP_ASSERT_EQ_I64(1, receive_one(t, sub, &rx));
+    TP_ASSERT_EQ_I64(tp_publication_session_id(b), rx.session);
+    TP_ASSERT_EQ_I64(0, rx.bad);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 static void test_udp_errors(void)
 {
     tp_transport_t *t = NULL;
@@ -314,6 +350,7 @@ int main(void)
     TP_RUN(test_udp_unicast_fragmentation);
     TP_RUN(test_udp_loss_counted);
     TP_RUN(test_udp_multicast);
+    TP_RUN(test_udp_two_sessions);
     TP_RUN(test_udp_errors);
     tpt_remove_dir(g_dir);
     return tp_test_finish();

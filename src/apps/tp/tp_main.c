@@ -6,6 +6,8 @@
 #include "tp_cli.h"
 
 int tp_cli_version(int argc, char **argv);
+int tp_cli_shm(int argc, char **argv);
+int tp_cli_demo(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -17,6 +19,8 @@ int tp_cli_version(int argc, char **argv)
 
 static const tp_cli_command_t tp_cli_commands[] = {
     { "version", "print the library version", tp_cli_version },
+    { "demo", "write and read back frames through a shared-memory pool", tp_cli_demo },
+    { "shm", "inspect shared-memory regions (tp shm inspect PATH)", tp_cli_shm },
 };
 
 static void tp_cli_usage(FILE *out)

@@ -1,0 +1,46 @@
+/* Internal definitions shared by the shm sources. */
+#ifndef TP_SHM_TP_SHM_INTERNAL_H
+#define TP_SHM_TP_SHM_INTERNAL_H
+
+#include <limits.h>
+#include <stdatomic.h>
+
+#include "tensor_pool/tp_shm.h"
+
+/* Wire §15.1: little-endian hosts only (no byte swapping in v1.2). */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tensorpool SHM layout is little-endian only (wire spec §15.1): big-endian hosts are not supported"
+#endif
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free for the SHM seqlock");
+_Static_assert(sizeof(unsigned long long) == sizeof(uint64_t), "unsigned long long must be 64-bit");
+
+struct tp_shm_region_stct
+{
+    uint8_t *base;
+    size_t length;       /* mapped bytes */
+    uint64_t used_bytes; /* 64 + nslots * slot size */
+    int fd;
+    bool writable;
+    bool hugepages;
+    uint64_t page_size; /* hugepage size on hugetlbfs, else the system page size */
+    tp_shm_region_type_t type;
+    uint32_t nslots;
+    uint32_t slot_bytes;   /* 256 for the ring, the stride for a pool */
+    uint32_t stride_bytes; /* pool stride; 0 for the ring */
+    tp_shm_superblock_t superblock;
+    char path[PATH_MAX];
+};
+
+/* The seq_commit word of a header slot (8-byte aligned: base is page aligned, 64 + i*256). */
+static inline _Atomic uint64_t *tp_shm_seq_word(uint8_t *slot)
+{
+    return (_Atomic uint64_t *)(void *)slot;
+}
+
+static inline const _Atomic uint64_t *tp_shm_seq_word_const(const uint8_t *slot)
+{
+    return (const _Atomic uint64_t *)(const void *)slot;
+}
+
+#endif
