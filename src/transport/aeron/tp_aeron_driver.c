@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/tp_error.h"
 #include "transport/aeron/tp_aeron_error.h"
@@ -21,6 +22,7 @@ struct tp_aeron_media_driver_stct
 #endif
     char dir[PATH_MAX];
     int refs;                                  /**< references taken by tp_aeron_media_driver_acquire */
+    pid_t pid;                                 /**< process running the driver (a fork copy is not it) */
     struct tp_aeron_media_driver_stct *next;   /**< in tp_aeron_shared_drivers */
 };
 
@@ -206,8 +208,9 @@ int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir
     int rc = 0;
     pthread_mutex_lock(&tp_aeron_shared_lock);
     tp_aeron_media_driver_t *d = tp_aeron_shared_drivers;
-    while (NULL != d && 0 != strcmp(d->dir, dir))
+    while (NULL != d && (0 != strcmp(d->dir, dir) || d->pid != getpid()))
     {
+        /* Entries copied into a forked child name drivers of the parent: used as external drivers. */
         d = d->next;
     }
     if (NULL != d)
@@ -227,6 +230,7 @@ int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir
         else if (0 == rc)
         {
             d->refs = 1;
+            d->pid = getpid();
             d->next = tp_aeron_shared_drivers;
             tp_aeron_shared_drivers = d;
             *out = d;
