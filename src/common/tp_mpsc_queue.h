@@ -45,7 +45,7 @@ void *tp_mpsc_queue_poll(tp_mpsc_queue_t *q);
 /** Dequeue up to `limit` items into `handler`. Returns the number handled. */
 size_t tp_mpsc_queue_drain(tp_mpsc_queue_t *q, tp_mpsc_queue_handler_t handler, void *clientd, size_t limit);
 
-/** Approximate number of queued items. */
+/** Approximate number of queued items (consumer thread only). */
 size_t tp_mpsc_queue_size(tp_mpsc_queue_t *q);
 
 #endif

@@ -331,6 +331,11 @@ static bool tp_ipc_slot_maybe_reap(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_
     {
         return false;
     }
+    if (TP_IPC_SLOT_CLAIMING == (state & 3u))
+    {
+        /* Being filled by the process whose pid is in the state word: only reap it if that process died. */
+        return tp_ipc_pid_dead(state >> 2) && atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE);
+    }
     uint64_t hb = atomic_load(&slot->heartbeat_ns);
     uint64_t age = now_ns > hb ? now_ns - hb : 0;
     bool dead = age > liveness_timeout_ns ||
@@ -364,7 +369,8 @@ static int tp_ipc_slot_acquire(
             }
             /* Fill the slot before publishing it as ACTIVE; the CAS below is the claim. */
             uint64_t generation = atomic_fetch_add(&log->hdr->next_generation, 1);
-            if (!atomic_compare_exchange_strong(&slot->state, &expected, 1u))
+            uint32_t claiming = TP_IPC_SLOT_CLAIMING | ((uint32_t)getpid() << 2);
+            if (!atomic_compare_exchange_strong(&slot->state, &expected, claiming))
             {
                 continue;
             }
@@ -375,7 +381,10 @@ static int tp_ipc_slot_acquire(
             atomic_store(&slot->position, position);
             atomic_store(&slot->generation, generation);
             atomic_store(&slot->join_time_ns, now);
-            atomic_store(&slot->state, TP_IPC_SLOT_ACTIVE);
+            if (!atomic_compare_exchange_strong(&slot->state, &claiming, TP_IPC_SLOT_ACTIVE))
+            {
+                continue; /* reaped meanwhile (cannot happen while we live, but never share a slot) */
+            }
             *generation_out = generation;
             return (int)i;
         }

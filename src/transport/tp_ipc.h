@@ -26,6 +26,7 @@
 #define TP_IPC_FRAME_TYPE_DATA 1u
 
 #define TP_IPC_SLOT_FREE 0u
+#define TP_IPC_SLOT_CLAIMING 1u /* low 2 bits; the claiming process's pid is in bits 2..31 */
 #define TP_IPC_SLOT_ACTIVE 2u
 
 /** Publisher or subscriber slot (64 bytes) in the log header. */

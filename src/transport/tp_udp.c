@@ -222,6 +222,45 @@ static int tp_udp_send(tp_udp_publication_t *p, const tp_udp_header_t *h, const 
     return 1;
 }
 
+/* Fragment and send one message; the caller holds p->lock. */
+static int64_t tp_udp_send_message_locked(
+    tp_udp_publication_t *p, const uint8_t *data, size_t length, tp_reserved_value_supplier_t supplier, void *clientd)
+{
+    tp_udp_header_t h;
+    tp_udp_header_init(&h, TP_UDP_TYPE_DATA, p->session_id, p->stream_id);
+    h.message_length = (uint32_t)length;
+    h.reserved_value = NULL != supplier ? supplier(clientd, (uint8_t *)(uintptr_t)data, length) : 0;
+    size_t offset = 0;
+    do
+    {
+        size_t chunk = length - offset < p->max_payload ? length - offset : p->max_payload;
+        h.flags = (uint8_t)((0 == offset ? TP_FRAGMENT_FLAG_BEGIN : 0) |
+            (offset + chunk == length ? TP_FRAGMENT_FLAG_END : 0));
+        h.fragment_offset = (uint32_t)offset;
+        h.sequence = p->sequence;
+        int rc = tp_udp_send(p, &h, data + offset, chunk, 0 != offset);
+        if (rc < 0)
+        {
+            atomic_store(&p->channel_status, TP_CHANNEL_STATUS_ERRORED);
+            return TP_PUBLICATION_ERROR;
+        }
+        if (rc > 0)
+        {
+            /* Nothing sent yet: no side effect. Mid-message: the receiver drops the partial message (counted). */
+            if (0 != offset)
+            {
+                p->sequence++;
+            }
+            return TP_PUBLICATION_BACK_PRESSURED;
+        }
+        p->sequence++;
+        offset += chunk;
+    }
+    while (offset < length);
+    return atomic_fetch_add(&p->position, (int64_t)(length + TP_UDP_HEADER_LENGTH)) +
+        (int64_t)(length + TP_UDP_HEADER_LENGTH);
+}
+
 static int64_t tp_udp_offerv(void *impl, const struct iovec *iov, size_t iovcnt, size_t length,
     tp_reserved_value_supplier_t supplier, void *clientd)
 {
@@ -241,50 +280,15 @@ static int64_t tp_udp_offerv(void *impl, const struct iovec *iov, size_t iovcnt,
         size_t off = 0;
         for (size_t i = 0; i < iovcnt; i++)
         {
-            memcpy(p->scratch + off, iov[i].iov_base, iov[i].iov_len);
-            off += iov[i].iov_len;
+            if (iov[i].iov_len > 0)
+            {
+                memcpy(p->scratch + off, iov[i].iov_base, iov[i].iov_len);
+                off += iov[i].iov_len;
+            }
         }
         data = p->scratch;
     }
-    tp_udp_header_t h;
-    tp_udp_header_init(&h, TP_UDP_TYPE_DATA, p->session_id, p->stream_id);
-    h.message_length = (uint32_t)length;
-    h.reserved_value = NULL != supplier ? supplier(clientd, (uint8_t *)(uintptr_t)data, length) : 0;
-    size_t offset = 0;
-    int64_t result = 0;
-    do
-    {
-        size_t chunk = length - offset < p->max_payload ? length - offset : p->max_payload;
-        h.flags = (uint8_t)((0 == offset ? TP_FRAGMENT_FLAG_BEGIN : 0) |
-            (offset + chunk == length ? TP_FRAGMENT_FLAG_END : 0));
-        h.fragment_offset = (uint32_t)offset;
-        h.sequence = p->sequence;
-        int rc = tp_udp_send(p, &h, data + offset, chunk, 0 != offset);
-        if (rc < 0)
-        {
-            atomic_store(&p->channel_status, TP_CHANNEL_STATUS_ERRORED);
-            result = TP_PUBLICATION_ERROR;
-            break;
-        }
-        if (rc > 0)
-        {
-            /* Nothing sent yet: no side effect. Mid-message: the receiver drops the partial message (counted). */
-            result = TP_PUBLICATION_BACK_PRESSURED;
-            if (0 != offset)
-            {
-                p->sequence++;
-            }
-            break;
-        }
-        p->sequence++;
-        offset += chunk;
-    }
-    while (offset < length);
-    if (0 == result)
-    {
-        result = atomic_fetch_add(&p->position, (int64_t)(length + TP_UDP_HEADER_LENGTH)) +
-            (int64_t)(length + TP_UDP_HEADER_LENGTH);
-    }
+    int64_t result = tp_udp_send_message_locked(p, data, length, supplier, clientd);
     pthread_mutex_unlock(&p->lock);
     return result;
 }
@@ -311,11 +315,11 @@ static int64_t tp_udp_try_claim(void *impl, size_t length, tp_buffer_claim_t *cl
 static int tp_udp_commit(tp_buffer_claim_t *claim)
 {
     tp_udp_publication_t *p = claim->impl;
-    pthread_mutex_unlock(&p->lock);
-    struct iovec iov = { .iov_base = claim->data, .iov_len = claim->length };
     claim->ops = NULL;
     claim->frame = NULL;
-    int64_t rc = tp_udp_offerv(p, &iov, 1, claim->length, NULL, NULL);
+    /* still holding the lock taken by try_claim: the scratch buffer is ours */
+    int64_t rc = tp_udp_send_message_locked(p, claim->data, claim->length, NULL, NULL);
+    pthread_mutex_unlock(&p->lock);
     return rc > 0 ? 0 : tp_err_set(TP_ERR_WOULD_BLOCK, "UDP claim commit could not send (result %" PRId64 ")", rc);
 }
 

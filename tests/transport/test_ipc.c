@@ -424,6 +424,12 @@ static void test_ipc_errors(void)
         TP_ASSERT_ERR(TP_ERR_PERMISSION, tpt_transport(&t, ro, 0, 0));
         rmdir(ro);
     }
+    else if (0 != access("/proc/1", W_OK))
+    {
+        /* root can write almost anywhere: a procfs directory is one it cannot */
+        TP_ASSERT_ERR(TP_ERR_PERMISSION, tpt_transport(&t, "/proc/1", 0, 0));
+        TP_ASSERT(NULL != strstr(tp_errmsg(), "not writable"));
+    }
 
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     tp_publication_t *pub = NULL;
