@@ -278,6 +278,7 @@ static int64_t tp_aeron_offer_result(int64_t result, const char *what)
     return result;
 }
 
+/** offer/offerv: aeron_publication_offer(v) (iovecs copied into aeron_iovec_t), ADMIN_ACTION retried. */
 static int64_t tp_aeron_pub_offerv(void *impl, const struct iovec *iov, size_t iovcnt, size_t length,
     tp_reserved_value_supplier_t supplier, void *clientd)
 {
@@ -315,6 +316,7 @@ static int64_t tp_aeron_pub_offerv(void *impl, const struct iovec *iov, size_t i
     return tp_aeron_offer_result(result, "offerv");
 }
 
+/** try_claim: aeron_publication_try_claim; the Aeron claim is kept in the tp claim (frame, data, length). */
 static int64_t tp_aeron_pub_try_claim(void *impl, size_t length, tp_buffer_claim_t *claim)
 {
     tp_aeron_publication_t *p = impl;
@@ -354,16 +356,19 @@ static int tp_aeron_claim_finish(tp_buffer_claim_t *claim, bool commit)
     return rc < 0 ? tp_aeron_err_set(commit ? "claim commit" : "claim abort") : 0;
 }
 
+/** Commit a claim: aeron_buffer_claim_commit. */
 static int tp_aeron_claim_commit(tp_buffer_claim_t *claim)
 {
     return tp_aeron_claim_finish(claim, true);
 }
 
+/** Abort a claim: aeron_buffer_claim_abort (subscribers skip the padding). */
 static int tp_aeron_claim_abort(tp_buffer_claim_t *claim)
 {
     return tp_aeron_claim_finish(claim, false);
 }
 
+/** Whether a subscriber is connected (the driver maintains the flag in the log metadata). */
 static bool tp_aeron_pub_is_connected(void *impl)
 {
     return aeron_publication_is_connected(((tp_aeron_publication_t *)impl)->publication);
@@ -383,6 +388,7 @@ static int64_t tp_aeron_channel_status(int64_t status, int32_t indicator_id, boo
     return status;
 }
 
+/** Channel status of a publication (see tp_aeron_channel_status). */
 static int64_t tp_aeron_pub_channel_status(void *impl)
 {
     tp_aeron_publication_t *p = impl;
@@ -390,6 +396,7 @@ static int64_t tp_aeron_pub_channel_status(void *impl)
         aeron_publication_is_closed(p->publication));
 }
 
+/** Current position of the publication. */
 static int64_t tp_aeron_pub_position(void *impl)
 {
     return aeron_publication_position(((tp_aeron_publication_t *)impl)->publication);
@@ -452,6 +459,7 @@ static void tp_aeron_on_message(void *clientd, const uint8_t *buffer, size_t len
     s->handler(s->handler_clientd, buffer, length, &h);
 }
 
+/** Poll whole messages through the subscription's fragment assembler. Returns messages delivered or -1. */
 static int tp_aeron_sub_poll(void *impl, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit)
 {
     tp_aeron_subscription_t *s = impl;
@@ -485,11 +493,13 @@ static int tp_aeron_sub_poll(void *impl, tp_fragment_handler_t handler, void *cl
     return s->delivered;
 }
 
+/** Number of images of the subscription (Aeron's count, thread-safe). */
 static int tp_aeron_sub_image_count(void *impl)
 {
     return aeron_subscription_image_count(((tp_aeron_subscription_t *)impl)->subscription);
 }
 
+/** Channel status of a subscription (see tp_aeron_channel_status). */
 static int64_t tp_aeron_sub_channel_status(void *impl)
 {
     tp_aeron_subscription_t *s = impl;
@@ -497,6 +507,7 @@ static int64_t tp_aeron_sub_channel_status(void *impl)
         s->channel_status_indicator_id, aeron_subscription_is_closed(s->subscription));
 }
 
+/** Counters of the subscription: messages and bytes delivered (Aeron does not lose or lap). */
 static int tp_aeron_sub_stats(void *impl, tp_subscription_stats_t *stats)
 {
     *stats = ((tp_aeron_subscription_t *)impl)->stats;
@@ -588,6 +599,10 @@ static bool tp_aeron_embedded_driver_requested(void)
 
 static void tp_aeron_close(tp_transport_t *t);
 
+/**
+ * Backend init: embedded media driver when requested, then an Aeron client in
+ * invoker mode on t->dir (driver timeout = client_timeout_ns). Returns 0 or -1.
+ */
 static int tp_aeron_init(tp_transport_t *t)
 {
     tp_aeron_backend_t *b = calloc(1, sizeof(*b));
@@ -779,6 +794,7 @@ static int tp_aeron_drain(tp_aeron_backend_t *b)
     return total;
 }
 
+/** Backend duty cycle: the Aeron client conductor (drained). Returns work count or -1. */
 static int tp_aeron_do_work(tp_transport_t *t, uint64_t now_ns)
 {
     tp_aeron_backend_t *b = t->backend_state;
@@ -815,6 +831,7 @@ static int tp_aeron_validate_channel(const tp_uri_t *uri, bool subscription)
     return tp_uri_resolve_endpoint(endpoint, subscription, &addr, &addr_len);
 }
 
+/** Start aeron_async_add_publication (after checking the endpoint). Returns 0 or -1. */
 static int tp_aeron_async_add_publication(tp_async_add_publication_t *async)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
@@ -850,6 +867,7 @@ static void tp_aeron_async_publication_done(tp_aeron_backend_t *b, tp_async_add_
     tp_aeron_untrack_async(b, async);
 }
 
+/** Poll the Aeron add: 1 done (pub filled from the publication constants), 0 pending, -1 error. */
 static int tp_aeron_async_add_publication_poll(tp_async_add_publication_t *async, tp_publication_t *pub)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
@@ -892,6 +910,10 @@ static int tp_aeron_async_add_publication_poll(tp_async_add_publication_t *async
     return 1;
 }
 
+/**
+ * Start aeron_async_add_subscription with the impl (and its fragment
+ * assembler) as the image handlers' clientd. Returns 0 or -1.
+ */
 static int tp_aeron_async_add_subscription(tp_async_add_subscription_t *async)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
@@ -944,6 +966,7 @@ static void tp_aeron_unlink_pending(tp_aeron_backend_t *b, tp_aeron_subscription
     }
 }
 
+/** Poll the Aeron add: 1 done (sub filled; known images announced by its do_work), 0 pending, -1 error. */
 static int tp_aeron_async_add_subscription_poll(tp_async_add_subscription_t *async, tp_subscription_t *sub)
 {
     tp_aeron_backend_t *b = async->transport->backend_state;
