@@ -93,6 +93,8 @@ typedef struct tp_ipc_subscription_stct
     uint64_t hole_since_ns;
     uint32_t poll_count;
     uint32_t idle_polls;
+    uint64_t last_image_scan_ns;
+    uint64_t seen_slot_epoch;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
     uint64_t unblock_timeout_ns;
@@ -324,7 +326,8 @@ static bool tp_ipc_pid_dead(uint32_t pid)
 }
 
 /* Reap a slot whose owner stopped heartbeating (or whose process is gone). Returns true if reaped. */
-static bool tp_ipc_slot_maybe_reap(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
+static bool tp_ipc_slot_maybe_reap(
+    tp_ipc_log_header_t *h, tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
 {
     uint32_t state = atomic_load(&slot->state);
     if (TP_IPC_SLOT_FREE == state)
@@ -334,7 +337,12 @@ static bool tp_ipc_slot_maybe_reap(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_
     if (TP_IPC_SLOT_CLAIMING == (state & 3u))
     {
         /* Being filled by the process whose pid is in the state word: only reap it if that process died. */
-        return tp_ipc_pid_dead(state >> 2) && atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE);
+        if (tp_ipc_pid_dead(state >> 2) && atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE))
+        {
+            atomic_fetch_add(&h->slot_epoch, 1);
+            return true;
+        }
+        return false;
     }
     uint64_t hb = atomic_load(&slot->heartbeat_ns);
     uint64_t age = now_ns > hb ? now_ns - hb : 0;
@@ -344,7 +352,12 @@ static bool tp_ipc_slot_maybe_reap(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_
     {
         return false;
     }
-    return atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE);
+    if (!atomic_compare_exchange_strong(&slot->state, &state, TP_IPC_SLOT_FREE))
+    {
+        return false;
+    }
+    atomic_fetch_add(&h->slot_epoch, 1);
+    return true;
 }
 
 /* Acquire a free slot in `slots`; returns its index or -1. */
@@ -360,7 +373,7 @@ static int tp_ipc_slot_acquire(
             tp_ipc_slot_t *slot = &slots[i];
             if (1 == pass)
             {
-                tp_ipc_slot_maybe_reap(slot, now, liveness_timeout_ns);
+                tp_ipc_slot_maybe_reap(log->hdr, slot, now, liveness_timeout_ns);
             }
             uint32_t expected = TP_IPC_SLOT_FREE;
             if (TP_IPC_SLOT_FREE != atomic_load(&slot->state))
@@ -385,6 +398,7 @@ static int tp_ipc_slot_acquire(
             {
                 continue; /* reaped meanwhile (cannot happen while we live, but never share a slot) */
             }
+            atomic_fetch_add(&log->hdr->slot_epoch, 1);
             *generation_out = generation;
             return (int)i;
         }
@@ -397,9 +411,10 @@ static int tp_ipc_slot_acquire(
  * peer that was only declared dead for not heartbeating, but whose process is
  * alive, still keeps the file: it re-registers in it on its next duty cycle.
  */
-static bool tp_ipc_slot_in_use(tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
+static bool tp_ipc_slot_in_use(
+    tp_ipc_log_header_t *h, tp_ipc_slot_t *slot, uint64_t now_ns, uint64_t liveness_timeout_ns)
 {
-    tp_ipc_slot_maybe_reap(slot, now_ns, liveness_timeout_ns);
+    tp_ipc_slot_maybe_reap(h, slot, now_ns, liveness_timeout_ns);
     if (TP_IPC_SLOT_FREE != atomic_load(&slot->state))
     {
         return true;
@@ -413,11 +428,11 @@ static bool tp_ipc_log_in_use(tp_ipc_log_t *log, uint64_t now_ns, uint64_t liven
     bool used = false;
     for (uint32_t i = 0; i < TP_IPC_MAX_PUBLISHERS; i++)
     {
-        used |= tp_ipc_slot_in_use(&log->hdr->publishers[i], now_ns, liveness_timeout_ns);
+        used |= tp_ipc_slot_in_use(log->hdr, &log->hdr->publishers[i], now_ns, liveness_timeout_ns);
     }
     for (uint32_t i = 0; i < TP_IPC_MAX_SUBSCRIBERS; i++)
     {
-        used |= tp_ipc_slot_in_use(&log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
+        used |= tp_ipc_slot_in_use(log->hdr, &log->hdr->subscribers[i], now_ns, liveness_timeout_ns);
     }
     return used;
 }
@@ -489,7 +504,10 @@ static void tp_ipc_log_put(
     if (NULL != slot && atomic_load(&slot->generation) == generation)
     {
         atomic_store(&slot->pid, 0u); /* a closed slot never keeps the file alive */
-        atomic_compare_exchange_strong(&slot->state, &active, TP_IPC_SLOT_FREE);
+        if (atomic_compare_exchange_strong(&slot->state, &active, TP_IPC_SLOT_FREE))
+        {
+            atomic_fetch_add(&log->hdr->slot_epoch, 1);
+        }
     }
     if (!tp_ipc_log_in_use(log, tp_clock_mono_ns(), liveness_ns))
     {
@@ -595,7 +613,7 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
         {
             continue;
         }
-        if (tp_ipc_slot_maybe_reap(slot, now, p->liveness_timeout_ns))
+        if (tp_ipc_slot_maybe_reap(h, slot, now, p->liveness_timeout_ns))
         {
             TP_LOG_INFO(TP_IPC_MODULE, "IPC stream %" PRId32 ": reaped subscriber slot %u (no heartbeat)",
                 p->stream_id, i);
@@ -1016,16 +1034,16 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         uint64_t aligned = tp_ipc_align((uint64_t)(uint32_t)frame_length);
         if (frame_length < (int32_t)TP_IPC_FRAME_HEADER_LENGTH || aligned > term_length - offset)
         {
-            /* Untrusted shared memory: never follow a bad length. */
+            /* Untrusted shared memory: never follow a bad length; resume at the tail (a frame boundary). */
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+            if (tail <= position)
+            {
+                break; /* nothing claimed here yet: wait for a writer to overwrite the garbage */
+            }
             TP_LOG_WARN(TP_IPC_MODULE, "IPC stream %" PRId32 ": malformed frame length %" PRId32 " at %" PRIu64
                 ", skipping to %" PRIu64, s->stream_id, frame_length, position, tail);
             atomic_fetch_add_explicit(&s->stat_dropped, 1, memory_order_relaxed);
-            tp_ipc_sub_lapped(s, &position, tail > position ? tail : position + aligned);
-            if (tail <= position)
-            {
-                break;
-            }
+            tp_ipc_sub_lapped(s, &position, tail);
             continue;
         }
         if (TP_IPC_FRAME_TYPE_DATA != f->type)
@@ -1113,7 +1131,7 @@ static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
     {
         tp_ipc_slot_t *slot = &h->publishers[i];
         tp_ipc_known_image_t *known = &s->images[i];
-        tp_ipc_slot_maybe_reap(slot, now_ns, s->liveness_timeout_ns);
+        tp_ipc_slot_maybe_reap(h, slot, now_ns, s->liveness_timeout_ns);
         bool active = TP_IPC_SLOT_ACTIVE == atomic_load(&slot->state);
         uint64_t generation = atomic_load(&slot->generation);
         if (known->known && (!active || generation != known->generation))
@@ -1173,6 +1191,14 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
         atomic_store(&s->slot->heartbeat_ns, now_ns);
         work++;
     }
+    /* Scan the publisher slots when a slot changed, and every liveness / 10 to reap silent publishers. */
+    uint64_t epoch = atomic_load(&s->log->hdr->slot_epoch);
+    if (epoch == s->seen_slot_epoch && now_ns - s->last_image_scan_ns < s->liveness_timeout_ns / 10)
+    {
+        return work;
+    }
+    s->seen_slot_epoch = epoch;
+    s->last_image_scan_ns = now_ns;
     return work + tp_ipc_sub_scan_images(s, now_ns);
 }
 

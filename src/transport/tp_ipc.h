@@ -58,7 +58,8 @@ typedef struct tp_ipc_log_header_stct
     _Atomic int32_t next_session_id;
     uint32_t pad0;
     _Atomic uint64_t next_generation;
-    uint8_t pad1[64];
+    _Atomic uint64_t slot_epoch;    /* offset 64: bumped whenever a slot is taken, released or reaped */
+    uint8_t pad1[56];
     _Atomic uint64_t tail;          /* offset 128: next position to claim */
     uint8_t pad2[120];
     tp_ipc_slot_t publishers[TP_IPC_MAX_PUBLISHERS];   /* offset 256 */

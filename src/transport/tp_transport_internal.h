@@ -124,7 +124,7 @@ struct tp_transport_stct
 extern const tp_transport_backend_ops_t tp_embedded_backend_ops;
 
 #if defined(TP_HAVE_AERON)
-/** The Aeron backend (src/transport/aeron/): an adapter over the Aeron C client. */
+/** The Aeron backend (src/transport/aeron/), selected by backend name "aeron" when TP_HAVE_AERON is defined. */
 extern const tp_transport_backend_ops_t tp_aeron_backend_ops;
 #endif
 

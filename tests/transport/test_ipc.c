@@ -585,6 +585,55 @@ static void test_ipc_hole_without_tag(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
+/* Garbage frames in a live ring (hostile or corrupt peer): counted drops, no crash, recovery. */
+static void test_ipc_corrupt_frames(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 21, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 21, 0));
+    char path[PATH_MAX];
+    tp_ipc_log_path(path, sizeof(path), g_dir, 21);
+    int fd = open(path, O_RDWR);
+    TP_ASSERT(fd >= 0);
+    size_t total = TP_IPC_HEADER_LENGTH + 65536;
+    uint8_t *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    TP_ASSERT(MAP_FAILED != (void *)base);
+    tp_ipc_log_header_t *h = (tp_ipc_log_header_t *)(void *)base;
+    const int32_t bad_lengths[] = { -5, 7, 0x7fffffff, 65536 + 32, 65000 };
+    uint8_t msg[40] = { 0 };
+    for (size_t i = 0; i < sizeof(bad_lengths) / sizeof(bad_lengths[0]); i++)
+    {
+        uint64_t pos = atomic_fetch_add(&h->tail, 64);
+        tp_ipc_frame_header_t *f = (tp_ipc_frame_header_t *)(void *)(base + TP_IPC_HEADER_LENGTH + (pos & 65535));
+        atomic_store(&f->position, (int64_t)pos);
+        f->type = TP_IPC_FRAME_TYPE_DATA;
+        atomic_store(&f->frame_length, bad_lengths[i]);
+        rx_t rx = { 0 };
+        tp_subscription_poll(sub, on_count, &rx, 10);
+        uint64_t seq = 0;
+        memcpy(msg, &seq, 8);
+        memset(msg + 8, 0, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+        rx.expected_seq = 0;
+        int n = 0;
+        for (int k = 0; k < 100 && 0 == n; k++)
+        {
+            n = tp_subscription_poll(sub, on_count, &rx, 10);
+        }
+        TP_ASSERT_EQ_I64(1, n);
+        TP_ASSERT_EQ_I64(0, rx.errors);
+    }
+    munmap(base, total);
+    tp_subscription_stats_t st;
+    tp_subscription_stats(sub, &st);
+    TP_ASSERT_EQ_U64(5, st.dropped);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 int main(void)
 {
     if (0 != tpt_make_dir(g_dir, sizeof(g_dir), "ipc"))
@@ -601,6 +650,7 @@ int main(void)
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);
     TP_RUN(test_ipc_hole_without_tag);
+    TP_RUN(test_ipc_corrupt_frames);
     tpt_remove_dir(g_dir);
     return tp_test_finish();
 }

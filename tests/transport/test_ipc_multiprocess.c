@@ -13,6 +13,34 @@
 #include "tp_transport_test_util.h"
 
 static char g_dir[256];
+static pid_t g_children[8];
+static int g_nchildren;
+
+/* Remember a child so that it is killed even when an assertion returns early. */
+static pid_t spawn(void)
+{
+    pid_t pid = fork();
+    if (pid > 0 && g_nchildren < 8)
+    {
+        g_children[g_nchildren++] = pid;
+    }
+    return pid;
+}
+
+/* Kill (SIGKILL) and reap the children this test started and has not reaped yet. */
+static void reap_children(void)
+{
+    for (int i = 0; i < g_nchildren; i++)
+    {
+        int status;
+        if (0 == waitpid(g_children[i], &status, WNOHANG))
+        {
+            kill(g_children[i], SIGKILL);
+            waitpid(g_children[i], &status, 0);
+        }
+    }
+    g_nchildren = 0;
+}
 
 typedef struct
 {
@@ -84,7 +112,7 @@ static void test_multiprocess_interleaving(void)
     pid_t pids[3];
     for (int i = 0; i < nchild; i++)
     {
-        pids[i] = fork();
+        pids[i] = spawn();
         if (0 == pids[i])
         {
             _exit(child_publish((uint32_t)i, n, 200));
@@ -146,7 +174,7 @@ static void test_sigkill_mid_message(void)
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 201, 0));
     int pipefd[2];
     TP_ASSERT(0 == pipe(pipefd));
-    pid_t child = fork();
+    pid_t child = spawn();
     if (0 == child)
     {
         close(pipefd[0]);
@@ -236,7 +264,7 @@ static void test_dead_subscriber_disconnects(void)
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 202, 0));
     int pipefd[2];
     TP_ASSERT(0 == pipe(pipefd));
-    pid_t child = fork();
+    pid_t child = spawn();
     if (0 == child)
     {
         close(pipefd[0]);
@@ -278,6 +306,78 @@ static void test_dead_subscriber_disconnects(void)
     TP_ASSERT_EQ_I64(0, tpt_count_files(g_dir));
 }
 
+/* A tethered subscriber process that stops reading holds publishers back; once it dies, they continue. */
+static void test_dead_tethered_subscriber_releases_back_pressure(void)
+{
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 1000000000ULL, 0));
+    tp_publication_t *pub = NULL;
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 203, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 203, NULL, NULL, NULL, NULL, 0));
+    int pipefd[2];
+    TP_ASSERT(0 == pipe(pipefd));
+    pid_t child = spawn();
+    if (0 == child)
+    {
+        close(pipefd[0]);
+        tp_transport_t *ct = NULL;
+        tp_subscription_t *cs = NULL;
+        if (tpt_transport(&ct, g_dir, 1000000000ULL, 0) < 0 ||
+            tp_transport_add_subscription(&cs, ct, "aeron:ipc", 203, NULL, NULL, NULL, NULL, 0) < 0)
+        {
+            _exit(2);
+        }
+        char c = 'x';
+        if (1 != write(pipefd[1], &c, 1))
+        {
+            _exit(4);
+        }
+        for (;;)
+        {
+            pause(); /* never polls */
+        }
+    }
+    close(pipefd[1]);
+    char c;
+    TP_ASSERT(1 == read(pipefd[0], &c, 1));
+    close(pipefd[0]);
+    uint8_t msg[200] = { 0 };
+    rx_t rx = { 0 };
+    int64_t rc = 0;
+    for (int i = 0; i < 1000 && rc != TP_PUBLICATION_BACK_PRESSURED; i++)
+    {
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        tp_subscription_poll(sub, on_msg, &rx, 100);
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc); /* held back by the silent child */
+    kill(child, SIGKILL);
+    uint64_t t0 = tp_clock_mono_ns();
+    while (rc < 0 && tp_clock_mono_ns() - t0 < 3000000000ULL)
+    {
+        tp_transport_do_work(t);
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        tp_subscription_poll(sub, on_msg, &rx, 100);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_MSG(rc > 0, "publisher still back pressured by a dead subscriber: %lld", (long long)rc);
+    int sent = 0;
+    t0 = tp_clock_mono_ns();
+    while (sent < 2000 && tp_clock_mono_ns() - t0 < 3000000000ULL) /* more than a ring's worth now flows */
+    {
+        if (tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0)
+        {
+            sent++;
+        }
+        else
+        {
+            tp_subscription_poll(sub, on_msg, &rx, 100);
+        }
+    }
+    TP_ASSERT_EQ_I64(2000, sent);
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 int main(void)
 {
     if (0 != tpt_make_dir(g_dir, sizeof(g_dir), "mp"))
@@ -285,8 +385,13 @@ int main(void)
         return 1;
     }
     TP_RUN(test_multiprocess_interleaving);
+    reap_children();
     TP_RUN(test_sigkill_mid_message);
+    reap_children();
     TP_RUN(test_dead_subscriber_disconnects);
+    reap_children();
+    TP_RUN(test_dead_tethered_subscriber_releases_back_pressure);
+    reap_children();
     tpt_remove_dir(g_dir);
     return tp_test_finish();
 }
