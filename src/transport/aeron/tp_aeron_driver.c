@@ -29,6 +29,7 @@ struct tp_aeron_media_driver_stct
 /* Drivers shared by the transports of this process (tp_aeron_media_driver_acquire). */
 static pthread_mutex_t tp_aeron_shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static tp_aeron_media_driver_t *tp_aeron_shared_drivers = NULL;
+static bool tp_aeron_shared_at_exit_registered = false;
 
 /** Log function for aeron_is_driver_active(): its progress messages are not wanted. */
 static void tp_aeron_driver_log_none(const char *message)
@@ -198,6 +199,28 @@ const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver)
     return driver->dir;
 }
 
+/**
+ * At process exit, stop the shared drivers this process still runs (their
+ * transports were never closed, e.g. after a failed test): the driver then
+ * deletes its directory instead of leaving it behind.
+ */
+static void tp_aeron_shared_drivers_at_exit(void)
+{
+    pthread_mutex_lock(&tp_aeron_shared_lock);
+    tp_aeron_media_driver_t *d = tp_aeron_shared_drivers;
+    tp_aeron_shared_drivers = NULL;
+    pthread_mutex_unlock(&tp_aeron_shared_lock);
+    while (NULL != d)
+    {
+        tp_aeron_media_driver_t *next = d->next;
+        if (d->pid == getpid())
+        {
+            tp_aeron_media_driver_close(d);
+        }
+        d = next;
+    }
+}
+
 int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns)
 {
     if (NULL == out || NULL == dir)
@@ -231,6 +254,10 @@ int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir
         {
             d->refs = 1;
             d->pid = getpid();
+            if (!tp_aeron_shared_at_exit_registered)
+            {
+                tp_aeron_shared_at_exit_registered = 0 == atexit(tp_aeron_shared_drivers_at_exit);
+            }
             d->next = tp_aeron_shared_drivers;
             tp_aeron_shared_drivers = d;
             *out = d;

@@ -46,7 +46,9 @@ const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver);
  * $TP_AERON_EMBEDDED_DRIVER=1: when a driver started by this process already
  * serves `dir`, take a reference to it; otherwise, when an active driver of
  * another process serves `dir`, use that one (`*out` = NULL); otherwise start
- * one. Thread-safe. Returns 0 or -1.
+ * one. Thread-safe. Drivers still running at process exit (transports never
+ * closed) are stopped by an atexit handler, so their directories are removed.
+ * Returns 0 or -1.
  */
 int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns);
 
