@@ -1,6 +1,8 @@
 /*
- * Transport benchmark: embedded IPC vs a plain Unix-domain socket baseline,
- * in the same run, side by side.
+ * Transport benchmark: embedded IPC, the same aeron:ipc channel over the
+ * Aeron backend (when built with Aeron; media driver embedded in this
+ * process), and a plain Unix-domain socket baseline, in the same run, side
+ * by side.
  *
  * For each message size (32 B, 256 B, 4 KiB) and each pattern
  *   - 1to1: one publisher (this process) to one subscriber process, busy spin
@@ -12,7 +14,10 @@
  * size) plus one comparison line with the ratios.
  *
  * Usage: tp_transport_bench [--smoke] [--dir DIR] [--pattern 1to1|1to4] [--size N] [--no-pin]
- *                           [--latency-msgs N] [--throughput-msgs N]
+ *                           [--latency-msgs N] [--throughput-msgs N] [--backend embedded|aeron|all]
+ *                           [--aeron-dir DIR]
+ * --backend: which tensorpool backends to measure (default: all that are built).
+ * --aeron-dir: use the media driver already running there instead of embedding one.
  * 1:1 runs pin the publisher to CPU 0 and the subscriber to CPU 1 unless --no-pin.
  */
 
@@ -33,6 +38,9 @@
 #include "common/tp_clock.h"
 #include "common/tp_idle_strategy.h"
 #include "transport/tp_transport.h"
+#if defined(TP_HAVE_AERON)
+#include "transport/aeron/tp_aeron_driver.h"
+#endif
 
 #define MAX_SUBS 4
 
@@ -48,7 +56,7 @@ typedef struct
 
 typedef struct
 {
-    const char *transport; /* "ipc" or "uds" */
+    const char *transport; /* "ipc" (embedded backend), "aeron" (aeron backend, aeron:ipc) or "uds" */
     const char *pattern;
     int nsubs;
     bool busy_spin;
@@ -70,6 +78,19 @@ static char g_dir[512];
 static const char *g_only_pattern = NULL;
 static size_t g_only_size = 0;
 static bool g_pin = true;
+static char g_aeron_dir[512];  /* aeron dir of the aeron backend runs ("" = not measured) */
+
+/** Transport context of a benchmark run: the embedded backend on g_dir, or Aeron on g_aeron_dir. */
+static int bench_context(tp_transport_context_t *ctx, const char *transport)
+{
+    tp_transport_context_init(ctx);
+    if (0 == strcmp(transport, "aeron"))
+    {
+        return tp_transport_context_set_backend(ctx, "aeron") < 0 ? -1 :
+            tp_transport_context_set_dir(ctx, g_aeron_dir);
+    }
+    return tp_transport_context_set_backend(ctx, "embedded") < 0 ? -1 : tp_transport_context_set_dir(ctx, g_dir);
+}
 
 /* 1:1 busy spin: publisher on CPU 0, subscriber on CPU 1 (when there are two CPUs). */
 static void pin_cpu(int cpu)
@@ -133,11 +154,9 @@ static void on_fragment(void *clientd, const uint8_t *buf, size_t len, const tp_
 static int sub_main_ipc(int index, const run_cfg_t *cfg, int stream)
 {
     tp_transport_context_t ctx;
-    tp_transport_context_init(&ctx);
-    tp_transport_context_set_dir(&ctx, g_dir);
     tp_transport_t *t = NULL;
     tp_subscription_t *sub = NULL;
-    if (tp_transport_init(&t, &ctx) < 0 ||
+    if (bench_context(&ctx, cfg->transport) < 0 || tp_transport_init(&t, &ctx) < 0 ||
         tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=4m", stream, NULL, NULL, NULL, NULL, 0) < 0)
     {
         fprintf(stderr, "subscriber %d: %s\n", index, tp_errmsg());
@@ -152,7 +171,8 @@ static int sub_main_ipc(int index, const run_cfg_t *cfg, int stream)
     {
         if (0 == tp_subscription_poll(sub, on_fragment, &c, 64))
         {
-            if (0 == (++loops & 0xfff))
+            /* duty cycle: often until the publisher's image is known (Aeron announces it there), then rarely */
+            if (0 == (++loops & 0xfff) || 0 == tp_subscription_image_count(sub))
             {
                 tp_transport_do_work(t);
                 if (tp_clock_mono_ns() > deadline || atomic_load(&g_shared->done))
@@ -264,7 +284,7 @@ static int pub_send(pub_t *p, const uint8_t *buf, size_t len)
 
 static int run(const run_cfg_t *cfg, run_result_t *res)
 {
-    bool ipc = 0 == strcmp(cfg->transport, "ipc");
+    bool ipc = 0 != strcmp(cfg->transport, "uds"); /* through tp_transport (either backend) */
     memset(g_shared, 0, sizeof(*g_shared));
     memset(g_lat, 0, sizeof(uint64_t) * MAX_SUBS * cfg->lat_msgs);
     int stream = g_stream++;
@@ -333,9 +353,7 @@ static int run(const run_cfg_t *cfg, run_result_t *res)
     if (ipc)
     {
         tp_transport_context_t ctx;
-        tp_transport_context_init(&ctx);
-        tp_transport_context_set_dir(&ctx, g_dir);
-        if (tp_transport_init(&p.t, &ctx) < 0 ||
+        if (bench_context(&ctx, cfg->transport) < 0 || tp_transport_init(&p.t, &ctx) < 0 ||
             tp_transport_add_publication(&p.pub, p.t, "aeron:ipc?term-length=4m", stream, 0) < 0)
         {
             fprintf(stderr, "publisher: %s\n", tp_errmsg());
@@ -468,6 +486,7 @@ int main(int argc, char **argv)
     uint64_t lat_msgs = 100000;
     uint64_t tp_msgs = 0;
     char own_dir[256] = "";
+    const char *backends = "all";
     for (int i = 1; i < argc; i++)
     {
         if (0 == strcmp(argv[i], "--smoke"))
@@ -486,6 +505,14 @@ int main(int argc, char **argv)
         {
             g_only_size = strtoull(argv[++i], NULL, 10);
         }
+        else if (0 == strcmp(argv[i], "--backend") && i + 1 < argc)
+        {
+            backends = argv[++i];
+        }
+        else if (0 == strcmp(argv[i], "--aeron-dir") && i + 1 < argc)
+        {
+            snprintf(g_aeron_dir, sizeof(g_aeron_dir), "%s", argv[++i]);
+        }
         else if (0 == strcmp(argv[i], "--no-pin"))
         {
             g_pin = false;
@@ -501,7 +528,8 @@ int main(int argc, char **argv)
         else
         {
             fprintf(stderr, "usage: %s [--smoke] [--dir DIR] [--pattern 1to1|1to4] [--size N] [--no-pin] "
-                "[--latency-msgs N] [--throughput-msgs N]\n", argv[0]);
+                "[--latency-msgs N] [--throughput-msgs N] [--backend embedded|aeron|all] [--aeron-dir DIR]\n",
+                argv[0]);
             return 2;
         }
     }
@@ -519,6 +547,38 @@ int main(int argc, char **argv)
         }
         snprintf(g_dir, sizeof(g_dir), "%s", own_dir);
     }
+    bool run_embedded = 0 == strcmp(backends, "all") || 0 == strcmp(backends, "embedded");
+    bool run_aeron = 0 == strcmp(backends, "all") || 0 == strcmp(backends, "aeron");
+    if (!run_embedded && !run_aeron)
+    {
+        fprintf(stderr, "--backend must be embedded, aeron or all\n");
+        return 2;
+    }
+#if defined(TP_HAVE_AERON)
+    /* The Aeron runs: a media driver embedded in this (publisher) process, unless one runs at --aeron-dir. */
+    tp_aeron_media_driver_t *driver = NULL;
+    if (run_aeron && '\0' == g_aeron_dir[0])
+    {
+        snprintf(g_aeron_dir, sizeof(g_aeron_dir), "%s.aeron", g_dir);
+        if (!tp_aeron_media_driver_supported() || tp_aeron_media_driver_start(&driver, g_aeron_dir, 0) < 0)
+        {
+            fprintf(stderr, "aeron backend not measured: %s\n", tp_aeron_media_driver_supported() ? tp_errmsg() :
+                "no embedded media driver in this build (use --aeron-dir)");
+            g_aeron_dir[0] = '\0';
+        }
+    }
+    if (!run_aeron)
+    {
+        g_aeron_dir[0] = '\0';
+    }
+#else
+    if (run_aeron && 0 != strcmp(backends, "all"))
+    {
+        fprintf(stderr, "this build has no Aeron backend (configure with -DTP_WITH_AERON=ON)\n");
+        return 2;
+    }
+    g_aeron_dir[0] = '\0';
+#endif
     g_shared = mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     g_lat = mmap(NULL, sizeof(uint64_t) * MAX_SUBS * lat_msgs + 8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
         -1, 0);
@@ -562,24 +622,44 @@ int main(int argc, char **argv)
                 cfg.lat_msgs = lat_msgs / 5;
             }
             run_result_t ipc_r = { 0 };
+            run_result_t aeron_r = { 0 };
             run_result_t uds_r = { 0 };
-            cfg.transport = "ipc";
-            rc |= run(&cfg, &ipc_r);
-            print_result(&cfg, &ipc_r);
+            if (run_embedded)
+            {
+                cfg.transport = "ipc";
+                rc |= run(&cfg, &ipc_r);
+                print_result(&cfg, &ipc_r);
+            }
+            if ('\0' != g_aeron_dir[0])
+            {
+                cfg.transport = "aeron";
+                rc |= run(&cfg, &aeron_r);
+                print_result(&cfg, &aeron_r);
+            }
             cfg.transport = "uds";
             rc |= run(&cfg, &uds_r);
             print_result(&cfg, &uds_r);
             printf("{\"bench\":\"transport_compare\",\"pattern\":\"%s\",\"size\":%zu,\"ipc_lat_p50_ns\":%.0f,"
                 "\"uds_lat_p50_ns\":%.0f,\"ipc_lat_p99_ns\":%.0f,\"uds_lat_p99_ns\":%.0f,"
                 "\"lat_p50_speedup\":%.2f,\"lat_p99_speedup\":%.2f,\"ipc_msgs_per_s\":%.0f,\"uds_msgs_per_s\":%.0f,"
-                "\"throughput_ratio\":%.2f}\n",
+                "\"throughput_ratio\":%.2f",
                 cfg.pattern, cfg.size, ipc_r.p50, uds_r.p50, ipc_r.p99, uds_r.p99,
                 ipc_r.p50 > 0 ? uds_r.p50 / ipc_r.p50 : 0, ipc_r.p99 > 0 ? uds_r.p99 / ipc_r.p99 : 0,
                 ipc_r.msgs_per_s, uds_r.msgs_per_s, uds_r.msgs_per_s > 0 ? ipc_r.msgs_per_s / uds_r.msgs_per_s : 0);
-            fflush(stdout);
-            if (ipc_r.lost || uds_r.lost)
+            if ('\0' != g_aeron_dir[0])
             {
-                fprintf(stderr, "messages lost: ipc %" PRIu64 " uds %" PRIu64 "\n", ipc_r.lost, uds_r.lost);
+                /* embedded vs Aeron backend: > 1 means the embedded backend is faster */
+                printf(",\"aeron_lat_p50_ns\":%.0f,\"aeron_lat_p99_ns\":%.0f,\"aeron_msgs_per_s\":%.0f,"
+                    "\"embedded_vs_aeron_lat_p50\":%.2f,\"embedded_vs_aeron_throughput\":%.2f",
+                    aeron_r.p50, aeron_r.p99, aeron_r.msgs_per_s, ipc_r.p50 > 0 ? aeron_r.p50 / ipc_r.p50 : 0,
+                    aeron_r.msgs_per_s > 0 ? ipc_r.msgs_per_s / aeron_r.msgs_per_s : 0);
+            }
+            printf("}\n");
+            fflush(stdout);
+            if (ipc_r.lost || aeron_r.lost || uds_r.lost)
+            {
+                fprintf(stderr, "messages lost: ipc %" PRIu64 " aeron %" PRIu64 " uds %" PRIu64 "\n", ipc_r.lost,
+                    aeron_r.lost, uds_r.lost);
                 rc = 1;
             }
         }
@@ -588,5 +668,11 @@ int main(int argc, char **argv)
     {
         rmdir(own_dir);
     }
+#if defined(TP_HAVE_AERON)
+    if (NULL != driver && tp_aeron_media_driver_close(driver) < 0)
+    {
+        fprintf(stderr, "media driver close: %s\n", tp_errmsg());
+    }
+#endif
     return 0 == rc ? 0 : 1;
 }

@@ -16,6 +16,20 @@
 static int tp_test_failed_count = 0;
 static int tp_test_passed_count = 0;
 static int tp_test_current_failed = 0;
+static int tp_test_skipped_count = 0;
+static int tp_test_current_skipped = 0;
+
+/** Skip the current test (prints the reason; counted as skipped, not passed). */
+#define TP_SKIP(...) \
+    do \
+    { \
+        fprintf(stderr, "  SKIP: "); \
+        fprintf(stderr, __VA_ARGS__); \
+        fprintf(stderr, "\n"); \
+        tp_test_current_skipped = 1; \
+        return; \
+    } \
+    while (0)
 
 #define TP_TEST_FAIL_(...) \
     do \
@@ -113,10 +127,16 @@ static int tp_test_current_failed = 0;
 static inline void tp_test_run(const char *name, void (*fn)(void))
 {
     tp_test_current_failed = 0;
+    tp_test_current_skipped = 0;
     tp_err_clear();
     fprintf(stderr, "[ RUN  ] %s\n", name);
     fn();
-    if (tp_test_current_failed)
+    if (tp_test_current_skipped && !tp_test_current_failed)
+    {
+        tp_test_skipped_count++;
+        fprintf(stderr, "[ SKIP ] %s\n", name);
+    }
+    else if (tp_test_current_failed)
     {
         tp_test_failed_count++;
         fprintf(stderr, "[ FAIL ] %s\n", name);
@@ -130,10 +150,23 @@ static inline void tp_test_run(const char *name, void (*fn)(void))
 
 #define TP_RUN(fn) tp_test_run(#fn, fn)
 
+/** Print the summary; exit status 1 on failure, 77 (ctest: skipped) when every test skipped. */
 static inline int tp_test_finish(void)
 {
-    fprintf(stderr, "%d passed, %d failed\n", tp_test_passed_count, tp_test_failed_count);
-    return tp_test_failed_count == 0 ? 0 : 1;
+    if (tp_test_skipped_count > 0)
+    {
+        fprintf(stderr, "%d passed, %d failed, %d skipped\n", tp_test_passed_count, tp_test_failed_count,
+            tp_test_skipped_count);
+    }
+    else
+    {
+        fprintf(stderr, "%d passed, %d failed\n", tp_test_passed_count, tp_test_failed_count);
+    }
+    if (tp_test_failed_count > 0)
+    {
+        return 1;
+    }
+    return 0 == tp_test_passed_count && tp_test_skipped_count > 0 ? 77 : 0;
 }
 
 #endif

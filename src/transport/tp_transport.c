@@ -148,7 +148,8 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     }
     t->ctx = *ctx;
     t->backend = backend;
-    if (tp_transport_resolve_dir(t) < 0 || backend->init(t) < 0)
+    int resolved = NULL != backend->resolve_dir ? backend->resolve_dir(t) : tp_transport_resolve_dir(t);
+    if (resolved < 0 || backend->init(t) < 0)
     {
         free(t);
         return -1;

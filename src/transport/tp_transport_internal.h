@@ -99,6 +99,13 @@ typedef struct tp_transport_backend_ops_stct
     int (*async_add_publication_poll)(tp_async_add_publication_t *async, tp_publication_t *pub);
     int (*async_add_subscription)(tp_async_add_subscription_t *async);
     int (*async_add_subscription_poll)(tp_async_add_subscription_t *async, tp_subscription_t *sub);
+    /**
+     * Optional: resolve t->dir from t->ctx.dir for this backend (e.g. the
+     * Aeron directory: $AERON_DIR or Aeron's default, which may not exist
+     * before a media driver creates it). NULL = the embedded rule (the
+     * transport directory must exist and be writable). Returns 0 or -1.
+     */
+    int (*resolve_dir)(tp_transport_t *t);
 } tp_transport_backend_ops_t;
 
 struct tp_transport_stct

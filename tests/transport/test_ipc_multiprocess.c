@@ -163,6 +163,7 @@ static void on_unavail(void *clientd, tp_subscription_t *sub, const tp_image_t *
 
 static void test_sigkill_mid_message(void)
 {
+    TPT_SKIP_ON_AERON("hole skipping after a SIGKILLed writer of the embedded IPC log (Aeron unblocks in its driver)");
     tp_transport_t *t = NULL;
     /* liveness 1 s (dead pid detected after 200 ms), unblock timeout 200 ms */
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 1000000000ULL, 200000000ULL));

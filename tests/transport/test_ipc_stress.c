@@ -60,7 +60,8 @@ static void *writer_main(void *arg)
         int64_t rc;
         while ((rc = tp_publication_offer(pub, buf, msg_len(seq), NULL, NULL)) < 0)
         {
-            if (rc != TP_PUBLICATION_BACK_PRESSURED || tp_clock_mono_ns() > deadline)
+            if ((rc != TP_PUBLICATION_BACK_PRESSURED && rc != TP_PUBLICATION_ADMIN_ACTION) ||
+                tp_clock_mono_ns() > deadline)
             {
                 fprintf(stderr, "writer %u: offer failed %lld at seq %llu\n", w, (long long)rc,
                     (unsigned long long)seq);
@@ -249,7 +250,8 @@ static void test_ipc_stress(void)
     }
 #endif
     TP_ASSERT_EQ_I64(0, atomic_load(&g_failed));
-    TP_ASSERT_EQ_I64(N_WRITERS - 1, images);
+    /* one image per publication; Aeron: the publications of one client on a stream share one session */
+    TP_ASSERT_EQ_I64(tpt_is_aeron() ? 1 : N_WRITERS - 1, images);
     for (int i = 0; i < N_SUBS; i++)
     {
         tp_subscription_stats_t st;

@@ -179,6 +179,7 @@ static void test_udp_unicast_fragmentation(void)
 /* Loss: inject datagrams with sequence gaps and a message missing a middle fragment. */
 static void test_udp_loss_counted(void)
 {
+    TPT_SKIP_ON_AERON("crafts datagrams of the embedded UDP wire format (Aeron repairs loss with NAKs)");
     int port = free_udp_port();
     TP_ASSERT(port > 0);
     char channel[128];
@@ -281,6 +282,8 @@ static void test_udp_multicast(void)
 /* Two publishers (sessions) to one subscription: two images, messages from both. */
 static void test_udp_two_sessions(void)
 {
+    TPT_SKIP_ON_AERON("publications of one channel and stream on one Aeron media driver share one session "
+        "(two sessions over two drivers: test_aeron_backend)");
     int port = free_udp_port();
     char channel[128];
     snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
@@ -321,13 +324,19 @@ static void test_udp_errors(void)
     tp_publication_t *pub = NULL;
     tp_subscription_t *sub = NULL;
     TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:udp", 1, 0));
-    TP_ASSERT(NULL != strstr(tp_errmsg(), "endpoint"));
+    TP_ASSERT(tpt_is_aeron() || NULL != strstr(tp_errmsg(), "endpoint")); /* Aeron: "invalid channel" */
     TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:udp?endpoint=127.0.0.1", 1, 0));
     TP_ASSERT_ERR(TP_ERR_MALFORMED, tp_transport_add_publication(&pub, t, "aeron:udp?endpoint=127.0.0.1:1|mtu=100", 1, 0));
     int port = free_udp_port();
     char channel[128];
     snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
     TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, channel, 1, NULL, NULL, NULL, NULL, 0));
+    if (tpt_is_aeron())
+    {
+        /* One Aeron media driver shares a receive endpoint between subscriptions: no bind conflict. */
+        TP_ASSERT_OK(tp_transport_close(t));
+        return;
+    }
     tp_subscription_t *sub2 = NULL;
     TP_ASSERT_ERR(TP_ERR_IO, tp_transport_add_subscription(&sub2, t, channel, 1, NULL, NULL, NULL, NULL, 0));
     TP_ASSERT(NULL != strstr(tp_errmsg(), "cannot bind"));
