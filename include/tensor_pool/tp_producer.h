@@ -105,6 +105,7 @@ typedef struct tp_producer_stats_stct
     uint64_t no_pool_drops;             /**< payloads larger than every pool */
     uint64_t claims_aborted;
     uint64_t announces;                 /**< ShmPoolAnnounce sent */
+    uint64_t prompt_announces;          /**< of which extra ones answering a ConsumerHello / new subscriber */
     uint64_t qos_sent;
     uint64_t hellos_received;
     uint64_t consumers;                 /**< consumers currently known (hello/QoS) */

@@ -36,6 +36,8 @@
 #define TP_PROGRESS_MIN_BYTES UINT64_C(4096)
 #define TP_PROGRESS_DEFAULT_INTERVAL_NS UINT64_C(250000)
 #define TP_PROGRESS_DEFAULT_BYTES UINT64_C(65536)
+/* Extra ShmPoolAnnounce on a ConsumerHello or a new subscriber: at most one per this gap (§10.1.1 "on change"). */
+#define TP_ANNOUNCE_PROMPT_MIN_GAP_NS UINT64_C(50000000)
 
 typedef struct tp_producer_entry_stct
 {
@@ -161,6 +163,10 @@ struct tp_producer_stct
 
     /* conductor only */
     uint64_t next_announce_ns;
+    uint64_t last_announce_ns;
+    bool announce_requested;     /* a ConsumerHello or a new announce subscriber asks for a prompt announce */
+    bool announce_connected;     /* last seen tp_publication_is_connected(pub_announce) */
+    _Atomic uint64_t prompt_announces;
     uint64_t next_qos_ns;
     bool meta_dirty;
     tp_producer_meta_t *meta;
@@ -1239,6 +1245,7 @@ static int send_announce(tp_producer_t *p, uint64_t now_ns)
     }
     offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
     tp_counter_add(&p->announces, 1);
+    p->last_announce_ns = now_ns;
     return 0;
 }
 
@@ -1633,6 +1640,8 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
             send_config(p, c);
         }
         update_fanout_active(p);
+        /* a consumer that just started ignores announces older than its join time (§10.1.1): answer promptly */
+        p->announce_requested = true;
     }
 }
 
@@ -1663,8 +1672,20 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     }
     int work = 0;
     const tp_context_t *ctx = &p->client->ctx;
-    if (now_ns >= p->next_announce_ns)
+    bool connected = tp_publication_is_connected(p->pub_announce);
+    if (connected && !p->announce_connected)
     {
+        p->announce_requested = true; /* first subscriber appeared */
+    }
+    p->announce_connected = connected;
+    bool prompt = p->announce_requested && now_ns >= p->last_announce_ns + TP_ANNOUNCE_PROMPT_MIN_GAP_NS;
+    if (now_ns >= p->next_announce_ns || prompt)
+    {
+        if (prompt && now_ns < p->next_announce_ns)
+        {
+            tp_counter_add(&p->prompt_announces, 1);
+        }
+        p->announce_requested = false;
         send_announce(p, now_ns);
         send_data_source(p, now_ns, true);
         p->meta_dirty = false;
@@ -1736,6 +1757,7 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->no_pool_drops = tp_counter_get(&p->no_pool_drops);
     s->claims_aborted = tp_counter_get(&p->claims_aborted);
     s->announces = tp_counter_get(&p->announces);
+    s->prompt_announces = tp_counter_get(&p->prompt_announces);
     s->qos_sent = tp_counter_get(&p->qos_sent);
     s->hellos_received = tp_counter_get(&p->hellos_received);
     s->consumers = tp_counter_get(&p->consumers_known);
