@@ -85,6 +85,7 @@ typedef struct tp_tracked_consumer_stct
     tp_consumer_stream_t desc; /* per-consumer descriptor stream (§5) */
     tp_consumer_stream_t ctl;  /* per-consumer control stream: FrameProgress only (§5) */
     uint64_t next_allowed_ns;
+    uint64_t mapped_epoch; /* epoch of its last QosConsumer (0 = none yet) */
 } tp_tracked_consumer_t;
 
 /* A meta blob being sent by the conductor. */
@@ -1830,8 +1831,12 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
             send_config(p, c);
         }
         update_fanout_active(p);
-        /* a consumer that just started ignores announces older than its join time (§10.1.1): answer promptly */
-        p->announce_requested = true;
+        if (c->mapped_epoch != p->regions->epoch)
+        {
+            /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
+             * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
+            p->announce_requested = true;
+        }
     }
 }
 
@@ -1851,7 +1856,11 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
     {
         return;
     }
-    track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    if (NULL != c)
+    {
+        c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
+    }
 }
 
 /*

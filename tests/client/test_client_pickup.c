@@ -7,7 +7,8 @@
  * of up to one announce period (1 s here, the default).
  *
  * Prints each round's pickup time and asserts the median stays well below
- * the announce period (generous bound for a loaded CI host).
+ * the announce period (generous bound for a loaded CI host), and that a
+ * consumer already on the current epoch causes no extra announces.
  */
 #include <stdlib.h>
 
@@ -96,6 +97,19 @@ static void test_pickup_time(void)
         TP_ASSERT(rx.frames > 0);
         pickup_ns[r] = rx.first_ns - start;
         printf("pickup round %d: %.1f ms\n", r, (double)pickup_ns[r] / 1e6);
+        if (r == ROUNDS - 1)
+        {
+            /* a consumer mapped to the current epoch (its QosConsumer says so) triggers no extra announces */
+            tp_producer_stats_t before, after;
+            run_for(client, producer, 200, NULL);
+            TP_ASSERT_OK(tp_producer_stats(producer, &before));
+            run_for(client, producer, 2500, NULL); /* two more hellos */
+            TP_ASSERT_OK(tp_producer_stats(producer, &after));
+            tp_consumer_stats_t cs;
+            TP_ASSERT_OK(tp_consumer_stats(consumer, &cs));
+            TP_ASSERT(cs.hellos_sent >= 3);
+            TP_ASSERT_EQ_U64(before.prompt_announces, after.prompt_announces);
+        }
         TP_ASSERT_OK(tp_consumer_close(consumer));
     }
     qsort(pickup_ns, ROUNDS, sizeof(pickup_ns[0]), cmp_u64);
