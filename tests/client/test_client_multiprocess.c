@@ -204,6 +204,30 @@ static void test_sigkill(void)
     TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
 }
 
+/* Layout change in a running producer process: the consumer process remaps once and follows seq from 0. */
+static void test_layout(void)
+{
+    const char *cargs[] = { "--until-seq", "1999", "--min-remaps", "2", "--check", "full", "--duration", "15", NULL };
+    pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    const char *pargs[] = { "--rate", "2000", "--frames", "3000", "--size", "2048", "--nslots", "64",
+        "--announce-ms", "100", "--wait-consumers", "1", "--change-layout-at", "1000", "--linger-ms", "200", NULL };
+    pid_t p = spawn(producer_bin, "producer.json", pargs);
+    int crc = wait_child(c, 20000);
+    int prc = wait_child(p, 20000);
+    dump("producer.json");
+    dump("consumer.json");
+    TP_ASSERT_EQ_I64(0, prc);
+    TP_ASSERT_EQ_I64(0, crc);
+    TP_ASSERT_EQ_I64(1, (int64_t)field("producer.json", "layout_changes"));
+    TP_ASSERT_EQ_I64(2, (int64_t)field("producer.json", "epoch"));
+    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "epoch"));
+    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "remaps"));
+    TP_ASSERT_EQ_I64(1, (int64_t)field("consumer.json", "unmaps"));
+    TP_ASSERT_EQ_I64(1999, (int64_t)field("consumer.json", "last_seq"));
+    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT(field("consumer.json", "intact") >= 2000);
+}
+
 static void test_slow(void)
 {
     const char *cargs[] = { "--until-seq", "9999", "--check", "full", "--slow-us", "300", "--duration", "40", NULL };
@@ -265,7 +289,7 @@ int main(int argc, char **argv)
 {
     if (argc < 4)
     {
-        fprintf(stderr, "usage: %s million|late_join|restart|sigkill|slow <producer> <consumer>\n", argv[0]);
+        fprintf(stderr, "usage: %s million|late_join|restart|sigkill|slow|layout <producer> <consumer>\n", argv[0]);
         return 1;
     }
     producer_bin = argv[2];
@@ -290,6 +314,10 @@ int main(int argc, char **argv)
     else if (0 == strcmp(argv[1], "sigkill"))
     {
         TP_RUN(test_sigkill);
+    }
+    else if (0 == strcmp(argv[1], "layout"))
+    {
+        TP_RUN(test_layout);
     }
     else if (0 == strcmp(argv[1], "slow"))
     {
