@@ -4,7 +4,8 @@
  * Writers claim [tail, tail + len) with a CAS on the tail (after checking the
  * flow-control limit, so a refused offer has no side effect), then write the
  * frame: frame_length = 0, claimed_length, session, position tag (release),
- * body, then frame_length (release) last. Readers check the position tag
+ * a release fence (store-store barrier: the body never becomes visible before
+ * the new tail), body, then frame_length (release) last. Readers check the position tag
  * first (acquire), then frame_length (acquire), copy the payload out and
  * validate that no writer can have overwritten it (their own slot is still
  * registered as tethered, or the tail is less than one ring ahead) before
@@ -631,12 +632,27 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
     atomic_store_explicit(&p->connected, live > 0, memory_order_relaxed);
 }
 
+/*
+ * Start a frame claimed by the CAS on the tail: tag it, then a store-store
+ * barrier. The caller's later plain stores (body, header fields) overwrite
+ * bytes that a lagging reader may be copying. The reader's torn-copy check
+ * (copy, acquire fence, then "tail - position > term_length" or its slot
+ * still registered) relies on: it saw a byte of this frame => it sees the
+ * new tail (and the slot state this writer saw when it checked the limit).
+ * Release stores and acq_rel RMWs only order the accesses *before* them, so
+ * without this fence the body stores could become visible before the CAS on
+ * the tail (allowed by C11 and ARMv8/POWER; x86 TSO never does it). The
+ * release fence orders the CAS and the tag before every later store, and
+ * pairs with the reader's acquire fence (the seqlock argument, as in
+ * tp_shm_slot_write_begin). On x86 it compiles to nothing.
+ */
 static void tp_ipc_frame_begin(tp_ipc_frame_header_t *f, uint64_t position, int32_t session_id, uint64_t length)
 {
     atomic_store_explicit(&f->frame_length, 0, memory_order_relaxed);
     atomic_store_explicit(&f->claimed_length, (int32_t)length, memory_order_relaxed);
     atomic_store_explicit(&f->session_id, session_id, memory_order_relaxed);
     atomic_store_explicit(&f->position, (int64_t)position, memory_order_release);
+    atomic_thread_fence(memory_order_release);
 }
 
 /*
