@@ -88,6 +88,7 @@ typedef struct tp_ipc_subscription_stct
     int32_t stream_id;
     uint64_t position;
     uint64_t join_position;
+    uint64_t join_time_ns;  /* CLOCK_MONOTONIC just before join_position was read */
     uint8_t *copy_buf;
     size_t copy_cap;
     uint64_t hole_position;
@@ -1138,6 +1139,29 @@ static int tp_ipc_sub_stats(void *impl, tp_subscription_stats_t *stats)
     return 0;
 }
 
+/*
+ * Join time reported for an image: when the publisher became visible to this
+ * subscription, never later than a message it can deliver. The scan that
+ * notices a new publisher slot runs up to a duty cycle after the publisher
+ * registered, and a publisher may offer at once, so "now" would be later than
+ * the send time of its first messages (and the wire spec's join-time rule
+ * would reject its first announce). Instead:
+ *
+ *   join = min(now, max(subscription join time, publisher slot join time))
+ *
+ * The slot join time (CLOCK_MONOTONIC, written before the slot becomes
+ * ACTIVE) precedes every message of that registration. The subscription join
+ * time is read just before its join position: the subscription only reads
+ * from that position on, so nothing sent before it can be delivered (no
+ * replay). min(now, ...) bounds a bogus slot value from shared memory.
+ */
+static uint64_t tp_ipc_image_join_time(tp_ipc_subscription_t *s, tp_ipc_slot_t *slot, uint64_t now_ns)
+{
+    uint64_t slot_join = atomic_load(&slot->join_time_ns);
+    uint64_t join = slot_join > s->join_time_ns ? slot_join : s->join_time_ns;
+    return join < now_ns ? join : now_ns;
+}
+
 static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
 {
     int work = 0;
@@ -1163,7 +1187,7 @@ static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
             memset(&known->image, 0, sizeof(known->image));
             known->image.session_id = atomic_load(&slot->session_id);
             known->image.stream_id = s->stream_id;
-            known->image.join_time_ns = now_ns;
+            known->image.join_time_ns = tp_ipc_image_join_time(s, slot, now_ns);
             known->image.join_position = (int64_t)s->join_position;
             known->image.subscription = s->owner;
             snprintf(known->image.source_identity, sizeof(known->image.source_identity), "pid:%u",
@@ -1194,6 +1218,7 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
             if (idx >= 0)
             {
                 s->slot = &s->log->hdr->subscribers[idx];
+                s->join_time_ns = tp_clock_mono_ns(); /* earlier messages are skipped: images found later join now */
                 tail = atomic_load(&s->log->hdr->tail);
                 atomic_store(&s->slot->position, tail);
                 if (tail > s->position)
@@ -1282,6 +1307,7 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
      * Re-read the tail now that the slot is visible: a publisher that computed
      * its limit before seeing the slot used a tail no greater than this one.
      */
+    s->join_time_ns = tp_clock_mono_ns();
     tail = atomic_load(&s->log->hdr->tail);
     atomic_store(&s->slot->position, tail);
     s->position = tail;

@@ -165,6 +165,58 @@ static void test_ipc_image_unavailable_on_close(void)
     TP_ASSERT_EQ_I64(0, tpt_count_files(g_dir));
 }
 
+/*
+ * A publisher that appears after the subscription and offers at once: the
+ * image's join time must not be later than that first message's send time
+ * (the wire spec's join-time rule would otherwise reject it), nor earlier
+ * than the subscription's creation (no replay of older messages).
+ */
+static void test_ipc_join_time_not_after_first_message(void)
+{
+    TPT_SKIP_ON_AERON("the embedded IPC image join-time rule");
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    images_t im = { 0 };
+    tp_subscription_t *sub = NULL;
+    uint64_t before_sub = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 30, on_avail, &im, on_unavail, &im, 0));
+    uint64_t after_sub = tp_clock_mono_ns();
+    TP_ASSERT_EQ_I64(0, im.available);
+    tp_sleep_ns(2000000); /* the subscription's next scan is clearly later than its creation */
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 30, 0));
+    uint64_t send_time = tp_clock_mono_ns();
+    TP_ASSERT(tp_publication_offer(pub, (const uint8_t *)&send_time, sizeof(send_time), NULL, NULL) > 0);
+    tp_sleep_ns(2000000); /* the scan that notices the publisher comes later still */
+    tp_transport_do_work(t);
+    TPT_WAIT_UNTIL(t, 1 == im.available, 5000000000ULL);
+    TP_ASSERT_EQ_I64(1, im.available);
+    rx_t rx = { 0 };
+    TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_msg, &rx, 10));
+    uint64_t sent;
+    memcpy(&sent, rx.last, sizeof(sent));
+    TP_ASSERT_EQ_U64(send_time, sent);
+    TP_ASSERT_MSG(im.join_time_ns <= sent, "join time %llu is after the first message's send time %llu",
+        (unsigned long long)im.join_time_ns, (unsigned long long)sent);
+    TP_ASSERT_MSG(im.join_time_ns >= before_sub, "join time %llu precedes the subscription (%llu)",
+        (unsigned long long)im.join_time_ns, (unsigned long long)before_sub);
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_subscription_close(sub));
+
+    /* A publisher that existed before the subscription: joins at the subscription's creation. */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 30, 0));
+    tp_sleep_ns(2000000);
+    im = (images_t){ 0 };
+    before_sub = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 30, on_avail, &im, on_unavail, &im, 0));
+    after_sub = tp_clock_mono_ns();
+    TP_ASSERT_EQ_I64(1, im.available);
+    TP_ASSERT(im.join_time_ns >= before_sub && im.join_time_ns <= after_sub);
+    TP_ASSERT_OK(tp_subscription_close(sub));
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 typedef struct
 {
     int count;
@@ -644,6 +696,7 @@ int main(void)
     }
     TP_RUN(test_ipc_basic);
     TP_RUN(test_ipc_image_unavailable_on_close);
+    TP_RUN(test_ipc_join_time_not_after_first_message);
     TP_RUN(test_ipc_every_boundary);
     TP_RUN(test_ipc_one_mib);
     TP_RUN(test_ipc_back_pressure_no_loss);
