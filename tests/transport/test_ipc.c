@@ -2,15 +2,26 @@
 #include "tp_test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "tp_transport_test_util.h"
 #include "transport/tp_ipc.h"
 
 static char g_dir[256];
+
+/* kill() interposed to count the liveness probes (kill(pid, 0)) the library makes. */
+static _Atomic long g_kill_calls;
+
+int kill(pid_t pid, int sig)
+{
+    atomic_fetch_add(&g_kill_calls, 1);
+    return (int)syscall(SYS_kill, pid, sig);
+}
 
 typedef struct
 {
@@ -214,6 +225,59 @@ static void test_ipc_join_time_not_after_first_message(void)
     TP_ASSERT(im.join_time_ns >= before_sub && im.join_time_ns <= after_sub);
     TP_ASSERT_OK(tp_subscription_close(sub));
     TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+/*
+ * A producer spinning on offer while back-pressured must not make a system
+ * call per attempt: the subscriber holding it back is alive (our pid) but its
+ * heartbeat is older than liveness / 5, which used to cost a kill(pid, 0) per
+ * refused offer. Liveness is unchanged: it is not reaped before the liveness
+ * timeout, and is reaped from the offer path after it even without do_work.
+ */
+static void test_ipc_refused_offers_no_syscalls(void)
+{
+    TPT_SKIP_ON_AERON("embedded IPC flow control");
+    const uint64_t liveness = 1000000000ULL;
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, liveness, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 31, NULL, NULL, NULL, NULL,
+        0));
+    uint64_t heartbeat = tp_clock_mono_ns(); /* the subscription's last heartbeat is before this */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 31, 0));
+    static uint8_t msg[1000];
+    int64_t rc = 0;
+    for (int i = 0; i < 1000 && (rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL)) > 0; i++)
+    {
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc);
+    tp_sleep_ns(liveness / 5 + 100000000ULL); /* older than liveness / 5, no do_work, no poll */
+
+    long kills = atomic_load(&g_kill_calls);
+    for (int i = 0; i < 100000; i++)
+    {
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        if (TP_PUBLICATION_BACK_PRESSURED != rc)
+        {
+            break;
+        }
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc); /* alive: not reaped before the liveness timeout */
+    kills = atomic_load(&g_kill_calls) - kills;
+    TP_ASSERT_MSG(kills <= 5, "%ld kill() calls for 100000 refused offers", kills);
+
+    /* After the liveness timeout, spinning offers alone reap it: no subscriber left. */
+    uint64_t deadline = tp_clock_mono_ns() + 3 * liveness;
+    while (TP_PUBLICATION_BACK_PRESSURED == (rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL)) &&
+        tp_clock_mono_ns() < deadline)
+    {
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, rc);
+    TP_ASSERT(tp_clock_mono_ns() - heartbeat >= liveness);
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_subscription_close(sub));
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
@@ -700,6 +764,7 @@ int main(void)
     TP_RUN(test_ipc_every_boundary);
     TP_RUN(test_ipc_one_mib);
     TP_RUN(test_ipc_back_pressure_no_loss);
+    TP_RUN(test_ipc_refused_offers_no_syscalls);
     TP_RUN(test_ipc_lapped);
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);
