@@ -75,6 +75,22 @@ static int tp_aeron_driver_lock_path(char *buf, size_t len, const char *dir)
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
+/** Create the missing parent directories of `path` (as the driver creates missing parents of its directory). */
+static void tp_aeron_driver_make_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; '\0' != *p; p++)
+    {
+        if ('/' == *p)
+        {
+            *p = '\0';
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+    }
+}
+
 /**
  * Take the start-up lock of `dir` (exclusive flock, polled until
  * TP_AERON_DRIVER_LOCK_TIMEOUT_NS). Returns the locked descriptor, or -1 with
@@ -91,6 +107,11 @@ static int tp_aeron_driver_lock(const char *dir)
     for (;;)
     {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 && ENOENT == errno)
+        {
+            tp_aeron_driver_make_parents(path);
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        }
         if (fd < 0)
         {
             return tp_err_set(TP_ERR_IO, "embedded media driver: open start-up lock %s: %s", path, strerror(errno));
