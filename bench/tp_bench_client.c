@@ -6,18 +6,30 @@
  * same size over the same footprint, in the same run.
  *
  * One process: the producer on the main thread, the consumer on the client's
- * conductor thread (busy spin). Prints one JSON line per (path, size):
- *   {"bench":"client","path":"copy|claim","size":N,"ops":N,"ns_per_op":X,
- *    "GBps":X,"memcpy_GBps":X,"ratio_vs_memcpy":X,"lat_p50_ns":N,"lat_p99_ns":N}
+ * conductor thread (busy spin). Built with Aeron, each size is measured on
+ * both transport backends in the same run, one after the other: "embedded"
+ * and "aeron" (aeron:ipc through an Aeron media driver embedded in this
+ * process, SHARED threading mode: one more thread). Prints one JSON line per
+ * (backend, path, size):
+ *   {"bench":"client","backend":"embedded|aeron","path":"copy|claim","size":N,
+ *    "ops":N,"ns_per_op":X,"GBps":X,"memcpy_GBps":X,"ratio_vs_memcpy":X,
+ *    "lat_p50_ns":N,"lat_p99_ns":N}
+ * and, when both backends ran, one "client_compare" line per (path, size)
+ * with both backends' numbers and embedded_vs_aeron_lat_p50 (aeron p50 /
+ * embedded p50) and embedded_vs_aeron_throughput (embedded GB/s / aeron GB/s):
+ * > 1 means the embedded backend is faster.
  * Throughput counts the bytes the producer publishes (copy: memcpy into SHM
  * + seqlock + descriptor; claim: claim + commit only, the payload is the
  * application's own writes). Latency is ping-pong: one frame in flight,
  * measured from just before the publish call to the consumer's callback.
  *
- *   tp_bench_client [--smoke] [--sizes 64,65536,...]
+ *   tp_bench_client [--smoke] [--sizes 64,65536,...] [--backend embedded|aeron|all]
+ *
+ * --backend: which backends to measure (default all that are built).
  */
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -25,6 +37,9 @@
 
 #include "../examples/tp_example_common.h"
 #include "../tests/client/tp_client_test_util.h"
+#if defined(TP_HAVE_AERON)
+#include "transport/aeron/tp_aeron_driver.h"
+#endif
 
 static _Atomic uint64_t seen_seq = UINT64_MAX;
 static _Atomic uint64_t seen_ns = 0;
@@ -87,11 +102,211 @@ static int64_t publish(tp_producer_t *p, int claim, const uint8_t *src, size_t s
     }
 }
 
+/** Result of one (backend, path, size) measurement. */
+typedef struct
+{
+    bool valid;
+    uint64_t ops;
+    double ns_per_op;
+    double gbps;
+    double memcpy_gbps;
+    uint64_t p50_ns;
+    uint64_t p99_ns;
+} tp_bench_result_t;
+
+/**
+ * Measure one tensor size on one backend, both paths (out[0] copy, out[1]
+ * claim): a fresh client (own temp dirs; over aeron an embedded media driver
+ * on "<root>/aeron"), a producer and a consumer on stream 20000 + si. Prints
+ * one JSON line per path. Returns 0 or -1.
+ */
+static int tp_bench_size(const char *backend, size_t size, size_t si, int smoke, tp_bench_result_t out[2])
+{
+    tpc_dirs_t d;
+    if (tpc_dirs_make(&d, "bench") < 0)
+    {
+        perror("mkdtemp");
+        return -1;
+    }
+    char aeron_dir[400];
+    snprintf(aeron_dir, sizeof(aeron_dir), "%s/aeron", d.root);
+    bool aeron = 0 == strcmp(backend, "aeron");
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    if (NULL == ctx || tp_context_set_transport_backend(ctx, backend) < 0 ||
+        (aeron && tp_context_set_transport_dir(ctx, aeron_dir) < 0) ||
+        tp_context_set_use_conductor_thread(ctx, true) < 0 || tp_context_set_idle_strategy(ctx, "spin") < 0 ||
+        tp_client_init(&client, ctx) < 0 || tp_client_start(client) < 0)
+    {
+        fprintf(stderr, "tp_bench_client (%s): %s\n", backend, tp_errmsg());
+        tp_context_close(ctx);
+        tp_client_close(client);
+        tpc_dirs_remove(&d);
+        return -1;
+    }
+    tp_context_close(ctx);
+    atomic_store(&seen_seq, UINT64_MAX);
+    int rc_exit = 0;
+    uint32_t stride = 64;
+    while (stride < size)
+    {
+        stride <<= 1;
+    }
+    uint32_t nslots = size >= (1u << 20) ? 8 : 256;
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.stream_id = 20000 + (uint32_t)si;
+    pc.header_nslots = nslots;
+    pc.pools[0].stride_bytes = stride;
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.stream_id = pc.stream_id;
+    cc.on_frame = on_frame;
+    cc.use_metadata = false;
+    tp_producer_t *p = NULL;
+    tp_consumer_t *c = NULL;
+    if (tp_client_add_consumer(&c, client, &cc, 0) < 0 || tp_client_add_producer(&p, client, &pc, 0) < 0)
+    {
+        fprintf(stderr, "tp_bench_client (%s): %s\n", backend, tp_errmsg());
+        tp_client_close(client);
+        tpc_dirs_remove(&d);
+        return -1;
+    }
+    uint64_t deadline = tpx_now_ns() + 5000000000u;
+    while (!tp_consumer_is_mapped(c) && tpx_now_ns() < deadline)
+    {
+        tp_sleep_ns(1000000);
+    }
+    uint8_t *src = malloc(size);
+    /* the memcpy destination lives on the same tmpfs as the pools, prefaulted like them */
+    char dst_path[512];
+    snprintf(dst_path, sizeof(dst_path), "%s/memcpy-baseline", d.shm);
+    size_t dst_len = (size_t)nslots * stride;
+    int fd = open(dst_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    uint8_t *dst = (fd >= 0 && 0 == ftruncate(fd, (off_t)dst_len))
+        ? mmap(NULL, dst_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        : MAP_FAILED;
+    if (fd >= 0)
+    {
+        close(fd);
+        unlink(dst_path);
+    }
+    uint64_t lat_ops = smoke ? 200 : 5000;
+    uint64_t *lat = malloc(lat_ops * sizeof(uint64_t));
+    if (MAP_FAILED == dst || NULL == src || NULL == lat)
+    {
+        perror("tp_bench_client: buffers");
+        free(src);
+        free(lat);
+        tp_client_close(client);
+        tpc_dirs_remove(&d);
+        return -1;
+    }
+    memset(src, 0x5a, size);
+    memset(dst, 0, dst_len);
+    uint64_t budget = smoke ? (UINT64_C(64) << 20) : (UINT64_C(4) << 30); /* bytes per measurement */
+    uint64_t ops = budget / size;
+    ops = ops < 200 ? 200 : (ops > 2000000 ? 2000000 : ops);
+    if (smoke)
+    {
+        ops = ops > 20000 ? 20000 : ops;
+    }
+    for (int claim = 0; claim <= 1 && 0 == rc_exit; claim++)
+    {
+        /* warm-up */
+        for (uint64_t i = 0; i < 100; i++)
+        {
+            publish(p, claim, src, size);
+        }
+        /* interleaved rounds, best of each: the host is shared, the best round is the least disturbed */
+        double mgbps = 0;
+        uint64_t dt = UINT64_MAX;
+        for (int round = 0; round < (smoke ? 1 : 3) && 0 == rc_exit; round++)
+        {
+            double m = memcpy_gbps(dst, src, size, nslots, stride, ops);
+            mgbps = m > mgbps ? m : mgbps;
+            uint64_t t0 = tpx_now_ns();
+            for (uint64_t i = 0; i < ops; i++)
+            {
+                if (publish(p, claim, src, size) < 0)
+                {
+                    fprintf(stderr, "tp_bench_client (%s): publish failed: %s\n", backend, tp_errmsg());
+                    rc_exit = 1;
+                    break;
+                }
+            }
+            uint64_t t = tpx_now_ns() - t0;
+            dt = t < dt ? t : dt;
+        }
+        /* let the consumer drain the burst before measuring latency */
+        uint64_t last = tp_producer_next_seq(p) - 1, until_drained = tpx_now_ns() + 2000000000u;
+        while (atomic_load_explicit(&seen_seq, memory_order_acquire) != last && tpx_now_ns() < until_drained)
+        {
+            tp_sleep_ns(10000);
+        }
+        /* ping-pong latency */
+        for (uint64_t i = 0; i < lat_ops && 0 == rc_exit; i++)
+        {
+            uint64_t seq = tp_producer_next_seq(p);
+            uint64_t start = tpx_now_ns();
+            publish(p, claim, src, size);
+            uint64_t until = start + 1000000000u;
+            while (atomic_load_explicit(&seen_seq, memory_order_acquire) != seq && tpx_now_ns() < until)
+            {
+            }
+            uint64_t at = atomic_load_explicit(&seen_ns, memory_order_relaxed);
+            lat[i] = at > start ? at - start : 0;
+        }
+        if (0 != rc_exit)
+        {
+            break;
+        }
+        qsort(lat, lat_ops, sizeof(uint64_t), cmp_u64);
+        tp_bench_result_t *r = &out[claim];
+        r->valid = true;
+        r->ops = ops;
+        r->ns_per_op = (double)dt / (double)ops;
+        r->gbps = (double)size * (double)ops / (double)dt;
+        r->memcpy_gbps = mgbps;
+        r->p50_ns = lat[lat_ops / 2];
+        r->p99_ns = lat[lat_ops * 99 / 100];
+        double load[1] = { 0 };
+        getloadavg(load, 1);
+        printf("{\"bench\":\"client\",\"backend\":\"%s\",\"loadavg\":%.2f,\"path\":\"%s\",\"size\":%zu,\"ops\":%llu,"
+               "\"ns_per_op\":%.1f,\"GBps\":%.3f,\"memcpy_GBps\":%.3f,\"ratio_vs_memcpy\":%.3f,\"lat_p50_ns\":%llu,"
+               "\"lat_p99_ns\":%llu}\n",
+            backend, load[0], claim ? "claim" : "copy", size, (unsigned long long)ops, r->ns_per_op, r->gbps,
+            r->memcpy_gbps, r->gbps / r->memcpy_gbps, (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns);
+        fflush(stdout);
+    }
+    free(lat);
+    free(src);
+    munmap(dst, dst_len);
+    tp_producer_close(p);
+    tp_consumer_close(c);
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+    return 0 == rc_exit ? 0 : -1;
+}
+
+/** Print the side-by-side line of one (path, size) measured on both backends. */
+static void tp_bench_compare(const char *path, size_t size, const tp_bench_result_t *e, const tp_bench_result_t *a)
+{
+    printf("{\"bench\":\"client_compare\",\"path\":\"%s\",\"size\":%zu,\"embedded_lat_p50_ns\":%llu,"
+           "\"aeron_lat_p50_ns\":%llu,\"embedded_lat_p99_ns\":%llu,\"aeron_lat_p99_ns\":%llu,\"embedded_GBps\":%.3f,"
+           "\"aeron_GBps\":%.3f,\"embedded_vs_aeron_lat_p50\":%.2f,\"embedded_vs_aeron_throughput\":%.2f}\n",
+        path, size, (unsigned long long)e->p50_ns, (unsigned long long)a->p50_ns, (unsigned long long)e->p99_ns,
+        (unsigned long long)a->p99_ns, e->gbps, a->gbps, e->p50_ns > 0 ? (double)a->p50_ns / (double)e->p50_ns : 0,
+        a->gbps > 0 ? e->gbps / a->gbps : 0);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     int smoke = 0;
     size_t sizes[8] = { 64, 65536, 1048576, 8388608 };
     size_t nsizes = 4;
+    const char *backends = "all";
     for (int i = 1; i < argc; i++)
     {
         if (0 == strcmp(argv[i], "--smoke"))
@@ -106,154 +321,65 @@ int main(int argc, char **argv)
                 sizes[nsizes++] = (size_t)strtoull(tok, NULL, 10);
             }
         }
+        else if (0 == strcmp(argv[i], "--backend") && i + 1 < argc)
+        {
+            backends = argv[++i];
+        }
         else
         {
-            fprintf(stderr, "usage: tp_bench_client [--smoke] [--sizes 64,65536,...]\n");
+            fprintf(stderr, "usage: tp_bench_client [--smoke] [--sizes 64,65536,...] [--backend embedded|aeron|all]\n");
             return 1;
         }
     }
-    tpc_dirs_t d;
-    if (tpc_dirs_make(&d, "bench") < 0)
+    bool run_embedded = 0 == strcmp(backends, "all") || 0 == strcmp(backends, "embedded");
+    bool run_aeron = 0 == strcmp(backends, "all") || 0 == strcmp(backends, "aeron");
+    if (!run_embedded && !run_aeron)
     {
-        perror("mkdtemp");
-        return 1;
+        fprintf(stderr, "--backend must be embedded, aeron or all\n");
+        return 2;
     }
-    tp_context_t *ctx = tpc_context(&d);
-    tp_context_set_use_conductor_thread(ctx, true);
-    tp_context_set_idle_strategy(ctx, "spin");
-    tp_client_t *client = NULL;
-    if (NULL == ctx || tp_client_init(&client, ctx) < 0 || tp_client_start(client) < 0)
+#if defined(TP_HAVE_AERON)
+    if (run_aeron && !tp_aeron_media_driver_supported())
     {
-        fprintf(stderr, "tp_bench_client: %s\n", tp_errmsg());
-        return 1;
+        fprintf(stderr, "aeron backend not measured: no embedded media driver in this build\n");
+        if (0 != strcmp(backends, "all"))
+        {
+            return 2;
+        }
+        run_aeron = false;
     }
-    tp_context_close(ctx);
+    /* The aeron runs embed their media driver (one per client, in this process). */
+    setenv("TP_AERON_EMBEDDED_DRIVER", "1", 1);
+#else
+    if (run_aeron && 0 != strcmp(backends, "all"))
+    {
+        fprintf(stderr, "this build has no Aeron backend (configure with -DTP_WITH_AERON=ON)\n");
+        return 2;
+    }
+    run_aeron = false;
+#endif
+    /* The backend is chosen per run here, not by the test environment. */
+    unsetenv("TP_TEST_TRANSPORT");
     int rc_exit = 0;
     for (size_t si = 0; si < nsizes && 0 == rc_exit; si++)
     {
-        size_t size = sizes[si];
-        uint32_t stride = 64;
-        while (stride < size)
+        tp_bench_result_t embedded[2] = { { 0 } };
+        tp_bench_result_t aeron[2] = { { 0 } };
+        if (run_embedded && tp_bench_size("embedded", sizes[si], si, smoke, embedded) < 0)
         {
-            stride <<= 1;
-        }
-        uint32_t nslots = size >= (1u << 20) ? 8 : 256;
-        tp_producer_config_t pc;
-        tp_producer_config_init(&pc);
-        pc.stream_id = 20000 + (uint32_t)si;
-        pc.header_nslots = nslots;
-        pc.pools[0].stride_bytes = stride;
-        tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
-        cc.stream_id = pc.stream_id;
-        cc.on_frame = on_frame;
-        cc.use_metadata = false;
-        tp_producer_t *p = NULL;
-        tp_consumer_t *c = NULL;
-        if (tp_client_add_consumer(&c, client, &cc, 0) < 0 || tp_client_add_producer(&p, client, &pc, 0) < 0)
-        {
-            fprintf(stderr, "tp_bench_client: %s\n", tp_errmsg());
             rc_exit = 1;
-            break;
         }
-        uint64_t deadline = tpx_now_ns() + 5000000000u;
-        while (!tp_consumer_is_mapped(c) && tpx_now_ns() < deadline)
+        if (0 == rc_exit && run_aeron && tp_bench_size("aeron", sizes[si], si, smoke, aeron) < 0)
         {
-            tp_sleep_ns(1000000);
+            rc_exit = 1;
         }
-        uint8_t *src = malloc(size);
-        /* the memcpy destination lives on the same tmpfs as the pools, prefaulted like them */
-        char dst_path[512];
-        snprintf(dst_path, sizeof(dst_path), "%s/memcpy-baseline", d.shm);
-        size_t dst_len = (size_t)nslots * stride;
-        int fd = open(dst_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-        uint8_t *dst = (fd >= 0 && 0 == ftruncate(fd, (off_t)dst_len))
-            ? mmap(NULL, dst_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-            : MAP_FAILED;
-        if (fd >= 0)
-        {
-            close(fd);
-            unlink(dst_path);
-        }
-        if (MAP_FAILED == dst)
-        {
-            perror("memcpy baseline mapping");
-            return 1;
-        }
-        memset(src, 0x5a, size);
-        memset(dst, 0, dst_len);
-        uint64_t budget = smoke ? (UINT64_C(64) << 20) : (UINT64_C(4) << 30); /* bytes per measurement */
-        uint64_t ops = budget / size;
-        ops = ops < 200 ? 200 : (ops > 2000000 ? 2000000 : ops);
-        if (smoke)
-        {
-            ops = ops > 20000 ? 20000 : ops;
-        }
-        uint64_t lat_ops = smoke ? 200 : 5000;
-        uint64_t *lat = malloc(lat_ops * sizeof(uint64_t));
         for (int claim = 0; claim <= 1 && 0 == rc_exit; claim++)
         {
-            /* warm-up */
-            for (uint64_t i = 0; i < 100; i++)
+            if (embedded[claim].valid && aeron[claim].valid)
             {
-                publish(p, claim, src, size);
+                tp_bench_compare(claim ? "claim" : "copy", sizes[si], &embedded[claim], &aeron[claim]);
             }
-            /* interleaved rounds, best of each: the host is shared, the best round is the least disturbed */
-            double mgbps = 0;
-            uint64_t dt = UINT64_MAX;
-            for (int round = 0; round < (smoke ? 1 : 3); round++)
-            {
-                double m = memcpy_gbps(dst, src, size, nslots, stride, ops);
-                mgbps = m > mgbps ? m : mgbps;
-                uint64_t t0 = tpx_now_ns();
-                for (uint64_t i = 0; i < ops; i++)
-                {
-                    if (publish(p, claim, src, size) < 0)
-                    {
-                        fprintf(stderr, "tp_bench_client: publish failed: %s\n", tp_errmsg());
-                        rc_exit = 1;
-                        break;
-                    }
-                }
-                uint64_t t = tpx_now_ns() - t0;
-                dt = t < dt ? t : dt;
-            }
-            /* let the consumer drain the burst before measuring latency */
-            uint64_t last = tp_producer_next_seq(p) - 1, until_drained = tpx_now_ns() + 2000000000u;
-            while (atomic_load_explicit(&seen_seq, memory_order_acquire) != last && tpx_now_ns() < until_drained)
-            {
-                tp_sleep_ns(10000);
-            }
-            /* ping-pong latency */
-            for (uint64_t i = 0; i < lat_ops && 0 == rc_exit; i++)
-            {
-                uint64_t seq = tp_producer_next_seq(p);
-                uint64_t start = tpx_now_ns();
-                publish(p, claim, src, size);
-                uint64_t until = start + 1000000000u;
-                while (atomic_load_explicit(&seen_seq, memory_order_acquire) != seq && tpx_now_ns() < until)
-                {
-                }
-                uint64_t at = atomic_load_explicit(&seen_ns, memory_order_relaxed);
-                lat[i] = at > start ? at - start : 0;
-            }
-            qsort(lat, lat_ops, sizeof(uint64_t), cmp_u64);
-            double gbps = (double)size * (double)ops / (double)dt;
-            double load[1] = { 0 };
-            getloadavg(load, 1);
-            printf("{\"bench\":\"client\",\"loadavg\":%.2f,\"path\":\"%s\",\"size\":%zu,\"ops\":%llu,\"ns_per_op\":%.1f,\"GBps\":%.3f,"
-                   "\"memcpy_GBps\":%.3f,\"ratio_vs_memcpy\":%.3f,\"lat_p50_ns\":%llu,\"lat_p99_ns\":%llu}\n",
-                load[0], claim ? "claim" : "copy", size, (unsigned long long)ops, (double)dt / (double)ops, gbps, mgbps,
-                gbps / mgbps, (unsigned long long)lat[lat_ops / 2], (unsigned long long)lat[lat_ops * 99 / 100]);
-            fflush(stdout);
         }
-        free(lat);
-        free(src);
-        munmap(dst, dst_len);
-        tp_producer_close(p);
-        tp_consumer_close(c);
     }
-    tp_client_close(client);
-    tpc_dirs_remove(&d);
     return rc_exit;
 }

@@ -6,6 +6,12 @@
 #
 #   scripts/demo.sh [cmake args...]
 #   TP_DEMO_SIZE=65536 TP_DEMO_RATE=10000 TP_DEMO_SECONDS=3 TP_DEMO_CLAIM=1 scripts/demo.sh
+#
+# TP_DEMO_BACKEND=aeron runs the same demo over the aeron transport backend
+# (build with Aeron, e.g. scripts/demo.sh -DTP_WITH_AERON=ON -DTP_AERON_ROOT=/opt/aeron):
+# `tp media-driver` runs the Aeron media driver on a private Aeron directory for
+# the whole demo and both processes attach to it; TP_DEMO_AERON_DIR=<dir> uses
+# a media driver already running there instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${TP_BUILD_DIR:-build}"
@@ -20,20 +26,51 @@ BASE=/dev/shm
 [ -d "$BASE" ] && [ -w "$BASE" ] || BASE="${TMPDIR:-/tmp}"
 DIR="$(mktemp -d "$BASE/tp-demo-XXXXXX")"
 CONSUMER_PID=""
+DRIVER_PID=""
 cleanup() {
     if [ -n "$CONSUMER_PID" ] && kill -0 "$CONSUMER_PID" 2>/dev/null; then kill "$CONSUMER_PID" 2>/dev/null || true; fi
+    if [ -n "$DRIVER_PID" ] && kill -0 "$DRIVER_PID" 2>/dev/null; then
+        kill "$DRIVER_PID" 2>/dev/null || true
+        wait "$DRIVER_PID" 2>/dev/null || true
+    fi
     rm -rf "$DIR"
 }
 trap cleanup EXIT
 mkdir "$DIR/shm" "$DIR/transport"
 
-echo "tensorpool demo: producer and consumer processes, embedded IPC transport, SHM under $DIR"
+BACKEND="${TP_DEMO_BACKEND:-embedded}"
+TRANSPORT_DIR="$DIR/transport"
+DESC="embedded IPC transport"
+case "$BACKEND" in
+    embedded) ;;
+    aeron)
+        export TP_TRANSPORT_BACKEND=aeron
+        unset TP_AERON_EMBEDDED_DRIVER
+        if [ -n "${TP_DEMO_AERON_DIR:-}" ]; then
+            TRANSPORT_DIR="$TP_DEMO_AERON_DIR"
+            DESC="aeron transport backend, media driver at $TRANSPORT_DIR"
+        else
+            TRANSPORT_DIR="$DIR/aeron"
+            "$BUILD_DIR/tp" media-driver --dir "$TRANSPORT_DIR" > "$DIR/driver.json" &
+            DRIVER_PID=$!
+            for _ in $(seq 100); do
+                grep -q '"up"' "$DIR/driver.json" 2>/dev/null && break
+                kill -0 "$DRIVER_PID" 2>/dev/null || { echo "tp media-driver failed (build with -DTP_WITH_AERON=ON)" >&2; exit 1; }
+                sleep 0.1
+            done
+            DESC="aeron transport backend, media driver (tp media-driver) on $TRANSPORT_DIR"
+        fi
+        ;;
+    *) echo "TP_DEMO_BACKEND must be embedded or aeron" >&2; exit 2 ;;
+esac
+
+echo "tensorpool demo: producer and consumer processes, $DESC, SHM under $DIR"
 echo "  ${SIZE}-byte tensors at ${RATE} frames/s for ${SECONDS_RUN} s (${CLAIM[*]:-copy path})"
-"$BUILD_DIR/tp_example_consumer" --transport-dir "$DIR/transport" --shm-dir "$DIR/shm" \
+"$BUILD_DIR/tp_example_consumer" --transport-dir "$TRANSPORT_DIR" --shm-dir "$DIR/shm" \
     --duration "$((SECONDS_RUN + 3))" --until-seq "$((RATE * SECONDS_RUN - 1))" --check sample --idle yield \
     > "$DIR/consumer.json" &
 CONSUMER_PID=$!
-"$BUILD_DIR/tp_example_producer" --transport-dir "$DIR/transport" --shm-dir "$DIR/shm" \
+"$BUILD_DIR/tp_example_producer" --transport-dir "$TRANSPORT_DIR" --shm-dir "$DIR/shm" \
     --size "$SIZE" --rate "$RATE" --frames "$((RATE * SECONDS_RUN))" --wait-consumers 1 --announce-ms 200 \
     --linger-ms 300 "${CLAIM[@]}" > "$DIR/producer.json"
 wait "$CONSUMER_PID" || true

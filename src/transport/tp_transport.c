@@ -192,7 +192,8 @@ int tp_transport_do_work(tp_transport_t *t)
         work += w > 0 ? w : 0;
     }
     int w = t->backend->do_work(t, now);
-    return work + (w > 0 ? w : 0);
+    /* A backend failure (e.g. the aeron backend lost its media driver) is reported, error state set. */
+    return w < 0 ? -1 : work + w;
 }
 
 const char *tp_transport_backend_name(const tp_transport_t *t)

@@ -162,7 +162,9 @@ int tp_transport_close(tp_transport_t *t);
 /**
  * Duty cycle: heartbeats, liveness of peers, image notifications, UDP
  * receive of status messages, reaping of dead peers. Call it regularly
- * (at least every liveness_timeout / 10). Returns work count or -1.
+ * (at least every liveness_timeout / 10). Returns work count, or -1 when the
+ * backend failed (tp error set; e.g. the aeron backend lost its media driver:
+ * TP_ERR_CLOSED on every later call).
  */
 int tp_transport_do_work(tp_transport_t *t);
 

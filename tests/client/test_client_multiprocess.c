@@ -1,6 +1,9 @@
 /*
  * Multi-process tests: the example producer and consumer run as separate
- * processes over the embedded transport, in a private temp dir.
+ * processes over the backend under test ($TP_TEST_TRANSPORT, embedded by
+ * default, see tp_client_test_util.h), in a private temp dir. Over Aeron this
+ * process holds the embedded media driver for the whole test; the children
+ * attach to it.
  *
  *   test_client_multiprocess <scenario> <producer-binary> <consumer-binary>
  *
@@ -303,6 +306,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
+    tp_transport_t *driver = tpc_driver_hold(&dirs);
     if (0 == strcmp(argv[1], "million"))
     {
         TP_RUN(test_million);
@@ -336,6 +340,7 @@ int main(int argc, char **argv)
     {
         fprintf(stderr, "unknown scenario %s\n", argv[1]);
     }
+    tpc_driver_release(driver);
     tpc_dirs_remove(&dirs);
     return tp_test_finish();
 }

@@ -18,6 +18,7 @@
  *   invoker mode) before the client, the client before its context, the
  *   context before the embedded driver.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ typedef struct tp_aeron_backend_stct
     size_t pending_async_count;
     size_t pending_async_capacity;
     uint64_t last_error_log_ns;
+    bool driver_lost;                      /**< the client saw its media driver stop or time out */
+    char driver_lost_reason[256];          /**< Aeron's message for driver_lost */
 } tp_aeron_backend_t;
 
 /** Publication impl (tp_publication_t::impl). */
@@ -150,7 +153,12 @@ static void tp_aeron_untrack_async(tp_aeron_backend_t *b, void *async)
 static void tp_aeron_on_client_error(void *clientd, int errcode, const char *message)
 {
     tp_aeron_backend_t *b = clientd;
-    (void)b;
+    if (AERON_CLIENT_ERROR_DRIVER_TIMEOUT == errcode || AERON_CLIENT_ERROR_CLIENT_TIMEOUT == errcode)
+    {
+        /* The client conductor has terminated: from now on do_work reports the loss. */
+        b->driver_lost = true;
+        snprintf(b->driver_lost_reason, sizeof(b->driver_lost_reason), "%s", NULL == message ? "" : message);
+    }
     TP_LOG_WARN(TP_AERON_MODULE, "Aeron client error %d: %s", errcode, message);
 }
 
@@ -599,6 +607,70 @@ static bool tp_aeron_embedded_driver_requested(void)
 
 static void tp_aeron_close(tp_transport_t *t);
 
+/** Pause between connection attempts while a media driver's cnc.dat is being (re)created. */
+#define TP_AERON_CONNECT_RETRY_NS UINT64_C(5000000)
+
+/**
+ * Whether a failed aeron_init() is worth retrying: the cnc.dat was caught
+ * half-written (mapped while being created or truncated: EINVAL, or gone
+ * between the length check and the map: ENOENT) by a driver starting or a
+ * stale directory being replaced. An incompatible cnc version (also EINVAL)
+ * and Aeron's own timeouts are final.
+ */
+static bool tp_aeron_connect_retryable(int errcode, const char *message)
+{
+    if (EINVAL != errcode && ENOENT != errcode && EAGAIN != errcode)
+    {
+        return false;
+    }
+    return NULL == message || NULL == strstr(message, "not compatible");
+}
+
+/**
+ * Create the Aeron client context and connect to the media driver of t->dir in
+ * invoker mode, retrying while the driver's cnc.dat is still being initialised
+ * (see tp_aeron_connect_retryable), until client_timeout_ns has passed. Each
+ * attempt gets the whole client_timeout_ns as its driver timeout (it is also
+ * the client's driver liveness timeout afterwards). Returns 0 (b->context,
+ * b->client set) or -1 (tp error set, nothing left allocated).
+ */
+static int tp_aeron_connect(tp_aeron_backend_t *b, tp_transport_t *t)
+{
+    uint64_t timeout_ms = t->ctx.client_timeout_ns / UINT64_C(1000000);
+    uint64_t deadline = tp_clock_mono_ns() + t->ctx.client_timeout_ns;
+    for (int attempt = 1;; attempt++)
+    {
+        if (aeron_context_init(&b->context) < 0 || aeron_context_set_dir(b->context, t->dir) < 0 ||
+            aeron_context_set_driver_timeout_ms(b->context, 0 == timeout_ms ? 1 : timeout_ms) < 0 ||
+            aeron_context_set_use_conductor_agent_invoker(b->context, true) < 0 ||
+            aeron_context_set_error_handler(b->context, tp_aeron_on_client_error, b) < 0 ||
+            aeron_context_set_client_name(b->context, "tensorpool") < 0)
+        {
+            tp_aeron_err_set("aeron backend: client context");
+            aeron_context_close(b->context);
+            b->context = NULL;
+            return -1;
+        }
+        if (0 == aeron_init(&b->client, b->context))
+        {
+            return 0;
+        }
+        b->client = NULL;
+        bool retry = tp_aeron_connect_retryable(aeron_errcode(), aeron_errmsg()) && tp_clock_mono_ns() < deadline;
+        tp_aeron_err_set("aeron backend: no usable Aeron media driver at %s after %d attempt(s) (start one with "
+            "AERON_DIR=%s, set the transport dir to the driver's aeron dir, or set %s=1 to embed one)", t->dir,
+            attempt, t->dir, TP_AERON_EMBEDDED_DRIVER_ENV);
+        aeron_context_close(b->context);
+        b->context = NULL;
+        if (!retry)
+        {
+            return -1;
+        }
+        TP_LOG_DEBUG(TP_AERON_MODULE, "connect to %s: retrying (%s)", t->dir, tp_errmsg());
+        tp_sleep_ns(TP_AERON_CONNECT_RETRY_NS);
+    }
+}
+
 /**
  * Backend init: embedded media driver when requested, then an Aeron client in
  * invoker mode on t->dir (driver timeout = client_timeout_ns). Returns 0 or -1.
@@ -618,23 +690,8 @@ static int tp_aeron_init(tp_transport_t *t)
         tp_aeron_close(t);
         return -1;
     }
-    uint64_t timeout_ms = t->ctx.client_timeout_ns / UINT64_C(1000000);
-    if (aeron_context_init(&b->context) < 0 || aeron_context_set_dir(b->context, t->dir) < 0 ||
-        aeron_context_set_driver_timeout_ms(b->context, 0 == timeout_ms ? 1 : timeout_ms) < 0 ||
-        aeron_context_set_use_conductor_agent_invoker(b->context, true) < 0 ||
-        aeron_context_set_error_handler(b->context, tp_aeron_on_client_error, b) < 0 ||
-        aeron_context_set_client_name(b->context, "tensorpool") < 0)
+    if (tp_aeron_connect(b, t) < 0)
     {
-        tp_aeron_err_set("aeron backend: client context");
-        tp_aeron_close(t);
-        return -1;
-    }
-    if (aeron_init(&b->client, b->context) < 0)
-    {
-        tp_aeron_err_set("aeron backend: no usable Aeron media driver at %s (start one with AERON_DIR=%s, set the "
-            "transport dir to the driver's aeron dir, or set %s=1 to embed one)", t->dir, t->dir,
-            TP_AERON_EMBEDDED_DRIVER_ENV);
-        b->client = NULL;
         tp_aeron_close(t);
         return -1;
     }
@@ -799,6 +856,18 @@ static int tp_aeron_do_work(tp_transport_t *t, uint64_t now_ns)
 {
     tp_aeron_backend_t *b = t->backend_state;
     int work = tp_aeron_drain(b);
+    if (b->driver_lost)
+    {
+        /* Aeron's conductor stops working silently after a driver loss: a permanent error for the caller. */
+        tp_err_set(TP_ERR_CLOSED, "aeron backend: lost the media driver of %s (%s); re-create the transport once a "
+            "driver runs there again", t->dir, b->driver_lost_reason);
+        if (now_ns - b->last_error_log_ns > UINT64_C(1000000000))
+        {
+            b->last_error_log_ns = now_ns;
+            TP_LOG_ERROR(TP_AERON_MODULE, "%s", tp_errmsg());
+        }
+        return -1;
+    }
     if (work < 0)
     {
         /* The client is unusable (driver gone or client timed out): report, rate limited. */

@@ -29,9 +29,16 @@ bool tp_aeron_media_driver_supported(void);
  * sets the client and image liveness timeouts (at least 1 s). Aeron's other
  * settings keep their defaults and AERON_* environment variables (e.g.
  * AERON_IPC_TERM_BUFFER_LENGTH); term files are sparse. Fails with TP_ERR_STATE when
- * an active driver already uses `dir` (check first with
- * tp_aeron_media_driver_is_active() to share it instead).
- * Returns 0 (`*out` set) or -1.
+ * an active driver already uses `dir` (then share it instead).
+ *
+ * Across processes, the check for a live driver (cnc.dat present, version
+ * set and compatible, heartbeat younger than 1 s) and the start are done
+ * under an exclusive flock on "<dir>.tp-driver.lock" (next to `dir`), and the
+ * driver's cnc.dat is complete before the lock is released: processes
+ * starting at once on one directory never see each other's half-initialised
+ * cnc.dat. tp_aeron_media_driver_close() stops the driver under the same lock
+ * and removes the lock file. Waiting for the lock is bounded (10 s,
+ * TP_ERR_TIMEOUT). Returns 0 (`*out` set) or -1.
  */
 int tp_aeron_media_driver_start(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns);
 
@@ -45,10 +52,13 @@ const char *tp_aeron_media_driver_dir(const tp_aeron_media_driver_t *driver);
  * Process-wide shared use of embedded drivers, for transports configured with
  * $TP_AERON_EMBEDDED_DRIVER=1: when a driver started by this process already
  * serves `dir`, take a reference to it; otherwise, when an active driver of
- * another process serves `dir`, use that one (`*out` = NULL); otherwise start
- * one. Thread-safe. Drivers still running at process exit (transports never
- * closed) are stopped by an atexit handler, so their directories are removed.
- * Returns 0 or -1.
+ * another process serves `dir`, use that one (`*out` = NULL: attached, not
+ * owned); otherwise start one (atomically with the check, see
+ * tp_aeron_media_driver_start). Thread-safe. The driver lives as long as the
+ * owning process's references: when they are released (or the process
+ * exits: an atexit handler stops drivers still running, so their directories
+ * are removed), the driver stops even if other processes still use it; their
+ * transports then report TP_ERR_CLOSED. Returns 0 or -1.
  */
 int tp_aeron_media_driver_acquire(tp_aeron_media_driver_t **out, const char *dir, uint64_t liveness_timeout_ns);
 
