@@ -93,6 +93,7 @@ struct tp_aeron_subscription_stct
     tp_subscription_t *owner;               /**< set when the add completes */
     tp_aeron_subscription_t *next_pending;  /**< in backend->pending_subs while pending */
     int32_t stream_id;
+    uint64_t created_ns;                    /**< CLOCK_MONOTONIC when the add started (image join-time bound) */
     tp_aeron_known_image_t *images;
     size_t image_count;
     size_t image_capacity;
@@ -183,7 +184,18 @@ static tp_aeron_known_image_t *tp_aeron_find_image(tp_aeron_subscription_t *s, i
 static void tp_aeron_on_available_image(void *clientd, aeron_subscription_t *subscription, aeron_image_t *image)
 {
     tp_aeron_subscription_t *s = clientd;
-    uint64_t join_time_ns = tp_clock_mono_ns();
+    /*
+     * Join time (docs/TRANSPORT.md "Image join time", wire §10.1.1): Aeron
+     * links a subscription to a publication at the publication's current
+     * position, so no message sent before the subscription was added can be
+     * delivered, and a publication that appears later delivers only messages
+     * sent after it appeared. The time the add started is therefore a bound
+     * that is never after the first deliverable message, whereas the time of
+     * this callback (the conductor's next duty cycle) can be: with it, a new
+     * producer's first ShmPoolAnnounce would always fail the join-time rule.
+     */
+    uint64_t now_ns = tp_clock_mono_ns();
+    uint64_t join_time_ns = s->created_ns < now_ns ? s->created_ns : now_ns;
     (void)subscription;
     aeron_image_constants_t constants;
     if (aeron_image_constants(image, &constants) < 0)
@@ -997,6 +1009,7 @@ static int tp_aeron_async_add_subscription(tp_async_add_subscription_t *async)
     }
     s->backend = b;
     s->stream_id = async->stream_id;
+    s->created_ns = tp_clock_mono_ns();
     if (aeron_fragment_assembler_create(&s->assembler, tp_aeron_on_message, s) < 0)
     {
         free(s);
