@@ -6,12 +6,64 @@
 #ifndef TP_TESTS_TP_TEST_H
 #define TP_TESTS_TP_TEST_H
 
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "tensor_pool/tp_common.h"
+
+/*
+ * Temporary directories a test creates are registered here and removed at
+ * process exit if they still exist, so a test that fails an assertion (and
+ * returns before its own cleanup) leaves nothing behind. Only the process that
+ * registered a directory removes it: forked children that exit never delete
+ * their parent's directories.
+ */
+#define TP_TEST_MAX_TRACKED_DIRS 64
+static char tp_test_tracked_dirs[TP_TEST_MAX_TRACKED_DIRS][512];
+static pid_t tp_test_tracked_pid[TP_TEST_MAX_TRACKED_DIRS];
+static int tp_test_tracked_count = 0;
+
+static inline int tp_test_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static inline void tp_test_cleanup_tracked(void)
+{
+    for (int i = 0; i < tp_test_tracked_count; i++)
+    {
+        struct stat st;
+        if (tp_test_tracked_pid[i] == getpid() && 0 == lstat(tp_test_tracked_dirs[i], &st) && S_ISDIR(st.st_mode))
+        {
+            nftw(tp_test_tracked_dirs[i], tp_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
+    }
+}
+
+/** Register a directory created by this test process for removal at exit (if it still exists). */
+static inline void tp_test_track_dir(const char *path)
+{
+    if (0 == tp_test_tracked_count)
+    {
+        atexit(tp_test_cleanup_tracked);
+    }
+    if (NULL != path && tp_test_tracked_count < TP_TEST_MAX_TRACKED_DIRS && strlen(path) < 512)
+    {
+        snprintf(tp_test_tracked_dirs[tp_test_tracked_count], 512, "%s", path);
+        tp_test_tracked_pid[tp_test_tracked_count] = getpid();
+        tp_test_tracked_count++;
+    }
+}
 
 static int tp_test_failed_count = 0;
 static int tp_test_passed_count = 0;

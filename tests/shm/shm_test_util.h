@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tp_test.h"
+
 /* Create "<base>/tp-test-<name>-XXXXXX" under /dev/shm (or $TMPDIR, or /tmp). */
 static inline int tp_test_mkdtemp(char *buf, size_t len, const char *name)
 {
@@ -24,7 +26,12 @@ static inline int tp_test_mkdtemp(char *buf, size_t len, const char *name)
         }
     }
     snprintf(buf, len, "%s/tp-test-%s-XXXXXX", base, name);
-    return NULL == mkdtemp(buf) ? -1 : 0;
+    if (NULL == mkdtemp(buf))
+    {
+        return -1;
+    }
+    tp_test_track_dir(buf);
+    return 0;
 }
 
 /* Remove a directory tree created by tp_test_mkdtemp (does not follow symlinks). */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tp_test.h"
 #include "common/tp_clock.h"
 #include "transport/tp_transport.h"
 
@@ -27,10 +28,16 @@ static inline int tpt_make_dir(char *buf, size_t len, const char *tag)
     snprintf(buf, len, "/dev/shm/tp-test-%s-%d-XXXXXX", tag, (int)getpid());
     if (NULL != mkdtemp(buf))
     {
+        tp_test_track_dir(buf);
         return 0;
     }
     snprintf(buf, len, "/tmp/tp-test-%s-%d-XXXXXX", tag, (int)getpid());
-    return NULL != mkdtemp(buf) ? 0 : -1;
+    if (NULL == mkdtemp(buf))
+    {
+        return -1;
+    }
+    tp_test_track_dir(buf);
+    return 0;
 }
 
 /** Remove the files in our own test directory and the directory itself. */
