@@ -220,6 +220,12 @@ TP_EXPORT const char *tp_producer_epoch_dir(const tp_producer_t *producer);
  * Close a producer: stop announcing, close its publications, unmap (and with
  * remove_on_close unlink) its regions. From the application thread; goes
  * through the conductor with a bounded wait. Returns 0 or -1.
+ * The handle is dead once close has been called, whatever it returns: on a
+ * timeout (TP_ERR_TIMEOUT) the queued close still completes on the
+ * conductor and frees the object. Do not close it again: a repeated close
+ * that reaches the conductor after the first one is refused (TP_ERR_CLOSED)
+ * and never destroys twice, but once the first close has completed the
+ * handle's memory is gone.
  */
 TP_EXPORT int tp_producer_close(tp_producer_t *producer);
 

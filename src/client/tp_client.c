@@ -2,6 +2,7 @@
  * Client and client conductor: owns the transport, runs the duty cycle of
  * every producer and consumer, processes cross-thread commands.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,28 +64,32 @@ void tp_client_report_error(tp_client_t *client, const char *what)
     }
 }
 
-static void remove_producer(tp_client_t *client, tp_producer_t *producer)
+/* Returns true when `producer` was registered (and is now removed). */
+static bool remove_producer(tp_client_t *client, tp_producer_t *producer)
 {
     for (size_t i = 0; i < client->producer_count; i++)
     {
         if (client->producers[i] == producer)
         {
             client->producers[i] = client->producers[--client->producer_count];
-            return;
+            return true;
         }
     }
+    return false;
 }
 
-static void remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
+/* Returns true when `consumer` was registered (and is now removed). */
+static bool remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
 {
     for (size_t i = 0; i < client->consumer_count; i++)
     {
         if (client->consumers[i] == consumer)
         {
             client->consumers[i] = client->consumers[--client->consumer_count];
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 static void abandoned_add(tp_client_cmd_t *cmd)
@@ -143,14 +148,31 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
             break;
         }
         case TP_CMD_CLOSE_PRODUCER:
-            remove_producer(client, cmd->target);
-            tp_producer_destroy(cmd->target);
-            tp_client_cmd_complete(cmd, true, NULL);
+            /* only a registered producer is destroyed: a repeated close (e.g. after a timed-out one) is refused */
+            if (remove_producer(client, cmd->target))
+            {
+                tp_producer_destroy(cmd->target);
+                tp_client_cmd_complete(cmd, true, NULL);
+            }
+            else
+            {
+                tp_err_set(TP_ERR_CLOSED, "producer already closed (or not of this client)");
+                cmd_set_error(cmd);
+                tp_client_cmd_complete(cmd, false, NULL);
+            }
             break;
         case TP_CMD_CLOSE_CONSUMER:
-            remove_consumer(client, cmd->target);
-            tp_consumer_destroy(cmd->target);
-            tp_client_cmd_complete(cmd, true, NULL);
+            if (remove_consumer(client, cmd->target))
+            {
+                tp_consumer_destroy(cmd->target);
+                tp_client_cmd_complete(cmd, true, NULL);
+            }
+            else
+            {
+                tp_err_set(TP_ERR_CLOSED, "consumer already closed (or not of this client)");
+                cmd_set_error(cmd);
+                tp_client_cmd_complete(cmd, false, NULL);
+            }
             break;
         case TP_CMD_SET_METADATA:
             tp_producer_apply_metadata(cmd->target, cmd->payload);
@@ -378,13 +400,32 @@ int tp_client_close(tp_client_t *client)
     int rc = 0;
     if (atomic_load(&client->threaded))
     {
-        if (tp_agent_runner_stop(&client->runner, client->ctx.client_timeout_ns) < 0)
+        if (pthread_equal(pthread_self(), client->runner.thread))
         {
-            tp_err_prepend("tp_client_close: conductor thread did not stop");
-            rc = -1;
+            return tp_err_set(TP_ERR_STATE,
+                "tp_client_close: called from the conductor thread (a callback); close from another thread");
+        }
+        atomic_store(&client->closing, true);
+        /*
+         * Never tear down while the conductor may still be inside its duty cycle (a callback that blocks):
+         * wait for the thread, however long it takes, and say so every client timeout.
+         */
+        uint64_t waited_ns = 0;
+        uint64_t interval_ns = client->ctx.client_timeout_ns ? client->ctx.client_timeout_ns : 1000000000ULL;
+        while (tp_agent_runner_stop(&client->runner, interval_ns) < 0)
+        {
+            if (TP_ERR_TIMEOUT != tp_errcode())
+            {
+                tp_err_prepend("tp_client_close: conductor thread");
+                return -1;
+            }
+            waited_ns += interval_ns;
+            TP_LOG_WARN("client", "tp_client_close: conductor thread still busy after %llu ms (a callback blocks?); "
+                "waiting for it before releasing the client", (unsigned long long)(waited_ns / 1000000ULL));
         }
         atomic_store(&client->threaded, false);
     }
+    atomic_store(&client->closing, true);
     /* everything below runs on the caller's thread: the conductor has stopped */
     tp_client_cmd_t *cmd;
     while (NULL != (cmd = tp_mpsc_queue_poll(&client->commands)))

