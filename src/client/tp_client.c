@@ -109,6 +109,39 @@ static void abandoned_add(tp_client_cmd_t *cmd)
     cmd->target = NULL;
 }
 
+/* Adds of `type` admitted and still waiting for their transport resources. */
+static size_t pending_add_count_of(const tp_client_t *client, tp_cmd_type_t type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < client->pending_add_count; i++)
+    {
+        if (client->pending_adds[i]->type == type)
+        {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Whether one more add of `type` fits: completed ones plus those still pending. */
+static bool add_admissible(const tp_client_t *client, tp_cmd_type_t type)
+{
+    if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]))
+    {
+        return false;
+    }
+    size_t pending = pending_add_count_of(client, type);
+    return TP_CMD_ADD_PRODUCER == type ? client->producer_count + pending < TP_CLIENT_MAX_PRODUCERS
+                                       : client->consumer_count + pending < TP_CLIENT_MAX_CONSUMERS;
+}
+
+static int too_many_error(tp_cmd_type_t type)
+{
+    return tp_err_set(TP_ERR_STATE, "too many %s in one client (max %d, counting adds still pending)",
+        TP_CMD_ADD_PRODUCER == type ? "producers" : "consumers",
+        TP_CMD_ADD_PRODUCER == type ? TP_CLIENT_MAX_PRODUCERS : TP_CLIENT_MAX_CONSUMERS);
+}
+
 /* Runs on the conductor (or inline in invoker mode). */
 static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
 {
@@ -118,11 +151,9 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
         case TP_CMD_ADD_CONSUMER:
         {
             int rc;
-            if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]) ||
-                client->producer_count >= TP_CLIENT_MAX_PRODUCERS || client->consumer_count >= TP_CLIENT_MAX_CONSUMERS)
+            if (!add_admissible(client, cmd->type))
             {
-                rc = tp_err_set(TP_ERR_STATE, "too many producers/consumers in one client (max %d each)",
-                    TP_CLIENT_MAX_PRODUCERS);
+                rc = too_many_error(cmd->type);
             }
             else if (TP_CMD_ADD_PRODUCER == cmd->type)
             {
@@ -213,6 +244,13 @@ static int poll_pending_adds(tp_client_t *client)
         }
         work++;
         client->pending_adds[i] = client->pending_adds[--client->pending_add_count];
+        if (1 == rc && (TP_CMD_ADD_PRODUCER == cmd->type ? client->producer_count >= TP_CLIENT_MAX_PRODUCERS
+                                                          : client->consumer_count >= TP_CLIENT_MAX_CONSUMERS))
+        {
+            /* admission counts pending adds, so this cannot happen; never write past the array regardless */
+            too_many_error(cmd->type);
+            rc = -1;
+        }
         if (1 == rc)
         {
             if (TP_CMD_ADD_PRODUCER == cmd->type)

@@ -158,6 +158,14 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     return 0;
 }
 
+void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls)
+{
+    if (NULL != t)
+    {
+        t->test_add_pending_polls = polls;
+    }
+}
+
 int tp_transport_close(tp_transport_t *t)
 {
     if (NULL == t)
@@ -234,6 +242,7 @@ int tp_transport_async_add_publication(
     }
     a->transport = t;
     a->stream_id = stream_id;
+    a->pending_polls = t->test_add_pending_polls;
     if (tp_validate_channel(&a->uri, channel, stream_id, a->channel) < 0 || t->backend->async_add_publication(a) < 0)
     {
         free(a);
@@ -248,6 +257,11 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
     if (NULL == pub || NULL == async)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_publication_poll: NULL argument");
+    }
+    if (async->pending_polls > 0)
+    {
+        async->pending_polls--;
+        return 0;
     }
     tp_publication_t *p = calloc(1, sizeof(*p));
     if (NULL == p)
@@ -295,6 +309,7 @@ int tp_transport_async_add_subscription(
     }
     a->transport = t;
     a->stream_id = stream_id;
+    a->pending_polls = t->test_add_pending_polls;
     a->on_available = on_available;
     a->on_available_clientd = on_available_clientd;
     a->on_unavailable = on_unavailable;
@@ -314,6 +329,11 @@ int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_a
     if (NULL == sub || NULL == async)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_subscription_poll: NULL argument");
+    }
+    if (async->pending_polls > 0)
+    {
+        async->pending_polls--;
+        return 0;
     }
     tp_subscription_t *s = calloc(1, sizeof(*s));
     if (NULL == s)

@@ -182,6 +182,14 @@ const char *tp_transport_dir(const tp_transport_t *t);
 int tp_transport_async_add_publication(
     tp_async_add_publication_t **async, tp_transport_t *t, const char *channel, int32_t stream_id);
 
+/**
+ * Test hook: every add started from now on answers "pending" to its first
+ * `polls` polls before the backend is asked (simulates a media driver's
+ * response latency on the embedded backend, whose adds complete at once).
+ * 0 (default) disables it.
+ */
+void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls);
+
 /** Poll: 1 done (`*pub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add_publication_t *async);
 

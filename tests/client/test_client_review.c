@@ -10,6 +10,7 @@
 #include "client/tp_client_internal.h"
 #include "tp_client_test_util.h"
 #include "tp_test.h"
+#include "transport/tp_transport.h"
 
 #include "../../examples/tp_example_common.h"
 
@@ -124,9 +125,82 @@ static void test_close_timeout_then_retry(void)
     tpc_dirs_remove(&d);
 }
 
+static void on_frame_nop(void *clientd, const tp_frame_t *frame)
+{
+    (void)clientd;
+    (void)frame;
+}
+
+/* More async adds than the client holds, all queued before the conductor ran: the extra ones fail cleanly. */
+static void test_too_many_async_adds(void)
+{
+    enum { N = TP_CLIENT_MAX_CONSUMERS + 6 };
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "manyadds"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    /* transport adds stay pending for a few polls, as with a media driver */
+    tp_transport_test_set_add_pending_polls(client->transport, 20);
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame_nop;
+    static tp_async_add_consumer_t *asyncs[N];
+    static tp_consumer_t *consumers[N];
+    static int state[N];
+    for (size_t i = 0; i < N; i++)
+    {
+        TP_ASSERT_OK(tp_client_async_add_consumer(&asyncs[i], client, &cc));
+    }
+    size_t done = 0, ok = 0, failed = 0, cycles = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 10000000000u;
+    while (done < N && tp_clock_mono_ns() < deadline)
+    {
+        if (++cycles == 10)
+        {
+            /* every add admitted (16 per cycle), none complete yet: the extra ones were refused at admission */
+            TP_ASSERT_EQ_U64(0, ok);
+            TP_ASSERT_EQ_U64(N - TP_CLIENT_MAX_CONSUMERS, failed);
+            TP_ASSERT_EQ_U64(TP_CLIENT_MAX_CONSUMERS, client->pending_add_count);
+        }
+        tp_client_do_work(client);
+        for (size_t i = 0; i < N; i++)
+        {
+            if (0 != state[i])
+            {
+                continue;
+            }
+            int rc = tp_client_async_add_consumer_poll(&consumers[i], asyncs[i]);
+            if (0 != rc)
+            {
+                state[i] = rc;
+                done++;
+                if (1 == rc)
+                {
+                    ok++;
+                }
+                else
+                {
+                    TP_ASSERT_EQ_I64(TP_ERR_STATE, tp_errcode());
+                    failed++;
+                }
+            }
+        }
+    }
+    TP_ASSERT_EQ_U64(N, done);
+    TP_ASSERT_EQ_U64(TP_CLIENT_MAX_CONSUMERS, ok);
+    TP_ASSERT_EQ_U64(N - TP_CLIENT_MAX_CONSUMERS, failed);
+    TP_ASSERT_EQ_U64(TP_CLIENT_MAX_CONSUMERS, client->consumer_count);
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
     TP_RUN(test_close_timeout_then_retry);
+    TP_RUN(test_too_many_async_adds);
     return tp_test_finish();
 }
