@@ -376,23 +376,13 @@ void tp_consumer_destroy(tp_consumer_t *c)
         return;
     }
     unmap(c);
-    if (NULL != c->pcc_async)
-    {
-        tp_subscription_t *sub = NULL;
-        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pcc_async))
-        {
-            tp_subscription_close(sub);
-        }
-    }
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(c->client, &c->pending);
+    tp_client_release_subscription_add(c->client, c->pcc_async);
+    c->pcc_async = NULL;
     tp_subscription_close(c->sub_pc_control);
-    if (NULL != c->pc_async)
-    {
-        tp_subscription_t *sub = NULL;
-        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pc_async))
-        {
-            tp_subscription_close(sub);
-        }
-    }
+    tp_client_release_subscription_add(c->client, c->pc_async);
+    c->pc_async = NULL;
     tp_subscription_close(c->sub_announce);
     tp_subscription_close(c->sub_control);
     tp_subscription_close(c->sub_descriptor);

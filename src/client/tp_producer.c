@@ -484,6 +484,8 @@ void tp_producer_destroy(tp_producer_t *p)
         return;
     }
     p->active = false;
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(p->client, &p->pending);
     if (p->pub_announce != p->pub_control)
     {
         tp_publication_close(p->pub_announce);
@@ -505,6 +507,8 @@ void tp_producer_destroy(tp_producer_t *p)
     }
     for (size_t i = 0; i < p->consumer_count; i++)
     {
+        tp_client_release_publication_add(p->client, p->consumers[i].desc.async);
+        tp_client_release_publication_add(p->client, p->consumers[i].ctl.async);
         tp_publication_close(p->consumers[i].desc.pub);
         tp_publication_close(p->consumers[i].ctl.pub);
     }
@@ -1372,28 +1376,21 @@ static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c)
     offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
 }
 
-static void release_stream(tp_consumer_stream_t *st)
+static void release_stream(tp_producer_t *p, tp_consumer_stream_t *st)
 {
-    if (NULL != st->async)
-    {
-        tp_publication_t *pub = NULL;
-        if (1 == tp_transport_async_add_publication_poll(&pub, st->async))
-        {
-            tp_publication_close(pub);
-        }
-        /* still pending: the transport owns it until it completes (closed with the transport) */
-        st->async = NULL;
-    }
+    /* still pending: the client polls it until it completes and closes it */
+    tp_client_release_publication_add(p->client, st->async);
+    st->async = NULL;
     tp_publication_close(st->pub);
     st->pub = NULL;
     st->channel[0] = '\0';
     st->stream_id = 0;
 }
 
-static void release_consumer_stream(tp_tracked_consumer_t *c)
+static void release_consumer_stream(tp_producer_t *p, tp_tracked_consumer_t *c)
 {
-    release_stream(&c->desc);
-    release_stream(&c->ctl);
+    release_stream(p, &c->desc);
+    release_stream(p, &c->ctl);
 }
 
 static void update_fanout_active(tp_producer_t *p)
@@ -1437,7 +1434,7 @@ static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, co
     {
         if (NULL != st->pub || NULL != st->async)
         {
-            release_stream(st); /* no longer requested */
+            release_stream(p, st); /* no longer requested */
         }
         return false;
     }
@@ -1455,27 +1452,27 @@ static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, co
     }
     if (!valid)
     {
-        release_stream(st);
+        release_stream(p, st);
         return true;
     }
     if ((NULL != st->pub || NULL != st->async) && st->stream_id == (int32_t)sid && 0 == strcmp(st->channel, channel))
     {
         return NULL != st->pub;
     }
-    release_stream(st);
+    release_stream(p, st);
     snprintf(st->channel, sizeof(st->channel), "%s", channel);
     st->stream_id = (int32_t)sid;
     if (tp_transport_async_add_publication(&st->async, p->client->transport, st->channel, st->stream_id) < 0)
     {
         st->async = NULL;
-        release_stream(st);
+        release_stream(p, st);
         return true;
     }
     return false;
 }
 
 /* Complete a pending per-consumer publication: 1 when it finished (either way), 0 pending. */
-static int poll_stream(tp_consumer_stream_t *st)
+static int poll_stream(tp_producer_t *p, tp_consumer_stream_t *st)
 {
     if (NULL == st->async)
     {
@@ -1490,7 +1487,7 @@ static int poll_stream(tp_consumer_stream_t *st)
     if (1 != rc)
     {
         st->pub = NULL;
-        release_stream(st);
+        release_stream(p, st);
     }
     return 1;
 }
@@ -1503,7 +1500,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
     for (size_t i = 0; i < p->consumer_count; i++)
     {
         tp_tracked_consumer_t *c = &p->consumers[i];
-        int done = poll_stream(&c->desc) + poll_stream(&c->ctl);
+        int done = poll_stream(p, &c->desc) + poll_stream(p, &c->ctl);
         if (done > 0)
         {
             work++;
@@ -1693,7 +1690,7 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         if (now_ns > p->consumers[i].last_seen_ns + stale_ns)
         {
-            release_consumer_stream(&p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
+            release_consumer_stream(p, &p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
             p->consumers[i] = p->consumers[--p->consumer_count];
             tp_counter_add(&p->consumers_stale, 1);
             changed = true;

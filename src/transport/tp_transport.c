@@ -324,6 +324,17 @@ int tp_transport_async_add_subscription(
     return 0;
 }
 
+void tp_transport_async_add_subscription_detach_handlers(tp_async_add_subscription_t *async)
+{
+    if (NULL != async)
+    {
+        async->on_available = NULL;
+        async->on_available_clientd = NULL;
+        async->on_unavailable = NULL;
+        async->on_unavailable_clientd = NULL;
+    }
+}
+
 int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_add_subscription_t *async)
 {
     if (NULL == sub || NULL == async)

@@ -203,6 +203,13 @@ int tp_transport_async_add_subscription(
     tp_on_available_image_t on_available, void *on_available_clientd, tp_on_unavailable_image_t on_unavailable,
     void *on_unavailable_clientd);
 
+/**
+ * Detach the image handlers of a pending subscription add: the subscription
+ * it yields calls neither (for an owner that gives the add up before it
+ * completes). Call before the add completes.
+ */
+void tp_transport_async_add_subscription_detach_handlers(tp_async_add_subscription_t *async);
+
 /** Poll: 1 done (`*sub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_add_subscription_t *async);
 

@@ -11,6 +11,7 @@
 #include "tp_client_test_util.h"
 #include "tp_test.h"
 #include "transport/tp_transport.h"
+#include "transport/tp_transport_internal.h"
 
 #include "../../examples/tp_example_common.h"
 
@@ -197,10 +198,73 @@ static void test_too_many_async_adds(void)
     tpc_dirs_remove(&d);
 }
 
+static size_t transport_subscription_count(tp_transport_t *t)
+{
+    size_t n = 0;
+    for (tp_subscription_t *s = t->subscriptions; NULL != s; s = s->next)
+    {
+        n++;
+    }
+    return n;
+}
+
+static size_t transport_publication_count(tp_transport_t *t)
+{
+    size_t n = 0;
+    for (tp_publication_t *p = t->publications; NULL != p; p = p->next)
+    {
+        n++;
+    }
+    return n;
+}
+
+/* Adds abandoned while their transport adds are pending: the client keeps polling them and closes them. */
+static void test_abandoned_adds_release_pending_transport_adds(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "orphans"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_transport_test_set_add_pending_polls(client->transport, 5);
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame_nop;
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    tp_consumer_t *consumer = NULL;
+    tp_producer_t *producer = NULL;
+    /* a 1 ns timeout: abandoned at once, destroyed by the conductor with its transport adds pending */
+    TP_ASSERT_ERR(TP_ERR_TIMEOUT, tp_client_add_consumer(&consumer, client, &cc, 1));
+    TP_ASSERT_ERR(TP_ERR_TIMEOUT, tp_client_add_producer(&producer, client, &pc, 1));
+    TP_ASSERT_EQ_U64(0, client->consumer_count);
+    TP_ASSERT_EQ_U64(0, client->producer_count);
+    TP_ASSERT_EQ_U64(0, client->pending_add_count);
+    TP_ASSERT(tp_client_orphan_add_count(client) > 0);
+    for (int i = 0; i < 10; i++)
+    {
+        tp_client_do_work(client);
+    }
+    /* every released add completed and was closed: nothing registered, nothing leaked (ASan) */
+    TP_ASSERT_EQ_U64(0, tp_client_orphan_add_count(client));
+    TP_ASSERT_EQ_U64(0, transport_subscription_count(client->transport));
+    TP_ASSERT_EQ_U64(0, transport_publication_count(client->transport));
+    /* a consumer that completes normally afterwards still works */
+    tp_transport_test_set_add_pending_polls(client->transport, 0);
+    TP_ASSERT_OK(tp_client_add_consumer(&consumer, client, &cc, 5000000000u));
+    TP_ASSERT_OK(tp_consumer_close(consumer));
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
     TP_RUN(test_close_timeout_then_retry);
     TP_RUN(test_too_many_async_adds);
+    TP_RUN(test_abandoned_adds_release_pending_transport_adds);
     return tp_test_finish();
 }
