@@ -166,6 +166,7 @@ typedef struct tp_consumer_stats_stct
     uint64_t descriptors;          /**< FrameDescriptors received for this stream */
     uint64_t descriptors_unmapped; /**< dropped: no regions mapped (M0) */
     uint64_t descriptors_wrong_epoch; /**< dropped: epoch differs from the mapped one */
+    uint64_t descriptors_duplicate; /**< ignored while switching descriptor streams: seq already seen on the other stream */
     uint64_t announces_accepted;
     uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
     uint64_t remaps;               /**< successful mappings (first one included) */

@@ -158,6 +158,14 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     return 0;
 }
 
+void tp_transport_test_hold_adds(tp_transport_t *t, bool hold)
+{
+    if (NULL != t)
+    {
+        t->test_hold_adds = hold;
+    }
+}
+
 void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls)
 {
     if (NULL != t)
@@ -258,6 +266,10 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_publication_poll: NULL argument");
     }
+    if (async->transport->test_hold_adds)
+    {
+        return 0;
+    }
     if (async->pending_polls > 0)
     {
         async->pending_polls--;
@@ -340,6 +352,10 @@ int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_a
     if (NULL == sub || NULL == async)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_subscription_poll: NULL argument");
+    }
+    if (async->transport->test_hold_adds)
+    {
+        return 0;
     }
     if (async->pending_polls > 0)
     {

@@ -190,6 +190,9 @@ int tp_transport_async_add_publication(
  */
 void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls);
 
+/** Test hook: while held, every add of this transport (started or not) answers "pending". */
+void tp_transport_test_hold_adds(tp_transport_t *t, bool hold);
+
 /** Poll: 1 done (`*pub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add_publication_t *async);
 

@@ -121,6 +121,7 @@ struct tp_transport_stct
     uint64_t last_cleanup_ns;
     struct tp_ipc_log_stct *ipc_logs; /* embedded IPC: logs mapped by this transport */
     uint32_t test_add_pending_polls;  /* tp_transport_test_set_add_pending_polls */
+    bool test_hold_adds;              /* tp_transport_test_hold_adds */
 };
 
 /** The embedded backend (IPC + UDP). */

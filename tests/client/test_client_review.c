@@ -260,11 +260,167 @@ static void test_abandoned_adds_release_pending_transport_adds(void)
     tpc_dirs_remove(&d);
 }
 
+typedef struct
+{
+    uint64_t frames;
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t out_of_order;
+} seq_rx_t;
+
+static void on_frame_seq(void *clientd, const tp_frame_t *frame)
+{
+    seq_rx_t *rx = clientd;
+    if (0 == rx->frames)
+    {
+        rx->first_seq = frame->seq;
+    }
+    else if (frame->seq != rx->last_seq + 1)
+    {
+        rx->out_of_order++;
+    }
+    rx->last_seq = frame->seq;
+    rx->frames++;
+}
+
+static uint64_t offer_burst(tp_producer_t *producer, int n)
+{
+    uint8_t buf[64] = { 0 };
+    uint64_t offered = 0;
+    for (int i = 0; i < n; i++)
+    {
+        if (tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL) >= 0)
+        {
+            offered++;
+        }
+    }
+    return offered;
+}
+
+/*
+ * A consumer switching to its per-consumer descriptor stream (producer and consumer in two clients, so that the
+ * test orders their duty cycles): descriptors still unread on the shared stream when the switch completes - whose
+ * fan-out went to the not yet connected per-consumer publication - must not be lost, and the fan-out's replay of
+ * seqs already delivered by the shared stream are duplicates, not a regression (no unmap).
+ * `replay`: a burst is read on the shared stream and fanned out only after the switch.
+ */
+static void descriptor_stream_switch(bool replay)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "switch"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *pclient = NULL, *cclient = NULL;
+    TP_ASSERT_OK(tp_client_init(&pclient, ctx));
+    TP_ASSERT_OK(tp_client_init(&cclient, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 1024;
+    pc.pool_count = 1;
+    pc.pools[0].pool_id = 1;
+    pc.pools[0].stride_bytes = 64;
+    tp_producer_t *producer = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&producer, pclient, &pc, 5000000000u));
+    static seq_rx_t rx;
+    memset(&rx, 0, sizeof(rx));
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.on_frame = on_frame_seq;
+    cc.clientd = &rx;
+    snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
+    cc.descriptor_stream_id = 1170;
+    tp_consumer_t *consumer = NULL;
+    /* the consumer maps while the producer's per-consumer publication is held back (no ConsumerConfig yet) */
+    tp_transport_test_hold_adds(pclient->transport, true);
+    TP_ASSERT_OK(tp_client_add_consumer(&consumer, cclient, &cc, 5000000000u));
+    tp_consumer_stats_t cs;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (!tp_consumer_is_mapped(consumer) && tp_clock_mono_ns() < deadline)
+    {
+        tp_client_do_work(pclient);
+        tp_client_do_work(cclient);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT(tp_consumer_is_mapped(consumer));
+    uint64_t offered = offer_burst(producer, 1); /* one frame delivered before the switch */
+    /* now the ConsumerConfig reaches the consumer, whose per-consumer subscription is held back */
+    tp_transport_test_hold_adds(cclient->transport, true);
+    tp_transport_test_hold_adds(pclient->transport, false);
+    deadline = tp_clock_mono_ns() + 5000000000u;
+    do
+    {
+        tp_client_do_work(pclient);
+        tp_client_do_work(cclient);
+        tp_consumer_stats(consumer, &cs);
+    } while (0 == cs.configs_received && tp_clock_mono_ns() < deadline);
+    TP_ASSERT(cs.configs_received > 0);
+    TP_ASSERT_EQ_U64(1100, cs.descriptor_stream_id); /* not switched yet */
+    if (!replay)
+    {
+        /* burst 1: fanned out while nobody subscribes the per-consumer stream (dropped there), unread on the shared one */
+        offered += offer_burst(producer, 40);
+        tp_client_do_work(pclient);
+        /* burst 2: fanned out only after the consumer switched: delivered by both streams */
+        offered += offer_burst(producer, 40);
+        tp_transport_test_hold_adds(cclient->transport, false);
+        tp_client_do_work(cclient); /* the switch completes */
+    }
+    else
+    {
+        /* a burst read on the shared stream before the switch, fanned out (lagging) only after it */
+        offered += offer_burst(producer, 40);
+        tp_client_do_work(cclient);
+        tp_transport_test_hold_adds(cclient->transport, false);
+        tp_client_do_work(cclient); /* the switch completes */
+        tp_client_do_work(pclient); /* the fan-out replays seqs the consumer has seen */
+    }
+    TP_ASSERT_OK(tp_consumer_stats(consumer, &cs));
+    TP_ASSERT_EQ_U64(1170, cs.descriptor_stream_id);
+    /* then steady traffic, both sides running */
+    for (int i = 0; i < 100; i++)
+    {
+        offered += offer_burst(producer, 20);
+        tp_client_do_work(pclient);
+        tp_client_do_work(cclient);
+    }
+    deadline = tp_clock_mono_ns() + 3000000000u;
+    while (rx.last_seq + 1 < offered && tp_clock_mono_ns() < deadline)
+    {
+        tp_client_do_work(pclient);
+        tp_client_do_work(cclient);
+    }
+    TP_ASSERT_OK(tp_consumer_stats(consumer, &cs));
+    TP_ASSERT_EQ_U64(0, cs.unmaps);
+    TP_ASSERT_EQ_U64(1, cs.remaps);
+    TP_ASSERT_EQ_U64(0, cs.drops_gap);
+    TP_ASSERT_EQ_U64(0, rx.out_of_order);
+    TP_ASSERT_EQ_U64(offered - 1, rx.last_seq);
+    TP_ASSERT_EQ_U64(0, rx.first_seq);
+    TP_ASSERT_EQ_U64(offered, rx.frames);
+    TP_ASSERT(cs.descriptors_duplicate >= 40); /* burst 2 came twice */
+    TP_ASSERT_OK(tp_client_close(cclient));
+    TP_ASSERT_OK(tp_client_close(pclient));
+    tpc_dirs_remove(&d);
+}
+
+static void test_descriptor_stream_switch_loses_nothing(void)
+{
+    descriptor_stream_switch(false);
+}
+
+static void test_descriptor_stream_switch_replay_is_not_a_regression(void)
+{
+    descriptor_stream_switch(true);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
     TP_RUN(test_close_timeout_then_retry);
     TP_RUN(test_too_many_async_adds);
     TP_RUN(test_abandoned_adds_release_pending_transport_adds);
+    TP_RUN(test_descriptor_stream_switch_loses_nothing);
+    TP_RUN(test_descriptor_stream_switch_replay_is_not_a_regression);
     return tp_test_finish();
 }
