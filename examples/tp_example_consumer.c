@@ -103,7 +103,7 @@ int main(int argc, char **argv)
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL, *idle = "yield";
     uint32_t stream = 10000;
     double duration = 10;
-    uint64_t until_seq = UINT64_MAX, min_remaps = 1;
+    uint64_t until_seq = UINT64_MAX, min_remaps = 1, max_gap = 256;
     static state_t st;
     st.check = 1;
     static const struct option opts[] = { { "transport-dir", required_argument, 0, 't' },
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         { "stream", required_argument, 0, 'i' }, { "duration", required_argument, 0, 'd' },
         { "until-seq", required_argument, 0, 'u' }, { "min-remaps", required_argument, 0, 'm' },
         { "check", required_argument, 0, 'c' }, { "slow-us", required_argument, 0, 'w' },
-        { "idle", required_argument, 0, 'I' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "idle", required_argument, 0, 'I' }, { "max-gap", required_argument, 0, 'g' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while (-1 != (ch = getopt_long(argc, argv, "", opts, NULL)))
     {
@@ -127,10 +128,11 @@ int main(int argc, char **argv)
             case 'c': st.check = 0 == strcmp(optarg, "full") ? 2 : 0 == strcmp(optarg, "none") ? 0 : 1; break;
             case 'w': st.slow_ns = strtoull(optarg, NULL, 10) * 1000u; break;
             case 'I': idle = optarg; break;
+            case 'g': max_gap = strtoull(optarg, NULL, 10); break;
             default:
                 fprintf(stderr, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--stream ID]\n"
                                 "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
-                                "       [--slow-us N] [--idle spin|yield|backoff]\n");
+                                "       [--slow-us N] [--idle spin|yield|backoff] [--max-gap N (0: never resync)]\n");
                 return 'h' == ch ? 0 : 1;
         }
     }
@@ -153,6 +155,7 @@ int main(int argc, char **argv)
     config.on_frame = on_frame;
     config.clientd = &st;
     config.fragment_limit = 256;
+    config.max_outstanding_seq_gap = max_gap;
     if (tp_client_add_consumer(&consumer, client, &config, 0) < 0)
     {
         fprintf(stderr, "tp_example_consumer: %s\n", tp_errmsg());

@@ -7,6 +7,10 @@
  *   tp_example_producer --transport-dir D --shm-dir S [--stream 10000] [--size 1024]
  *       [--frames N] [--duration SECONDS] [--rate HZ] [--claim] [--nslots 1024]
  *       [--wait-consumers N] [--announce-ms 1000] [--linger-ms 0] [--namespace NS]
+ *       [--change-layout-at N]
+ *
+ * --change-layout-at N: after N frames, tp_producer_change_layout() with
+ * twice the slots and twice the stride (new epoch, sequence from 0).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,7 +36,7 @@ static void usage(void)
     fprintf(stderr,
         "usage: tp_example_producer [--transport-dir D] [--shm-dir S] [--namespace NS] [--stream ID]\n"
         "       [--size BYTES] [--frames N] [--duration SECONDS] [--rate HZ] [--claim] [--nslots N]\n"
-        "       [--wait-consumers N] [--announce-ms MS] [--linger-ms MS]\n");
+        "       [--wait-consumers N] [--announce-ms MS] [--linger-ms MS] [--change-layout-at N]\n");
 }
 
 static void sleep_ns(uint64_t ns)
@@ -46,7 +50,7 @@ int main(int argc, char **argv)
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL;
     uint32_t stream = 10000, nslots = 1024;
     size_t size = 1024;
-    uint64_t frames = 0, rate = 0, wait_consumers = 0, announce_ms = 1000, linger_ms = 0;
+    uint64_t frames = 0, rate = 0, wait_consumers = 0, announce_ms = 1000, linger_ms = 0, change_at = 0;
     double duration = 0;
     int claim = 0;
     static const struct option opts[] = { { "transport-dir", required_argument, 0, 't' },
@@ -56,7 +60,7 @@ int main(int argc, char **argv)
         { "rate", required_argument, 0, 'r' }, { "claim", no_argument, 0, 'c' },
         { "nslots", required_argument, 0, 'N' }, { "wait-consumers", required_argument, 0, 'w' },
         { "announce-ms", required_argument, 0, 'a' }, { "linger-ms", required_argument, 0, 'l' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "change-layout-at", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while (-1 != (ch = getopt_long(argc, argv, "", opts, NULL)))
     {
@@ -75,6 +79,7 @@ int main(int argc, char **argv)
             case 'w': wait_consumers = strtoull(optarg, NULL, 10); break;
             case 'a': announce_ms = strtoull(optarg, NULL, 10); break;
             case 'l': linger_ms = strtoull(optarg, NULL, 10); break;
+            case 'L': change_at = strtoull(optarg, NULL, 10); break;
             default: usage(); return 'h' == ch ? 0 : 1;
         }
     }
@@ -166,6 +171,30 @@ int main(int argc, char **argv)
             }
             continue;
         }
+        if (change_at > 0 && sent == change_at)
+        {
+            tp_producer_layout_t layout;
+            if (tp_producer_layout(producer, &layout) < 0)
+            {
+                fprintf(stderr, "tp_example_producer: %s\n", tp_errmsg());
+                rc_exit = 1;
+                break;
+            }
+            layout.header_nslots *= 2;
+            layout.pools[0].stride_bytes *= 2;
+            int lrc;
+            while ((lrc = tp_producer_change_layout(producer, &layout)) < 0 && TP_ERR_STATE == tp_errcode() && running)
+            {
+                tp_producer_flush(producer); /* back-pressured commits must go out first */
+                tp_client_do_work(client);
+            }
+            if (lrc < 0)
+            {
+                fprintf(stderr, "tp_example_producer: change layout: %s\n", tp_errmsg());
+                rc_exit = 1;
+                break;
+            }
+        }
         tp_frame_options_t fo = { .timestamp_ns = tpx_now_ns(), .trace_id = 0 };
         int64_t rc;
         if (claim)
@@ -213,10 +242,11 @@ int main(int argc, char **argv)
     tp_producer_stats(producer, &st);
     printf("{\"role\":\"producer\",\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"epoch\":%" PRIu64
            ",\"seconds\":%.3f,\"fps\":%.0f,\"MBps\":%.1f,\"descriptors\":%" PRIu64 ",\"not_connected\":%" PRIu64
-           ",\"back_pressured\":%" PRIu64 ",\"no_pool\":%" PRIu64 ",\"consumers\":%" PRIu64 "}\n",
+           ",\"back_pressured\":%" PRIu64 ",\"no_pool\":%" PRIu64 ",\"consumers\":%" PRIu64 ",\"layout_changes\":%" PRIu64
+           ",\"prompt_announces\":%" PRIu64 "}\n",
         st.frames, st.bytes, st.epoch, secs, secs > 0 ? (double)st.frames / secs : 0.0,
         secs > 0 ? (double)st.bytes / secs / 1e6 : 0.0, st.descriptors_published, st.descriptors_not_connected,
-        st.back_pressured, st.no_pool_drops, st.consumers);
+        st.back_pressured, st.no_pool_drops, st.consumers, st.layout_changes, st.prompt_announces);
     fflush(stdout);
     free(buf);
     tp_producer_close(producer);

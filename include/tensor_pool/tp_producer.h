@@ -105,6 +105,7 @@ typedef struct tp_producer_stats_stct
     uint64_t no_pool_drops;             /**< payloads larger than every pool */
     uint64_t claims_aborted;
     uint64_t announces;                 /**< ShmPoolAnnounce sent */
+    uint64_t prompt_announces;          /**< of which extra ones answering a ConsumerHello / new subscriber */
     uint64_t qos_sent;
     uint64_t hellos_received;
     uint64_t consumers;                 /**< consumers currently known (hello/QoS) */
@@ -116,6 +117,7 @@ typedef struct tp_producer_stats_stct
     uint64_t per_consumer_rate_limited; /**< skipped by a consumer's max_rate_hz */
     uint64_t fanout_overflow;           /**< committed frames not handed to per-consumer streams (ring full) */
     uint64_t meta_blobs_sent;           /**< blobs completely sent (Complete published) */
+    uint64_t layout_changes;            /**< tp_producer_change_layout() calls applied (epoch bumps) */
     uint64_t current_seq;               /**< next sequence number */
     uint64_t epoch;
     uint32_t meta_version;
@@ -173,6 +175,42 @@ TP_EXPORT int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_fi
  */
 TP_EXPORT int tp_producer_flush(tp_producer_t *producer);
 
+/** Region layout of a producer: ring size and payload pools (same rules as in tp_producer_config_t). */
+typedef struct tp_producer_layout_stct
+{
+    uint32_t header_nslots;                        /**< power of two */
+    size_t pool_count;                             /**< 1..TP_PRODUCER_MAX_POOLS */
+    tp_pool_config_t pools[TP_PRODUCER_MAX_POOLS]; /**< unique non-zero ids, strides multiples of 64 */
+} tp_producer_layout_t;
+
+/**
+ * Current layout of the producer's regions (application thread). Returns 0
+ * or -1.
+ */
+TP_EXPORT int tp_producer_layout(const tp_producer_t *producer, tp_producer_layout_t *layout);
+
+/**
+ * Change the region layout of a running producer (wire spec §15.2): creates
+ * the regions of a new epoch (the next epoch directory, canonical layout),
+ * has the conductor announce them at once (ShmPoolAnnounce,
+ * DataSourceAnnounce and QosProducer of the new epoch), then switches the hot
+ * path to them with sequence numbers restarting at 0. Consumers drop the old
+ * epoch's frames still in flight and remap. The old epoch's files stay
+ * mapped and on disk for the freshness window (grace period), then are
+ * unlinked (never truncated); at close at the latest.
+ *
+ * Application thread (the producer's single writer), outside any claim:
+ * committed frames still waiting for descriptor space are flushed first; if
+ * claims are open or the descriptor stream is still back-pressured, fails
+ * with TP_ERR_STATE and changes nothing (commit/abort the claims, flush,
+ * retry). An invalid layout fails with TP_ERR_CONFIG (same validation as at
+ * creation); a region creation failure leaves the old layout in use. With a
+ * conductor thread the call waits (bounded by the client timeout) until the
+ * new epoch is announced; invoker mode applies it inline. Allocates and makes
+ * system calls: not for the steady-state loop. Returns 0 or -1.
+ */
+TP_EXPORT int tp_producer_change_layout(tp_producer_t *producer, const tp_producer_layout_t *layout);
+
 /**
  * Replace the data source metadata (DataSourceMeta attributes): bumps
  * meta_version, which the following frames carry. `keys`, `formats`,
@@ -207,13 +245,17 @@ TP_EXPORT int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats
  */
 TP_EXPORT uint64_t tp_producer_next_seq(const tp_producer_t *producer);
 
-/** Current epoch of the producer's regions. */
+/** Current epoch of the producer's regions (any thread; changes with tp_producer_change_layout()). */
 TP_EXPORT uint64_t tp_producer_epoch(const tp_producer_t *producer);
 
 /** Stream id of the producer. */
 TP_EXPORT uint32_t tp_producer_stream_id(const tp_producer_t *producer);
 
-/** Path of the producer's epoch directory. */
+/**
+ * Path of the producer's current epoch directory (application thread; the
+ * string belongs to that epoch and is released after the grace period that
+ * follows the next layout change).
+ */
 TP_EXPORT const char *tp_producer_epoch_dir(const tp_producer_t *producer);
 
 /**

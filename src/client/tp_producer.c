@@ -36,6 +36,8 @@
 #define TP_PROGRESS_MIN_BYTES UINT64_C(4096)
 #define TP_PROGRESS_DEFAULT_INTERVAL_NS UINT64_C(250000)
 #define TP_PROGRESS_DEFAULT_BYTES UINT64_C(65536)
+/* Extra ShmPoolAnnounce on a ConsumerHello or a new subscriber: at most one per this gap (§10.1.1 "on change"). */
+#define TP_ANNOUNCE_PROMPT_MIN_GAP_NS UINT64_C(50000000)
 
 typedef struct tp_producer_entry_stct
 {
@@ -65,6 +67,7 @@ typedef struct tp_consumer_stream_stct
 #define TP_PROGRESS_RING_CAPACITY 1024u
 typedef struct tp_progress_entry_stct
 {
+    uint64_t epoch;
     uint64_t seq;
     uint64_t bytes_filled;
     uint8_t state;
@@ -82,6 +85,7 @@ typedef struct tp_tracked_consumer_stct
     tp_consumer_stream_t desc; /* per-consumer descriptor stream (§5) */
     tp_consumer_stream_t ctl;  /* per-consumer control stream: FrameProgress only (§5) */
     uint64_t next_allowed_ns;
+    uint64_t mapped_epoch; /* epoch of its last QosConsumer (0 = none yet) */
 } tp_tracked_consumer_t;
 
 /* A meta blob being sent by the conductor. */
@@ -102,10 +106,33 @@ typedef struct tp_producer_blob_stct
 #define TP_FANOUT_CAPACITY 4096u
 typedef struct tp_fanout_entry_stct
 {
+    uint64_t epoch;
     uint64_t seq;
     uint64_t trace_id;
     uint32_t meta_version;
 } tp_fanout_entry_t;
+
+/*
+ * The regions of one epoch (§15.2, §15.21a): immutable after creation except
+ * the conductor's retirement fields. The application thread's hot path and
+ * the conductor each hold their own pointer; a layout change hands a new set
+ * over through `pending_regions`.
+ */
+typedef struct tp_producer_regions_stct
+{
+    uint64_t epoch;
+    uint32_t header_nslots;
+    char epoch_dir[PATH_MAX];
+    tp_shm_region_t *ring;
+    tp_shm_region_t *pools[TP_PRODUCER_MAX_POOLS]; /* ascending stride */
+    uint32_t strides[TP_PRODUCER_MAX_POOLS];
+    uint16_t pool_ids[TP_PRODUCER_MAX_POOLS];
+    size_t pool_count;
+    char header_uri[TP_REGION_URI_MAX];
+    char pool_uris[TP_PRODUCER_MAX_POOLS][TP_REGION_URI_MAX];
+    uint64_t retire_at_ns;                       /* conductor: superseded, removed at this time */
+    struct tp_producer_regions_stct *next;       /* conductor: retired list */
+} tp_producer_regions_t;
 
 typedef struct tp_producer_meta_stct
 {
@@ -124,15 +151,13 @@ struct tp_producer_stct
     bool active;
     tp_pending_adds_t pending;
 
-    uint64_t epoch;
-    char epoch_dir[PATH_MAX];
-    tp_shm_region_t *ring;
-    tp_shm_region_t *pools[TP_PRODUCER_MAX_POOLS]; /* ascending stride */
-    uint32_t strides[TP_PRODUCER_MAX_POOLS];
-    uint16_t pool_ids[TP_PRODUCER_MAX_POOLS];
-    size_t pool_count;
-    char header_uri[TP_REGION_URI_MAX];
-    char pool_uris[TP_PRODUCER_MAX_POOLS][TP_REGION_URI_MAX];
+    tp_producer_regions_t *hot;     /* application thread: the regions the hot path writes */
+    tp_producer_regions_t *regions; /* conductor: the regions announced */
+    tp_producer_regions_t *retired; /* conductor: superseded epochs kept for the grace period */
+    _Atomic(tp_producer_regions_t *) pending_regions; /* layout change: application thread -> conductor */
+    _Atomic uint64_t applied_epoch; /* conductor: epoch of the regions announced (release) */
+    _Atomic uint64_t epoch;         /* current epoch of the hot path (any thread) */
+    _Atomic uint64_t layout_changes;
 
     tp_publication_t *pub_descriptor;
     tp_publication_t *pub_control;
@@ -145,6 +170,7 @@ struct tp_producer_stct
     /* hot path: application thread only */
     uint64_t next_seq;
     tp_producer_entry_t *entries;
+    uint32_t entries_capacity;
     uint32_t max_claims;
     uint32_t head;
     uint32_t count;
@@ -161,6 +187,10 @@ struct tp_producer_stct
 
     /* conductor only */
     uint64_t next_announce_ns;
+    uint64_t last_announce_ns;
+    bool announce_requested;     /* a ConsumerHello or a new announce subscriber asks for a prompt announce */
+    bool announce_connected;     /* last seen tp_publication_is_connected(pub_announce) */
+    _Atomic uint64_t prompt_announces;
     uint64_t next_qos_ns;
     bool meta_dirty;
     tp_producer_meta_t *meta;
@@ -208,37 +238,41 @@ void tp_producer_config_init(tp_producer_config_t *config)
 /* Creation                                                                   */
 /* ------------------------------------------------------------------------- */
 
-static int validate_config(const tp_producer_config_t *c)
+static int validate_layout(uint32_t header_nslots, size_t pool_count, const tp_pool_config_t *pools)
 {
-    if (0 == c->header_nslots || (c->header_nslots & (c->header_nslots - 1)) != 0)
+    if (0 == header_nslots || (header_nslots & (header_nslots - 1)) != 0)
     {
-        return tp_err_set(TP_ERR_CONFIG, "producer: header_nslots %u must be a power of two", c->header_nslots);
+        return tp_err_set(TP_ERR_CONFIG, "producer: header_nslots %u must be a power of two", header_nslots);
     }
-    if (0 == c->pool_count || c->pool_count > TP_PRODUCER_MAX_POOLS)
+    if (0 == pool_count || pool_count > TP_PRODUCER_MAX_POOLS)
     {
-        return tp_err_set(TP_ERR_CONFIG, "producer: pool_count %zu must be 1..%d", c->pool_count,
-            TP_PRODUCER_MAX_POOLS);
+        return tp_err_set(TP_ERR_CONFIG, "producer: pool_count %zu must be 1..%d", pool_count, TP_PRODUCER_MAX_POOLS);
     }
-    for (size_t i = 0; i < c->pool_count; i++)
+    for (size_t i = 0; i < pool_count; i++)
     {
-        if (0 == c->pools[i].pool_id)
+        if (0 == pools[i].pool_id)
         {
             return tp_err_set(TP_ERR_CONFIG, "producer: pool %zu has pool_id 0 (reserved for the header ring)", i);
         }
-        if (0 == c->pools[i].stride_bytes || c->pools[i].stride_bytes % 64 != 0)
+        if (0 == pools[i].stride_bytes || pools[i].stride_bytes % 64 != 0)
         {
             return tp_err_set(TP_ERR_CONFIG, "producer: pool %u stride_bytes %u must be a non-zero multiple of 64",
-                c->pools[i].pool_id, c->pools[i].stride_bytes);
+                pools[i].pool_id, pools[i].stride_bytes);
         }
         for (size_t j = 0; j < i; j++)
         {
-            if (c->pools[j].pool_id == c->pools[i].pool_id)
+            if (pools[j].pool_id == pools[i].pool_id)
             {
-                return tp_err_set(TP_ERR_CONFIG, "producer: duplicate pool_id %u", c->pools[i].pool_id);
+                return tp_err_set(TP_ERR_CONFIG, "producer: duplicate pool_id %u", pools[i].pool_id);
             }
         }
     }
     return 0;
+}
+
+static int validate_config(const tp_producer_config_t *c)
+{
+    return validate_layout(c->header_nslots, c->pool_count, c->pools);
 }
 
 /* Highest epoch present in the stream directory (0 when none). */
@@ -269,35 +303,76 @@ static uint64_t highest_epoch(const char *stream_dir)
     return max;
 }
 
-static int create_regions(tp_producer_t *p)
+/*
+ * Unmap a set of regions; `remove` also unlinks its epoch directory. Files
+ * are only unlinked, never truncated: a consumer still mapping them keeps
+ * valid pages until it unmaps.
+ */
+static void regions_free(tp_producer_regions_t *r, bool remove)
+{
+    if (NULL == r)
+    {
+        return;
+    }
+    tp_shm_region_close(r->ring);
+    for (size_t i = 0; i < r->pool_count; i++)
+    {
+        tp_shm_region_close(r->pools[i]);
+    }
+    if (remove && r->epoch_dir[0])
+    {
+        tp_shm_epoch_dir_remove(r->epoch_dir);
+    }
+    free(r);
+}
+
+/*
+ * Create the regions of a new epoch (at least `min_epoch`, above every epoch
+ * directory present) in the canonical layout. Returns the set or NULL.
+ */
+static tp_producer_regions_t *create_regions(tp_producer_t *p, uint32_t header_nslots, size_t pool_count,
+    const tp_pool_config_t *pools, uint64_t min_epoch)
 {
     const tp_context_t *ctx = &p->client->ctx;
     char path[PATH_MAX];
     if (tp_shm_epoch_dir_path(path, sizeof(path), ctx->shm_base_dir, NULL, ctx->namespace_name,
             p->config.stream_id, 0) < 0)
     {
-        return -1;
+        return NULL;
     }
     char *slash = strrchr(path, '/');
     if (NULL == slash)
     {
-        return tp_err_set(TP_ERR_STATE, "producer: bad epoch dir path %s", path);
+        tp_err_set(TP_ERR_STATE, "producer: bad epoch dir path %s", path);
+        return NULL;
     }
     *slash = '\0';
+    tp_producer_regions_t *r = calloc(1, sizeof(*r));
+    if (NULL == r)
+    {
+        tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+        return NULL;
+    }
     uint64_t epoch = highest_epoch(path) + 1;
+    epoch = epoch < min_epoch ? min_epoch : epoch;
     int attempts = 0;
-    while (tp_shm_epoch_dir_create(p->epoch_dir, sizeof(p->epoch_dir), ctx->shm_base_dir, ctx->namespace_name,
+    while (tp_shm_epoch_dir_create(r->epoch_dir, sizeof(r->epoch_dir), ctx->shm_base_dir, ctx->namespace_name,
                p->config.stream_id, epoch, false) < 0 ||
         highest_epoch(path) > epoch)
     {
         if (++attempts > 8)
         {
-            return tp_err_prepend("producer: cannot create an epoch directory under %s", path);
+            r->epoch_dir[0] = '\0';
+            free(r);
+            tp_err_prepend("producer: cannot create an epoch directory under %s", path);
+            return NULL;
         }
         epoch = highest_epoch(path) + 1;
+        epoch = epoch < min_epoch ? min_epoch : epoch;
     }
     /* The directory may already exist (created concurrently); region creation uses O_EXCL and fails then. */
-    p->epoch = epoch;
+    r->epoch = epoch;
+    r->header_nslots = header_nslots;
 
     tp_shm_create_options_t opts;
     tp_shm_create_options_init(&opts);
@@ -305,48 +380,62 @@ static int create_regions(tp_producer_t *p)
     opts.prefault = p->config.prefault;
 
     tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = TP_SHM_LAYOUT_VERSION,
-        .epoch = epoch, .stream_id = p->config.stream_id, .pool_id = 0, .nslots = p->config.header_nslots,
-        .stride_bytes = 0 };
+        .epoch = epoch, .stream_id = p->config.stream_id, .pool_id = 0, .nslots = header_nslots, .stride_bytes = 0 };
     char file[PATH_MAX];
-    if (tp_shm_header_ring_path(file, sizeof(file), p->epoch_dir) < 0 ||
-        tp_shm_region_create(&p->ring, file, &params, &opts) < 0 ||
-        tp_shm_uri_format(file, false, p->header_uri, sizeof(p->header_uri)) < 0)
+    if (tp_shm_header_ring_path(file, sizeof(file), r->epoch_dir) < 0 ||
+        tp_shm_region_create(&r->ring, file, &params, &opts) < 0 ||
+        tp_shm_uri_format(file, false, r->header_uri, sizeof(r->header_uri)) < 0)
     {
-        return tp_err_prepend("producer: header ring");
+        tp_err_prepend("producer: header ring");
+        regions_free(r, true);
+        return NULL;
     }
     /* pools in ascending stride order: the first that fits is the smallest */
     size_t order[TP_PRODUCER_MAX_POOLS];
-    for (size_t i = 0; i < p->config.pool_count; i++)
+    for (size_t i = 0; i < pool_count; i++)
     {
         order[i] = i;
     }
-    for (size_t i = 1; i < p->config.pool_count; i++)
+    for (size_t i = 1; i < pool_count; i++)
     {
-        for (size_t j = i; j > 0 && p->config.pools[order[j]].stride_bytes < p->config.pools[order[j - 1]].stride_bytes;
-             j--)
+        for (size_t j = i; j > 0 && pools[order[j]].stride_bytes < pools[order[j - 1]].stride_bytes; j--)
         {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     }
-    for (size_t k = 0; k < p->config.pool_count; k++)
+    for (size_t k = 0; k < pool_count; k++)
     {
-        const tp_pool_config_t *pc = &p->config.pools[order[k]];
+        const tp_pool_config_t *pc = &pools[order[k]];
         params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
         params.pool_id = pc->pool_id;
         params.stride_bytes = pc->stride_bytes;
-        if (tp_shm_pool_path(file, sizeof(file), p->epoch_dir, pc->pool_id) < 0 ||
-            tp_shm_region_create(&p->pools[k], file, &params, &opts) < 0 ||
-            tp_shm_uri_format(file, false, p->pool_uris[k], sizeof(p->pool_uris[k])) < 0)
+        if (tp_shm_pool_path(file, sizeof(file), r->epoch_dir, pc->pool_id) < 0 ||
+            tp_shm_region_create(&r->pools[k], file, &params, &opts) < 0 ||
+            tp_shm_uri_format(file, false, r->pool_uris[k], sizeof(r->pool_uris[k])) < 0)
         {
-            return tp_err_prepend("producer: pool %u", pc->pool_id);
+            tp_err_prepend("producer: pool %u", pc->pool_id);
+            r->pool_count = NULL != r->pools[k] ? k + 1 : k;
+            regions_free(r, true);
+            return NULL;
         }
-        p->strides[k] = pc->stride_bytes;
-        p->pool_ids[k] = pc->pool_id;
-        p->pool_count = k + 1;
+        r->strides[k] = pc->stride_bytes;
+        r->pool_ids[k] = pc->pool_id;
+        r->pool_count = k + 1;
     }
-    return 0;
+    return r;
+}
+
+/* Claims in flight for a ring of `nslots` (documented clamp to nslots / 2). */
+static uint32_t effective_max_claims(const tp_producer_config_t *config, uint32_t nslots)
+{
+    uint32_t m = config->max_claims ? config->max_claims : 1;
+    if (m > nslots / 2)
+    {
+        m = nslots > 1 ? nslots / 2 : 1;
+    }
+    return m;
 }
 
 static int add_pub(tp_producer_t *p, tp_stream_kind_t kind, tp_publication_t **dst)
@@ -391,11 +480,8 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     {
         p->config.producer_id = (uint32_t)getpid();
     }
-    p->max_claims = config->max_claims ? config->max_claims : 1;
-    if (p->max_claims > config->header_nslots / 2)
-    {
-        p->max_claims = config->header_nslots > 1 ? config->header_nslots / 2 : 1; /* documented clamp */
-    }
+    p->max_claims = effective_max_claims(config, config->header_nslots);
+    p->entries_capacity = p->max_claims;
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
     p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
@@ -407,7 +493,9 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
     }
-    if (create_regions(p) < 0)
+    p->regions = create_regions(p, config->header_nslots, config->pool_count, config->pools, 1);
+    p->hot = p->regions;
+    if (NULL == p->regions)
     {
         int code = tp_errcode();
         char msg[512];
@@ -415,6 +503,8 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         tp_producer_destroy(p);
         return tp_err_set(code, "%s", msg);
     }
+    atomic_store(&p->epoch, p->regions->epoch);
+    atomic_store(&p->applied_epoch, p->regions->epoch);
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
         (!same && add_pub(p, TP_STREAM_ANNOUNCE, &p->pub_announce) < 0) ||
@@ -432,6 +522,7 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
 }
 
 static int send_announce(tp_producer_t *p, uint64_t now_ns);
+static int apply_pending_layout(tp_producer_t *p, uint64_t now_ns);
 
 int tp_producer_poll_ready(tp_producer_t *p)
 {
@@ -496,14 +587,17 @@ void tp_producer_destroy(tp_producer_t *p)
     tp_publication_close(p->pub_metadata);
     tp_subscription_close(p->sub_control);
     tp_subscription_close(p->sub_qos);
-    tp_shm_region_close(p->ring);
-    for (size_t i = 0; i < p->pool_count; i++)
+    if (p->hot != p->regions)
     {
-        tp_shm_region_close(p->pools[i]);
+        regions_free(p->hot, true); /* not reachable in practice: the hot path switches after the conductor */
     }
-    if (p->config.remove_on_close && p->epoch_dir[0])
+    regions_free(p->regions, p->config.remove_on_close);
+    regions_free(atomic_exchange(&p->pending_regions, NULL), true);
+    while (NULL != p->retired)
     {
-        tp_shm_epoch_dir_remove(p->epoch_dir);
+        tp_producer_regions_t *r = p->retired;
+        p->retired = r->next;
+        regions_free(r, true); /* superseded epochs are never kept */
     }
     for (size_t i = 0; i < p->consumer_count; i++)
     {
@@ -543,9 +637,9 @@ int tp_producer_close(tp_producer_t *producer)
 
 static inline int select_pool(const tp_producer_t *p, size_t length)
 {
-    for (size_t i = 0; i < p->pool_count; i++)
+    for (size_t i = 0; i < p->hot->pool_count; i++)
     {
-        if (length <= p->strides[i])
+        if (length <= p->hot->strides[i])
         {
             return (int)i;
         }
@@ -585,14 +679,14 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 /* Header written, seq_commit set, descriptor committed (or dropped when not connected). */
 static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_claim_t *claim, bool connected)
 {
-    tp_shm_slot_write_header(p->ring, e->seq, &e->header); /* validated before; cannot fail */
-    tp_shm_slot_write_commit(p->ring, e->seq);
+    tp_shm_slot_write_header(p->hot->ring, e->seq, &e->header); /* validated before; cannot fail */
+    tp_shm_slot_write_commit(p->hot->ring, e->seq);
     if (connected)
     {
         tp_sbe_wire_frame_descriptor_t m = { 0 };
         tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, claim->data, 0, claim->length);
         tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->hot->epoch);
         tp_sbe_wire_frame_descriptor_set_seq(&m, e->seq);
         tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
                 ? tp_clock_mono_ns()
@@ -615,6 +709,7 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
         if (tail - atomic_load_explicit(&p->fanout_head, memory_order_acquire) < TP_FANOUT_CAPACITY)
         {
             tp_fanout_entry_t *f = &p->fanout[tail & (TP_FANOUT_CAPACITY - 1)];
+            f->epoch = p->hot->epoch;
             f->seq = e->seq;
             f->trace_id = e->trace_id;
             f->meta_version = e->header.meta_version;
@@ -682,8 +777,8 @@ static int fill_header(tp_producer_t *p, tp_producer_entry_t *e, const tp_tensor
     }
     h->seq_commit = 0;
     h->values_len_bytes = (uint32_t)length;
-    h->payload_slot = tp_shm_header_index(e->seq, p->config.header_nslots);
-    h->pool_id = p->pool_ids[e->pool_index];
+    h->payload_slot = tp_shm_header_index(e->seq, p->hot->header_nslots);
+    h->pool_id = p->hot->pool_ids[e->pool_index];
     h->payload_offset = 0;
     h->timestamp_ns = (options && options->timestamp_ns) ? options->timestamp_ns : tp_clock_mono_ns();
     h->meta_version = atomic_load_explicit(&p->meta_version, memory_order_relaxed);
@@ -748,8 +843,8 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         e->seq = p->next_seq++;
         e->pool_index = (uint32_t)pool;
         e->aborted = false;
-        tp_shm_slot_write_begin(p->ring, e->seq);
-        memcpy(tp_shm_pool_payload(p->pools[pool], tp_shm_header_index(e->seq, p->config.header_nslots)), payload,
+        tp_shm_slot_write_begin(p->hot->ring, e->seq);
+        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
             length);
         fill_header(p, e, tensor, length, options);
         e->ready = true;
@@ -769,10 +864,10 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     tp_producer_entry_t *e = &p->entries[p->head];
     e->seq = p->next_seq++;
     e->pool_index = (uint32_t)pool;
-    tp_shm_slot_write_begin(p->ring, e->seq);
+    tp_shm_slot_write_begin(p->hot->ring, e->seq);
     if (length > 0)
     {
-        memcpy(tp_shm_pool_payload(p->pools[pool], tp_shm_header_index(e->seq, p->config.header_nslots)), payload,
+        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
             length);
     }
     fill_header(p, e, tensor, length, options);
@@ -813,13 +908,13 @@ int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t 
     e->progress_reported = 0;
     e->progress_last_ns = 0;
     p->count++;
-    uint32_t slot = tp_shm_header_index(e->seq, p->config.header_nslots);
-    tp_shm_slot_write_begin(p->ring, e->seq);
+    uint32_t slot = tp_shm_header_index(e->seq, p->hot->header_nslots);
+    tp_shm_slot_write_begin(p->hot->ring, e->seq);
     claim->seq = e->seq;
-    claim->data = tp_shm_pool_payload(p->pools[pool], slot);
-    claim->capacity = p->strides[pool];
+    claim->data = tp_shm_pool_payload(p->hot->pools[pool], slot);
+    claim->capacity = p->hot->strides[pool];
     claim->length = length;
-    claim->pool_id = p->pool_ids[pool];
+    claim->pool_id = p->hot->pool_ids[pool];
     claim->producer = p;
     claim->index = index;
     return (int64_t)e->seq;
@@ -917,6 +1012,106 @@ int tp_producer_flush(tp_producer_t *p)
     return rc < 0 ? 0 : (int)rc;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Layout change (application thread)                                          */
+/* ------------------------------------------------------------------------- */
+
+int tp_producer_layout(const tp_producer_t *p, tp_producer_layout_t *layout)
+{
+    if (NULL == p || NULL == layout || NULL == p->hot)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_layout: NULL argument");
+    }
+    memset(layout, 0, sizeof(*layout));
+    layout->header_nslots = p->hot->header_nslots;
+    layout->pool_count = p->hot->pool_count;
+    for (size_t i = 0; i < p->hot->pool_count; i++)
+    {
+        layout->pools[i].pool_id = p->hot->pool_ids[i];
+        layout->pools[i].stride_bytes = p->hot->strides[i];
+    }
+    return 0;
+}
+
+int tp_producer_change_layout(tp_producer_t *p, const tp_producer_layout_t *layout)
+{
+    if (NULL == p || NULL == layout)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_change_layout: NULL argument");
+    }
+    if (!p->active)
+    {
+        return tp_err_set(TP_ERR_CLOSED, "tp_producer_change_layout: producer closed");
+    }
+    if (validate_layout(layout->header_nslots, layout->pool_count, layout->pools) < 0)
+    {
+        return tp_err_prepend("tp_producer_change_layout");
+    }
+    if (p->count > 0)
+    {
+        flush_entries(p); /* committed frames waiting for descriptor space go out in the old epoch */
+    }
+    if (p->count > 0)
+    {
+        return tp_err_set(TP_ERR_STATE,
+            "tp_producer_change_layout: %u frame(s) still open or back-pressured: commit/abort the claims or "
+            "tp_producer_flush() first", p->count);
+    }
+    uint32_t max_claims = effective_max_claims(&p->config, layout->header_nslots);
+    if (max_claims > p->entries_capacity)
+    {
+        tp_producer_entry_t *entries = calloc(max_claims, sizeof(*entries));
+        if (NULL == entries)
+        {
+            return tp_err_set(TP_ERR_NO_MEMORY, "tp_producer_change_layout: out of memory");
+        }
+        free(p->entries);
+        p->entries = entries;
+        p->entries_capacity = max_claims;
+    }
+    tp_producer_regions_t *n = create_regions(p, layout->header_nslots, layout->pool_count, layout->pools,
+        p->hot->epoch + 1);
+    if (NULL == n)
+    {
+        return tp_err_prepend("tp_producer_change_layout");
+    }
+    uint64_t epoch = n->epoch;
+    tp_client_t *client = p->client;
+    atomic_store_explicit(&p->pending_regions, n, memory_order_release);
+    if (!atomic_load(&client->threaded))
+    {
+        apply_pending_layout(p, tp_clock_mono_ns()); /* invoker mode: this thread runs the duty cycle */
+    }
+    else
+    {
+        uint64_t deadline = tp_clock_mono_ns() + client->ctx.client_timeout_ns;
+        while (atomic_load_explicit(&p->applied_epoch, memory_order_acquire) != epoch)
+        {
+            if (tp_clock_mono_ns() > deadline)
+            {
+                tp_producer_regions_t *back = atomic_exchange_explicit(&p->pending_regions, NULL, memory_order_acq_rel);
+                if (back == n)
+                {
+                    regions_free(n, true); /* never announced: the old layout stays in use */
+                    return tp_err_set(TP_ERR_TIMEOUT, "tp_producer_change_layout: conductor did not answer within "
+                        "%llu ns", (unsigned long long)client->ctx.client_timeout_ns);
+                }
+                deadline = UINT64_MAX; /* the conductor took it: its answer is a few offers away */
+            }
+            tp_sleep_ns(50000);
+        }
+    }
+    /* the conductor announced the new epoch: switch the hot path, sequence numbers restart at 0 (§15.2) */
+    p->hot = n;
+    p->max_claims = max_claims;
+    p->head = 0;
+    p->count = 0;
+    p->next_seq = 0;
+    atomic_store_explicit(&p->current_seq, 0, memory_order_release);
+    atomic_store(&p->epoch, epoch);
+    return 0;
+}
+
 int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
 {
     tp_producer_entry_t *e = claim_entry(claim);
@@ -958,7 +1153,7 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
         tp_sbe_wire_frame_progress_t m = { 0 };
         tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
         tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_progress_set_epoch(&m, p->hot->epoch);
         tp_sbe_wire_frame_progress_set_seq(&m, e->seq);
         tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
         tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
@@ -971,6 +1166,7 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
         if (tail - atomic_load_explicit(&p->progress_head, memory_order_acquire) < TP_PROGRESS_RING_CAPACITY)
         {
             tp_progress_entry_t *pe = &p->progress_ring[tail & (TP_PROGRESS_RING_CAPACITY - 1)];
+            pe->epoch = p->hot->epoch;
             pe->seq = e->seq;
             pe->bytes_filled = bytes_filled;
             pe->state = state;
@@ -1206,10 +1402,11 @@ static void offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t
 
 static int send_announce(tp_producer_t *p, uint64_t now_ns)
 {
-    tp_shm_region_refresh_activity(p->ring, 0);
-    for (size_t i = 0; i < p->pool_count; i++)
+    const tp_producer_regions_t *r = p->regions;
+    tp_shm_region_refresh_activity(r->ring, 0);
+    for (size_t i = 0; i < r->pool_count; i++)
     {
-        tp_shm_region_refresh_activity(p->pools[i], 0);
+        tp_shm_region_refresh_activity(r->pools[i], 0);
     }
     tp_sbe_wire_shm_pool_announce_t m = { 0 };
     tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
@@ -1220,29 +1417,30 @@ static int send_announce(tp_producer_t *p, uint64_t now_ns)
     }
     tp_sbe_wire_shm_pool_announce_set_stream_id(&m, p->config.stream_id);
     tp_sbe_wire_shm_pool_announce_set_producer_id(&m, p->config.producer_id);
-    tp_sbe_wire_shm_pool_announce_set_epoch(&m, p->epoch);
+    tp_sbe_wire_shm_pool_announce_set_epoch(&m, r->epoch);
     tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
     tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
     tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
-    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, p->config.header_nslots);
+    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, r->header_nslots);
     tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
     tp_sbe_wire_shm_pool_announce_zero_padding(&m);
-    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)p->pool_count);
-    for (size_t i = 0; i < p->pool_count; i++)
+    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)r->pool_count);
+    for (size_t i = 0; i < r->pool_count; i++)
     {
         tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, p->pool_ids[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, p->config.header_nslots);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, p->strides[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, r->pool_ids[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, r->header_nslots);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, r->strides[i]);
         tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, p->pool_uris[i], (uint32_t)strlen(p->pool_uris[i]));
+        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]));
     }
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, p->header_uri, (uint32_t)strlen(p->header_uri)))
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, r->header_uri, (uint32_t)strlen(r->header_uri)))
     {
         return -1;
     }
     offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
     tp_counter_add(&p->announces, 1);
+    p->last_announce_ns = now_ns;
     return 0;
 }
 
@@ -1253,7 +1451,7 @@ static void send_data_source(tp_producer_t *p, uint64_t now_ns, bool meta)
     tp_sbe_wire_data_source_announce_wrap_and_apply_header(&a, buf, 0, TP_PRODUCER_ENCODE_BUFFER);
     tp_sbe_wire_data_source_announce_set_stream_id(&a, p->config.stream_id);
     tp_sbe_wire_data_source_announce_set_producer_id(&a, p->config.producer_id);
-    tp_sbe_wire_data_source_announce_set_epoch(&a, p->epoch);
+    tp_sbe_wire_data_source_announce_set_epoch(&a, p->regions->epoch);
     tp_sbe_wire_data_source_announce_set_meta_version(&a, atomic_load(&p->meta_version));
     tp_sbe_wire_data_source_announce_put_name(&a, p->config.name, (uint32_t)strlen(p->config.name));
     tp_sbe_wire_data_source_announce_put_summary(&a, "", 0);
@@ -1294,7 +1492,7 @@ static void send_qos(tp_producer_t *p)
     tp_sbe_wire_qos_producer_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
     tp_sbe_wire_qos_producer_set_stream_id(&m, p->config.stream_id);
     tp_sbe_wire_qos_producer_set_producer_id(&m, p->config.producer_id);
-    tp_sbe_wire_qos_producer_set_epoch(&m, p->epoch);
+    tp_sbe_wire_qos_producer_set_epoch(&m, p->regions->epoch);
     tp_sbe_wire_qos_producer_set_current_seq(&m, atomic_load_explicit(&p->current_seq, memory_order_acquire));
     tp_sbe_wire_qos_producer_set_watermark(&m, TP_SBE_WIRE_QOS_PRODUCER_WATERMARK_NULL_VALUE);
     offer_control(p, p->pub_qos, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_qos_producer_encoded_length(&m));
@@ -1526,7 +1724,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
             tp_sbe_wire_frame_progress_t m = { 0 };
             tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
             tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
-            tp_sbe_wire_frame_progress_set_epoch(&m, p->epoch);
+            tp_sbe_wire_frame_progress_set_epoch(&m, pe->epoch);
             tp_sbe_wire_frame_progress_set_seq(&m, pe->seq);
             tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, pe->bytes_filled);
             tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)pe->state);
@@ -1554,7 +1752,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
         tp_sbe_wire_frame_descriptor_t m = { 0 };
         tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
         tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->epoch);
+        tp_sbe_wire_frame_descriptor_set_epoch(&m, f->epoch);
         tp_sbe_wire_frame_descriptor_set_seq(&m, f->seq);
         tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
                 ? tp_clock_mono_ns()
@@ -1630,6 +1828,12 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
             send_config(p, c);
         }
         update_fanout_active(p);
+        if (c->mapped_epoch != p->regions->epoch)
+        {
+            /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
+             * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
+            p->announce_requested = true;
+        }
     }
 }
 
@@ -1649,7 +1853,64 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
     {
         return;
     }
-    track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    if (NULL != c)
+    {
+        c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
+    }
+}
+
+/*
+ * Conductor (or the application thread inline in invoker mode): take a new
+ * layout handed over by tp_producer_change_layout(), announce it at once
+ * (§10.1.1 "on change"), with DataSourceAnnounce and QosProducer of the new
+ * epoch, and keep the old regions mapped and on disk for the grace period.
+ */
+static int apply_pending_layout(tp_producer_t *p, uint64_t now_ns)
+{
+    tp_producer_regions_t *n = atomic_exchange_explicit(&p->pending_regions, NULL, memory_order_acq_rel);
+    if (NULL == n)
+    {
+        return 0;
+    }
+    const tp_context_t *ctx = &p->client->ctx;
+    tp_producer_regions_t *old = p->regions;
+    old->retire_at_ns = now_ns + tp_context_freshness_ns(ctx);
+    old->next = p->retired;
+    p->retired = old;
+    p->regions = n;
+    atomic_store_explicit(&p->current_seq, 0, memory_order_release); /* the application thread waits meanwhile */
+    send_announce(p, now_ns);
+    send_data_source(p, now_ns, true);
+    p->meta_dirty = false;
+    p->announce_requested = false;
+    p->next_announce_ns = now_ns + ctx->announce_period_ns;
+    send_qos(p);
+    p->next_qos_ns = now_ns + ctx->qos_interval_ns;
+    tp_counter_add(&p->layout_changes, 1);
+    TP_LOG_INFO("producer", "stream %u: layout changed, epoch %llu -> %llu (%u slots, %zu pools)", p->config.stream_id,
+        (unsigned long long)old->epoch, (unsigned long long)n->epoch, n->header_nslots, n->pool_count);
+    atomic_store_explicit(&p->applied_epoch, n->epoch, memory_order_release);
+    return 1;
+}
+
+/* Conductor: unmap and remove superseded epochs whose grace period is over. */
+static int retire_regions(tp_producer_t *p, uint64_t now_ns)
+{
+    int work = 0;
+    for (tp_producer_regions_t **link = &p->retired; NULL != *link;)
+    {
+        tp_producer_regions_t *r = *link;
+        if (now_ns >= r->retire_at_ns)
+        {
+            *link = r->next;
+            regions_free(r, true);
+            work++;
+            continue;
+        }
+        link = &r->next;
+    }
+    return work;
 }
 
 int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
@@ -1660,8 +1921,28 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     }
     int work = 0;
     const tp_context_t *ctx = &p->client->ctx;
-    if (now_ns >= p->next_announce_ns)
+    if (NULL != atomic_load_explicit(&p->pending_regions, memory_order_relaxed))
     {
+        work += apply_pending_layout(p, now_ns);
+    }
+    if (NULL != p->retired)
+    {
+        work += retire_regions(p, now_ns);
+    }
+    bool connected = tp_publication_is_connected(p->pub_announce);
+    if (connected && !p->announce_connected)
+    {
+        p->announce_requested = true; /* first subscriber appeared */
+    }
+    p->announce_connected = connected;
+    bool prompt = p->announce_requested && now_ns >= p->last_announce_ns + TP_ANNOUNCE_PROMPT_MIN_GAP_NS;
+    if (now_ns >= p->next_announce_ns || prompt)
+    {
+        if (prompt && now_ns < p->next_announce_ns)
+        {
+            tp_counter_add(&p->prompt_announces, 1);
+        }
+        p->announce_requested = false;
         send_announce(p, now_ns);
         send_data_source(p, now_ns, true);
         p->meta_dirty = false;
@@ -1733,6 +2014,7 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->no_pool_drops = tp_counter_get(&p->no_pool_drops);
     s->claims_aborted = tp_counter_get(&p->claims_aborted);
     s->announces = tp_counter_get(&p->announces);
+    s->prompt_announces = tp_counter_get(&p->prompt_announces);
     s->qos_sent = tp_counter_get(&p->qos_sent);
     s->hellos_received = tp_counter_get(&p->hellos_received);
     s->consumers = tp_counter_get(&p->consumers_known);
@@ -1745,7 +2027,8 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->fanout_overflow = tp_counter_get(&p->fanout_overflow);
     s->meta_blobs_sent = tp_counter_get(&p->meta_blobs_sent);
     s->current_seq = atomic_load(&p->current_seq);
-    s->epoch = p->epoch;
+    s->epoch = atomic_load(&p->epoch);
+    s->layout_changes = tp_counter_get(&p->layout_changes);
     s->meta_version = atomic_load(&p->meta_version);
     return 0;
 }
@@ -1757,7 +2040,7 @@ uint64_t tp_producer_next_seq(const tp_producer_t *producer)
 
 uint64_t tp_producer_epoch(const tp_producer_t *producer)
 {
-    return producer ? producer->epoch : 0;
+    return producer ? atomic_load(&((tp_producer_t *)producer)->epoch) : 0;
 }
 
 uint32_t tp_producer_stream_id(const tp_producer_t *producer)
@@ -1767,5 +2050,5 @@ uint32_t tp_producer_stream_id(const tp_producer_t *producer)
 
 const char *tp_producer_epoch_dir(const tp_producer_t *producer)
 {
-    return producer ? producer->epoch_dir : "";
+    return producer && producer->hot ? producer->hot->epoch_dir : "";
 }

@@ -32,6 +32,16 @@ struct tp_shm_region_stct
     char path[PATH_MAX];
 };
 
+/*
+ * Open `rel` (a relative path with no "." or ".." components) beneath the
+ * directory `dir` with `flags`, refusing any symlink anywhere on the way and
+ * any escape from `dir` (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS). Returns the descriptor, or -1 with errno set;
+ * errno ENOSYS means the kernel has no openat2 (the caller falls back to
+ * O_NOFOLLOW plus the dev/inode identity check).
+ */
+int tp_shm_open_beneath(const char *dir, const char *rel, int flags);
+
 /* The seq_commit word of a header slot (8-byte aligned: base is page aligned, 64 + i*256). */
 static inline _Atomic uint64_t *tp_shm_seq_word(uint8_t *slot)
 {

@@ -8,10 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#if defined(__linux__)
+#include <linux/openat2.h>
+#endif
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "common/tp_error.h"
+#include "shm/tp_shm_internal.h"
 #include "tensor_pool/tp_shm.h"
 
 static bool tp_shm_name_char_ok(char c)
@@ -391,6 +396,32 @@ const char *tp_shm_allowlist_dir(const tp_shm_allowlist_t *allowlist, size_t ind
 }
 
 /* `path` (canonical) is strictly below `dir` (canonical), on a component boundary. */
+int tp_shm_open_beneath(const char *dir, const char *rel, int flags)
+{
+#if defined(SYS_openat2)
+    int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+    {
+        return -1;
+    }
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(unsigned)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    int e = errno;
+    close(dirfd);
+    errno = e;
+    return fd < 0 ? -1 : (int)fd;
+#else
+    (void)dir;
+    (void)rel;
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static bool tp_shm_path_within(const char *path, const char *dir)
 {
     size_t dlen = strlen(dir);
@@ -516,11 +547,39 @@ int tp_shm_allowlist_open(const tp_shm_allowlist_t *allowlist, const char *path,
     {
         return -1;
     }
-    int fd = open(canon, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    /*
+     * §15.21a.5 step 6: open without following symlinks. Where the kernel has
+     * openat2, resolve the canonical path *beneath* the allowed directory with
+     * every symlink refused, so an intermediate directory swapped for a
+     * symlink after realpath() is caught too; otherwise O_NOFOLLOW covers the
+     * last component. Either way the dev/inode check below must pass.
+     */
+    int open_flags = (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    int fd = -1;
+    errno = ENOSYS;
+    for (size_t i = 0; i < allowlist->count; i++)
+    {
+        const char *dir = allowlist->dirs[i];
+        if (tp_shm_path_within(canon, dir))
+        {
+            size_t dl = strlen(dir);
+            const char *rel = canon + dl;
+            while ('/' == *rel)
+            {
+                rel++;
+            }
+            fd = tp_shm_open_beneath(dir, rel, open_flags);
+            break;
+        }
+    }
+    if (fd < 0 && ENOSYS == errno)
+    {
+        fd = open(canon, open_flags);
+    }
     if (fd < 0)
     {
         int e = errno;
-        if (ELOOP == e)
+        if (ELOOP == e || EXDEV == e)
         {
             return tp_err_set(TP_ERR_PERMISSION, "region path %.256s became a symlink: rejected", canon);
         }

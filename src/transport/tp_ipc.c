@@ -4,7 +4,8 @@
  * Writers claim [tail, tail + len) with a CAS on the tail (after checking the
  * flow-control limit, so a refused offer has no side effect), then write the
  * frame: frame_length = 0, claimed_length, session, position tag (release),
- * body, then frame_length (release) last. Readers check the position tag
+ * a release fence (store-store barrier: the body never becomes visible before
+ * the new tail), body, then frame_length (release) last. Readers check the position tag
  * first (acquire), then frame_length (acquire), copy the payload out and
  * validate that no writer can have overwritten it (their own slot is still
  * registered as tethered, or the tail is less than one ring ahead) before
@@ -36,6 +37,8 @@ _Static_assert(sizeof(tp_ipc_log_header_t) <= TP_IPC_HEADER_LENGTH, "header size
 _Static_assert(sizeof(tp_ipc_frame_header_t) == TP_IPC_FRAME_HEADER_LENGTH, "frame header size");
 
 #define TP_IPC_MODULE "transport"
+/* Refused offers between two clock reads on the refused-offer path (power of two). */
+#define TP_IPC_REFUSED_CLOCK_PERIOD 1024u
 
 typedef struct tp_ipc_log_stct
 {
@@ -63,6 +66,13 @@ typedef struct tp_ipc_publication_stct
     int32_t stream_id;
     _Atomic uint64_t limit;
     _Atomic bool connected;
+    /* Refused-offer path (any thread): what the last scan saw, to rescan only when something changed. */
+    _Atomic uint64_t seen_slot_epoch;   /* slot_epoch loaded before the last scan */
+    _Atomic int32_t limit_slot;         /* subscriber slot holding the limit back, -1: the tail did */
+    _Atomic uint64_t limit_position;    /* its position at the last scan */
+    _Atomic uint32_t refused;           /* refused offers (a look at the clock every TP_IPC_REFUSED_CLOCK_PERIOD) */
+    _Atomic uint64_t next_reap_ns;      /* earliest time the offer path may reap (kill(pid, 0)) again */
+    uint64_t reap_interval_ns;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
     uint64_t requested_term_length;
@@ -87,6 +97,7 @@ typedef struct tp_ipc_subscription_stct
     int32_t stream_id;
     uint64_t position;
     uint64_t join_position;
+    uint64_t join_time_ns;  /* CLOCK_MONOTONIC just before join_position was read */
     uint8_t *copy_buf;
     size_t copy_cap;
     uint64_t hole_position;
@@ -598,13 +609,19 @@ int tp_ipc_cleanup_dir(const char *dir, uint64_t liveness_timeout_ns)
 /* Publication                                                                */
 /* ------------------------------------------------------------------------- */
 
-/* Recompute the flow-control limit and connectedness (clock read: not on the fast path). */
-static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
+/*
+ * Recompute the flow-control limit and connectedness from the subscriber
+ * slots. With `reap`, dead slots are reaped first (needs `now_ns`, and may
+ * call kill(pid, 0) for slots whose heartbeat is older than liveness / 5);
+ * without, it is only loads.
+ */
+static void tp_ipc_publication_refresh(tp_ipc_publication_t *p, bool reap, uint64_t now_ns)
 {
     tp_ipc_log_header_t *h = p->log->hdr;
-    uint64_t now = tp_clock_mono_ns();
+    uint64_t epoch = atomic_load(&h->slot_epoch); /* before the scan: a change during it triggers another */
     uint64_t tail = atomic_load(&h->tail);
     uint64_t min_position = UINT64_MAX;
+    int32_t min_slot = -1;
     uint32_t live = 0;
     for (uint32_t i = 0; i < TP_IPC_MAX_SUBSCRIBERS; i++)
     {
@@ -613,7 +630,7 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
         {
             continue;
         }
-        if (tp_ipc_slot_maybe_reap(h, slot, now, p->liveness_timeout_ns))
+        if (reap && tp_ipc_slot_maybe_reap(h, slot, now_ns, p->liveness_timeout_ns))
         {
             TP_LOG_INFO(TP_IPC_MODULE, "IPC stream %" PRId32 ": reaped subscriber slot %u (no heartbeat)",
                 p->stream_id, i);
@@ -623,20 +640,90 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p)
         if (0 != atomic_load(&slot->tethered))
         {
             uint64_t pos = atomic_load_explicit(&slot->position, memory_order_acquire);
-            min_position = pos < min_position ? pos : min_position;
+            if (pos < min_position)
+            {
+                min_position = pos;
+                min_slot = (int32_t)i;
+            }
         }
     }
     uint64_t base = min_position < tail ? min_position : tail;
+    atomic_store_explicit(&p->limit_slot, min_position < tail ? min_slot : -1, memory_order_relaxed);
+    atomic_store_explicit(&p->limit_position, min_position, memory_order_relaxed);
+    atomic_store_explicit(&p->seen_slot_epoch, epoch, memory_order_relaxed);
     atomic_store_explicit(&p->limit, base + p->log->term_length, memory_order_release);
     atomic_store_explicit(&p->connected, live > 0, memory_order_relaxed);
 }
 
+/* Whether the offer path may reap now (at most once per reap interval across threads). */
+static bool tp_ipc_publication_reap_due(tp_ipc_publication_t *p, uint64_t now_ns)
+{
+    uint64_t next = atomic_load_explicit(&p->next_reap_ns, memory_order_relaxed);
+    return now_ns >= next && atomic_compare_exchange_strong_explicit(
+        &p->next_reap_ns, &next, now_ns + p->reap_interval_ns, memory_order_relaxed, memory_order_relaxed);
+}
+
+/*
+ * An offer was refused by the cached state (not connected, or past the cached
+ * limit). A producer may spin on offer here, so this must not cost a system
+ * call or a full scan per attempt:
+ *  - rescan (loads only) when slot_epoch changed (a subscriber joined, left or
+ *    was reaped) or, when back-pressured, when the subscriber that held the
+ *    limit back moved (or the tail did); otherwise nothing can have changed;
+ *  - every TP_IPC_REFUSED_CLOCK_PERIOD refused offers, read the clock and
+ *    rescan, reaping dead subscribers (kill(pid, 0)) at most once per reap
+ *    interval: a dead subscriber is still reaped from the offer path, at most
+ *    one interval late, even if do_work is not called.
+ * do_work refreshes and reaps every liveness / 10 regardless.
+ */
+static void tp_ipc_publication_on_refused(tp_ipc_publication_t *p)
+{
+    uint32_t n = atomic_fetch_add_explicit(&p->refused, 1, memory_order_relaxed) + 1;
+    if (0 == n % TP_IPC_REFUSED_CLOCK_PERIOD)
+    {
+        uint64_t now = tp_clock_mono_ns();
+        tp_ipc_publication_refresh(p, tp_ipc_publication_reap_due(p, now), now);
+        return;
+    }
+    if (atomic_load(&p->log->hdr->slot_epoch) != atomic_load_explicit(&p->seen_slot_epoch, memory_order_relaxed))
+    {
+        tp_ipc_publication_refresh(p, false, 0);
+        return;
+    }
+    if (!atomic_load_explicit(&p->connected, memory_order_relaxed))
+    {
+        return; /* no subscriber slot was active at the last scan and none changed since */
+    }
+    int32_t idx = atomic_load_explicit(&p->limit_slot, memory_order_relaxed);
+    if (idx < 0 || (idx < (int32_t)TP_IPC_MAX_SUBSCRIBERS &&
+        atomic_load_explicit(&p->log->hdr->subscribers[idx].position, memory_order_relaxed) !=
+        atomic_load_explicit(&p->limit_position, memory_order_relaxed)))
+    {
+        tp_ipc_publication_refresh(p, false, 0);
+    }
+}
+
+/*
+ * Start a frame claimed by the CAS on the tail: tag it, then a store-store
+ * barrier. The caller's later plain stores (body, header fields) overwrite
+ * bytes that a lagging reader may be copying. The reader's torn-copy check
+ * (copy, acquire fence, then "tail - position > term_length" or its slot
+ * still registered) relies on: it saw a byte of this frame => it sees the
+ * new tail (and the slot state this writer saw when it checked the limit).
+ * Release stores and acq_rel RMWs only order the accesses *before* them, so
+ * without this fence the body stores could become visible before the CAS on
+ * the tail (allowed by C11 and ARMv8/POWER; x86 TSO never does it). The
+ * release fence orders the CAS and the tag before every later store, and
+ * pairs with the reader's acquire fence (the seqlock argument, as in
+ * tp_shm_slot_write_begin). On x86 it compiles to nothing.
+ */
 static void tp_ipc_frame_begin(tp_ipc_frame_header_t *f, uint64_t position, int32_t session_id, uint64_t length)
 {
     atomic_store_explicit(&f->frame_length, 0, memory_order_relaxed);
     atomic_store_explicit(&f->claimed_length, (int32_t)length, memory_order_relaxed);
     atomic_store_explicit(&f->session_id, session_id, memory_order_relaxed);
     atomic_store_explicit(&f->position, (int64_t)position, memory_order_release);
+    atomic_thread_fence(memory_order_release);
 }
 
 /*
@@ -659,7 +746,7 @@ static int64_t tp_ipc_claim(tp_ipc_publication_t *p, size_t payload_length, uint
         if (!atomic_load_explicit(&p->connected, memory_order_relaxed) ||
             new_tail > atomic_load_explicit(&p->limit, memory_order_acquire))
         {
-            tp_ipc_publication_refresh(p);
+            tp_ipc_publication_on_refused(p);
             if (!atomic_load_explicit(&p->connected, memory_order_relaxed))
             {
                 return TP_PUBLICATION_NOT_CONNECTED;
@@ -776,7 +863,8 @@ static int tp_ipc_abort(tp_buffer_claim_t *claim)
 static bool tp_ipc_pub_is_connected(void *impl)
 {
     tp_ipc_publication_t *p = impl;
-    tp_ipc_publication_refresh(p);
+    uint64_t now = tp_clock_mono_ns();
+    tp_ipc_publication_refresh(p, tp_ipc_publication_reap_due(p, now), now);
     return atomic_load_explicit(&p->connected, memory_order_relaxed);
 }
 
@@ -814,7 +902,7 @@ static int tp_ipc_pub_do_work(void *impl, uint64_t now_ns)
         p->slot = &p->log->hdr->publishers[idx];
     }
     atomic_store(&p->slot->heartbeat_ns, now_ns);
-    tp_ipc_publication_refresh(p);
+    tp_ipc_publication_refresh(p, true, now_ns);
     return 1;
 }
 
@@ -894,7 +982,9 @@ int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
     tp_ipc_log_unlock(p->log);
     p->slot = &p->log->hdr->publishers[idx];
     p->last_heartbeat_ns = tp_clock_mono_ns();
-    tp_ipc_publication_refresh(p);
+    p->reap_interval_ns = p->liveness_timeout_ns / 50;
+    atomic_store(&p->next_reap_ns, p->last_heartbeat_ns + p->reap_interval_ns);
+    tp_ipc_publication_refresh(p, true, p->last_heartbeat_ns);
     pub->ops = &tp_ipc_publication_ops;
     pub->impl = p;
     pub->session_id = p->session_id;
@@ -1122,6 +1212,29 @@ static int tp_ipc_sub_stats(void *impl, tp_subscription_stats_t *stats)
     return 0;
 }
 
+/*
+ * Join time reported for an image: when the publisher became visible to this
+ * subscription, never later than a message it can deliver. The scan that
+ * notices a new publisher slot runs up to a duty cycle after the publisher
+ * registered, and a publisher may offer at once, so "now" would be later than
+ * the send time of its first messages (and the wire spec's join-time rule
+ * would reject its first announce). Instead:
+ *
+ *   join = min(now, max(subscription join time, publisher slot join time))
+ *
+ * The slot join time (CLOCK_MONOTONIC, written before the slot becomes
+ * ACTIVE) precedes every message of that registration. The subscription join
+ * time is read just before its join position: the subscription only reads
+ * from that position on, so nothing sent before it can be delivered (no
+ * replay). min(now, ...) bounds a bogus slot value from shared memory.
+ */
+static uint64_t tp_ipc_image_join_time(tp_ipc_subscription_t *s, tp_ipc_slot_t *slot, uint64_t now_ns)
+{
+    uint64_t slot_join = atomic_load(&slot->join_time_ns);
+    uint64_t join = slot_join > s->join_time_ns ? slot_join : s->join_time_ns;
+    return join < now_ns ? join : now_ns;
+}
+
 static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
 {
     int work = 0;
@@ -1147,7 +1260,7 @@ static int tp_ipc_sub_scan_images(tp_ipc_subscription_t *s, uint64_t now_ns)
             memset(&known->image, 0, sizeof(known->image));
             known->image.session_id = atomic_load(&slot->session_id);
             known->image.stream_id = s->stream_id;
-            known->image.join_time_ns = now_ns;
+            known->image.join_time_ns = tp_ipc_image_join_time(s, slot, now_ns);
             known->image.join_position = (int64_t)s->join_position;
             known->image.subscription = s->owner;
             snprintf(known->image.source_identity, sizeof(known->image.source_identity), "pid:%u",
@@ -1178,6 +1291,7 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
             if (idx >= 0)
             {
                 s->slot = &s->log->hdr->subscribers[idx];
+                s->join_time_ns = tp_clock_mono_ns(); /* earlier messages are skipped: images found later join now */
                 tail = atomic_load(&s->log->hdr->tail);
                 atomic_store(&s->slot->position, tail);
                 if (tail > s->position)
@@ -1266,6 +1380,7 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
      * Re-read the tail now that the slot is visible: a publisher that computed
      * its limit before seeing the slot used a tail no greater than this one.
      */
+    s->join_time_ns = tp_clock_mono_ns();
     tail = atomic_load(&s->log->hdr->tail);
     atomic_store(&s->slot->position, tail);
     s->position = tail;

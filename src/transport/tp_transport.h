@@ -80,7 +80,8 @@ typedef struct tp_image_stct
 {
     int32_t session_id;
     int32_t stream_id;
-    uint64_t join_time_ns;   /**< CLOCK_MONOTONIC when this subscription saw the image appear */
+    uint64_t join_time_ns;   /**< CLOCK_MONOTONIC when the publisher became visible to this subscription
+                                  (never after a message the image can deliver; docs/TRANSPORT.md) */
     int64_t join_position;   /**< stream position at which the subscription joined */
     char source_identity[64];/**< "pid:<pid>" for IPC, "ip:port" for UDP */
     tp_subscription_t *subscription;

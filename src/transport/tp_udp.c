@@ -42,6 +42,7 @@ typedef struct tp_udp_publication_stct
     uint64_t liveness_timeout_ns;
     uint8_t *scratch;
     size_t scratch_cap;
+    _Atomic uint64_t failed_commits; /* commits whose send failed (should stay 0) */
 } tp_udp_publication_t;
 
 typedef struct tp_udp_session_stct
@@ -222,9 +223,26 @@ static int tp_udp_send(tp_udp_publication_t *p, const tp_udp_header_t *h, const 
     return 1;
 }
 
-/* Fragment and send one message; the caller holds p->lock. */
-static int64_t tp_udp_send_message_locked(
-    tp_udp_publication_t *p, const uint8_t *data, size_t length, tp_reserved_value_supplier_t supplier, void *clientd)
+/*
+ * Whether the socket's send buffer has room for a datagram now: POLLOUT on a
+ * UDP socket (Linux: less than half of SO_SNDBUF in use) guarantees that the
+ * next sendmsg is not refused for lack of buffer (the kernel accepts a
+ * datagram while less than SO_SNDBUF is in use). The caller holds p->lock,
+ * and every send on p->fd takes it, so the room can only grow until it sends.
+ */
+static bool tp_udp_send_space(tp_udp_publication_t *p)
+{
+    struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
+    return 1 == poll(&pfd, 1, 0) && 0 != (pfd.revents & POLLOUT);
+}
+
+/*
+ * Fragment and send one message; the caller holds p->lock. `wait_first`: the
+ * first fragment may wait (bounded) for socket space instead of returning
+ * BACK_PRESSURED (a committed claim must not fail for lack of buffer).
+ */
+static int64_t tp_udp_send_message_locked(tp_udp_publication_t *p, const uint8_t *data, size_t length,
+    tp_reserved_value_supplier_t supplier, void *clientd, bool wait_first)
 {
     tp_udp_header_t h;
     tp_udp_header_init(&h, TP_UDP_TYPE_DATA, p->session_id, p->stream_id);
@@ -238,7 +256,7 @@ static int64_t tp_udp_send_message_locked(
             (offset + chunk == length ? TP_FRAGMENT_FLAG_END : 0));
         h.fragment_offset = (uint32_t)offset;
         h.sequence = p->sequence;
-        int rc = tp_udp_send(p, &h, data + offset, chunk, 0 != offset);
+        int rc = tp_udp_send(p, &h, data + offset, chunk, wait_first || 0 != offset);
         if (rc < 0)
         {
             atomic_store(&p->channel_status, TP_CHANNEL_STATUS_ERRORED);
@@ -288,7 +306,7 @@ static int64_t tp_udp_offerv(void *impl, const struct iovec *iov, size_t iovcnt,
         }
         data = p->scratch;
     }
-    int64_t result = tp_udp_send_message_locked(p, data, length, supplier, clientd);
+    int64_t result = tp_udp_send_message_locked(p, data, length, supplier, clientd, false);
     pthread_mutex_unlock(&p->lock);
     return result;
 }
@@ -302,8 +320,19 @@ static int64_t tp_udp_try_claim(void *impl, size_t length, tp_buffer_claim_t *cl
     {
         return TP_PUBLICATION_NOT_CONNECTED;
     }
-    /* The claim buffer is the publication's scratch space; the send happens on commit. */
+    /*
+     * The claim buffer is the publication's scratch space; the send happens on
+     * commit. Back pressure must be reported here, before the caller does
+     * anything it cannot undo (the client commits its SHM slot between claim
+     * and commit): refuse the claim unless the socket has room for the
+     * datagram (try_claim is limited to one fragment, so one datagram).
+     */
     pthread_mutex_lock(&p->lock);
+    if (!tp_udp_send_space(p))
+    {
+        pthread_mutex_unlock(&p->lock);
+        return TP_PUBLICATION_BACK_PRESSURED;
+    }
     claim->data = p->scratch;
     claim->length = length;
     claim->frame = p->scratch;
@@ -317,10 +346,25 @@ static int tp_udp_commit(tp_buffer_claim_t *claim)
     tp_udp_publication_t *p = claim->impl;
     claim->ops = NULL;
     claim->frame = NULL;
-    /* still holding the lock taken by try_claim: the scratch buffer is ours */
-    int64_t rc = tp_udp_send_message_locked(p, claim->data, claim->length, NULL, NULL);
+    /*
+     * Still holding the lock taken by try_claim: the scratch buffer is ours and
+     * nobody else sent on the socket since try_claim saw room for the
+     * datagram, so the send cannot be refused for lack of buffer. Waiting
+     * (bounded, ~100 ms) is only a safety net.
+     */
+    int64_t rc = tp_udp_send_message_locked(p, claim->data, claim->length, NULL, NULL, true);
     pthread_mutex_unlock(&p->lock);
-    return rc > 0 ? 0 : tp_err_set(TP_ERR_WOULD_BLOCK, "UDP claim commit could not send (result %" PRId64 ")", rc);
+    if (rc > 0)
+    {
+        return 0;
+    }
+    atomic_fetch_add_explicit(&p->failed_commits, 1, memory_order_relaxed);
+    if (TP_PUBLICATION_ERROR == rc)
+    {
+        return -1; /* tp_udp_send set the error */
+    }
+    return tp_err_set(TP_ERR_WOULD_BLOCK, "UDP claim commit could not send (socket buffer full; result %" PRId64
+        ")", rc);
 }
 
 static int tp_udp_abort(tp_buffer_claim_t *claim)
@@ -413,6 +457,24 @@ static const tp_publication_ops_t tp_udp_publication_ops = {
     .close = tp_udp_pub_close,
 };
 
+int tp_udp_publication_socket(const tp_publication_t *pub)
+{
+    if (NULL == pub || &tp_udp_publication_ops != pub->ops)
+    {
+        return -1;
+    }
+    return ((const tp_udp_publication_t *)pub->impl)->fd;
+}
+
+uint64_t tp_udp_publication_failed_commits(const tp_publication_t *pub)
+{
+    if (NULL == pub || &tp_udp_publication_ops != pub->ops)
+    {
+        return 0;
+    }
+    return atomic_load(&((tp_udp_publication_t *)pub->impl)->failed_commits);
+}
+
 int tp_udp_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_publication_t *pub)
 {
     struct tp_udp_params params;
@@ -486,6 +548,7 @@ int tp_udp_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
     atomic_init(&p->position, 0);
     atomic_init(&p->connected, false);
     atomic_init(&p->channel_status, TP_CHANNEL_STATUS_ACTIVE);
+    atomic_init(&p->failed_commits, 0);
     pub->ops = &tp_udp_publication_ops;
     pub->impl = p;
     pub->session_id = p->session_id;

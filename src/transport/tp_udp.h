@@ -37,6 +37,12 @@ typedef struct tp_udp_header_stct
 /** Create a UDP publication; fills pub. Returns 0 or -1. */
 int tp_udp_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_publication_t *pub);
 
+/** The socket of a UDP publication of the embedded backend (diagnostics and tests), or -1. */
+int tp_udp_publication_socket(const tp_publication_t *pub);
+
+/** Number of tp_buffer_claim_commit() calls on a UDP publication whose send failed (0 if not UDP). */
+uint64_t tp_udp_publication_failed_commits(const tp_publication_t *pub);
+
 /** Create a UDP subscription; fills sub. Returns 0 or -1. */
 int tp_udp_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_subscription_t *sub);
 

@@ -1,5 +1,6 @@
 /* Canonical layout (§15.21a.3), permissions (§15.10, §15.21a.6) and path containment (§15.21a.5). */
 #include "tp_test.h"
+#include "shm/tp_shm_internal.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -331,6 +332,51 @@ static void test_shm_containment_rejects_non_regular(void)
     tp_shm_allowlist_close(a);
 }
 
+/* §15.21a.5 step 6: the open resolves beneath the allowed directory and refuses
+ * a symlink anywhere on the way (an intermediate directory swapped for a
+ * symlink after realpath), not only in the last component. */
+static void test_shm_open_beneath_refuses_any_symlink(void)
+{
+    char dir[512];
+    char path[1024];
+    TP_ASSERT_OK(tp_test_mkdtemp(dir, sizeof(dir), "beneath"));
+    snprintf(path, sizeof(path), "%s/a", dir);
+    TP_ASSERT_OK(mkdir(path, 0700));
+    snprintf(path, sizeof(path), "%s/a/file", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    TP_ASSERT(fd >= 0);
+    close(fd);
+    snprintf(path, sizeof(path), "%s/link", dir);
+    TP_ASSERT_OK(symlink("a", path));
+
+    fd = tp_shm_open_beneath(dir, "a/file", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && ENOSYS == errno)
+    {
+        tp_test_rmtree(dir);
+        fprintf(stderr, "  openat2 not available on this kernel: fallback path (O_NOFOLLOW + dev/inode check) only\n");
+        return;
+    }
+    TP_ASSERT(fd >= 0);
+    close(fd);
+    errno = 0;
+    TP_ASSERT(tp_shm_open_beneath(dir, "link/file", O_RDONLY | O_CLOEXEC) < 0);
+    TP_ASSERT_EQ_I64(ELOOP, errno);
+    TP_ASSERT(tp_shm_open_beneath(dir, "../x", O_RDONLY | O_CLOEXEC) < 0);
+    TP_ASSERT_EQ_I64(EXDEV, errno);
+
+    /* Through the public API: a path with a symlinked directory resolves (realpath) to
+     * a contained regular file and is accepted, because the canonical path is opened. */
+    const char *dirs[] = { dir };
+    tp_shm_allowlist_t *allow = NULL;
+    TP_ASSERT_OK(tp_shm_allowlist_init(&allow, dirs, 1));
+    snprintf(path, sizeof(path), "%s/link/file", dir);
+    char canon[1024];
+    TP_ASSERT_OK(tp_shm_allowlist_open(allow, path, false, &fd, canon, sizeof(canon)));
+    close(fd);
+    tp_shm_allowlist_close(allow);
+    tp_test_rmtree(dir);
+}
+
 int main(void)
 {
     if (0 != tp_test_mkdtemp(g_dir, sizeof(g_dir), "path"))
@@ -349,6 +395,7 @@ int main(void)
     TP_RUN(test_shm_containment_accepts_regular_file);
     TP_RUN(test_shm_containment_rejects_relative_and_escapes);
     TP_RUN(test_shm_containment_rejects_non_regular);
+    TP_RUN(test_shm_open_beneath_refuses_any_symlink);
     tp_test_rmtree(g_dir);
     return tp_test_finish();
 }

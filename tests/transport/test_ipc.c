@@ -2,15 +2,26 @@
 #include "tp_test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "tp_transport_test_util.h"
 #include "transport/tp_ipc.h"
 
 static char g_dir[256];
+
+/* kill() interposed to count the liveness probes (kill(pid, 0)) the library makes. */
+static _Atomic long g_kill_calls;
+
+int kill(pid_t pid, int sig)
+{
+    atomic_fetch_add(&g_kill_calls, 1);
+    return (int)syscall(SYS_kill, pid, sig);
+}
 
 typedef struct
 {
@@ -163,6 +174,111 @@ static void test_ipc_image_unavailable_on_close(void)
     TP_ASSERT_EQ_I64(0, tp_subscription_image_count(sub));
     TP_ASSERT_OK(tp_transport_close(t));
     TP_ASSERT_EQ_I64(0, tpt_count_files(g_dir));
+}
+
+/*
+ * A publisher that appears after the subscription and offers at once: the
+ * image's join time must not be later than that first message's send time
+ * (the wire spec's join-time rule would otherwise reject it), nor earlier
+ * than the subscription's creation (no replay of older messages).
+ */
+static void test_ipc_join_time_not_after_first_message(void)
+{
+    TPT_SKIP_ON_AERON("the embedded IPC image join-time rule");
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    images_t im = { 0 };
+    tp_subscription_t *sub = NULL;
+    uint64_t before_sub = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 30, on_avail, &im, on_unavail, &im, 0));
+    uint64_t after_sub = tp_clock_mono_ns();
+    TP_ASSERT_EQ_I64(0, im.available);
+    tp_sleep_ns(2000000); /* the subscription's next scan is clearly later than its creation */
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 30, 0));
+    uint64_t send_time = tp_clock_mono_ns();
+    TP_ASSERT(tp_publication_offer(pub, (const uint8_t *)&send_time, sizeof(send_time), NULL, NULL) > 0);
+    tp_sleep_ns(2000000); /* the scan that notices the publisher comes later still */
+    tp_transport_do_work(t);
+    TPT_WAIT_UNTIL(t, 1 == im.available, 5000000000ULL);
+    TP_ASSERT_EQ_I64(1, im.available);
+    rx_t rx = { 0 };
+    TP_ASSERT_EQ_I64(1, tp_subscription_poll(sub, on_msg, &rx, 10));
+    uint64_t sent;
+    memcpy(&sent, rx.last, sizeof(sent));
+    TP_ASSERT_EQ_U64(send_time, sent);
+    TP_ASSERT_MSG(im.join_time_ns <= sent, "join time %llu is after the first message's send time %llu",
+        (unsigned long long)im.join_time_ns, (unsigned long long)sent);
+    TP_ASSERT_MSG(im.join_time_ns >= before_sub, "join time %llu precedes the subscription (%llu)",
+        (unsigned long long)im.join_time_ns, (unsigned long long)before_sub);
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_subscription_close(sub));
+
+    /* A publisher that existed before the subscription: joins at the subscription's creation. */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 30, 0));
+    tp_sleep_ns(2000000);
+    im = (images_t){ 0 };
+    before_sub = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 30, on_avail, &im, on_unavail, &im, 0));
+    after_sub = tp_clock_mono_ns();
+    TP_ASSERT_EQ_I64(1, im.available);
+    TP_ASSERT(im.join_time_ns >= before_sub && im.join_time_ns <= after_sub);
+    TP_ASSERT_OK(tp_subscription_close(sub));
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+/*
+ * A producer spinning on offer while back-pressured must not make a system
+ * call per attempt: the subscriber holding it back is alive (our pid) but its
+ * heartbeat is older than liveness / 5, which used to cost a kill(pid, 0) per
+ * refused offer. Liveness is unchanged: it is not reaped before the liveness
+ * timeout, and is reaped from the offer path after it even without do_work.
+ */
+static void test_ipc_refused_offers_no_syscalls(void)
+{
+    TPT_SKIP_ON_AERON("embedded IPC flow control");
+    const uint64_t liveness = 1000000000ULL;
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, liveness, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 31, NULL, NULL, NULL, NULL,
+        0));
+    uint64_t heartbeat = tp_clock_mono_ns(); /* the subscription's last heartbeat is before this */
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 31, 0));
+    static uint8_t msg[1000];
+    int64_t rc = 0;
+    for (int i = 0; i < 1000 && (rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL)) > 0; i++)
+    {
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc);
+    tp_sleep_ns(liveness / 5 + 100000000ULL); /* older than liveness / 5, no do_work, no poll */
+
+    long kills = atomic_load(&g_kill_calls);
+    for (int i = 0; i < 100000; i++)
+    {
+        rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL);
+        if (TP_PUBLICATION_BACK_PRESSURED != rc)
+        {
+            break;
+        }
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, rc); /* alive: not reaped before the liveness timeout */
+    kills = atomic_load(&g_kill_calls) - kills;
+    TP_ASSERT_MSG(kills <= 5, "%ld kill() calls for 100000 refused offers", kills);
+
+    /* After the liveness timeout, spinning offers alone reap it: no subscriber left. */
+    uint64_t deadline = tp_clock_mono_ns() + 3 * liveness;
+    while (TP_PUBLICATION_BACK_PRESSURED == (rc = tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL)) &&
+        tp_clock_mono_ns() < deadline)
+    {
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, rc);
+    TP_ASSERT(tp_clock_mono_ns() - heartbeat >= liveness);
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_subscription_close(sub));
+    TP_ASSERT_OK(tp_transport_close(t));
 }
 
 typedef struct
@@ -644,9 +760,11 @@ int main(void)
     }
     TP_RUN(test_ipc_basic);
     TP_RUN(test_ipc_image_unavailable_on_close);
+    TP_RUN(test_ipc_join_time_not_after_first_message);
     TP_RUN(test_ipc_every_boundary);
     TP_RUN(test_ipc_one_mib);
     TP_RUN(test_ipc_back_pressure_no_loss);
+    TP_RUN(test_ipc_refused_offers_no_syscalls);
     TP_RUN(test_ipc_lapped);
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);

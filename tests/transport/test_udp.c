@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "tp_transport_test_util.h"
@@ -171,6 +173,80 @@ static void test_udp_unicast_fragmentation(void)
     tp_subscription_stats(sub, &st);
     TP_ASSERT_EQ_U64(0, st.lost_messages);
     /* the publisher goes away: the image times out */
+    TP_ASSERT_OK(tp_publication_close(pub));
+    TP_ASSERT_OK(tp_subscription_close(sub));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
+static bool socket_writable(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    return 1 == poll(&pfd, 1, 0) && 0 != (pfd.revents & POLLOUT);
+}
+
+/*
+ * try_claim reports back pressure when the socket's send buffer is full (the
+ * send happens on commit, after the caller's side effects). Loopback frees
+ * send buffers at once, so the test fills the publication's own socket
+ * deterministically: minimum SO_SNDBUF and UDP_CORK, whose pending datagram
+ * stays charged to the socket until uncorked.
+ */
+static void test_udp_try_claim_back_pressure(void)
+{
+    TPT_SKIP_ON_AERON("the embedded UDP publication's socket");
+    int port = free_udp_port();
+    TP_ASSERT(port > 0);
+    char channel[128];
+    snprintf(channel, sizeof(channel), "aeron:udp?endpoint=127.0.0.1:%d", port);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *sub = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, channel, 310, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, channel, 310, 0));
+    TP_ASSERT_OK(wait_connected(t, pub, sub));
+    int fd = tp_udp_publication_socket(pub);
+    TP_ASSERT(fd >= 0);
+
+    int sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sink_addr = { .sin_family = AF_INET, .sin_port = 0 };
+    sink_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sink_len = sizeof(sink_addr);
+    TP_ASSERT(sink >= 0);
+    TP_ASSERT_OK(bind(sink, (struct sockaddr *)&sink_addr, sizeof(sink_addr)));
+    TP_ASSERT_OK(getsockname(sink, (struct sockaddr *)&sink_addr, &sink_len));
+    int sndbuf = 1; /* the kernel rounds it up to its minimum */
+    int on = 1;
+    TP_ASSERT_OK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)));
+    TP_ASSERT_OK(setsockopt(fd, IPPROTO_UDP, UDP_CORK, &on, sizeof(on)));
+    uint8_t junk[512] = { 0 };
+    for (int i = 0; i < 64 && socket_writable(fd); i++)
+    {
+        TP_ASSERT(sendto(fd, junk, sizeof(junk), MSG_DONTWAIT, (struct sockaddr *)&sink_addr, sink_len) > 0);
+    }
+    TP_ASSERT_MSG(!socket_writable(fd), "could not fill the send buffer of the publication's socket");
+
+    int64_t position = tp_publication_position(pub);
+    tp_buffer_claim_t claim;
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, tp_publication_try_claim(pub, 10, &claim));
+    TP_ASSERT_EQ_I64(position, tp_publication_position(pub)); /* no side effect */
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_BACK_PRESSURED, tp_publication_try_claim(pub, 10, &claim)); /* not locked */
+
+    int off = 0;
+    TP_ASSERT_OK(setsockopt(fd, IPPROTO_UDP, UDP_CORK, &off, sizeof(off))); /* flushes to the sink */
+    TP_ASSERT(socket_writable(fd));
+    TP_ASSERT(tp_publication_try_claim(pub, 10, &claim) > 0);
+    for (size_t k = 0; k < 10; k++)
+    {
+        claim.data[k] = (uint8_t)(k * 13 + 10);
+    }
+    TP_ASSERT_OK(tp_buffer_claim_commit(&claim));
+    TP_ASSERT_EQ_U64(0, tp_udp_publication_failed_commits(pub));
+    rx_t rx = { 0 };
+    TP_ASSERT_EQ_I64(1, receive_one(t, sub, &rx));
+    TP_ASSERT_EQ_U64(10, rx.len);
+    TP_ASSERT_EQ_I64(0, rx.bad);
+    close(sink);
     TP_ASSERT_OK(tp_publication_close(pub));
     TP_ASSERT_OK(tp_subscription_close(sub));
     TP_ASSERT_OK(tp_transport_close(t));
@@ -350,6 +426,7 @@ int main(void)
         return 1;
     }
     TP_RUN(test_udp_unicast_fragmentation);
+    TP_RUN(test_udp_try_claim_back_pressure);
     TP_RUN(test_udp_loss_counted);
     TP_RUN(test_udp_multicast);
     TP_RUN(test_udp_two_sessions);
