@@ -844,8 +844,11 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         e->pool_index = (uint32_t)pool;
         e->aborted = false;
         tp_shm_slot_write_begin(p->hot->ring, e->seq);
-        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
-            length);
+        if (length > 0) /* payload may be NULL for an empty frame: memcpy(dst, NULL, 0) is undefined */
+        {
+            memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)),
+                payload, length);
+        }
         fill_header(p, e, tensor, length, options);
         e->ready = true;
         p->count++;

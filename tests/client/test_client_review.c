@@ -414,6 +414,89 @@ static void test_descriptor_stream_switch_replay_is_not_a_regression(void)
     descriptor_stream_switch(true);
 }
 
+/* A producer (invoker client) with a consumer on the same client; for the hot-path tests. */
+typedef struct
+{
+    tpc_dirs_t dirs;
+    tp_client_t *client;
+    tp_producer_t *producer;
+    tp_consumer_t *consumer;
+    seq_rx_t rx;
+} hot_fixture_t;
+
+static int hot_open(hot_fixture_t *f, const char *tag, bool with_consumer)
+{
+    memset(f, 0, sizeof(*f));
+    if (tpc_dirs_make(&f->dirs, tag) < 0)
+    {
+        return -1;
+    }
+    tp_context_t *ctx = tpc_context(&f->dirs);
+    if (NULL == ctx || tp_client_init(&f->client, ctx) < 0)
+    {
+        tp_context_close(ctx);
+        return -1;
+    }
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    pc.pool_count = 2;
+    pc.pools[0].pool_id = 1;
+    pc.pools[0].stride_bytes = 256;
+    pc.pools[1].pool_id = 2;
+    pc.pools[1].stride_bytes = 4096;
+    pc.max_claims = 8;
+    if (tp_client_add_producer(&f->producer, f->client, &pc, 5000000000u) < 0)
+    {
+        return -1;
+    }
+    if (with_consumer)
+    {
+        tp_consumer_config_t cc;
+        tp_consumer_config_init(&cc);
+        cc.on_frame = on_frame_seq;
+        cc.clientd = &f->rx;
+        if (tp_client_add_consumer(&f->consumer, f->client, &cc, 5000000000u) < 0)
+        {
+            return -1;
+        }
+        TPC_WAIT_UNTIL(f->client, tp_consumer_is_mapped(f->consumer), 3000);
+        if (!tp_consumer_is_mapped(f->consumer))
+        {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void hot_close(hot_fixture_t *f)
+{
+    tp_client_close(f->client);
+    tpc_dirs_remove(&f->dirs);
+}
+
+/* An empty frame (NULL payload, length 0) queued behind an open claim: no memcpy from NULL (UBSan). */
+static void test_offer_empty_frame_queued(void)
+{
+    static hot_fixture_t f;
+    TP_ASSERT_OK(hot_open(&f, "emptyq", true));
+    tp_frame_claim_t claim;
+    int64_t seq = tp_producer_try_claim(f.producer, 100, &claim);
+    TP_ASSERT(seq >= 0);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, NULL, 0, NULL));
+    memset(claim.data, 7, 100);
+    TP_ASSERT_EQ_I64(seq, tp_frame_claim_commit(&claim, NULL, 100, NULL));
+    TP_ASSERT_EQ_I64(seq + 2, (int64_t)tp_producer_next_seq(f.producer));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 2, 2000);
+    TP_ASSERT_EQ_U64(2, f.rx.frames);
+    /* and not queued */
+    TP_ASSERT_EQ_I64(seq + 2, tp_producer_offer(f.producer, NULL, NULL, 0, NULL));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 3, 2000);
+    TP_ASSERT_EQ_U64(3, f.rx.frames);
+    hot_close(&f);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
@@ -422,5 +505,6 @@ int main(void)
     TP_RUN(test_abandoned_adds_release_pending_transport_adds);
     TP_RUN(test_descriptor_stream_switch_loses_nothing);
     TP_RUN(test_descriptor_stream_switch_replay_is_not_a_regression);
+    TP_RUN(test_offer_empty_frame_queued);
     return tp_test_finish();
 }
