@@ -39,7 +39,7 @@ typedef struct tp_producer_stct tp_producer_t;
 #define TP_PRODUCER_ERROR (-1L)          /**< tp_errmsg() says why (e.g. bad tensor header) */
 #define TP_PRODUCER_BACK_PRESSURED (-2L) /**< descriptor stream full; nothing happened, retry */
 #define TP_PRODUCER_CLOSED (-4L)         /**< the producer or its publication is closed */
-#define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted */
+#define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted; tp_errmsg() names the sizes */
 #define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
 #define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
 

@@ -647,6 +647,19 @@ static inline int select_pool(const tp_producer_t *p, size_t length)
     return -1;
 }
 
+/* Rare path (not steady state): count the drop and say what to configure. No allocation. */
+static int64_t no_pool(tp_producer_t *p, size_t length)
+{
+    tp_counter_add(&p->no_pool_drops, 1);
+    size_t n = p->hot->pool_count;
+    tp_err_set(TP_ERR_INVALID_ARGUMENT,
+        "payload of %zu bytes is larger than the largest pool stride (%u bytes, pool id %u) of stream %u: frame "
+        "dropped; configure a pool with stride_bytes >= %zu (tp_producer_config_t.pools, multiple of 64)",
+        length, n > 0 ? p->hot->strides[n - 1] : 0u, n > 0 ? (unsigned)p->hot->pool_ids[n - 1] : 0u,
+        p->config.stream_id, length);
+    return TP_PRODUCER_NO_POOL;
+}
+
 /* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code. */
 static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 {
@@ -825,8 +838,7 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     int pool = select_pool(p, length);
     if (pool < 0)
     {
-        tp_counter_add(&p->no_pool_drops, 1);
-        return TP_PRODUCER_NO_POOL;
+        return no_pool(p, length);
     }
     if (check_tensor(tensor, length) < 0)
     {
@@ -892,8 +904,7 @@ int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t 
     int pool = select_pool(p, length);
     if (pool < 0)
     {
-        tp_counter_add(&p->no_pool_drops, 1);
-        return TP_PRODUCER_NO_POOL;
+        return no_pool(p, length);
     }
     if (p->count >= p->max_claims)
     {

@@ -497,6 +497,24 @@ static void test_offer_empty_frame_queued(void)
     hot_close(&f);
 }
 
+/* NO_POOL says why: payload size, largest stride, what to configure. */
+static void test_no_pool_message(void)
+{
+    static hot_fixture_t f;
+    TP_ASSERT_OK(hot_open(&f, "nopool", false));
+    static uint8_t buf[5000];
+    tp_err_clear();
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NO_POOL, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "5000 bytes") && NULL != strstr(tp_errmsg(), "4096"),
+        "NO_POOL message: '%s'", tp_errmsg());
+    tp_err_clear();
+    tp_frame_claim_t claim;
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NO_POOL, tp_producer_try_claim(f.producer, 4097, &claim));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "4097 bytes") && NULL != strstr(tp_errmsg(), "stride_bytes"),
+        "NO_POOL message: '%s'", tp_errmsg());
+    hot_close(&f);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
@@ -506,5 +524,6 @@ int main(void)
     TP_RUN(test_descriptor_stream_switch_loses_nothing);
     TP_RUN(test_descriptor_stream_switch_replay_is_not_a_regression);
     TP_RUN(test_offer_empty_frame_queued);
+    TP_RUN(test_no_pool_message);
     return tp_test_finish();
 }
