@@ -100,6 +100,7 @@ typedef struct tp_producer_stats_stct
     uint64_t bytes;                     /**< payload bytes committed */
     uint64_t descriptors_published;
     uint64_t descriptors_not_connected; /**< committed frames whose descriptor had no subscriber */
+    uint64_t descriptors_failed;        /**< committed frames whose descriptor commit failed in the transport (lost) */
     uint64_t back_pressured;            /**< calls answered TP_PRODUCER_BACK_PRESSURED */
     uint64_t admin_action_retries;
     uint64_t no_pool_drops;             /**< payloads larger than every pool */
@@ -148,7 +149,9 @@ TP_EXPORT int64_t tp_producer_try_claim(tp_producer_t *producer, size_t length, 
  * consumed (unless -1/TP_PRODUCER_ERROR is returned for invalid arguments).
  * Returns the sequence number when the frame is published now;
  * TP_PRODUCER_PENDING when earlier claims are still open (it is published
- * when they commit or abort); TP_PRODUCER_BACK_PRESSURED when the
+ * when they commit or abort), and also when the descriptor publication
+ * failed (the frame stays queued, uncommitted; tp_errmsg() says why and the
+ * next hot-path call or tp_producer_flush() retries); TP_PRODUCER_BACK_PRESSURED when the
  * descriptor stream is full: the slot is then NOT yet committed, and the
  * next hot-path call or tp_producer_flush() commits and announces it first.
  */

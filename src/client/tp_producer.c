@@ -175,7 +175,7 @@ struct tp_producer_stct
     uint32_t head;
     uint32_t count;
     _Atomic uint64_t current_seq;
-    _Atomic uint64_t frames, bytes, descriptors_published, descriptors_not_connected, back_pressured,
+    _Atomic uint64_t frames, bytes, descriptors_published, descriptors_not_connected, descriptors_failed, back_pressured,
         admin_action_retries, no_pool_drops, claims_aborted, progress_sent;
 
     /* written by the conductor, read anywhere */
@@ -706,8 +706,15 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
                 : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
         tp_sbe_wire_frame_descriptor_set_meta_version(&m, e->header.meta_version);
         tp_sbe_wire_frame_descriptor_set_trace_id(&m, e->trace_id);
-        tp_buffer_claim_commit(claim);
-        tp_counter_add(&p->descriptors_published, 1);
+        if (tp_buffer_claim_commit(claim) < 0)
+        {
+            /* the slot is committed, its descriptor lost: consumers see a gap */
+            tp_counter_add(&p->descriptors_failed, 1);
+        }
+        else
+        {
+            tp_counter_add(&p->descriptors_published, 1);
+        }
     }
     else
     {
@@ -978,10 +985,15 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
     {
         return (int64_t)seq;
     }
-    if (f < 0 && p->entries[p->head].seq == seq)
+    if (f < 0 && p->entries[p->head].seq == seq && TP_PRODUCER_ERROR != f)
     {
         return f;
     }
+    /*
+     * The claim is consumed: -1 (TP_PRODUCER_ERROR) would say it was not. A descriptor publication error leaves
+     * the frame queued, uncommitted, like back pressure; tp_errmsg() keeps the reason and the next hot-path call
+     * or tp_producer_flush() retries (and reports) it.
+     */
     return TP_PRODUCER_PENDING;
 }
 
@@ -2023,6 +2035,7 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->bytes = tp_counter_get(&p->bytes);
     s->descriptors_published = tp_counter_get(&p->descriptors_published);
     s->descriptors_not_connected = tp_counter_get(&p->descriptors_not_connected);
+    s->descriptors_failed = tp_counter_get(&p->descriptors_failed);
     s->back_pressured = tp_counter_get(&p->back_pressured);
     s->admin_action_retries = tp_counter_get(&p->admin_action_retries);
     s->no_pool_drops = tp_counter_get(&p->no_pool_drops);

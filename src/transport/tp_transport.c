@@ -1,6 +1,7 @@
 #include "transport/tp_transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,13 @@ int64_t tp_publication_try_claim(tp_publication_t *pub, size_t length, tp_buffer
     return pub->ops->try_claim(pub->impl, length, claim);
 }
 
+static _Atomic uint32_t tp_test_failing_claim_commits;
+
+void tp_transport_test_fail_claim_commits(uint32_t count)
+{
+    atomic_store(&tp_test_failing_claim_commits, count);
+}
+
 int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
 {
     if (NULL == claim || NULL == claim->ops)
@@ -509,6 +517,12 @@ int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
         return tp_err_set(TP_ERR_STATE, "tp_buffer_claim_commit: claim is not active");
     }
     const tp_publication_ops_t *ops = claim->ops;
+    uint32_t failing = atomic_load_explicit(&tp_test_failing_claim_commits, memory_order_relaxed);
+    if (failing > 0 && atomic_compare_exchange_strong(&tp_test_failing_claim_commits, &failing, failing - 1))
+    {
+        ops->abort(claim); /* keep the log consistent: the claimed space becomes padding */
+        return tp_err_set(TP_ERR_IO, "tp_buffer_claim_commit: failure injected by a test");
+    }
     return ops->commit(claim);
 }
 

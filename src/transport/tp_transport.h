@@ -191,6 +191,12 @@ int tp_transport_async_add_publication(
  */
 void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls);
 
+/**
+ * Test hook (process-wide): the next `count` tp_buffer_claim_commit calls
+ * abort the claim instead and fail with TP_ERR_IO.
+ */
+void tp_transport_test_fail_claim_commits(uint32_t count);
+
 /** Test hook: while held, every add of this transport (started or not) answers "pending". */
 void tp_transport_test_hold_adds(tp_transport_t *t, bool hold);
 

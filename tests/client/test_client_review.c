@@ -515,6 +515,30 @@ static void test_no_pool_message(void)
     hot_close(&f);
 }
 
+/* A descriptor whose commit fails in the transport is counted as failed, not as published. */
+static void test_descriptor_commit_failure_counted(void)
+{
+    static hot_fixture_t f;
+    TP_ASSERT_OK(hot_open(&f, "commitfail", true));
+    uint8_t buf[64] = { 0 };
+    TP_ASSERT_EQ_I64(0, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    tp_transport_test_fail_claim_commits(1);
+    TP_ASSERT_EQ_I64(1, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL)); /* committed in SHM */
+    tp_transport_test_fail_claim_commits(0);
+    TP_ASSERT_EQ_I64(2, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(3, ps.frames);
+    TP_ASSERT_EQ_U64(2, ps.descriptors_published);
+    TP_ASSERT_EQ_U64(1, ps.descriptors_failed);
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 2, 2000);
+    tp_consumer_stats_t cs;
+    TP_ASSERT_OK(tp_consumer_stats(f.consumer, &cs));
+    TP_ASSERT_EQ_U64(2, f.rx.frames);
+    TP_ASSERT_EQ_U64(1, cs.drops_gap); /* the lost descriptor */
+    hot_close(&f);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
@@ -525,5 +549,6 @@ int main(void)
     TP_RUN(test_descriptor_stream_switch_replay_is_not_a_regression);
     TP_RUN(test_offer_empty_frame_queued);
     TP_RUN(test_no_pool_message);
+    TP_RUN(test_descriptor_commit_failure_counted);
     return tp_test_finish();
 }
