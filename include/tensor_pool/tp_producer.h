@@ -14,9 +14,11 @@
  *
  * Back pressure: the space for the FrameDescriptor is claimed on the
  * descriptor publication BEFORE seq_commit is set, so a committed slot never
- * lacks its descriptor. tp_producer_offer() answers
- * TP_PRODUCER_BACK_PRESSURED without any side effect (no slot touched, no
- * sequence number used): retry the same call. Claims committed under back
+ * lacks its descriptor; tp_producer_offer() copies the payload first and
+ * claims afterwards, so the claim is never held during the copy. It answers
+ * TP_PRODUCER_BACK_PRESSURED without using a sequence number (the slot of
+ * the next seq is left in progress, not committed): retry the same call, it
+ * rewrites the same seq. Claims committed under back
  * pressure stay queued (uncommitted) and are flushed first by the next call. Admin actions
  * are retried internally. With no subscriber (not connected) the frame is
  * still committed in SHM, the descriptor is dropped and counted

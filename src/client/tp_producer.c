@@ -873,6 +873,24 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         p->count++;
         return TP_PRODUCER_PENDING;
     }
+    /*
+     * Write the slot first (in progress, payload) under the next seq WITHOUT taking it, then claim the
+     * descriptor space: the claim on the shared descriptor log is held only for header + commit + descriptor,
+     * never during the copy (subscribers wait for a claimed but uncommitted frame; a producer preempted past
+     * the transport's unblock timeout would make them skip it as a dead writer's hole). Under back pressure the
+     * slot stays in progress and next_seq is unchanged: the retry rewrites the same seq (nothing burnt, and no
+     * committed slot lacks its descriptor).
+     */
+    tp_producer_entry_t *e = &p->entries[p->head];
+    e->seq = p->next_seq;
+    e->pool_index = (uint32_t)pool;
+    tp_shm_slot_write_begin(p->hot->ring, e->seq);
+    if (length > 0)
+    {
+        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
+            length);
+    }
+    fill_header(p, e, tensor, length, options);
     tp_buffer_claim_t claim;
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
@@ -883,16 +901,7 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         }
         return rc;
     }
-    tp_producer_entry_t *e = &p->entries[p->head];
-    e->seq = p->next_seq++;
-    e->pool_index = (uint32_t)pool;
-    tp_shm_slot_write_begin(p->hot->ring, e->seq);
-    if (length > 0)
-    {
-        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
-            length);
-    }
-    fill_header(p, e, tensor, length, options);
+    p->next_seq++;
     publish_entry(p, e, &claim, 1 == rc);
     return (int64_t)e->seq;
 }

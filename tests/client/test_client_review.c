@@ -12,6 +12,7 @@
 #include "tp_test.h"
 #include "transport/tp_transport.h"
 #include "transport/tp_transport_internal.h"
+#include "shm/tp_shm_internal.h"
 
 #include "../../examples/tp_example_common.h"
 
@@ -539,6 +540,101 @@ static void test_descriptor_commit_failure_counted(void)
     hot_close(&f);
 }
 
+static void ignore_fragment(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)clientd;
+    (void)buffer;
+    (void)length;
+    (void)header;
+}
+
+/* Seq word of the ring slot of `seq` (low bit set: committed), read through a separate inspection mapping. */
+static uint64_t ring_seq_word(tp_producer_t *producer, uint64_t seq, uint32_t nslots)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/header.ring", tp_producer_epoch_dir(producer));
+    tp_shm_region_t *ring = NULL;
+    if (tp_shm_region_map_inspect(&ring, path) < 0)
+    {
+        return UINT64_MAX;
+    }
+    const uint8_t *slot = tp_shm_region_base(ring) + tp_shm_slot_offset(tp_shm_header_index(seq, nslots));
+    uint64_t word = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+    tp_shm_region_close(ring);
+    return word;
+}
+
+/*
+ * Offer under back pressure: the payload is written first, the descriptor claimed afterwards; the refused frame
+ * leaves its slot IN PROGRESS (never committed without a descriptor), next_seq unchanged, and the retry reuses
+ * the seq.
+ */
+static void test_back_pressured_offer_leaves_slot_in_progress(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "bpslot"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_DESCRIPTOR, "aeron:ipc?term-length=65536", 1100));
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    pc.pool_count = 1;
+    pc.pools[0].pool_id = 1;
+    pc.pools[0].stride_bytes = 128;
+    tp_producer_t *producer = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
+    /* a tethered subscriber that never polls: the descriptor log fills up */
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, client->transport, "aeron:ipc?term-length=65536", 1100, NULL,
+        NULL, NULL, NULL, 0));
+    uint8_t buf[64];
+    int64_t rc = 0;
+    uint64_t published = 0;
+    for (int i = 0; i < 100000; i++)
+    {
+        memset(buf, (int)(i & 0xff), sizeof(buf));
+        rc = tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL);
+        if (rc < 0)
+        {
+            break;
+        }
+        published++;
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_BACK_PRESSURED, rc);
+    TP_ASSERT_EQ_U64(published, tp_producer_next_seq(producer)); /* no sequence number burnt */
+    uint64_t word = ring_seq_word(producer, published, 64);
+    TP_ASSERT_EQ_U64(published << 1, word); /* written, in progress, not committed */
+    TP_ASSERT_EQ_U64((published - 1) << 1 | 1u, ring_seq_word(producer, published - 1, 64));
+    /* retried while still back pressured: same seq, still in progress */
+    TP_ASSERT_EQ_I64(TP_PRODUCER_BACK_PRESSURED, tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL));
+    TP_ASSERT_EQ_U64(published, tp_producer_next_seq(producer));
+    TP_ASSERT_EQ_U64(published << 1, ring_seq_word(producer, published, 64));
+    /* drained: the retry publishes exactly that seq */
+    int64_t retry = TP_PRODUCER_BACK_PRESSURED;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (TP_PRODUCER_BACK_PRESSURED == retry && tp_clock_mono_ns() < deadline)
+    {
+        while (tp_subscription_poll(sub, ignore_fragment, NULL, 1000) > 0)
+        {
+        }
+        tp_client_do_work(client);
+        retry = tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL);
+    }
+    TP_ASSERT_EQ_I64((int64_t)published, retry);
+    TP_ASSERT_EQ_U64(published << 1 | 1u, ring_seq_word(producer, published, 64));
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(producer, &ps));
+    TP_ASSERT_EQ_U64(published + 1, ps.frames);
+    TP_ASSERT_EQ_U64(published + 1, ps.descriptors_published);
+    tp_subscription_close(sub);
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
@@ -550,5 +646,6 @@ int main(void)
     TP_RUN(test_offer_empty_frame_queued);
     TP_RUN(test_no_pool_message);
     TP_RUN(test_descriptor_commit_failure_counted);
+    TP_RUN(test_back_pressured_offer_leaves_slot_in_progress);
     return tp_test_finish();
 }
