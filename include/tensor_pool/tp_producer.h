@@ -45,6 +45,13 @@ typedef struct tp_producer_stct tp_producer_t;
 #define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
 #define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
 
+/** Entries of tp_producer_config_t.per_consumer_channels. */
+#define TP_PRODUCER_CHANNEL_ALLOW_MAX 4
+/** Longest channel prefix in tp_producer_config_t.per_consumer_channels (bytes, with the NUL). */
+#define TP_PRODUCER_CHANNEL_PREFIX_MAX 128
+/** Default cap on the term-length a ConsumerHello may request for a per-consumer stream (16 MiB). */
+#define TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH (16u * 1024u * 1024u)
+
 /** Most payload pools per producer. */
 #define TP_PRODUCER_MAX_POOLS 16
 /** Longest data source name (bytes). */
@@ -71,6 +78,18 @@ typedef struct tp_producer_config_stct
     bool remove_on_close;          /**< unlink the epoch directory on close (default true) */
     uint32_t file_mode;            /**< region file mode (default 0600) */
     char name[TP_PRODUCER_NAME_MAX]; /**< DataSourceAnnounce name (default "") */
+    /**
+     * Channels a ConsumerHello may request for its per-consumer descriptor /
+     * control streams (§5) — hellos are untrusted input. Prefix match; a
+     * prefix without '?' matches the channel exactly or followed by '?'
+     * (e.g. "aeron:ipc" allows "aeron:ipc" and "aeron:ipc?term-length=64k",
+     * not "aeron:ipcx"). All empty (default): only "aeron:ipc" channels.
+     * Entries must start with "aeron:". Anything else is declined (§10.1.3:
+     * empty channel, stream id 0).
+     */
+    char per_consumer_channels[TP_PRODUCER_CHANNEL_ALLOW_MAX][TP_PRODUCER_CHANNEL_PREFIX_MAX];
+    /** Largest term-length a requested channel may set (0: TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH); larger is declined. */
+    uint64_t per_consumer_max_term_length;
 } tp_producer_config_t;
 
 /** Fill `config` with the defaults. */

@@ -24,6 +24,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_uri.h"
 #include "tp_sbe/wire.h"
 
 #define TP_DESCRIPTOR_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH)
@@ -272,7 +273,75 @@ static int validate_layout(uint32_t header_nslots, size_t pool_count, const tp_p
 
 static int validate_config(const tp_producer_config_t *c)
 {
+    for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX; i++)
+    {
+        const char *prefix = c->per_consumer_channels[i];
+        if (NULL == memchr(prefix, '\0', TP_PRODUCER_CHANNEL_PREFIX_MAX))
+        {
+            return tp_err_set(TP_ERR_CONFIG, "producer config: per_consumer_channels[%zu] is not NUL-terminated", i);
+        }
+        if ('\0' != prefix[0] && 0 != strncmp(prefix, "aeron:", 6))
+        {
+            return tp_err_set(TP_ERR_CONFIG,
+                "producer config: per_consumer_channels[%zu] \"%s\" must be an Aeron channel prefix (\"aeron:...\")", i,
+                prefix);
+        }
+    }
     return validate_layout(c->header_nslots, c->pool_count, c->pools);
+}
+
+/* Whether `channel` matches an allow-list prefix (see tp_producer_config_t.per_consumer_channels). */
+static bool channel_prefix_matches(const char *prefix, const char *channel)
+{
+    size_t n = strlen(prefix);
+    if (0 == n || 0 != strncmp(channel, prefix, n))
+    {
+        return false;
+    }
+    return NULL != strchr(prefix, '?') || '\0' == channel[n] || '?' == channel[n];
+}
+
+/*
+ * A per-consumer stream request from a (untrusted) ConsumerHello: allowed channel and a term-length within the
+ * cap. Logs why a request is declined.
+ */
+static bool channel_allowed(const tp_producer_t *p, const char *channel)
+{
+    bool any = false;
+    bool match = false;
+    for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX && !match; i++)
+    {
+        const char *prefix = p->config.per_consumer_channels[i];
+        any = any || '\0' != prefix[0];
+        match = channel_prefix_matches(prefix, channel);
+    }
+    if (!any)
+    {
+        match = channel_prefix_matches("aeron:ipc", channel);
+    }
+    if (!match)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: not in the allowed channels",
+            p->config.stream_id, channel);
+        return false;
+    }
+    tp_uri_t uri;
+    uint64_t cap = p->config.per_consumer_max_term_length ? p->config.per_consumer_max_term_length
+                                                          : TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH;
+    uint64_t term_length = 0;
+    if (tp_uri_parse(channel, &uri) < 0 || tp_uri_get_size(&uri, "term-length", 0, 0, UINT64_MAX, false, &term_length) < 0)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: %s", p->config.stream_id, channel,
+            tp_errmsg());
+        return false;
+    }
+    if (term_length > cap)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: term-length %llu above the cap %llu",
+            p->config.stream_id, channel, (unsigned long long)term_length, (unsigned long long)cap);
+        return false;
+    }
+    return true;
 }
 
 /* Highest epoch present in the stream directory (0 when none). */
@@ -1682,6 +1751,7 @@ static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, co
         {
             valid = !(ctx->stream_id[k] == (int32_t)sid && 0 == strcmp(ctx->channel[k], channel));
         }
+        valid = valid && channel_allowed(p, channel);
     }
     if (!valid)
     {

@@ -635,6 +635,79 @@ static void test_back_pressured_offer_leaves_slot_in_progress(void)
     tpc_dirs_remove(&d);
 }
 
+static bool has_publication(tp_transport_t *t, int32_t stream_id)
+{
+    for (tp_publication_t *p = t->publications; NULL != p; p = p->next)
+    {
+        if (p->stream_id == stream_id)
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * ConsumerHello is untrusted: per-consumer streams on channels outside the producer's allow-list (default:
+ * aeron:ipc only) or with a term-length above the cap are declined (§10.1.3), no publication is opened.
+ */
+static void test_untrusted_hello_channels_declined(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "allow"));
+    tp_context_t *ctx = tpc_context(&d);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    snprintf(pc.per_consumer_channels[0], sizeof(pc.per_consumer_channels[0]), "udp:bad");
+    tp_producer_t *producer = NULL;
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&producer, client, &pc, 5000000000u));
+    tp_producer_config_init(&pc);
+    pc.header_nslots = 64;
+    pc.per_consumer_max_term_length = 1024 * 1024;
+    TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
+    const char *channels[] = {
+        "aeron:udp?endpoint=127.0.0.1:40999", /* not ipc: declined */
+        "aeron:ipc?term-length=1g",           /* above the cap: declined */
+        "aeron:ipcx",                         /* not the ipc media: declined */
+        "aeron:ipc?term-length=64k",          /* allowed */
+    };
+    const int32_t ids[] = { 1181, 1182, 1183, 1184 };
+    static seq_rx_t rx[4];
+    tp_consumer_t *consumers[4] = { NULL };
+    for (int i = 0; i < 4; i++)
+    {
+        tp_consumer_config_t cc;
+        tp_consumer_config_init(&cc);
+        cc.on_frame = on_frame_seq;
+        cc.clientd = &rx[i];
+        snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "%s", channels[i]);
+        cc.descriptor_stream_id = ids[i];
+        TP_ASSERT_OK(tp_client_add_consumer(&consumers[i], client, &cc, 5000000000u));
+    }
+    tp_consumer_stats_t cs[4];
+    TPC_WAIT_UNTIL(client,
+        (tp_consumer_stats(consumers[0], &cs[0]), tp_consumer_stats(consumers[1], &cs[1]),
+            tp_consumer_stats(consumers[2], &cs[2]), tp_consumer_stats(consumers[3], &cs[3]),
+            cs[0].configs_received > 0 && cs[1].configs_received > 0 && cs[2].configs_received > 0 &&
+                1184 == cs[3].descriptor_stream_id),
+        3000);
+    for (int i = 0; i < 3; i++)
+    {
+        TP_ASSERT(cs[i].configs_received > 0);              /* answered ... */
+        TP_ASSERT_EQ_U64(1100, cs[i].descriptor_stream_id); /* ... with a decline: stays on the shared stream */
+        TP_ASSERT(!has_publication(client->transport, ids[i]));
+    }
+    TP_ASSERT_EQ_U64(1184, cs[3].descriptor_stream_id);
+    TP_ASSERT(has_publication(client->transport, 1184));
+    TP_ASSERT_OK(tp_client_close(client));
+    tpc_dirs_remove(&d);
+}
+
 int main(void)
 {
     TP_RUN(test_close_waits_for_blocking_callback);
@@ -647,5 +720,6 @@ int main(void)
     TP_RUN(test_no_pool_message);
     TP_RUN(test_descriptor_commit_failure_counted);
     TP_RUN(test_back_pressured_offer_leaves_slot_in_progress);
+    TP_RUN(test_untrusted_hello_channels_declined);
     return tp_test_finish();
 }
