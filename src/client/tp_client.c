@@ -13,6 +13,9 @@
 #include "common/tp_log.h"
 
 
+/* Longest wait in tp_client_close for released transport adds to complete. */
+#define TP_CLIENT_CLOSE_ORPHAN_WAIT_NS (100000000ULL)
+
 /* ------------------------------------------------------------------------- */
 /* Commands                                                                   */
 /* ------------------------------------------------------------------------- */
@@ -501,8 +504,13 @@ int tp_client_close(tp_client_t *client)
     {
         tp_consumer_destroy(client->consumers[--client->consumer_count]);
     }
-    /* give adds released meanwhile a bounded chance to complete, so that they are closed, not abandoned */
-    uint64_t deadline = tp_clock_mono_ns() + client->ctx.client_timeout_ns;
+    /*
+     * Give adds released meanwhile a short chance to complete, so that they are closed here; what is still
+     * pending after that is left to the transport's close (the Aeron backend polls and closes its pending adds).
+     */
+    uint64_t close_wait_ns = client->ctx.client_timeout_ns < TP_CLIENT_CLOSE_ORPHAN_WAIT_NS ? client->ctx.client_timeout_ns
+                                                                                          : TP_CLIENT_CLOSE_ORPHAN_WAIT_NS;
+    uint64_t deadline = tp_clock_mono_ns() + close_wait_ns;
     while (client->orphan_count > 0)
     {
         tp_transport_do_work(client->transport);
