@@ -254,10 +254,7 @@ static void test_abandoned_adds_release_pending_transport_adds(void)
     TP_ASSERT_EQ_U64(0, client->producer_count);
     TP_ASSERT_EQ_U64(0, client->pending_add_count);
     TP_ASSERT(tp_client_orphan_add_count(client) > 0);
-    for (int i = 0; i < 10; i++)
-    {
-        tp_client_do_work(client);
-    }
+    TPC_WAIT_UNTIL(client, 0 == tp_client_orphan_add_count(client), 5000);
     /* every released add completed and was closed: nothing registered, nothing leaked (ASan) */
     TP_ASSERT_EQ_U64(0, tp_client_orphan_add_count(client));
     TP_ASSERT_EQ_U64(0, transport_subscription_count(client->transport));
@@ -291,6 +288,18 @@ static void on_frame_seq(void *clientd, const tp_frame_t *frame)
     }
     rx->last_seq = frame->seq;
     rx->frames++;
+}
+
+/* Run only the consumer's client until its descriptor stream is `stream_id` (embedded: one duty cycle). */
+static void wait_for_switch(tp_client_t *cclient, tp_consumer_t *consumer, uint32_t stream_id)
+{
+    tp_consumer_stats_t cs;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    do
+    {
+        tp_client_do_work(cclient);
+        tp_consumer_stats(consumer, &cs);
+    } while (cs.descriptor_stream_id != stream_id && tp_clock_mono_ns() < deadline);
 }
 
 static uint64_t offer_burst(tp_producer_t *producer, int n)
@@ -374,7 +383,7 @@ static void descriptor_stream_switch(bool replay)
         /* burst 2: fanned out only after the consumer switched: delivered by both streams */
         offered += offer_burst(producer, 40);
         tp_transport_test_hold_adds(cclient->transport, false);
-        tp_client_do_work(cclient); /* the switch completes */
+        wait_for_switch(cclient, consumer, 1170); /* the switch completes */
     }
     else
     {
@@ -382,8 +391,8 @@ static void descriptor_stream_switch(bool replay)
         offered += offer_burst(producer, 40);
         tp_client_do_work(cclient);
         tp_transport_test_hold_adds(cclient->transport, false);
-        tp_client_do_work(cclient); /* the switch completes */
-        tp_client_do_work(pclient); /* the fan-out replays seqs the consumer has seen */
+        wait_for_switch(cclient, consumer, 1170); /* the switch completes */
+        tp_client_do_work(pclient);               /* the fan-out replays seqs the consumer has seen */
     }
     TP_ASSERT_OK(tp_consumer_stats(consumer, &cs));
     TP_ASSERT_EQ_U64(1170, cs.descriptor_stream_id);
