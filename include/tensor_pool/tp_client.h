@@ -55,9 +55,16 @@ TP_EXPORT int tp_client_do_work(tp_client_t *client);
 TP_EXPORT bool tp_client_is_threaded(const tp_client_t *client);
 
 /**
- * Close the client: stop the conductor thread (bounded wait), close every
- * remaining producer and consumer, close the transport, free everything.
- * Producers and consumers of this client must not be used afterwards.
+ * Close the client: stop the conductor thread, close every remaining
+ * producer and consumer, close the transport, free everything. Producers and
+ * consumers of this client must not be used afterwards.
+ *
+ * The conductor thread is always joined before anything is released: if it
+ * is still inside its duty cycle (a callback that blocks), close waits for
+ * it — without bound — and logs a warning every client timeout
+ * (tp_context_set_client_timeout_ns). Returns 0; -1 with TP_ERR_STATE (and
+ * nothing released) when called from the conductor thread itself, i.e. from
+ * a callback.
  */
 TP_EXPORT int tp_client_close(tp_client_t *client);
 

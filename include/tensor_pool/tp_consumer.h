@@ -166,6 +166,7 @@ typedef struct tp_consumer_stats_stct
     uint64_t descriptors;          /**< FrameDescriptors received for this stream */
     uint64_t descriptors_unmapped; /**< dropped: no regions mapped (M0) */
     uint64_t descriptors_wrong_epoch; /**< dropped: epoch differs from the mapped one */
+    uint64_t descriptors_duplicate; /**< ignored while switching descriptor streams: seq already seen on the other stream */
     uint64_t announces_accepted;
     uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
     uint64_t remaps;               /**< successful mappings (first one included) */
@@ -210,7 +211,15 @@ TP_EXPORT int tp_consumer_fallback_uri(const tp_consumer_t *consumer, char *buf,
 TP_EXPORT int tp_consumer_metadata(const tp_consumer_t *consumer, const char *key, void *buf, size_t len,
     uint32_t *meta_version);
 
-/** Close a consumer (through the conductor, bounded wait). Returns 0 or -1. */
+/**
+ * Close a consumer (through the conductor, bounded wait). Returns 0 or -1.
+ * The handle is dead once close has been called, whatever it returns: on a
+ * timeout (TP_ERR_TIMEOUT) the queued close still completes on the
+ * conductor and frees the object. Do not close it again: a repeated close
+ * that reaches the conductor after the first one is refused (TP_ERR_CLOSED)
+ * and never destroys twice, but once the first close has completed the
+ * handle's memory is gone.
+ */
 TP_EXPORT int tp_consumer_close(tp_consumer_t *consumer);
 
 #ifdef __cplusplus

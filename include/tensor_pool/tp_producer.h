@@ -14,9 +14,11 @@
  *
  * Back pressure: the space for the FrameDescriptor is claimed on the
  * descriptor publication BEFORE seq_commit is set, so a committed slot never
- * lacks its descriptor. tp_producer_offer() answers
- * TP_PRODUCER_BACK_PRESSURED without any side effect (no slot touched, no
- * sequence number used): retry the same call. Claims committed under back
+ * lacks its descriptor; tp_producer_offer() copies the payload first and
+ * claims afterwards, so the claim is never held during the copy. It answers
+ * TP_PRODUCER_BACK_PRESSURED without using a sequence number (the slot of
+ * the next seq is left in progress, not committed): retry the same call, it
+ * rewrites the same seq. Claims committed under back
  * pressure stay queued (uncommitted) and are flushed first by the next call. Admin actions
  * are retried internally. With no subscriber (not connected) the frame is
  * still committed in SHM, the descriptor is dropped and counted
@@ -39,9 +41,16 @@ typedef struct tp_producer_stct tp_producer_t;
 #define TP_PRODUCER_ERROR (-1L)          /**< tp_errmsg() says why (e.g. bad tensor header) */
 #define TP_PRODUCER_BACK_PRESSURED (-2L) /**< descriptor stream full; nothing happened, retry */
 #define TP_PRODUCER_CLOSED (-4L)         /**< the producer or its publication is closed */
-#define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted */
+#define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted; tp_errmsg() names the sizes */
 #define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
 #define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
+
+/** Entries of tp_producer_config_t.per_consumer_channels. */
+#define TP_PRODUCER_CHANNEL_ALLOW_MAX 4
+/** Longest channel prefix in tp_producer_config_t.per_consumer_channels (bytes, with the NUL). */
+#define TP_PRODUCER_CHANNEL_PREFIX_MAX 128
+/** Default cap on the term-length a ConsumerHello may request for a per-consumer stream (16 MiB). */
+#define TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH (16u * 1024u * 1024u)
 
 /** Most payload pools per producer. */
 #define TP_PRODUCER_MAX_POOLS 16
@@ -69,6 +78,18 @@ typedef struct tp_producer_config_stct
     bool remove_on_close;          /**< unlink the epoch directory on close (default true) */
     uint32_t file_mode;            /**< region file mode (default 0600) */
     char name[TP_PRODUCER_NAME_MAX]; /**< DataSourceAnnounce name (default "") */
+    /**
+     * Channels a ConsumerHello may request for its per-consumer descriptor /
+     * control streams (§5) — hellos are untrusted input. Prefix match; a
+     * prefix without '?' matches the channel exactly or followed by '?'
+     * (e.g. "aeron:ipc" allows "aeron:ipc" and "aeron:ipc?term-length=64k",
+     * not "aeron:ipcx"). All empty (default): only "aeron:ipc" channels.
+     * Entries must start with "aeron:". Anything else is declined (§10.1.3:
+     * empty channel, stream id 0).
+     */
+    char per_consumer_channels[TP_PRODUCER_CHANNEL_ALLOW_MAX][TP_PRODUCER_CHANNEL_PREFIX_MAX];
+    /** Largest term-length a requested channel may set (0: TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH); larger is declined. */
+    uint64_t per_consumer_max_term_length;
 } tp_producer_config_t;
 
 /** Fill `config` with the defaults. */
@@ -100,6 +121,7 @@ typedef struct tp_producer_stats_stct
     uint64_t bytes;                     /**< payload bytes committed */
     uint64_t descriptors_published;
     uint64_t descriptors_not_connected; /**< committed frames whose descriptor had no subscriber */
+    uint64_t descriptors_failed;        /**< committed frames whose descriptor commit failed in the transport (lost) */
     uint64_t back_pressured;            /**< calls answered TP_PRODUCER_BACK_PRESSURED */
     uint64_t admin_action_retries;
     uint64_t no_pool_drops;             /**< payloads larger than every pool */
@@ -148,7 +170,9 @@ TP_EXPORT int64_t tp_producer_try_claim(tp_producer_t *producer, size_t length, 
  * consumed (unless -1/TP_PRODUCER_ERROR is returned for invalid arguments).
  * Returns the sequence number when the frame is published now;
  * TP_PRODUCER_PENDING when earlier claims are still open (it is published
- * when they commit or abort); TP_PRODUCER_BACK_PRESSURED when the
+ * when they commit or abort), and also when the descriptor publication
+ * failed (the frame stays queued, uncommitted; tp_errmsg() says why and the
+ * next hot-path call or tp_producer_flush() retries); TP_PRODUCER_BACK_PRESSURED when the
  * descriptor stream is full: the slot is then NOT yet committed, and the
  * next hot-path call or tp_producer_flush() commits and announces it first.
  */
@@ -262,6 +286,12 @@ TP_EXPORT const char *tp_producer_epoch_dir(const tp_producer_t *producer);
  * Close a producer: stop announcing, close its publications, unmap (and with
  * remove_on_close unlink) its regions. From the application thread; goes
  * through the conductor with a bounded wait. Returns 0 or -1.
+ * The handle is dead once close has been called, whatever it returns: on a
+ * timeout (TP_ERR_TIMEOUT) the queued close still completes on the
+ * conductor and frees the object. Do not close it again: a repeated close
+ * that reaches the conductor after the first one is refused (TP_ERR_CLOSED)
+ * and never destroys twice, but once the first close has completed the
+ * handle's memory is gone.
  */
 TP_EXPORT int tp_producer_close(tp_producer_t *producer);
 

@@ -2,6 +2,7 @@
  * Client and client conductor: owns the transport, runs the duty cycle of
  * every producer and consumer, processes cross-thread commands.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
+
+/* Longest wait in tp_client_close for released transport adds to complete. */
+#define TP_CLIENT_CLOSE_ORPHAN_WAIT_NS (100000000ULL)
 
 /* ------------------------------------------------------------------------- */
 /* Commands                                                                   */
@@ -63,28 +67,32 @@ void tp_client_report_error(tp_client_t *client, const char *what)
     }
 }
 
-static void remove_producer(tp_client_t *client, tp_producer_t *producer)
+/* Returns true when `producer` was registered (and is now removed). */
+static bool remove_producer(tp_client_t *client, tp_producer_t *producer)
 {
     for (size_t i = 0; i < client->producer_count; i++)
     {
         if (client->producers[i] == producer)
         {
             client->producers[i] = client->producers[--client->producer_count];
-            return;
+            return true;
         }
     }
+    return false;
 }
 
-static void remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
+/* Returns true when `consumer` was registered (and is now removed). */
+static bool remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
 {
     for (size_t i = 0; i < client->consumer_count; i++)
     {
         if (client->consumers[i] == consumer)
         {
             client->consumers[i] = client->consumers[--client->consumer_count];
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 static void abandoned_add(tp_client_cmd_t *cmd)
@@ -104,6 +112,39 @@ static void abandoned_add(tp_client_cmd_t *cmd)
     cmd->target = NULL;
 }
 
+/* Adds of `type` admitted and still waiting for their transport resources. */
+static size_t pending_add_count_of(const tp_client_t *client, tp_cmd_type_t type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < client->pending_add_count; i++)
+    {
+        if (client->pending_adds[i]->type == type)
+        {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Whether one more add of `type` fits: completed ones plus those still pending. */
+static bool add_admissible(const tp_client_t *client, tp_cmd_type_t type)
+{
+    if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]))
+    {
+        return false;
+    }
+    size_t pending = pending_add_count_of(client, type);
+    return TP_CMD_ADD_PRODUCER == type ? client->producer_count + pending < TP_CLIENT_MAX_PRODUCERS
+                                       : client->consumer_count + pending < TP_CLIENT_MAX_CONSUMERS;
+}
+
+static int too_many_error(tp_cmd_type_t type)
+{
+    return tp_err_set(TP_ERR_STATE, "too many %s in one client (max %d, counting adds still pending)",
+        TP_CMD_ADD_PRODUCER == type ? "producers" : "consumers",
+        TP_CMD_ADD_PRODUCER == type ? TP_CLIENT_MAX_PRODUCERS : TP_CLIENT_MAX_CONSUMERS);
+}
+
 /* Runs on the conductor (or inline in invoker mode). */
 static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
 {
@@ -113,11 +154,9 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
         case TP_CMD_ADD_CONSUMER:
         {
             int rc;
-            if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]) ||
-                client->producer_count >= TP_CLIENT_MAX_PRODUCERS || client->consumer_count >= TP_CLIENT_MAX_CONSUMERS)
+            if (!add_admissible(client, cmd->type))
             {
-                rc = tp_err_set(TP_ERR_STATE, "too many producers/consumers in one client (max %d each)",
-                    TP_CLIENT_MAX_PRODUCERS);
+                rc = too_many_error(cmd->type);
             }
             else if (TP_CMD_ADD_PRODUCER == cmd->type)
             {
@@ -143,14 +182,31 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
             break;
         }
         case TP_CMD_CLOSE_PRODUCER:
-            remove_producer(client, cmd->target);
-            tp_producer_destroy(cmd->target);
-            tp_client_cmd_complete(cmd, true, NULL);
+            /* only a registered producer is destroyed: a repeated close (e.g. after a timed-out one) is refused */
+            if (remove_producer(client, cmd->target))
+            {
+                tp_producer_destroy(cmd->target);
+                tp_client_cmd_complete(cmd, true, NULL);
+            }
+            else
+            {
+                tp_err_set(TP_ERR_CLOSED, "producer already closed (or not of this client)");
+                cmd_set_error(cmd);
+                tp_client_cmd_complete(cmd, false, NULL);
+            }
             break;
         case TP_CMD_CLOSE_CONSUMER:
-            remove_consumer(client, cmd->target);
-            tp_consumer_destroy(cmd->target);
-            tp_client_cmd_complete(cmd, true, NULL);
+            if (remove_consumer(client, cmd->target))
+            {
+                tp_consumer_destroy(cmd->target);
+                tp_client_cmd_complete(cmd, true, NULL);
+            }
+            else
+            {
+                tp_err_set(TP_ERR_CLOSED, "consumer already closed (or not of this client)");
+                cmd_set_error(cmd);
+                tp_client_cmd_complete(cmd, false, NULL);
+            }
             break;
         case TP_CMD_SET_METADATA:
             tp_producer_apply_metadata(cmd->target, cmd->payload);
@@ -164,6 +220,8 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
             break;
     }
 }
+
+static int poll_orphans(tp_client_t *client);
 
 static int poll_pending_adds(tp_client_t *client)
 {
@@ -191,6 +249,13 @@ static int poll_pending_adds(tp_client_t *client)
         }
         work++;
         client->pending_adds[i] = client->pending_adds[--client->pending_add_count];
+        if (1 == rc && (TP_CMD_ADD_PRODUCER == cmd->type ? client->producer_count >= TP_CLIENT_MAX_PRODUCERS
+                                                          : client->consumer_count >= TP_CLIENT_MAX_CONSUMERS))
+        {
+            /* admission counts pending adds, so this cannot happen; never write past the array regardless */
+            too_many_error(cmd->type);
+            rc = -1;
+        }
         if (1 == rc)
         {
             if (TP_CMD_ADD_PRODUCER == cmd->type)
@@ -250,6 +315,10 @@ static int conductor_do_work(void *state)
     if (client->pending_add_count > 0)
     {
         work += poll_pending_adds(client);
+    }
+    if (client->orphan_count > 0)
+    {
+        work += poll_orphans(client);
     }
     uint64_t now_ns = tp_clock_mono_ns();
     for (size_t i = 0; i < client->producer_count; i++)
@@ -378,13 +447,32 @@ int tp_client_close(tp_client_t *client)
     int rc = 0;
     if (atomic_load(&client->threaded))
     {
-        if (tp_agent_runner_stop(&client->runner, client->ctx.client_timeout_ns) < 0)
+        if (pthread_equal(pthread_self(), client->runner.thread))
         {
-            tp_err_prepend("tp_client_close: conductor thread did not stop");
-            rc = -1;
+            return tp_err_set(TP_ERR_STATE,
+                "tp_client_close: called from the conductor thread (a callback); close from another thread");
+        }
+        atomic_store(&client->closing, true);
+        /*
+         * Never tear down while the conductor may still be inside its duty cycle (a callback that blocks):
+         * wait for the thread, however long it takes, and say so every client timeout.
+         */
+        uint64_t waited_ns = 0;
+        uint64_t interval_ns = client->ctx.client_timeout_ns ? client->ctx.client_timeout_ns : 1000000000ULL;
+        while (tp_agent_runner_stop(&client->runner, interval_ns) < 0)
+        {
+            if (TP_ERR_TIMEOUT != tp_errcode())
+            {
+                tp_err_prepend("tp_client_close: conductor thread");
+                return -1;
+            }
+            waited_ns += interval_ns;
+            TP_LOG_WARN("client", "tp_client_close: conductor thread still busy after %llu ms (a callback blocks?); "
+                "waiting for it before releasing the client", (unsigned long long)(waited_ns / 1000000ULL));
         }
         atomic_store(&client->threaded, false);
     }
+    atomic_store(&client->closing, true);
     /* everything below runs on the caller's thread: the conductor has stopped */
     tp_client_cmd_t *cmd;
     while (NULL != (cmd = tp_mpsc_queue_poll(&client->commands)))
@@ -416,6 +504,29 @@ int tp_client_close(tp_client_t *client)
     {
         tp_consumer_destroy(client->consumers[--client->consumer_count]);
     }
+    /*
+     * Give adds released meanwhile a short chance to complete, so that they are closed here; what is still
+     * pending after that is left to the transport's close (the Aeron backend polls and closes its pending adds).
+     */
+    uint64_t close_wait_ns = client->ctx.client_timeout_ns < TP_CLIENT_CLOSE_ORPHAN_WAIT_NS ? client->ctx.client_timeout_ns
+                                                                                          : TP_CLIENT_CLOSE_ORPHAN_WAIT_NS;
+    uint64_t deadline = tp_clock_mono_ns() + close_wait_ns;
+    while (client->orphan_count > 0)
+    {
+        tp_transport_do_work(client->transport);
+        if (poll_orphans(client) > 0)
+        {
+            continue;
+        }
+        if (tp_clock_mono_ns() > deadline)
+        {
+            TP_LOG_WARN("client", "tp_client_close: %zu transport adds still pending; left to the transport's close",
+                client->orphan_count);
+            break;
+        }
+        tp_sleep_ns(100000);
+    }
+    free(client->orphans);
     tp_transport_close(client->transport);
     tp_shm_allowlist_close(client->allowlist);
     tp_mpsc_queue_close(&client->commands);
@@ -659,15 +770,17 @@ int tp_client_add_consumer(tp_consumer_t **consumer, tp_client_t *client, const 
 
 int tp_pending_adds_poll(tp_pending_adds_t *pending)
 {
+    int failed = 0;
     for (size_t i = 0; i < pending->pub_count;)
     {
         int rc = tp_transport_async_add_publication_poll(pending->pub_dst[i], pending->pub_async[i]);
         if (rc < 0)
         {
-            /* async freed by the transport; forget the rest of this entry */
+            /* async freed by the transport; forget this entry, keep polling the others */
             pending->pub_async[i] = pending->pub_async[--pending->pub_count];
             pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            return -1;
+            failed = -1;
+            continue;
         }
         if (1 == rc)
         {
@@ -684,7 +797,8 @@ int tp_pending_adds_poll(tp_pending_adds_t *pending)
         {
             pending->sub_async[i] = pending->sub_async[--pending->sub_count];
             pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            return -1;
+            failed = -1;
+            continue;
         }
         if (1 == rc)
         {
@@ -694,5 +808,126 @@ int tp_pending_adds_poll(tp_pending_adds_t *pending)
         }
         i++;
     }
+    if (failed < 0)
+    {
+        return -1;
+    }
     return (0 == pending->pub_count && 0 == pending->sub_count) ? 1 : 0;
+}
+
+void tp_pending_adds_release(tp_client_t *client, tp_pending_adds_t *pending)
+{
+    for (size_t i = 0; i < pending->pub_count; i++)
+    {
+        tp_client_release_publication_add(client, pending->pub_async[i]);
+    }
+    for (size_t i = 0; i < pending->sub_count; i++)
+    {
+        tp_client_release_subscription_add(client, pending->sub_async[i]);
+    }
+    pending->pub_count = 0;
+    pending->sub_count = 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Orphaned transport adds                                                    */
+/* ------------------------------------------------------------------------- */
+
+static void orphan_keep(tp_client_t *client, tp_async_add_publication_t *pub, tp_async_add_subscription_t *sub)
+{
+    if (client->orphan_count == client->orphan_capacity)
+    {
+        size_t capacity = 0 == client->orphan_capacity ? 16 : 2 * client->orphan_capacity;
+        tp_client_orphan_add_t *grown = realloc(client->orphans, capacity * sizeof(*grown));
+        if (NULL == grown)
+        {
+            /* the transport still owns the add and frees it at close; it just stays registered until then */
+            TP_LOG_ERROR("client", "out of memory tracking a released transport add; it stays open until close");
+            return;
+        }
+        client->orphans = grown;
+        client->orphan_capacity = capacity;
+    }
+    client->orphans[client->orphan_count].pub = pub;
+    client->orphans[client->orphan_count].sub = sub;
+    client->orphan_count++;
+}
+
+void tp_client_release_publication_add(tp_client_t *client, tp_async_add_publication_t *async)
+{
+    if (NULL == async)
+    {
+        return;
+    }
+    tp_publication_t *pub = NULL;
+    int rc = tp_transport_async_add_publication_poll(&pub, async);
+    if (1 == rc)
+    {
+        tp_publication_close(pub);
+    }
+    else if (0 == rc)
+    {
+        orphan_keep(client, async, NULL);
+    }
+}
+
+void tp_client_release_subscription_add(tp_client_t *client, tp_async_add_subscription_t *async)
+{
+    if (NULL == async)
+    {
+        return;
+    }
+    tp_transport_async_add_subscription_detach_handlers(async);
+    tp_subscription_t *sub = NULL;
+    int rc = tp_transport_async_add_subscription_poll(&sub, async);
+    if (1 == rc)
+    {
+        tp_subscription_close(sub);
+    }
+    else if (0 == rc)
+    {
+        orphan_keep(client, NULL, async);
+    }
+}
+
+/* Poll every orphaned add once; close those that completed. Returns the number resolved. */
+static int poll_orphans(tp_client_t *client)
+{
+    int work = 0;
+    for (size_t i = 0; i < client->orphan_count;)
+    {
+        tp_client_orphan_add_t *o = &client->orphans[i];
+        int rc;
+        if (NULL != o->pub)
+        {
+            tp_publication_t *pub = NULL;
+            rc = tp_transport_async_add_publication_poll(&pub, o->pub);
+            if (1 == rc)
+            {
+                tp_publication_close(pub);
+            }
+        }
+        else
+        {
+            tp_subscription_t *sub = NULL;
+            rc = tp_transport_async_add_subscription_poll(&sub, o->sub);
+            if (1 == rc)
+            {
+                tp_subscription_close(sub);
+            }
+        }
+        if (0 == rc)
+        {
+            i++;
+            continue;
+        }
+        client->orphans[i] = client->orphans[--client->orphan_count];
+        work++;
+    }
+    return work;
+}
+
+size_t tp_client_orphan_add_count(const tp_client_t *client)
+{
+    return client->orphan_count;
 }

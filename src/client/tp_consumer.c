@@ -40,6 +40,9 @@ typedef struct tp_frame_internal_stct
     tp_shm_frame_view_t view;
 } tp_frame_internal_t;
 
+/* Shortest switch window (previous descriptor stream kept open at most this long, or a freshness window). */
+#define TP_CONSUMER_SWITCH_MIN_NS (1000000000ULL)
+
 struct tp_consumer_stct
 {
     tp_client_t *client;
@@ -98,6 +101,16 @@ struct tp_consumer_stct
     int32_t pc_stream_id;
     bool pc_active;
     _Atomic uint32_t a_descriptor_stream_id;
+    /*
+     * Switch window: the previous descriptor subscription stays open and is drained (polled first) until it is
+     * empty after the new stream delivered something (or a deadline); meanwhile, and until the new stream passes
+     * last_seq, a descriptor at or below last_seq is a duplicate from the other stream, not a regression.
+     */
+    tp_subscription_t *sub_descriptor_prev;
+    uint64_t switch_deadline_ns;
+    bool switch_dedup;
+    bool switch_new_seen;
+    bool desc_from_prev;
     /* per-consumer control stream (FrameProgress only) */
     tp_async_add_subscription_t *pcc_async;
     tp_subscription_t *sub_pc_control;
@@ -106,7 +119,7 @@ struct tp_consumer_stct
     _Atomic uint32_t a_progress_stream_id;
 
     _Atomic uint64_t frames, bytes, drops_gap, drops_late, drops_rate_limited, descriptors, descriptors_unmapped,
-        descriptors_wrong_epoch, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
+        descriptors_wrong_epoch, descriptors_duplicate, announces_accepted, remaps, unmaps, resyncs, hellos_sent, qos_sent, configs_received,
         metadata_updates, a_epoch, a_last_seq, progress_received, progress_dropped;
     uint64_t progress_seq;
     uint64_t progress_bytes;
@@ -376,26 +389,17 @@ void tp_consumer_destroy(tp_consumer_t *c)
         return;
     }
     unmap(c);
-    if (NULL != c->pcc_async)
-    {
-        tp_subscription_t *sub = NULL;
-        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pcc_async))
-        {
-            tp_subscription_close(sub);
-        }
-    }
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(c->client, &c->pending);
+    tp_client_release_subscription_add(c->client, c->pcc_async);
+    c->pcc_async = NULL;
     tp_subscription_close(c->sub_pc_control);
-    if (NULL != c->pc_async)
-    {
-        tp_subscription_t *sub = NULL;
-        if (1 == tp_transport_async_add_subscription_poll(&sub, c->pc_async))
-        {
-            tp_subscription_close(sub);
-        }
-    }
+    tp_client_release_subscription_add(c->client, c->pc_async);
+    c->pc_async = NULL;
     tp_subscription_close(c->sub_announce);
     tp_subscription_close(c->sub_control);
     tp_subscription_close(c->sub_descriptor);
+    tp_subscription_close(c->sub_descriptor_prev);
     tp_subscription_close(c->sub_metadata);
     tp_publication_close(c->pub_control);
     tp_publication_close(c->pub_qos);
@@ -850,6 +854,58 @@ static void handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length
     }
 }
 
+static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
+
+/*
+ * Poll the previous descriptor subscription until it has nothing more (bounded). Returns the fragments read;
+ * *drained tells whether it came up empty.
+ */
+static int drain_previous_descriptors_bounded(tp_consumer_t *c, bool *drained)
+{
+    int work = 0;
+    *drained = false;
+    c->desc_from_prev = true;
+    for (int i = 0; i < 16; i++)
+    {
+        int rc = tp_subscription_poll(c->sub_descriptor_prev, on_descriptor, c, c->config.fragment_limit);
+        if (rc <= 0)
+        {
+            *drained = true;
+            break;
+        }
+        work += rc;
+    }
+    c->desc_from_prev = false;
+    return work;
+}
+
+static void drain_previous_descriptors(tp_consumer_t *c)
+{
+    bool drained;
+    drain_previous_descriptors_bounded(c, &drained);
+}
+
+/*
+ * Switch window duty: drain the previous stream first; close it once it is empty after the new stream has
+ * delivered (everything it held is then consumed), or at the deadline. *backlog: it still holds descriptors
+ * (the new stream is not polled this cycle, so that older descriptors come first).
+ */
+static int poll_previous_descriptor_stream(tp_consumer_t *c, uint64_t now_ns, bool *backlog)
+{
+    bool drained;
+    int work = drain_previous_descriptors_bounded(c, &drained);
+    *backlog = !drained;
+    if ((drained && c->switch_new_seen) || now_ns >= c->switch_deadline_ns)
+    {
+        tp_subscription_close(c->sub_descriptor_prev);
+        c->sub_descriptor_prev = NULL;
+        *backlog = false;
+        TP_LOG_DEBUG("consumer", "stream %u: previous descriptor stream drained and closed", c->config.stream_id);
+        work++;
+    }
+    return work;
+}
+
 /* Complete a switch to the assigned descriptor stream. */
 static int poll_descriptor_switch(tp_consumer_t *c)
 {
@@ -865,8 +921,19 @@ static int poll_descriptor_switch(tp_consumer_t *c)
         tp_client_report_error(c->client, "per-consumer descriptor stream");
         return 1;
     }
-    tp_subscription_close(c->sub_descriptor);
+    if (NULL != c->sub_descriptor_prev)
+    {
+        /* a switch during a switch window: the intermediate stream gives way at once */
+        drain_previous_descriptors(c);
+        tp_subscription_close(c->sub_descriptor_prev);
+    }
+    /* keep the shared stream until its unread descriptors are consumed (see drain_previous_descriptors) */
+    c->sub_descriptor_prev = c->sub_descriptor;
     c->sub_descriptor = sub;
+    c->switch_dedup = true;
+    c->switch_new_seen = false;
+    uint64_t window = tp_context_freshness_ns(&c->client->ctx);
+    c->switch_deadline_ns = tp_clock_mono_ns() + (window > TP_CONSUMER_SWITCH_MIN_NS ? window : TP_CONSUMER_SWITCH_MIN_NS);
     c->pc_active = true;
     atomic_store(&c->a_descriptor_stream_id, (uint32_t)c->pc_stream_id);
     TP_LOG_INFO("consumer", "stream %u: descriptors now on %s stream %d", c->config.stream_id, c->pc_channel,
@@ -977,6 +1044,23 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
         return;
     }
     uint64_t seq = tp_sbe_wire_frame_descriptor_seq(&m);
+    if (c->switch_dedup)
+    {
+        if (!c->desc_from_prev)
+        {
+            c->switch_new_seen = true;
+        }
+        if (c->have_last_seq && seq <= c->last_seq)
+        {
+            /* already seen on the other stream (or the producer's fan-out lags): not a regression */
+            tp_counter_add(&c->descriptors_duplicate, 1);
+            return;
+        }
+        if (!c->desc_from_prev && NULL == c->sub_descriptor_prev)
+        {
+            c->switch_dedup = false; /* the new stream has passed everything seen: the switch is complete */
+        }
+    }
     if (c->have_last_seq)
     {
         if (seq <= c->last_seq)
@@ -1405,8 +1489,16 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
         rc = tp_subscription_poll(c->sub_pc_control, on_pc_control, c, 64);
         work += rc > 0 ? rc : 0;
     }
-    rc = tp_subscription_poll(c->sub_descriptor, on_descriptor, c, c->config.fragment_limit);
-    work += rc > 0 ? rc : 0;
+    bool backlog = false;
+    if (NULL != c->sub_descriptor_prev)
+    {
+        work += poll_previous_descriptor_stream(c, now_ns, &backlog);
+    }
+    if (!backlog)
+    {
+        rc = tp_subscription_poll(c->sub_descriptor, on_descriptor, c, c->config.fragment_limit);
+        work += rc > 0 ? rc : 0;
+    }
     /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
     uint64_t window = tp_context_freshness_ns(ctx);
     if (NULL != c->ring && now_ns > c->last_announce_ns && now_ns - c->last_announce_ns > window)
@@ -1453,6 +1545,7 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->descriptors = tp_counter_get(&c->descriptors);
     s->descriptors_unmapped = tp_counter_get(&c->descriptors_unmapped);
     s->descriptors_wrong_epoch = tp_counter_get(&c->descriptors_wrong_epoch);
+    s->descriptors_duplicate = tp_counter_get(&c->descriptors_duplicate);
     s->announces_accepted = tp_counter_get(&c->announces_accepted);
     s->remaps = tp_counter_get(&c->remaps);
     s->unmaps = tp_counter_get(&c->unmaps);

@@ -24,6 +24,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_uri.h"
 #include "tp_sbe/wire.h"
 
 #define TP_DESCRIPTOR_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH)
@@ -175,7 +176,7 @@ struct tp_producer_stct
     uint32_t head;
     uint32_t count;
     _Atomic uint64_t current_seq;
-    _Atomic uint64_t frames, bytes, descriptors_published, descriptors_not_connected, back_pressured,
+    _Atomic uint64_t frames, bytes, descriptors_published, descriptors_not_connected, descriptors_failed, back_pressured,
         admin_action_retries, no_pool_drops, claims_aborted, progress_sent;
 
     /* written by the conductor, read anywhere */
@@ -272,7 +273,75 @@ static int validate_layout(uint32_t header_nslots, size_t pool_count, const tp_p
 
 static int validate_config(const tp_producer_config_t *c)
 {
+    for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX; i++)
+    {
+        const char *prefix = c->per_consumer_channels[i];
+        if (NULL == memchr(prefix, '\0', TP_PRODUCER_CHANNEL_PREFIX_MAX))
+        {
+            return tp_err_set(TP_ERR_CONFIG, "producer config: per_consumer_channels[%zu] is not NUL-terminated", i);
+        }
+        if ('\0' != prefix[0] && 0 != strncmp(prefix, "aeron:", 6))
+        {
+            return tp_err_set(TP_ERR_CONFIG,
+                "producer config: per_consumer_channels[%zu] \"%s\" must be an Aeron channel prefix (\"aeron:...\")", i,
+                prefix);
+        }
+    }
     return validate_layout(c->header_nslots, c->pool_count, c->pools);
+}
+
+/* Whether `channel` matches an allow-list prefix (see tp_producer_config_t.per_consumer_channels). */
+static bool channel_prefix_matches(const char *prefix, const char *channel)
+{
+    size_t n = strlen(prefix);
+    if (0 == n || 0 != strncmp(channel, prefix, n))
+    {
+        return false;
+    }
+    return NULL != strchr(prefix, '?') || '\0' == channel[n] || '?' == channel[n];
+}
+
+/*
+ * A per-consumer stream request from a (untrusted) ConsumerHello: allowed channel and a term-length within the
+ * cap. Logs why a request is declined.
+ */
+static bool channel_allowed(const tp_producer_t *p, const char *channel)
+{
+    bool any = false;
+    bool match = false;
+    for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX && !match; i++)
+    {
+        const char *prefix = p->config.per_consumer_channels[i];
+        any = any || '\0' != prefix[0];
+        match = channel_prefix_matches(prefix, channel);
+    }
+    if (!any)
+    {
+        match = channel_prefix_matches("aeron:ipc", channel);
+    }
+    if (!match)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: not in the allowed channels",
+            p->config.stream_id, channel);
+        return false;
+    }
+    tp_uri_t uri;
+    uint64_t cap = p->config.per_consumer_max_term_length ? p->config.per_consumer_max_term_length
+                                                          : TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH;
+    uint64_t term_length = 0;
+    if (tp_uri_parse(channel, &uri) < 0 || tp_uri_get_size(&uri, "term-length", 0, 0, UINT64_MAX, false, &term_length) < 0)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: %s", p->config.stream_id, channel,
+            tp_errmsg());
+        return false;
+    }
+    if (term_length > cap)
+    {
+        TP_LOG_DEBUG("producer", "stream %u: per-consumer channel %s declined: term-length %llu above the cap %llu",
+            p->config.stream_id, channel, (unsigned long long)term_length, (unsigned long long)cap);
+        return false;
+    }
+    return true;
 }
 
 /* Highest epoch present in the stream directory (0 when none). */
@@ -575,6 +644,8 @@ void tp_producer_destroy(tp_producer_t *p)
         return;
     }
     p->active = false;
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(p->client, &p->pending);
     if (p->pub_announce != p->pub_control)
     {
         tp_publication_close(p->pub_announce);
@@ -599,6 +670,8 @@ void tp_producer_destroy(tp_producer_t *p)
     }
     for (size_t i = 0; i < p->consumer_count; i++)
     {
+        tp_client_release_publication_add(p->client, p->consumers[i].desc.async);
+        tp_client_release_publication_add(p->client, p->consumers[i].ctl.async);
         tp_publication_close(p->consumers[i].desc.pub);
         tp_publication_close(p->consumers[i].ctl.pub);
     }
@@ -641,6 +714,19 @@ static inline int select_pool(const tp_producer_t *p, size_t length)
         }
     }
     return -1;
+}
+
+/* Rare path (not steady state): count the drop and say what to configure. No allocation. */
+static int64_t no_pool(tp_producer_t *p, size_t length)
+{
+    tp_counter_add(&p->no_pool_drops, 1);
+    size_t n = p->hot->pool_count;
+    tp_err_set(TP_ERR_INVALID_ARGUMENT,
+        "payload of %zu bytes is larger than the largest pool stride (%u bytes, pool id %u) of stream %u: frame "
+        "dropped; configure a pool with stride_bytes >= %zu (tp_producer_config_t.pools, multiple of 64)",
+        length, n > 0 ? p->hot->strides[n - 1] : 0u, n > 0 ? (unsigned)p->hot->pool_ids[n - 1] : 0u,
+        p->config.stream_id, length);
+    return TP_PRODUCER_NO_POOL;
 }
 
 /* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code. */
@@ -689,8 +775,15 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
                 : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
         tp_sbe_wire_frame_descriptor_set_meta_version(&m, e->header.meta_version);
         tp_sbe_wire_frame_descriptor_set_trace_id(&m, e->trace_id);
-        tp_buffer_claim_commit(claim);
-        tp_counter_add(&p->descriptors_published, 1);
+        if (tp_buffer_claim_commit(claim) < 0)
+        {
+            /* the slot is committed, its descriptor lost: consumers see a gap */
+            tp_counter_add(&p->descriptors_failed, 1);
+        }
+        else
+        {
+            tp_counter_add(&p->descriptors_published, 1);
+        }
     }
     else
     {
@@ -821,8 +914,7 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     int pool = select_pool(p, length);
     if (pool < 0)
     {
-        tp_counter_add(&p->no_pool_drops, 1);
-        return TP_PRODUCER_NO_POOL;
+        return no_pool(p, length);
     }
     if (check_tensor(tensor, length) < 0)
     {
@@ -840,13 +932,34 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         e->pool_index = (uint32_t)pool;
         e->aborted = false;
         tp_shm_slot_write_begin(p->hot->ring, e->seq);
-        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
-            length);
+        if (length > 0) /* payload may be NULL for an empty frame: memcpy(dst, NULL, 0) is undefined */
+        {
+            memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)),
+                payload, length);
+        }
         fill_header(p, e, tensor, length, options);
         e->ready = true;
         p->count++;
         return TP_PRODUCER_PENDING;
     }
+    /*
+     * Write the slot first (in progress, payload) under the next seq WITHOUT taking it, then claim the
+     * descriptor space: the claim on the shared descriptor log is held only for header + commit + descriptor,
+     * never during the copy (subscribers wait for a claimed but uncommitted frame; a producer preempted past
+     * the transport's unblock timeout would make them skip it as a dead writer's hole). Under back pressure the
+     * slot stays in progress and next_seq is unchanged: the retry rewrites the same seq (nothing burnt, and no
+     * committed slot lacks its descriptor).
+     */
+    tp_producer_entry_t *e = &p->entries[p->head];
+    e->seq = p->next_seq;
+    e->pool_index = (uint32_t)pool;
+    tp_shm_slot_write_begin(p->hot->ring, e->seq);
+    if (length > 0)
+    {
+        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
+            length);
+    }
+    fill_header(p, e, tensor, length, options);
     tp_buffer_claim_t claim;
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
@@ -857,16 +970,7 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         }
         return rc;
     }
-    tp_producer_entry_t *e = &p->entries[p->head];
-    e->seq = p->next_seq++;
-    e->pool_index = (uint32_t)pool;
-    tp_shm_slot_write_begin(p->hot->ring, e->seq);
-    if (length > 0)
-    {
-        memcpy(tp_shm_pool_payload(p->hot->pools[pool], tp_shm_header_index(e->seq, p->hot->header_nslots)), payload,
-            length);
-    }
-    fill_header(p, e, tensor, length, options);
+    p->next_seq++;
     publish_entry(p, e, &claim, 1 == rc);
     return (int64_t)e->seq;
 }
@@ -885,8 +989,7 @@ int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t 
     int pool = select_pool(p, length);
     if (pool < 0)
     {
-        tp_counter_add(&p->no_pool_drops, 1);
-        return TP_PRODUCER_NO_POOL;
+        return no_pool(p, length);
     }
     if (p->count >= p->max_claims)
     {
@@ -960,10 +1063,15 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
     {
         return (int64_t)seq;
     }
-    if (f < 0 && p->entries[p->head].seq == seq)
+    if (f < 0 && p->entries[p->head].seq == seq && TP_PRODUCER_ERROR != f)
     {
         return f;
     }
+    /*
+     * The claim is consumed: -1 (TP_PRODUCER_ERROR) would say it was not. A descriptor publication error leaves
+     * the frame queued, uncommitted, like back pressure; tp_errmsg() keeps the reason and the next hot-path call
+     * or tp_producer_flush() retries (and reports) it.
+     */
     return TP_PRODUCER_PENDING;
 }
 
@@ -1570,28 +1678,21 @@ static void send_config(tp_producer_t *p, const tp_tracked_consumer_t *c)
     offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
 }
 
-static void release_stream(tp_consumer_stream_t *st)
+static void release_stream(tp_producer_t *p, tp_consumer_stream_t *st)
 {
-    if (NULL != st->async)
-    {
-        tp_publication_t *pub = NULL;
-        if (1 == tp_transport_async_add_publication_poll(&pub, st->async))
-        {
-            tp_publication_close(pub);
-        }
-        /* still pending: the transport owns it until it completes (closed with the transport) */
-        st->async = NULL;
-    }
+    /* still pending: the client polls it until it completes and closes it */
+    tp_client_release_publication_add(p->client, st->async);
+    st->async = NULL;
     tp_publication_close(st->pub);
     st->pub = NULL;
     st->channel[0] = '\0';
     st->stream_id = 0;
 }
 
-static void release_consumer_stream(tp_tracked_consumer_t *c)
+static void release_consumer_stream(tp_producer_t *p, tp_tracked_consumer_t *c)
 {
-    release_stream(&c->desc);
-    release_stream(&c->ctl);
+    release_stream(p, &c->desc);
+    release_stream(p, &c->ctl);
 }
 
 static void update_fanout_active(tp_producer_t *p)
@@ -1635,7 +1736,7 @@ static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, co
     {
         if (NULL != st->pub || NULL != st->async)
         {
-            release_stream(st); /* no longer requested */
+            release_stream(p, st); /* no longer requested */
         }
         return false;
     }
@@ -1650,30 +1751,31 @@ static bool handle_stream_request(tp_producer_t *p, tp_consumer_stream_t *st, co
         {
             valid = !(ctx->stream_id[k] == (int32_t)sid && 0 == strcmp(ctx->channel[k], channel));
         }
+        valid = valid && channel_allowed(p, channel);
     }
     if (!valid)
     {
-        release_stream(st);
+        release_stream(p, st);
         return true;
     }
     if ((NULL != st->pub || NULL != st->async) && st->stream_id == (int32_t)sid && 0 == strcmp(st->channel, channel))
     {
         return NULL != st->pub;
     }
-    release_stream(st);
+    release_stream(p, st);
     snprintf(st->channel, sizeof(st->channel), "%s", channel);
     st->stream_id = (int32_t)sid;
     if (tp_transport_async_add_publication(&st->async, p->client->transport, st->channel, st->stream_id) < 0)
     {
         st->async = NULL;
-        release_stream(st);
+        release_stream(p, st);
         return true;
     }
     return false;
 }
 
 /* Complete a pending per-consumer publication: 1 when it finished (either way), 0 pending. */
-static int poll_stream(tp_consumer_stream_t *st)
+static int poll_stream(tp_producer_t *p, tp_consumer_stream_t *st)
 {
     if (NULL == st->async)
     {
@@ -1688,7 +1790,7 @@ static int poll_stream(tp_consumer_stream_t *st)
     if (1 != rc)
     {
         st->pub = NULL;
-        release_stream(st);
+        release_stream(p, st);
     }
     return 1;
 }
@@ -1701,7 +1803,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
     for (size_t i = 0; i < p->consumer_count; i++)
     {
         tp_tracked_consumer_t *c = &p->consumers[i];
-        int done = poll_stream(&c->desc) + poll_stream(&c->ctl);
+        int done = poll_stream(p, &c->desc) + poll_stream(p, &c->ctl);
         if (done > 0)
         {
             work++;
@@ -1974,7 +2076,7 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         if (now_ns > p->consumers[i].last_seen_ns + stale_ns)
         {
-            release_consumer_stream(&p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
+            release_consumer_stream(p, &p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
             p->consumers[i] = p->consumers[--p->consumer_count];
             tp_counter_add(&p->consumers_stale, 1);
             changed = true;
@@ -2012,6 +2114,7 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
     s->bytes = tp_counter_get(&p->bytes);
     s->descriptors_published = tp_counter_get(&p->descriptors_published);
     s->descriptors_not_connected = tp_counter_get(&p->descriptors_not_connected);
+    s->descriptors_failed = tp_counter_get(&p->descriptors_failed);
     s->back_pressured = tp_counter_get(&p->back_pressured);
     s->admin_action_retries = tp_counter_get(&p->admin_action_retries);
     s->no_pool_drops = tp_counter_get(&p->no_pool_drops);

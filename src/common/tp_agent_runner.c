@@ -97,6 +97,11 @@ int tp_agent_runner_stop(tp_agent_runner_t *runner, uint64_t timeout_ns)
     }
     if (TP_AGENT_STATE_RUNNING_THREAD == runner->mode)
     {
+        if (pthread_equal(pthread_self(), runner->thread))
+        {
+            return tp_err_set(TP_ERR_STATE, "tp_agent_runner_stop: agent %s cannot stop itself from its own duty "
+                "cycle (it would wait for itself)", runner->name);
+        }
         atomic_store_explicit(&runner->running, false, memory_order_release);
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -104,13 +109,16 @@ int tp_agent_runner_stop(tp_agent_runner_t *runner, uint64_t timeout_ns)
         deadline.tv_sec += (time_t)(timeout_ns / 1000000000ULL + ns / 1000000000ULL);
         deadline.tv_nsec = (long)(ns % 1000000000ULL);
         int rc = pthread_timedjoin_np(runner->thread, NULL, &deadline);
-        runner->mode = TP_AGENT_STATE_STOPPED;
         if (0 != rc)
         {
-            pthread_detach(runner->thread);
-            return tp_err_set(TP_ERR_TIMEOUT, "agent %s did not stop within %" PRIu64 " ms (its do_work blocks?)",
-                runner->name, timeout_ns / 1000000);
+            /*
+             * Not joined: the thread may still be inside do_work, so the agent's state must stay alive.
+             * The runner stays in RUNNING_THREAD (with running == false): a later stop joins it.
+             */
+            return tp_err_set(TP_ERR_TIMEOUT, "agent %s did not stop within %" PRIu64 " ms (its do_work blocks?); "
+                "still running, call stop again", runner->name, timeout_ns / 1000000);
         }
+        runner->mode = TP_AGENT_STATE_STOPPED;
     }
     else if (TP_AGENT_STATE_RUNNING_INVOKER == runner->mode)
     {

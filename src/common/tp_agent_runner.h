@@ -64,8 +64,11 @@ bool tp_agent_runner_is_running(const tp_agent_runner_t *runner);
 
 /**
  * Stop: ask the thread to finish, wait at most `timeout_ns` for it (it calls
- * on_close itself). Returns 0, or -1 with TP_ERR_TIMEOUT if the agent did not
- * stop in time (the thread is then detached and left to finish).
+ * on_close itself). Returns 0 once the thread has been joined, or -1 with
+ * TP_ERR_TIMEOUT if it did not stop in time: the thread is then NOT detached,
+ * it may still be inside do_work (its state must stay valid) and the runner
+ * stays stopping; call stop again to wait further (no other way to release
+ * it). -1 with TP_ERR_STATE when called from the agent's own thread.
  * In invoker mode, calls on_close. Idempotent.
  */
 int tp_agent_runner_stop(tp_agent_runner_t *runner, uint64_t timeout_ns);

@@ -1,6 +1,7 @@
 #include "transport/tp_transport.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,22 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     return 0;
 }
 
+void tp_transport_test_hold_adds(tp_transport_t *t, bool hold)
+{
+    if (NULL != t)
+    {
+        t->test_hold_adds = hold;
+    }
+}
+
+void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls)
+{
+    if (NULL != t)
+    {
+        t->test_add_pending_polls = polls;
+    }
+}
+
 int tp_transport_close(tp_transport_t *t)
 {
     if (NULL == t)
@@ -235,6 +252,7 @@ int tp_transport_async_add_publication(
     }
     a->transport = t;
     a->stream_id = stream_id;
+    a->pending_polls = t->test_add_pending_polls;
     if (tp_validate_channel(&a->uri, channel, stream_id, a->channel) < 0 || t->backend->async_add_publication(a) < 0)
     {
         free(a);
@@ -249,6 +267,15 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
     if (NULL == pub || NULL == async)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_publication_poll: NULL argument");
+    }
+    if (async->transport->test_hold_adds)
+    {
+        return 0;
+    }
+    if (async->pending_polls > 0)
+    {
+        async->pending_polls--;
+        return 0;
     }
     tp_publication_t *p = calloc(1, sizeof(*p));
     if (NULL == p)
@@ -296,6 +323,7 @@ int tp_transport_async_add_subscription(
     }
     a->transport = t;
     a->stream_id = stream_id;
+    a->pending_polls = t->test_add_pending_polls;
     a->on_available = on_available;
     a->on_available_clientd = on_available_clientd;
     a->on_unavailable = on_unavailable;
@@ -310,11 +338,31 @@ int tp_transport_async_add_subscription(
     return 0;
 }
 
+void tp_transport_async_add_subscription_detach_handlers(tp_async_add_subscription_t *async)
+{
+    if (NULL != async)
+    {
+        async->on_available = NULL;
+        async->on_available_clientd = NULL;
+        async->on_unavailable = NULL;
+        async->on_unavailable_clientd = NULL;
+    }
+}
+
 int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_add_subscription_t *async)
 {
     if (NULL == sub || NULL == async)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_subscription_poll: NULL argument");
+    }
+    if (async->transport->test_hold_adds)
+    {
+        return 0;
+    }
+    if (async->pending_polls > 0)
+    {
+        async->pending_polls--;
+        return 0;
     }
     tp_subscription_t *s = calloc(1, sizeof(*s));
     if (NULL == s)
@@ -456,6 +504,13 @@ int64_t tp_publication_try_claim(tp_publication_t *pub, size_t length, tp_buffer
     return pub->ops->try_claim(pub->impl, length, claim);
 }
 
+static _Atomic uint32_t tp_test_failing_claim_commits;
+
+void tp_transport_test_fail_claim_commits(uint32_t count)
+{
+    atomic_store(&tp_test_failing_claim_commits, count);
+}
+
 int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
 {
     if (NULL == claim || NULL == claim->ops)
@@ -463,6 +518,12 @@ int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
         return tp_err_set(TP_ERR_STATE, "tp_buffer_claim_commit: claim is not active");
     }
     const tp_publication_ops_t *ops = claim->ops;
+    uint32_t failing = atomic_load_explicit(&tp_test_failing_claim_commits, memory_order_relaxed);
+    if (failing > 0 && atomic_compare_exchange_strong(&tp_test_failing_claim_commits, &failing, failing - 1))
+    {
+        ops->abort(claim); /* keep the log consistent: the claimed space becomes padding */
+        return tp_err_set(TP_ERR_IO, "tp_buffer_claim_commit: failure injected by a test");
+    }
     return ops->commit(claim);
 }
 

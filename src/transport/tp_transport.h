@@ -185,6 +185,23 @@ const char *tp_transport_dir(const tp_transport_t *t);
 int tp_transport_async_add_publication(
     tp_async_add_publication_t **async, tp_transport_t *t, const char *channel, int32_t stream_id);
 
+/**
+ * Test hook: every add started from now on answers "pending" to its first
+ * `polls` polls before the backend is asked (simulates a media driver's
+ * response latency on the embedded backend, whose adds complete at once).
+ * 0 (default) disables it.
+ */
+void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls);
+
+/**
+ * Test hook (process-wide): the next `count` tp_buffer_claim_commit calls
+ * abort the claim instead and fail with TP_ERR_IO.
+ */
+void tp_transport_test_fail_claim_commits(uint32_t count);
+
+/** Test hook: while held, every add of this transport (started or not) answers "pending". */
+void tp_transport_test_hold_adds(tp_transport_t *t, bool hold);
+
 /** Poll: 1 done (`*pub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add_publication_t *async);
 
@@ -197,6 +214,13 @@ int tp_transport_async_add_subscription(
     tp_async_add_subscription_t **async, tp_transport_t *t, const char *channel, int32_t stream_id,
     tp_on_available_image_t on_available, void *on_available_clientd, tp_on_unavailable_image_t on_unavailable,
     void *on_unavailable_clientd);
+
+/**
+ * Detach the image handlers of a pending subscription add: the subscription
+ * it yields calls neither (for an owner that gives the add up before it
+ * completes). Call before the add completes.
+ */
+void tp_transport_async_add_subscription_detach_handlers(tp_async_add_subscription_t *async);
 
 /** Poll: 1 done (`*sub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_add_subscription_t *async);

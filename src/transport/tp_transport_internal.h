@@ -72,6 +72,7 @@ struct tp_async_add_publication_stct
     int32_t stream_id;
     char channel[TP_URI_MAX_LENGTH];
     void *backend_state;
+    uint32_t pending_polls; /* test hook: polls answered "pending" before the backend is asked */
 };
 
 struct tp_async_add_subscription_stct
@@ -85,6 +86,7 @@ struct tp_async_add_subscription_stct
     tp_on_unavailable_image_t on_unavailable;
     void *on_unavailable_clientd;
     void *backend_state;
+    uint32_t pending_polls; /* test hook: polls answered "pending" before the backend is asked */
 };
 
 typedef struct tp_transport_backend_ops_stct
@@ -118,6 +120,8 @@ struct tp_transport_stct
     tp_subscription_t *subscriptions;
     uint64_t last_cleanup_ns;
     struct tp_ipc_log_stct *ipc_logs; /* embedded IPC: logs mapped by this transport */
+    uint32_t test_add_pending_polls;  /* tp_transport_test_set_add_pending_polls */
+    bool test_hold_adds;              /* tp_transport_test_hold_adds */
 };
 
 /** The embedded backend (IPC + UDP). */
