@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tp_test.h"
 #include "common/tp_clock.h"
 #include "tensor_pool/tp.h"
 #include "transport/tp_transport.h"
@@ -67,6 +68,7 @@ static inline int tpc_dirs_make(tpc_dirs_t *d, const char *tag)
             return -1;
         }
     }
+    tp_test_track_dir(d->root);
     snprintf(d->shm, sizeof(d->shm), "%s/shm", d->root);
     snprintf(d->transport, sizeof(d->transport), "%s/transport", d->root);
     if (0 != mkdir(d->shm, 0700))
