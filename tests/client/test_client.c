@@ -387,10 +387,11 @@ static int make_regions(const char *base, uint64_t epoch, char *ring_uri, char *
 static void test_hostile_announces(void)
 {
     static fixture_t f;
+    /* Taken before the consumer (and its subscriptions) exist: precedes any image join time on either backend. */
+    uint64_t before_join = tp_clock_mono_ns() - 1000000u;
     g_freshness_ns = 5000000000u;
     TP_ASSERT_OK(fixture_open(&f, "hostile", true, false, NULL));
     g_freshness_ns = 0;
-    uint64_t before_join = tp_clock_mono_ns() - 1000000u;
     tp_transport_context_t tctx;
     tp_transport_context_init(&tctx);
     tp_transport_context_set_dir(&tctx, f.dirs.transport);

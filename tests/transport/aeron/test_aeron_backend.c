@@ -184,9 +184,16 @@ static void test_join_time_monotonic(void)
     TP_ASSERT_MSG(ok, "setup failed: %s", tp_errmsg());
     TP_ASSERT_EQ_I64(2, im.available);
     TP_ASSERT_EQ_I64(2, images);
+    /*
+     * Join time contract (docs/TRANSPORT.md "Image join time"): not before the
+     * subscription was added, and never after a message the image can deliver:
+     * the Aeron backend reports the time the subscription's add started, so an
+     * image that appears later (the second publisher) does not get a join time
+     * later than its first messages.
+     */
     TP_ASSERT(im.join_time_ns[0] >= before && im.join_time_ns[0] <= middle);
-    TP_ASSERT(im.join_time_ns[1] >= middle && im.join_time_ns[1] <= after);
-    TP_ASSERT(im.join_time_ns[1] > im.join_time_ns[0]);
+    TP_ASSERT(im.join_time_ns[1] >= before && im.join_time_ns[1] <= middle);
+    TP_ASSERT(im.join_time_ns[1] <= after);
     TP_ASSERT(im.session_id[0] != im.session_id[1]);
     TP_ASSERT_EQ_I64(s2, im.session_id[0]);
     TP_ASSERT_EQ_I64(unavailable_before + 1, im.unavailable);
