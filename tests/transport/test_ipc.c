@@ -147,7 +147,15 @@ static void test_ipc_basic(void)
     TP_ASSERT_OK(tp_subscription_close(sub));
     TPT_WAIT_UNTIL(t, !tp_publication_is_connected(pub), 5000000000ULL);
     TP_ASSERT(!tp_publication_is_connected(pub));
-    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, tp_publication_offer(pub, msg, 5, NULL, NULL));
+    int64_t nc = tp_publication_offer(pub, msg, 5, NULL, NULL);
+    /* Aeron reports NOT_CONNECTED only once an offer reaches the publication
+     * limit, so a few offers may still "succeed" (into a log nobody reads). */
+    for (int i = 0; tpt_is_aeron() && nc > 0 && i < 1000000; i++)
+    {
+        tp_transport_do_work(t);
+        nc = tp_publication_offer(pub, msg, 5, NULL, NULL);
+    }
+    TP_ASSERT_EQ_I64(TP_PUBLICATION_NOT_CONNECTED, nc);
     TP_ASSERT_OK(tp_publication_close(pub));
     TP_ASSERT_MSG(0 != access(path, F_OK), "unused log %s was not removed", path);
     TP_ASSERT_OK(tp_transport_close(t));
