@@ -600,6 +600,15 @@ int tp_shm_allowlist_open(const tp_shm_allowlist_t *allowlist, const char *path,
         return tp_err_set(TP_ERR_PERMISSION,
             "region %.256s changed between the containment check and open (dev/inode mismatch): rejected", canon);
     }
+    /* A hard link can make a file from anywhere on the same filesystem appear inside an allowed
+     * directory without any symlink; producers never link region files, so refuse them. */
+    if (1 != fst.st_nlink)
+    {
+        close(fd);
+        return tp_err_set(TP_ERR_PERMISSION,
+            "region %.256s has %lu hard links (a region file has exactly one): rejected", canon,
+            (unsigned long)fst.st_nlink);
+    }
     if (NULL != canonical)
     {
         size_t n = strlen(canon);

@@ -377,6 +377,35 @@ static void test_shm_open_beneath_refuses_any_symlink(void)
     tp_test_rmtree(dir);
 }
 
+/* A hard link into an allowed directory is refused (no symlink is involved). */
+static void test_shm_containment_rejects_hard_link(void)
+{
+    char dir[512];
+    char outside[512];
+    char path[1024];
+    char link_path[1024];
+    TP_ASSERT_OK(tp_test_mkdtemp(dir, sizeof(dir), "hardlink"));
+    TP_ASSERT_OK(tp_test_mkdtemp(outside, sizeof(outside), "hardlink-out"));
+    snprintf(path, sizeof(path), "%s/secret", outside);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    TP_ASSERT(fd >= 0);
+    close(fd);
+    snprintf(link_path, sizeof(link_path), "%s/header.ring", dir);
+    TP_ASSERT_OK(link(path, link_path));
+    const char *dirs[] = { dir };
+    tp_shm_allowlist_t *allow = NULL;
+    TP_ASSERT_OK(tp_shm_allowlist_init(&allow, dirs, 1));
+    TP_ASSERT_ERR(TP_ERR_PERMISSION, tp_shm_allowlist_open(allow, link_path, false, &fd, NULL, 0));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "hard links"));
+    /* once the other name is gone the file is an ordinary single-link region file */
+    TP_ASSERT_OK(unlink(path));
+    TP_ASSERT_OK(tp_shm_allowlist_open(allow, link_path, false, &fd, NULL, 0));
+    close(fd);
+    tp_shm_allowlist_close(allow);
+    tp_test_rmtree(dir);
+    tp_test_rmtree(outside);
+}
+
 int main(void)
 {
     if (0 != tp_test_mkdtemp(g_dir, sizeof(g_dir), "path"))
@@ -396,6 +425,7 @@ int main(void)
     TP_RUN(test_shm_containment_rejects_relative_and_escapes);
     TP_RUN(test_shm_containment_rejects_non_regular);
     TP_RUN(test_shm_open_beneath_refuses_any_symlink);
+    TP_RUN(test_shm_containment_rejects_hard_link);
     tp_test_rmtree(g_dir);
     return tp_test_finish();
 }
