@@ -758,6 +758,35 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
     return TP_PRODUCER_BACK_PRESSURED; /* persistent admin action: nothing was done, retry */
 }
 
+/* FrameDescriptor with its message header into buf (hot path and per-consumer fan-out). */
+static void encode_descriptor(const tp_producer_t *p, uint8_t *buf, size_t len, uint64_t epoch, uint64_t seq,
+    uint32_t meta_version, uint64_t trace_id)
+{
+    tp_sbe_wire_frame_descriptor_t m = { 0 };
+    tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, buf, 0, len);
+    tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_frame_descriptor_set_epoch(&m, epoch);
+    tp_sbe_wire_frame_descriptor_set_seq(&m, seq);
+    tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
+            ? tp_clock_mono_ns()
+            : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
+    tp_sbe_wire_frame_descriptor_set_meta_version(&m, meta_version);
+    tp_sbe_wire_frame_descriptor_set_trace_id(&m, trace_id);
+}
+
+/* FrameProgress with its message header into buf (shared control stream and per-consumer fan-out). */
+static void encode_progress(const tp_producer_t *p, uint8_t *buf, size_t len, uint64_t epoch, uint64_t seq,
+    uint64_t bytes_filled, int state)
+{
+    tp_sbe_wire_frame_progress_t m = { 0 };
+    tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, len);
+    tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_frame_progress_set_epoch(&m, epoch);
+    tp_sbe_wire_frame_progress_set_seq(&m, seq);
+    tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
+    tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
+}
+
 /* Header written, seq_commit set, descriptor committed (or dropped when not connected). */
 static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_claim_t *claim, bool connected)
 {
@@ -765,16 +794,7 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
     tp_shm_slot_write_commit(p->hot->ring, e->seq);
     if (connected)
     {
-        tp_sbe_wire_frame_descriptor_t m = { 0 };
-        tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, claim->data, 0, claim->length);
-        tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_descriptor_set_epoch(&m, p->hot->epoch);
-        tp_sbe_wire_frame_descriptor_set_seq(&m, e->seq);
-        tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
-                ? tp_clock_mono_ns()
-                : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
-        tp_sbe_wire_frame_descriptor_set_meta_version(&m, e->header.meta_version);
-        tp_sbe_wire_frame_descriptor_set_trace_id(&m, e->trace_id);
+        encode_descriptor(p, claim->data, claim->length, p->hot->epoch, e->seq, e->header.meta_version, e->trace_id);
         if (tp_buffer_claim_commit(claim) < 0)
         {
             /* the slot is committed, its descriptor lost: consumers see a gap */
@@ -1254,13 +1274,7 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
     if (atomic_load_explicit(&p->progress_shared, memory_order_relaxed))
     {
         uint8_t buf[TP_PROGRESS_LENGTH];
-        tp_sbe_wire_frame_progress_t m = { 0 };
-        tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
-        tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_progress_set_epoch(&m, p->hot->epoch);
-        tp_sbe_wire_frame_progress_set_seq(&m, e->seq);
-        tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, bytes_filled);
-        tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
+        encode_progress(p, buf, sizeof(buf), p->hot->epoch, e->seq, bytes_filled, state);
         sent = tp_publication_offer(p->pub_control, buf, sizeof(buf), NULL, NULL) > 0;
     }
     if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
@@ -1826,13 +1840,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
         {
             const tp_progress_entry_t *pe = &p->progress_ring[head & (TP_PROGRESS_RING_CAPACITY - 1)];
             uint8_t buf[TP_PROGRESS_LENGTH];
-            tp_sbe_wire_frame_progress_t m = { 0 };
-            tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
-            tp_sbe_wire_frame_progress_set_stream_id(&m, p->config.stream_id);
-            tp_sbe_wire_frame_progress_set_epoch(&m, pe->epoch);
-            tp_sbe_wire_frame_progress_set_seq(&m, pe->seq);
-            tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, pe->bytes_filled);
-            tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)pe->state);
+            encode_progress(p, buf, sizeof(buf), pe->epoch, pe->seq, pe->bytes_filled, (int)pe->state);
             for (size_t i = 0; i < p->consumer_count; i++)
             {
                 if (NULL != p->consumers[i].ctl.pub && p->consumers[i].supports_progress)
@@ -1854,16 +1862,7 @@ static int fanout_work(tp_producer_t *p, uint64_t now_ns)
     {
         const tp_fanout_entry_t *f = &p->fanout[head & (TP_FANOUT_CAPACITY - 1)];
         uint8_t buf[TP_DESCRIPTOR_LENGTH];
-        tp_sbe_wire_frame_descriptor_t m = { 0 };
-        tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
-        tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
-        tp_sbe_wire_frame_descriptor_set_epoch(&m, f->epoch);
-        tp_sbe_wire_frame_descriptor_set_seq(&m, f->seq);
-        tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
-                ? tp_clock_mono_ns()
-                : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
-        tp_sbe_wire_frame_descriptor_set_meta_version(&m, f->meta_version);
-        tp_sbe_wire_frame_descriptor_set_trace_id(&m, f->trace_id);
+        encode_descriptor(p, buf, sizeof(buf), f->epoch, f->seq, f->meta_version, f->trace_id);
         for (size_t i = 0; i < p->consumer_count; i++)
         {
             tp_tracked_consumer_t *c = &p->consumers[i];
