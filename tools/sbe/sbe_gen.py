@@ -570,15 +570,20 @@ class Emitter:
         self.w("%s;" % gt)
         self.w()
         hdr_args = "%d, %d, %d, %d, %d" % (g.header_size, g.bl_off, g.bl_prim.size, g.n_off, g.n_prim.size)
+
+        def init_flyweight():
+            """Point the group flyweight at the message's buffer and shared position (decode and encode)."""
+            self.w("    g->buffer = %s;" % buffer_expr)
+            self.w("    g->buffer_length = %s;" % length_expr)
+            self.w("    g->position_ptr = %s;" % position_ptr_expr)
+            self.w("    g->index = 0;")
+            self.w("    g->offset = 0;")
+            self.w("    g->acting_version = %s;" % version_expr)
+
         self.w("/** Decode: read the %s group header at the current position. */" % g.name)
         self.w("static inline int %s(%s *m, %s *g)" % (self.fn(owner + "_get_" + snake(g.name)), owner_t, gt))
         self.w("{")
-        self.w("    g->buffer = %s;" % buffer_expr)
-        self.w("    g->buffer_length = %s;" % length_expr)
-        self.w("    g->position_ptr = %s;" % position_ptr_expr)
-        self.w("    g->index = 0;")
-        self.w("    g->offset = 0;")
-        self.w("    g->acting_version = %s;" % version_expr)
+        init_flyweight()
         self.w("    return tp_sbe_group_header_get(g->buffer, g->buffer_length, g->position_ptr, %s, %d, "
                "&g->block_length, &g->count);" % (hdr_args, g.block_length))
         self.w("}")
@@ -586,12 +591,7 @@ class Emitter:
         self.w("static inline int %s(%s *m, %s *g, uint16_t count)" %
                (self.fn(owner + "_set_" + snake(g.name) + "_count"), owner_t, gt))
         self.w("{")
-        self.w("    g->buffer = %s;" % buffer_expr)
-        self.w("    g->buffer_length = %s;" % length_expr)
-        self.w("    g->position_ptr = %s;" % position_ptr_expr)
-        self.w("    g->index = 0;")
-        self.w("    g->offset = 0;")
-        self.w("    g->acting_version = %s;" % version_expr)
+        init_flyweight()
         self.w("    g->block_length = %d;" % g.block_length)
         self.w("    g->count = count;")
         self.w("    return tp_sbe_group_header_put(g->buffer, g->buffer_length, g->position_ptr, %s, %d, count);" %
