@@ -8,6 +8,7 @@
 #include "tensor_pool/tp_client.h"
 #include "tensor_pool/tp_consumer.h"
 #include "tensor_pool/tp_context.h"
+#include "tensor_pool/tp_driver.h"
 #include "tensor_pool/tp_log.h"
 #include "tensor_pool/tp_producer.h"
 #include "tensor_pool/tp_shm.h"

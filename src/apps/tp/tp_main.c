@@ -10,6 +10,7 @@ int tp_cli_shm(int argc, char **argv);
 int tp_cli_demo(int argc, char **argv);
 int tp_cli_listen(int argc, char **argv);
 int tp_cli_media_driver(int argc, char **argv);
+int tp_cli_driver(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -24,6 +25,7 @@ static const tp_cli_command_t tp_cli_commands[] = {
     { "demo", "write and read back frames through a shared-memory pool", tp_cli_demo },
     { "shm", "inspect shared-memory regions (tp shm inspect PATH)", tp_cli_shm },
     { "listen", "print decoded traffic: tp listen announces|descriptors|control|qos|metadata [--json]", tp_cli_listen },
+    { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
 };

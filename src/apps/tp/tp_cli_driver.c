@@ -1,0 +1,200 @@
+/*
+ * `tp driver [CONFIG.toml]`: run the SHM driver (Driver Model spec v1.0)
+ * until SIGINT/SIGTERM (graceful shutdown: final announce, leases revoked,
+ * ShmDriverShutdown) or --duration. Prints one JSON line when the driver is
+ * up and one with its counters when it stops.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/tp_clock.h"
+#include "common/tp_error.h"
+#include "tensor_pool/tp_driver.h"
+#include "tp_cli.h"
+
+/** Entry point of `tp driver` (argv starts at "driver"). Returns a TP_CLI_EXIT_* code. */
+int tp_cli_driver(int argc, char **argv);
+
+static volatile sig_atomic_t tp_cli_driver_stop = 0;
+
+static void tp_cli_driver_on_signal(int sig)
+{
+    (void)sig;
+    tp_cli_driver_stop = 1;
+}
+
+static void tp_cli_driver_usage(FILE *out)
+{
+    fprintf(out,
+        "usage: tp driver [CONFIG.toml] [--print-config] [--check] [--duration SECONDS]\n"
+        "  Run the SHM driver: it creates and owns the shared-memory regions of the streams in CONFIG,\n"
+        "  grants leases to producers and consumers that attach over the control stream, and announces\n"
+        "  every stream. Keys and defaults: docs/DRIVER_CONFIG.md; environment variables override keys\n"
+        "  (driver.control_stream_id -> DRIVER_CONTROL_STREAM_ID). Without CONFIG the built-in defaults\n"
+        "  apply plus one profile 'default' (1024 slots, one 64 KiB pool) and dynamic streams 20000-29999.\n"
+        "  --print-config  print the effective configuration as TOML and exit\n"
+        "  --check         validate the configuration and exit (0 valid, 1 invalid)\n"
+        "  --duration S    stop after S seconds (default: until SIGINT/SIGTERM)\n");
+}
+
+static int parse_seconds(const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (0 != errno || end == text || '\0' != *end || !isfinite(v) || v <= 0 || v > 1e9)
+    {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void tp_cli_driver_print_stats(const tp_driver_t *driver)
+{
+    tp_driver_stats_t s;
+    if (tp_driver_stats(driver, &s) < 0)
+    {
+        return;
+    }
+    printf("{\"driver\":\"stopped\",\"attach_requests\":%llu,\"attach_ok\":%llu,\"attach_rejected\":%llu,"
+           "\"keepalives\":%llu,\"detaches\":%llu,\"leases_expired\":%llu,\"epochs_created\":%llu,"
+           "\"epochs_collected\":%llu,\"announces\":%llu,\"malformed\":%llu,\"rejects\":{",
+        (unsigned long long)s.attach_requests, (unsigned long long)s.attach_ok, (unsigned long long)s.attach_rejected,
+        (unsigned long long)s.keepalives, (unsigned long long)s.detaches, (unsigned long long)s.leases_expired,
+        (unsigned long long)s.epochs_created, (unsigned long long)s.epochs_collected, (unsigned long long)s.announces,
+        (unsigned long long)s.malformed);
+    for (int i = 0; i < TP_DRIVER_REJECT_COUNT; i++)
+    {
+        printf("%s\"%s\":%llu", i ? "," : "", tp_driver_reject_name(i), (unsigned long long)s.rejects_by_reason[i]);
+    }
+    printf("}}\n");
+    fflush(stdout);
+}
+
+int tp_cli_driver(int argc, char **argv)
+{
+    bool print = false;
+    bool check = false;
+    double duration = 0;
+    static const struct option opts[] = { { "print-config", no_argument, 0, 'p' }, { "check", no_argument, 0, 'c' },
+        { "duration", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    optind = 1;
+    int opt;
+    while (-1 != (opt = getopt_long(argc, argv, "pct:h", opts, NULL)))
+    {
+        switch (opt)
+        {
+            case 'p': print = true; break;
+            case 'c': check = true; break;
+            case 't':
+                if (parse_seconds(optarg, &duration) < 0)
+                {
+                    fprintf(stderr, "tp driver: --duration: expected a number of seconds > 0, got \"%s\"\n", optarg);
+                    return TP_CLI_EXIT_USAGE;
+                }
+                break;
+            case 'h': tp_cli_driver_usage(stdout); return TP_CLI_EXIT_OK;
+            default: tp_cli_driver_usage(stderr); return TP_CLI_EXIT_USAGE;
+        }
+    }
+    if (argc - optind > 1)
+    {
+        tp_cli_driver_usage(stderr);
+        return TP_CLI_EXIT_USAGE;
+    }
+    const char *path = optind < argc ? argv[optind] : NULL;
+    tp_driver_config_t *config = NULL;
+    if (tp_driver_config_init(&config) < 0)
+    {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        return TP_CLI_EXIT_FAIL;
+    }
+    int rc;
+    if (NULL != path)
+    {
+        rc = tp_driver_config_load_file(config, path);
+    }
+    else
+    {
+        /* no file: the documented built-in deployment, still open to environment overrides */
+        static const char builtin[] = "[policies]\nallow_dynamic_streams = true\n"
+                                      "[driver]\nstream_id_range = \"20000-29999\"\n"
+                                      "[profiles.default]\nheader_nslots = 1024\n"
+                                      "payload_pools = [{ pool_id = 1, stride_bytes = 65536 }]\n";
+        rc = tp_driver_config_load_string(config, builtin, sizeof(builtin) - 1, "(built-in defaults)");
+    }
+    if (rc < 0)
+    {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        tp_driver_config_close(config);
+        return TP_CLI_EXIT_FAIL;
+    }
+    if (print)
+    {
+        int n = tp_driver_config_print(config, NULL, 0);
+        char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+        if (NULL != buf)
+        {
+            tp_driver_config_print(config, buf, (size_t)n + 1);
+            fputs(buf, stdout);
+            free(buf);
+        }
+    }
+    if (print || check)
+    {
+        if (check)
+        {
+            printf("tp driver: configuration %s is valid\n", NULL != path ? path : "(built-in)");
+        }
+        tp_driver_config_close(config);
+        return TP_CLI_EXIT_OK;
+    }
+    tp_driver_t *driver = NULL;
+    rc = tp_driver_init(&driver, config);
+    if (rc < 0)
+    {
+        fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+        tp_driver_config_close(config);
+        return TP_CLI_EXIT_FAIL;
+    }
+    printf("{\"driver\":\"up\",\"pid\":%ld,\"control_stream_id\":%u,\"announce_stream_id\":%u,\"shm_base_dir\":\"%s\","
+           "\"namespace\":\"%s\"}\n",
+        (long)getpid(), tp_driver_config_control_stream_id(config), tp_driver_config_announce_stream_id(config),
+        tp_driver_config_shm_base_dir(config), tp_driver_config_namespace(config));
+    fflush(stdout);
+    tp_driver_config_close(config);
+    signal(SIGINT, tp_cli_driver_on_signal);
+    signal(SIGTERM, tp_cli_driver_on_signal);
+    uint64_t deadline = duration > 0 ? tp_clock_mono_ns() + (uint64_t)(duration * 1e9) : UINT64_MAX;
+    bool stopping = false;
+    int exit_code = TP_CLI_EXIT_OK;
+    while (!tp_driver_is_terminated(driver))
+    {
+        if (!stopping && (tp_cli_driver_stop || tp_clock_mono_ns() >= deadline))
+        {
+            tp_driver_request_shutdown(driver);
+            stopping = true;
+        }
+        int work = tp_driver_do_work(driver);
+        if (work < 0)
+        {
+            fprintf(stderr, "tp driver: %s\n", tp_errmsg());
+            exit_code = TP_CLI_EXIT_FAIL;
+            break;
+        }
+        if (0 == work)
+        {
+            tp_sleep_ns(100000);
+        }
+    }
+    tp_cli_driver_print_stats(driver);
+    tp_driver_close(driver);
+    return exit_code;
+}

@@ -1,0 +1,164 @@
+/* Epoch sets: a header ring and its pools created together (see tp_shm_epoch.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/tp_error.h"
+#include "shm/tp_shm_epoch.h"
+
+uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
+{
+    DIR *d = opendir(stream_dir);
+    uint64_t max = 0;
+    if (NULL == d)
+    {
+        return 0;
+    }
+    struct dirent *e;
+    while (NULL != (e = readdir(d)))
+    {
+        char *end = NULL;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+        {
+            continue;
+        }
+        errno = 0;
+        unsigned long long v = strtoull(e->d_name, &end, 10);
+        if (0 == errno && NULL != end && '\0' == *end && v > max)
+        {
+            max = v;
+        }
+    }
+    closedir(d);
+    return max;
+}
+
+int tp_shm_stream_dir_path(char *buf, size_t len, const char *base_dir, const char *namespace_name,
+    uint32_t stream_id)
+{
+    if (tp_shm_epoch_dir_path(buf, len, base_dir, NULL, namespace_name, stream_id, 0) < 0)
+    {
+        return -1;
+    }
+    char *slash = strrchr(buf, '/');
+    if (NULL == slash || slash == buf)
+    {
+        return tp_err_set(TP_ERR_STATE, "bad epoch directory path %s", buf);
+    }
+    *slash = '\0';
+    return 0;
+}
+
+void tp_shm_epoch_set_close(tp_shm_epoch_set_t *set, bool remove)
+{
+    if (NULL == set)
+    {
+        return;
+    }
+    tp_shm_region_close(set->ring);
+    set->ring = NULL;
+    for (size_t i = 0; i < set->pool_count; i++)
+    {
+        tp_shm_region_close(set->pools[i]);
+        set->pools[i] = NULL;
+    }
+    if (remove && set->epoch_dir[0])
+    {
+        tp_shm_epoch_dir_remove(set->epoch_dir);
+    }
+    set->epoch_dir[0] = '\0';
+    set->pool_count = 0;
+}
+
+void tp_shm_epoch_set_refresh_activity(tp_shm_epoch_set_t *set, uint64_t now_ns)
+{
+    tp_shm_region_refresh_activity(set->ring, now_ns);
+    for (size_t i = 0; i < set->pool_count; i++)
+    {
+        tp_shm_region_refresh_activity(set->pools[i], now_ns);
+    }
+}
+
+int tp_shm_epoch_set_create(tp_shm_epoch_set_t *set, const char *base_dir, const char *namespace_name,
+    uint32_t stream_id, uint64_t min_epoch, const tp_shm_epoch_layout_t *layout, const tp_shm_create_options_t *opts,
+    bool shared_group)
+{
+    if (NULL == set || NULL == layout || NULL == opts || 0 == layout->pool_count ||
+        layout->pool_count > TP_SHM_EPOCH_MAX_POOLS)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_shm_epoch_set_create: bad arguments (1..%d pools)",
+            TP_SHM_EPOCH_MAX_POOLS);
+    }
+    memset(set, 0, sizeof(*set));
+    if (tp_shm_stream_dir_path(set->stream_dir, sizeof(set->stream_dir), base_dir, namespace_name, stream_id) < 0)
+    {
+        return -1;
+    }
+    uint64_t epoch = tp_shm_stream_highest_epoch(set->stream_dir) + 1;
+    epoch = epoch < min_epoch ? min_epoch : epoch;
+    int attempts = 0;
+    while (tp_shm_epoch_dir_create(set->epoch_dir, sizeof(set->epoch_dir), base_dir, namespace_name, stream_id, epoch,
+               shared_group) < 0 ||
+        tp_shm_stream_highest_epoch(set->stream_dir) > epoch)
+    {
+        if (++attempts > 8)
+        {
+            set->epoch_dir[0] = '\0';
+            return tp_err_prepend("cannot create an epoch directory under %s", set->stream_dir);
+        }
+        epoch = tp_shm_stream_highest_epoch(set->stream_dir) + 1;
+        epoch = epoch < min_epoch ? min_epoch : epoch;
+    }
+    /* A directory created concurrently by another creator makes region creation (O_EXCL) fail below. */
+    set->epoch = epoch;
+    set->header_nslots = layout->header_nslots;
+
+    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = TP_SHM_LAYOUT_VERSION,
+        .epoch = epoch, .stream_id = stream_id, .pool_id = 0, .nslots = layout->header_nslots, .stride_bytes = 0 };
+    char file[PATH_MAX];
+    if (tp_shm_header_ring_path(file, sizeof(file), set->epoch_dir) < 0 ||
+        tp_shm_region_create(&set->ring, file, &params, opts) < 0 ||
+        tp_shm_uri_format(file, opts->require_hugepages, set->header_uri, sizeof(set->header_uri)) < 0)
+    {
+        tp_err_prepend("header ring of stream %u epoch %llu", stream_id, (unsigned long long)epoch);
+        tp_shm_epoch_set_close(set, true);
+        return -1;
+    }
+    /* pools in ascending stride order: the first that fits a payload is the smallest */
+    size_t order[TP_SHM_EPOCH_MAX_POOLS];
+    for (size_t i = 0; i < layout->pool_count; i++)
+    {
+        order[i] = i;
+    }
+    for (size_t i = 1; i < layout->pool_count; i++)
+    {
+        for (size_t j = i; j > 0 && layout->strides[order[j]] < layout->strides[order[j - 1]]; j--)
+        {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+    for (size_t k = 0; k < layout->pool_count; k++)
+    {
+        size_t src = order[k];
+        params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
+        params.pool_id = layout->pool_ids[src];
+        params.stride_bytes = layout->strides[src];
+        if (tp_shm_pool_path(file, sizeof(file), set->epoch_dir, params.pool_id) < 0 ||
+            tp_shm_region_create(&set->pools[k], file, &params, opts) < 0 ||
+            tp_shm_uri_format(file, opts->require_hugepages, set->pool_uris[k], sizeof(set->pool_uris[k])) < 0)
+        {
+            tp_err_prepend("pool %u of stream %u epoch %llu", params.pool_id, stream_id, (unsigned long long)epoch);
+            set->pool_count = NULL != set->pools[k] ? k + 1 : k;
+            tp_shm_epoch_set_close(set, true);
+            return -1;
+        }
+        set->strides[k] = params.stride_bytes;
+        set->pool_ids[k] = params.pool_id;
+        set->pool_count = k + 1;
+    }
+    return 0;
+}
