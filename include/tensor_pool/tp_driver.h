@@ -26,7 +26,7 @@
  * tp_driver_close may only be called from that thread or before it starts.
  *
  * Configuration keys, defaults and the environment override rule:
- * docs/DRIVER_CONFIG.md.
+ * docs/DRIVER.md.
  */
 #ifndef TENSOR_POOL_TP_DRIVER_H
 #define TENSOR_POOL_TP_DRIVER_H

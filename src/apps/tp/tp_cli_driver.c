@@ -35,7 +35,7 @@ static void tp_cli_driver_usage(FILE *out)
         "usage: tp driver [CONFIG.toml] [--print-config] [--check] [--duration SECONDS]\n"
         "  Run the SHM driver: it creates and owns the shared-memory regions of the streams in CONFIG,\n"
         "  grants leases to producers and consumers that attach over the control stream, and announces\n"
-        "  every stream. Keys and defaults: docs/DRIVER_CONFIG.md; environment variables override keys\n"
+        "  every stream. Keys and defaults: docs/DRIVER.md; environment variables override keys\n"
         "  (driver.control_stream_id -> DRIVER_CONTROL_STREAM_ID). Without CONFIG the built-in defaults\n"
         "  apply plus one profile 'default' (1024 slots, one 64 KiB pool) and dynamic streams 20000-29999.\n"
         "  --print-config  print the effective configuration as TOML and exit\n"
