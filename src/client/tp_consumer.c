@@ -11,10 +11,9 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
-#include "shm/tp_shm_internal.h"
+#include "shm/tp_shm_lib.h"
 #include "tp_sbe/wire.h"
 
-#include <sys/stat.h>
 
 #define TP_CONSUMER_MAX_POOLS 16
 #define TP_CONSUMER_MAX_IMAGES 32
@@ -499,7 +498,6 @@ static bool same_file(const tp_consumer_t *c, const char *uri, uint32_t uri_len)
 {
     char buf[TP_REGION_URI_MAX];
     tp_shm_uri_t parsed;
-    struct stat a, b;
     if (uri_len >= sizeof(buf))
     {
         return false;
@@ -510,11 +508,7 @@ static bool same_file(const tp_consumer_t *c, const char *uri, uint32_t uri_len)
     {
         return false;
     }
-    if (0 != stat(parsed.path, &a))
-    {
-        return true;
-    }
-    return 0 == fstat(c->ring->fd, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+    return 0 != tp_shm_region_same_file(c->ring, parsed.path); /* -1: the path is gone, keep the mapping */
 }
 
 static bool live_superblock_ok(const tp_consumer_t *c)
@@ -1105,8 +1099,7 @@ static void on_descriptor(void *clientd, const uint8_t *buffer, size_t length, c
     if (max_gap > 0 && max_gap < c->nslots)
     {
         uint64_t probe = seq + max_gap;
-        const uint8_t *slot = tp_shm_region_base(c->ring) + tp_shm_slot_offset(tp_shm_header_index(probe, c->nslots));
-        uint64_t word = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+        uint64_t word = tp_shm_slot_seq_commit_load(c->ring, tp_shm_header_index(probe, c->nslots));
         if ((word & 1u) && (word >> 1) >= probe)
         {
             c->resync_until = word >> 1;

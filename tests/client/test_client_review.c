@@ -12,7 +12,7 @@
 #include "tp_test.h"
 #include "transport/tp_transport.h"
 #include "transport/tp_transport_internal.h"
-#include "shm/tp_shm_internal.h"
+#include "shm/tp_shm_lib.h"
 
 #include "../../examples/tp_example_common.h"
 
@@ -576,8 +576,7 @@ static uint64_t ring_seq_word(tp_producer_t *producer, uint64_t seq, uint32_t ns
     {
         return UINT64_MAX;
     }
-    const uint8_t *slot = tp_shm_region_base(ring) + tp_shm_slot_offset(tp_shm_header_index(seq, nslots));
-    uint64_t word = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+    uint64_t word = tp_shm_slot_seq_commit_load(ring, tp_shm_header_index(seq, nslots));
     tp_shm_region_close(ring);
     return word;
 }
