@@ -221,8 +221,6 @@ static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
     }
 }
 
-static int poll_orphans(tp_client_t *client);
-
 static int poll_pending_adds(tp_client_t *client)
 {
     int work = 0;
@@ -316,9 +314,9 @@ static int conductor_do_work(void *state)
     {
         work += poll_pending_adds(client);
     }
-    if (client->orphan_count > 0)
+    if (client->orphans.count > 0)
     {
-        work += poll_orphans(client);
+        work += tp_client_poll_orphan_adds(client);
     }
     uint64_t now_ns = tp_clock_mono_ns();
     for (size_t i = 0; i < client->producer_count; i++)
@@ -511,22 +509,22 @@ int tp_client_close(tp_client_t *client)
     uint64_t close_wait_ns = client->ctx.client_timeout_ns < TP_CLIENT_CLOSE_ORPHAN_WAIT_NS ? client->ctx.client_timeout_ns
                                                                                           : TP_CLIENT_CLOSE_ORPHAN_WAIT_NS;
     uint64_t deadline = tp_clock_mono_ns() + close_wait_ns;
-    while (client->orphan_count > 0)
+    while (client->orphans.count > 0)
     {
         tp_transport_do_work(client->transport);
-        if (poll_orphans(client) > 0)
+        if (tp_client_poll_orphan_adds(client) > 0)
         {
             continue;
         }
         if (tp_clock_mono_ns() > deadline)
         {
             TP_LOG_WARN("client", "tp_client_close: %zu transport adds still pending; left to the transport's close",
-                client->orphan_count);
+                client->orphans.count);
             break;
         }
         tp_sleep_ns(100000);
     }
-    free(client->orphans);
+    tp_client_orphan_adds_free(client);
     tp_transport_close(client->transport);
     tp_shm_allowlist_close(client->allowlist);
     tp_mpsc_queue_close(&client->commands);
@@ -762,172 +760,4 @@ int tp_client_add_consumer(tp_consumer_t **consumer, tp_client_t *client, const 
     }
     *consumer = c;
     return 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Pending transport adds                                                     */
-/* ------------------------------------------------------------------------- */
-
-int tp_pending_adds_poll(tp_pending_adds_t *pending)
-{
-    int failed = 0;
-    for (size_t i = 0; i < pending->pub_count;)
-    {
-        int rc = tp_transport_async_add_publication_poll(pending->pub_dst[i], pending->pub_async[i]);
-        if (rc < 0)
-        {
-            /* async freed by the transport; forget this entry, keep polling the others */
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            failed = -1;
-            continue;
-        }
-        if (1 == rc)
-        {
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            continue;
-        }
-        i++;
-    }
-    for (size_t i = 0; i < pending->sub_count;)
-    {
-        int rc = tp_transport_async_add_subscription_poll(pending->sub_dst[i], pending->sub_async[i]);
-        if (rc < 0)
-        {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            failed = -1;
-            continue;
-        }
-        if (1 == rc)
-        {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            continue;
-        }
-        i++;
-    }
-    if (failed < 0)
-    {
-        return -1;
-    }
-    return (0 == pending->pub_count && 0 == pending->sub_count) ? 1 : 0;
-}
-
-void tp_pending_adds_release(tp_client_t *client, tp_pending_adds_t *pending)
-{
-    for (size_t i = 0; i < pending->pub_count; i++)
-    {
-        tp_client_release_publication_add(client, pending->pub_async[i]);
-    }
-    for (size_t i = 0; i < pending->sub_count; i++)
-    {
-        tp_client_release_subscription_add(client, pending->sub_async[i]);
-    }
-    pending->pub_count = 0;
-    pending->sub_count = 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Orphaned transport adds                                                    */
-/* ------------------------------------------------------------------------- */
-
-static void orphan_keep(tp_client_t *client, tp_async_add_publication_t *pub, tp_async_add_subscription_t *sub)
-{
-    if (client->orphan_count == client->orphan_capacity)
-    {
-        size_t capacity = 0 == client->orphan_capacity ? 16 : 2 * client->orphan_capacity;
-        tp_client_orphan_add_t *grown = realloc(client->orphans, capacity * sizeof(*grown));
-        if (NULL == grown)
-        {
-            /* the transport still owns the add and frees it at close; it just stays registered until then */
-            TP_LOG_ERROR("client", "out of memory tracking a released transport add; it stays open until close");
-            return;
-        }
-        client->orphans = grown;
-        client->orphan_capacity = capacity;
-    }
-    client->orphans[client->orphan_count].pub = pub;
-    client->orphans[client->orphan_count].sub = sub;
-    client->orphan_count++;
-}
-
-void tp_client_release_publication_add(tp_client_t *client, tp_async_add_publication_t *async)
-{
-    if (NULL == async)
-    {
-        return;
-    }
-    tp_publication_t *pub = NULL;
-    int rc = tp_transport_async_add_publication_poll(&pub, async);
-    if (1 == rc)
-    {
-        tp_publication_close(pub);
-    }
-    else if (0 == rc)
-    {
-        orphan_keep(client, async, NULL);
-    }
-}
-
-void tp_client_release_subscription_add(tp_client_t *client, tp_async_add_subscription_t *async)
-{
-    if (NULL == async)
-    {
-        return;
-    }
-    tp_transport_async_add_subscription_detach_handlers(async);
-    tp_subscription_t *sub = NULL;
-    int rc = tp_transport_async_add_subscription_poll(&sub, async);
-    if (1 == rc)
-    {
-        tp_subscription_close(sub);
-    }
-    else if (0 == rc)
-    {
-        orphan_keep(client, NULL, async);
-    }
-}
-
-/* Poll every orphaned add once; close those that completed. Returns the number resolved. */
-static int poll_orphans(tp_client_t *client)
-{
-    int work = 0;
-    for (size_t i = 0; i < client->orphan_count;)
-    {
-        tp_client_orphan_add_t *o = &client->orphans[i];
-        int rc;
-        if (NULL != o->pub)
-        {
-            tp_publication_t *pub = NULL;
-            rc = tp_transport_async_add_publication_poll(&pub, o->pub);
-            if (1 == rc)
-            {
-                tp_publication_close(pub);
-            }
-        }
-        else
-        {
-            tp_subscription_t *sub = NULL;
-            rc = tp_transport_async_add_subscription_poll(&sub, o->sub);
-            if (1 == rc)
-            {
-                tp_subscription_close(sub);
-            }
-        }
-        if (0 == rc)
-        {
-            i++;
-            continue;
-        }
-        client->orphans[i] = client->orphans[--client->orphan_count];
-        work++;
-    }
-    return work;
-}
-
-size_t tp_client_orphan_add_count(const tp_client_t *client)
-{
-    return client->orphan_count;
 }

@@ -11,6 +11,7 @@
 #include "tensor_pool/tp_client.h"
 #include "tensor_pool/tp_shm.h"
 #include "transport/tp_transport.h"
+#include "client/tp_pending_adds.h"
 
 #define TP_CLIENT_CHANNEL_MAX 256
 #define TP_CLIENT_MAX_ALLOWED_DIRS 8
@@ -93,13 +94,6 @@ struct tp_async_add_consumer_stct
     tp_consumer_config_t config;
 };
 
-/** A transport add released by its owner before it completed (exactly one of the two is set). */
-typedef struct tp_client_orphan_add_stct
-{
-    tp_async_add_publication_t *pub;
-    tp_async_add_subscription_t *sub;
-} tp_client_orphan_add_t;
-
 struct tp_client_stct
 {
     tp_context_t ctx;
@@ -118,9 +112,7 @@ struct tp_client_stct
     tp_client_cmd_t *pending_adds[TP_CLIENT_MAX_PRODUCERS + TP_CLIENT_MAX_CONSUMERS];
     size_t pending_add_count;
     /* transport adds whose owner is gone: polled by the duty cycle until they complete, then closed */
-    tp_client_orphan_add_t *orphans;
-    size_t orphan_count;
-    size_t orphan_capacity;
+    tp_orphan_adds_t orphans;
 };
 
 /** Complete a command from the conductor: frees it when the requester abandoned it. */
@@ -129,52 +121,6 @@ void tp_client_cmd_complete(tp_client_cmd_t *cmd, bool ok, void (*on_abandoned)(
 void tp_client_report_error(tp_client_t *client, const char *what);
 /** Submit a command and wait for it (threaded), or run it inline (invoker). */
 int tp_client_submit_and_wait(tp_client_t *client, tp_client_cmd_t *cmd);
-
-/* ------------------------------------------------------------------------- */
-/* Pending transport adds                                                     */
-/* ------------------------------------------------------------------------- */
-
-#define TP_PENDING_MAX 8
-
-typedef struct tp_pending_adds_stct
-{
-    tp_async_add_publication_t *pub_async[TP_PENDING_MAX];
-    tp_publication_t **pub_dst[TP_PENDING_MAX];
-    size_t pub_count;
-    tp_async_add_subscription_t *sub_async[TP_PENDING_MAX];
-    tp_subscription_t **sub_dst[TP_PENDING_MAX];
-    size_t sub_count;
-} tp_pending_adds_t;
-
-/**
- * Poll every pending add: 1 all done, 0 pending, -1 error (at least one add
- * failed; every other entry was still polled and stays tracked).
- */
-int tp_pending_adds_poll(tp_pending_adds_t *pending);
-
-/**
- * Hand every still-pending add of `pending` to the client (conductor, on
- * destroy): see tp_client_release_publication_add. Empties `pending`.
- */
-void tp_pending_adds_release(tp_client_t *client, tp_pending_adds_t *pending);
-
-/**
- * Release a transport add whose owner no longer wants it (conductor). Polled
- * once: a completed add is closed at once; a pending one is kept on the
- * client's orphan list, polled by every duty cycle and closed when it
- * completes (an Aeron subscription must not stay registered unpolled).
- * NULL is ignored.
- */
-void tp_client_release_publication_add(tp_client_t *client, tp_async_add_publication_t *async);
-
-/**
- * Same for a subscription add; its image handlers are detached first (their
- * clientd is the owner being destroyed).
- */
-void tp_client_release_subscription_add(tp_client_t *client, tp_async_add_subscription_t *async);
-
-/** Number of released adds still waiting to complete (tests). */
-size_t tp_client_orphan_add_count(const tp_client_t *client);
 
 /* ------------------------------------------------------------------------- */
 /* Producer and consumer hooks used by the conductor                          */
