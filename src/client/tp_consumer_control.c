@@ -193,22 +193,6 @@ void tp_consumer_destroy(tp_consumer_t *c)
     free(c);
 }
 
-int tp_consumer_close(tp_consumer_t *consumer)
-{
-    if (NULL == consumer)
-    {
-        return 0;
-    }
-    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
-    if (NULL == cmd)
-    {
-        return tp_err_set(TP_ERR_NO_MEMORY, "tp_consumer_close: out of memory");
-    }
-    cmd->type = TP_CMD_CLOSE_CONSUMER;
-    cmd->target = consumer;
-    return tp_client_submit_and_wait(consumer->client, cmd);
-}
-
 void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     tp_consumer_t *c = clientd;

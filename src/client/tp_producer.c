@@ -36,22 +36,6 @@ void tp_producer_config_init(tp_producer_config_t *config)
     config->file_mode = 0600;
 }
 
-int tp_producer_close(tp_producer_t *producer)
-{
-    if (NULL == producer)
-    {
-        return 0;
-    }
-    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
-    if (NULL == cmd)
-    {
-        return tp_err_set(TP_ERR_NO_MEMORY, "tp_producer_close: out of memory");
-    }
-    cmd->type = TP_CMD_CLOSE_PRODUCER;
-    cmd->target = producer;
-    return tp_client_submit_and_wait(producer->client, cmd);
-}
-
 /* ------------------------------------------------------------------------- */
 /* Hot path                                                                   */
 /* ------------------------------------------------------------------------- */

@@ -30,23 +30,52 @@ void tp_producer_meta_free(tp_producer_meta_t *m)
     free(m);
 }
 
-void tp_producer_metadata_free(void *payload)
+static void metadata_free(void *payload)
 {
     tp_producer_meta_free(payload);
 }
 
-void tp_producer_apply_meta_blob(tp_producer_t *p, void *blob)
+static void apply_meta_blob(tp_producer_t *p, void *blob)
 {
     free(p->blob); /* a blob still being sent is superseded */
     p->blob = blob;
 }
 
-void tp_producer_apply_metadata(tp_producer_t *p, void *payload)
+static void apply_metadata(tp_producer_t *p, void *payload)
 {
     tp_producer_meta_free(p->meta);
     p->meta = payload;
     p->meta_dirty = true;
 }
+
+/* Conductor commands (tp_client_cmd.h): the conductor takes the payload over. */
+static void set_metadata_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    (void)client;
+    apply_metadata(cmd->target, cmd->payload);
+    cmd->payload = NULL;
+    tp_client_cmd_complete(cmd, true);
+}
+
+static const tp_client_cmd_ops_t set_metadata_ops = {
+    .kind = TP_CMD_KIND_OTHER,
+    .execute = set_metadata_execute,
+    .free_payload = metadata_free,
+};
+
+static void meta_blob_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    (void)client;
+    apply_meta_blob(cmd->target, cmd->payload);
+    cmd->payload = NULL;
+    tp_client_cmd_complete(cmd, true);
+}
+
+static const tp_client_cmd_ops_t meta_blob_ops = {
+    .kind = TP_CMD_KIND_OTHER,
+    .execute = meta_blob_execute,
+    .free_payload = free,
+};
 
 /* ------------------------------------------------------------------------- */
 /* Metadata                                                                   */
@@ -96,7 +125,7 @@ int64_t tp_producer_set_metadata(tp_producer_t *p, size_t count, const char *con
         return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
     }
     m->meta_version = atomic_fetch_add(&p->meta_version, 1) + 1;
-    cmd->type = TP_CMD_SET_METADATA;
+    cmd->ops = &set_metadata_ops;
     cmd->target = p;
     cmd->payload = m;
     if (tp_client_submit_and_wait(p->client, cmd) < 0)
@@ -158,7 +187,7 @@ int tp_producer_publish_meta_blob(tp_producer_t *p, uint32_t blob_type, const vo
     b->meta_version = atomic_load(&p->meta_version);
     b->checksum = tp_crc32c(b->data, length);
     b->announced = false;
-    cmd->type = TP_CMD_META_BLOB;
+    cmd->ops = &meta_blob_ops;
     cmd->target = p;
     cmd->payload = b;
     return tp_client_submit_and_wait(p->client, cmd);
