@@ -392,6 +392,7 @@ int tp_client_init(tp_client_t **out, const tp_context_t *ctx)
     }
     tp_transport_context_t tctx;
     tp_transport_context_init(&tctx);
+    tctx.faults = ctx->transport_faults;
     if (tp_transport_context_set_backend(&tctx, ctx->backend) < 0 ||
         tp_transport_context_set_dir(&tctx, ctx->transport_dir) < 0 || tp_transport_init(&client->transport, &tctx) < 0)
     {

@@ -50,6 +50,7 @@ struct tp_context_stct
     char idle_strategy[16];
     tp_error_handler_t error_handler;
     void *error_handler_clientd;
+    const tp_transport_faults_t *transport_faults; /* fault injection (tests); NULL = none */
 };
 
 /** Effective values (zeros resolved). */
@@ -57,6 +58,12 @@ uint64_t tp_context_freshness_ns(const tp_context_t *ctx);
 uint64_t tp_context_stale_ns(const tp_context_t *ctx);
 /** True when two logical streams name the same (channel, stream id). */
 bool tp_context_same_stream(const tp_context_t *ctx, tp_stream_kind_t a, tp_stream_kind_t b);
+/**
+ * Fault injection (tests): the transport of every client created from `ctx`
+ * consults `faults` (tp_transport_faults_t); NULL (the default) = none. The
+ * table must outlive those clients. Returns 0 or -1.
+ */
+int tp_context_set_transport_faults(tp_context_t *ctx, const tp_transport_faults_t *faults);
 
 struct tp_async_add_producer_stct
 {
