@@ -1,6 +1,10 @@
 /*
- * Client and client conductor: owns the transport, runs the duty cycle of
- * every producer and consumer, processes cross-thread commands.
+ * Client and client conductor: owns the transport and its children (the
+ * producers and consumers: their adds and closes), runs the duty cycle of
+ * every child, processes cross-thread commands through their ops tables
+ * (tp_client_cmd.h) and polls the pending and orphaned transport adds
+ * (tp_pending_adds.c). Runs on the conductor thread, or on the
+ * application's thread in invoker mode.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,64 +12,18 @@
 #include <string.h>
 
 #include "client/tp_client_internal.h"
+#include "client/tp_consumer_internal.h"
+#include "client/tp_producer_internal.h"
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
-
 
 /* Longest wait in tp_client_close for released transport adds to complete. */
 #define TP_CLIENT_CLOSE_ORPHAN_WAIT_NS (100000000ULL)
 
 /* ------------------------------------------------------------------------- */
-/* Commands                                                                   */
+/* Children: adds and closes (the conductor owns its producers and consumers) */
 /* ------------------------------------------------------------------------- */
-
-static void cmd_set_error(tp_client_cmd_t *cmd)
-{
-    cmd->errcode = tp_errcode() ? tp_errcode() : TP_ERR_STATE;
-    snprintf(cmd->errmsg, sizeof(cmd->errmsg), "%s", tp_errmsg());
-}
-
-static void cmd_free(tp_client_cmd_t *cmd)
-{
-    if (TP_CMD_SET_METADATA == cmd->type)
-    {
-        tp_producer_metadata_free(cmd->payload);
-    }
-    else if (TP_CMD_META_BLOB == cmd->type)
-    {
-        free(cmd->payload);
-    }
-    free(cmd);
-}
-
-void tp_client_cmd_complete(tp_client_cmd_t *cmd, bool ok, void (*on_abandoned)(tp_client_cmd_t *cmd))
-{
-    int expected = TP_CMD_PENDING;
-    if (!atomic_compare_exchange_strong(&cmd->state, &expected, ok ? TP_CMD_DONE : TP_CMD_FAILED))
-    {
-        /* the requester gave up waiting: the command is ours to free */
-        if (NULL != on_abandoned)
-        {
-            on_abandoned(cmd);
-        }
-        cmd_free(cmd);
-    }
-}
-
-void tp_client_report_error(tp_client_t *client, const char *what)
-{
-    char msg[768];
-    snprintf(msg, sizeof(msg), "%s: %s", what, tp_errmsg());
-    if (NULL != client->ctx.error_handler)
-    {
-        client->ctx.error_handler(client->ctx.error_handler_clientd, tp_errcode(), msg);
-    }
-    else
-    {
-        TP_LOG_WARN("client", "%s", msg);
-    }
-}
 
 /* Returns true when `producer` was registered (and is now removed). */
 static bool remove_producer(tp_client_t *client, tp_producer_t *producer)
@@ -95,30 +53,13 @@ static bool remove_consumer(tp_client_t *client, tp_consumer_t *consumer)
     return false;
 }
 
-static void abandoned_add(tp_client_cmd_t *cmd)
-{
-    if (NULL == cmd->target)
-    {
-        return;
-    }
-    if (TP_CMD_ADD_PRODUCER == cmd->type)
-    {
-        tp_producer_destroy(cmd->target);
-    }
-    else
-    {
-        tp_consumer_destroy(cmd->target);
-    }
-    cmd->target = NULL;
-}
-
-/* Adds of `type` admitted and still waiting for their transport resources. */
-static size_t pending_add_count_of(const tp_client_t *client, tp_cmd_type_t type)
+/* Adds of `kind` admitted and still waiting for their transport resources. */
+static size_t pending_add_count_of(const tp_client_t *client, tp_cmd_kind_t kind)
 {
     size_t n = 0;
     for (size_t i = 0; i < client->pending_add_count; i++)
     {
-        if (client->pending_adds[i]->type == type)
+        if (client->pending_adds[i]->ops->kind == kind)
         {
             n++;
         }
@@ -126,102 +67,210 @@ static size_t pending_add_count_of(const tp_client_t *client, tp_cmd_type_t type
     return n;
 }
 
-/* Whether one more add of `type` fits: completed ones plus those still pending. */
-static bool add_admissible(const tp_client_t *client, tp_cmd_type_t type)
+/* Whether one more add of `kind` fits: completed ones plus those still pending. */
+static bool add_admissible(const tp_client_t *client, tp_cmd_kind_t kind)
 {
     if (client->pending_add_count >= sizeof(client->pending_adds) / sizeof(client->pending_adds[0]))
     {
         return false;
     }
-    size_t pending = pending_add_count_of(client, type);
-    return TP_CMD_ADD_PRODUCER == type ? client->producer_count + pending < TP_CLIENT_MAX_PRODUCERS
-                                       : client->consumer_count + pending < TP_CLIENT_MAX_CONSUMERS;
+    size_t pending = pending_add_count_of(client, kind);
+    return TP_CMD_KIND_ADD_PRODUCER == kind ? client->producer_count + pending < TP_CLIENT_MAX_PRODUCERS
+                                            : client->consumer_count + pending < TP_CLIENT_MAX_CONSUMERS;
 }
 
-static int too_many_error(tp_cmd_type_t type)
+static int too_many_error(tp_cmd_kind_t kind)
 {
     return tp_err_set(TP_ERR_STATE, "too many %s in one client (max %d, counting adds still pending)",
-        TP_CMD_ADD_PRODUCER == type ? "producers" : "consumers",
-        TP_CMD_ADD_PRODUCER == type ? TP_CLIENT_MAX_PRODUCERS : TP_CLIENT_MAX_CONSUMERS);
+        TP_CMD_KIND_ADD_PRODUCER == kind ? "producers" : "consumers",
+        TP_CMD_KIND_ADD_PRODUCER == kind ? TP_CLIENT_MAX_PRODUCERS : TP_CLIENT_MAX_CONSUMERS);
 }
 
-/* Runs on the conductor (or inline in invoker mode). */
-static void process_command(tp_client_t *client, tp_client_cmd_t *cmd)
+/* Shared by both add kinds: `rc` is the result of creating the target. */
+static void add_admitted(tp_client_t *client, tp_client_cmd_t *cmd, int rc)
 {
-    switch (cmd->type)
+    if (rc < 0)
     {
-        case TP_CMD_ADD_PRODUCER:
-        case TP_CMD_ADD_CONSUMER:
-        {
-            int rc;
-            if (!add_admissible(client, cmd->type))
-            {
-                rc = too_many_error(cmd->type);
-            }
-            else if (TP_CMD_ADD_PRODUCER == cmd->type)
-            {
-                tp_producer_t *p = NULL;
-                rc = tp_producer_create(&p, client, &((tp_async_add_producer_t *)cmd)->config);
-                cmd->target = p;
-            }
-            else
-            {
-                tp_consumer_t *c = NULL;
-                rc = tp_consumer_create(&c, client, &((tp_async_add_consumer_t *)cmd)->config);
-                cmd->target = c;
-            }
-            if (rc < 0)
-            {
-                cmd_set_error(cmd);
-                tp_client_cmd_complete(cmd, false, NULL);
-            }
-            else
-            {
-                client->pending_adds[client->pending_add_count++] = cmd;
-            }
-            break;
-        }
-        case TP_CMD_CLOSE_PRODUCER:
-            /* only a registered producer is destroyed: a repeated close (e.g. after a timed-out one) is refused */
-            if (remove_producer(client, cmd->target))
-            {
-                tp_producer_destroy(cmd->target);
-                tp_client_cmd_complete(cmd, true, NULL);
-            }
-            else
-            {
-                tp_err_set(TP_ERR_CLOSED, "producer already closed (or not of this client)");
-                cmd_set_error(cmd);
-                tp_client_cmd_complete(cmd, false, NULL);
-            }
-            break;
-        case TP_CMD_CLOSE_CONSUMER:
-            if (remove_consumer(client, cmd->target))
-            {
-                tp_consumer_destroy(cmd->target);
-                tp_client_cmd_complete(cmd, true, NULL);
-            }
-            else
-            {
-                tp_err_set(TP_ERR_CLOSED, "consumer already closed (or not of this client)");
-                cmd_set_error(cmd);
-                tp_client_cmd_complete(cmd, false, NULL);
-            }
-            break;
-        case TP_CMD_SET_METADATA:
-            tp_producer_apply_metadata(cmd->target, cmd->payload);
-            cmd->payload = NULL;
-            tp_client_cmd_complete(cmd, true, NULL);
-            break;
-        case TP_CMD_META_BLOB:
-            tp_producer_apply_meta_blob(cmd->target, cmd->payload);
-            cmd->payload = NULL;
-            tp_client_cmd_complete(cmd, true, NULL);
-            break;
+        tp_client_cmd_set_error(cmd);
+        tp_client_cmd_complete(cmd, false);
+    }
+    else
+    {
+        client->pending_adds[client->pending_add_count++] = cmd;
     }
 }
 
-static int poll_orphans(tp_client_t *client);
+static void add_producer_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    int rc;
+    if (!add_admissible(client, cmd->ops->kind))
+    {
+        rc = too_many_error(cmd->ops->kind);
+    }
+    else
+    {
+        tp_producer_t *p = NULL;
+        rc = tp_producer_create(&p, client, &((tp_async_add_producer_t *)cmd)->config);
+        cmd->target = p;
+    }
+    add_admitted(client, cmd, rc);
+}
+
+static int add_producer_poll(tp_client_cmd_t *cmd)
+{
+    return tp_producer_poll_ready(cmd->target);
+}
+
+static bool add_producer_attach(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    if (client->producer_count >= TP_CLIENT_MAX_PRODUCERS)
+    {
+        return false;
+    }
+    client->producers[client->producer_count++] = cmd->target;
+    return true;
+}
+
+static void add_producer_detach(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    remove_producer(client, cmd->target);
+}
+
+static void add_producer_abandoned(tp_client_cmd_t *cmd)
+{
+    tp_producer_destroy(cmd->target); /* NULL is ignored */
+    cmd->target = NULL;
+}
+
+static const tp_client_cmd_ops_t add_producer_ops = {
+    .kind = TP_CMD_KIND_ADD_PRODUCER,
+    .execute = add_producer_execute,
+    .poll = add_producer_poll,
+    .attach = add_producer_attach,
+    .detach = add_producer_detach,
+    .on_abandoned = add_producer_abandoned,
+};
+
+static void add_consumer_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    int rc;
+    if (!add_admissible(client, cmd->ops->kind))
+    {
+        rc = too_many_error(cmd->ops->kind);
+    }
+    else
+    {
+        tp_consumer_t *c = NULL;
+        rc = tp_consumer_create(&c, client, &((tp_async_add_consumer_t *)cmd)->config);
+        cmd->target = c;
+    }
+    add_admitted(client, cmd, rc);
+}
+
+static int add_consumer_poll(tp_client_cmd_t *cmd)
+{
+    return tp_consumer_poll_ready(cmd->target);
+}
+
+static bool add_consumer_attach(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    if (client->consumer_count >= TP_CLIENT_MAX_CONSUMERS)
+    {
+        return false;
+    }
+    client->consumers[client->consumer_count++] = cmd->target;
+    return true;
+}
+
+static void add_consumer_detach(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    remove_consumer(client, cmd->target);
+}
+
+static void add_consumer_abandoned(tp_client_cmd_t *cmd)
+{
+    tp_consumer_destroy(cmd->target); /* NULL is ignored */
+    cmd->target = NULL;
+}
+
+static const tp_client_cmd_ops_t add_consumer_ops = {
+    .kind = TP_CMD_KIND_ADD_CONSUMER,
+    .execute = add_consumer_execute,
+    .poll = add_consumer_poll,
+    .attach = add_consumer_attach,
+    .detach = add_consumer_detach,
+    .on_abandoned = add_consumer_abandoned,
+};
+
+static void close_producer_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    /* only a registered producer is destroyed: a repeated close (e.g. after a timed-out one) is refused */
+    if (remove_producer(client, cmd->target))
+    {
+        tp_producer_destroy(cmd->target);
+        tp_client_cmd_complete(cmd, true);
+    }
+    else
+    {
+        tp_err_set(TP_ERR_CLOSED, "producer already closed (or not of this client)");
+        tp_client_cmd_set_error(cmd);
+        tp_client_cmd_complete(cmd, false);
+    }
+}
+
+static const tp_client_cmd_ops_t close_producer_ops = { .kind = TP_CMD_KIND_OTHER, .execute = close_producer_execute };
+
+static void close_consumer_execute(tp_client_t *client, tp_client_cmd_t *cmd)
+{
+    if (remove_consumer(client, cmd->target))
+    {
+        tp_consumer_destroy(cmd->target);
+        tp_client_cmd_complete(cmd, true);
+    }
+    else
+    {
+        tp_err_set(TP_ERR_CLOSED, "consumer already closed (or not of this client)");
+        tp_client_cmd_set_error(cmd);
+        tp_client_cmd_complete(cmd, false);
+    }
+}
+
+static const tp_client_cmd_ops_t close_consumer_ops = { .kind = TP_CMD_KIND_OTHER, .execute = close_consumer_execute };
+
+/* Closing a child is a conductor command: the conductor owns its producers and consumers. */
+static int submit_close(tp_client_t *client, const tp_client_cmd_ops_t *ops, void *target, const char *what)
+{
+    tp_client_cmd_t *cmd = calloc(1, sizeof(*cmd));
+    if (NULL == cmd)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "%s: out of memory", what);
+    }
+    cmd->ops = ops;
+    cmd->target = target;
+    return tp_client_submit_and_wait(client, cmd);
+}
+
+int tp_producer_close(tp_producer_t *producer)
+{
+    if (NULL == producer)
+    {
+        return 0;
+    }
+    return submit_close(producer->client, &close_producer_ops, producer, "tp_producer_close");
+}
+
+int tp_consumer_close(tp_consumer_t *consumer)
+{
+    if (NULL == consumer)
+    {
+        return 0;
+    }
+    return submit_close(consumer->client, &close_consumer_ops, consumer, "tp_consumer_close");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Duty cycle                                                                 */
+/* ------------------------------------------------------------------------- */
 
 static int poll_pending_adds(tp_client_t *client)
 {
@@ -234,13 +283,9 @@ static int poll_pending_adds(tp_client_t *client)
         {
             rc = -2;
         }
-        else if (TP_CMD_ADD_PRODUCER == cmd->type)
-        {
-            rc = tp_producer_poll_ready(cmd->target);
-        }
         else
         {
-            rc = tp_consumer_poll_ready(cmd->target);
+            rc = cmd->ops->poll(cmd);
         }
         if (0 == rc)
         {
@@ -249,46 +294,30 @@ static int poll_pending_adds(tp_client_t *client)
         }
         work++;
         client->pending_adds[i] = client->pending_adds[--client->pending_add_count];
-        if (1 == rc && (TP_CMD_ADD_PRODUCER == cmd->type ? client->producer_count >= TP_CLIENT_MAX_PRODUCERS
-                                                          : client->consumer_count >= TP_CLIENT_MAX_CONSUMERS))
+        if (1 == rc && !cmd->ops->attach(client, cmd))
         {
             /* admission counts pending adds, so this cannot happen; never write past the array regardless */
-            too_many_error(cmd->type);
+            too_many_error(cmd->ops->kind);
             rc = -1;
         }
         if (1 == rc)
         {
-            if (TP_CMD_ADD_PRODUCER == cmd->type)
-            {
-                client->producers[client->producer_count++] = cmd->target;
-            }
-            else
-            {
-                client->consumers[client->consumer_count++] = cmd->target;
-            }
             int expected = TP_CMD_PENDING;
             if (!atomic_compare_exchange_strong(&cmd->state, &expected, TP_CMD_DONE))
             {
-                if (TP_CMD_ADD_PRODUCER == cmd->type)
-                {
-                    remove_producer(client, cmd->target);
-                }
-                else
-                {
-                    remove_consumer(client, cmd->target);
-                }
-                abandoned_add(cmd);
-                cmd_free(cmd);
+                cmd->ops->detach(client, cmd);
+                cmd->ops->on_abandoned(cmd);
+                tp_client_cmd_free(cmd);
             }
         }
         else
         {
             if (-1 == rc)
             {
-                cmd_set_error(cmd);
+                tp_client_cmd_set_error(cmd);
             }
-            abandoned_add(cmd);
-            tp_client_cmd_complete(cmd, false, NULL);
+            cmd->ops->on_abandoned(cmd);
+            tp_client_cmd_complete(cmd, false);
         }
     }
     return work;
@@ -296,7 +325,7 @@ static int poll_pending_adds(tp_client_t *client)
 
 static void drain_handler(void *clientd, void *item)
 {
-    process_command(clientd, item);
+    tp_client_cmd_run(clientd, item);
 }
 
 static int conductor_do_work(void *state)
@@ -316,9 +345,9 @@ static int conductor_do_work(void *state)
     {
         work += poll_pending_adds(client);
     }
-    if (client->orphan_count > 0)
+    if (client->orphans.count > 0)
     {
-        work += poll_orphans(client);
+        work += tp_client_poll_orphan_adds(client);
     }
     uint64_t now_ns = tp_clock_mono_ns();
     for (size_t i = 0; i < client->producer_count; i++)
@@ -363,6 +392,7 @@ int tp_client_init(tp_client_t **out, const tp_context_t *ctx)
     }
     tp_transport_context_t tctx;
     tp_transport_context_init(&tctx);
+    tctx.faults = ctx->transport_faults;
     if (tp_transport_context_set_backend(&tctx, ctx->backend) < 0 ||
         tp_transport_context_set_dir(&tctx, ctx->transport_dir) < 0 || tp_transport_init(&client->transport, &tctx) < 0)
     {
@@ -477,23 +507,23 @@ int tp_client_close(tp_client_t *client)
     tp_client_cmd_t *cmd;
     while (NULL != (cmd = tp_mpsc_queue_poll(&client->commands)))
     {
-        if (TP_CMD_ADD_PRODUCER == cmd->type || TP_CMD_ADD_CONSUMER == cmd->type)
+        if (TP_CMD_KIND_OTHER != cmd->ops->kind)
         {
             tp_err_set(TP_ERR_CLOSED, "client closed");
-            cmd_set_error(cmd);
-            tp_client_cmd_complete(cmd, false, NULL);
+            tp_client_cmd_set_error(cmd);
+            tp_client_cmd_complete(cmd, false);
         }
         else
         {
-            process_command(client, cmd);
+            tp_client_cmd_run(client, cmd);
         }
     }
     for (size_t i = 0; i < client->pending_add_count; i++)
     {
         tp_err_set(TP_ERR_CLOSED, "client closed");
-        cmd_set_error(client->pending_adds[i]);
-        abandoned_add(client->pending_adds[i]);
-        tp_client_cmd_complete(client->pending_adds[i], false, NULL);
+        tp_client_cmd_set_error(client->pending_adds[i]);
+        client->pending_adds[i]->ops->on_abandoned(client->pending_adds[i]);
+        tp_client_cmd_complete(client->pending_adds[i], false);
     }
     client->pending_add_count = 0;
     while (client->producer_count > 0)
@@ -511,73 +541,27 @@ int tp_client_close(tp_client_t *client)
     uint64_t close_wait_ns = client->ctx.client_timeout_ns < TP_CLIENT_CLOSE_ORPHAN_WAIT_NS ? client->ctx.client_timeout_ns
                                                                                           : TP_CLIENT_CLOSE_ORPHAN_WAIT_NS;
     uint64_t deadline = tp_clock_mono_ns() + close_wait_ns;
-    while (client->orphan_count > 0)
+    while (client->orphans.count > 0)
     {
         tp_transport_do_work(client->transport);
-        if (poll_orphans(client) > 0)
+        if (tp_client_poll_orphan_adds(client) > 0)
         {
             continue;
         }
         if (tp_clock_mono_ns() > deadline)
         {
             TP_LOG_WARN("client", "tp_client_close: %zu transport adds still pending; left to the transport's close",
-                client->orphan_count);
+                client->orphans.count);
             break;
         }
         tp_sleep_ns(100000);
     }
-    free(client->orphans);
+    tp_client_orphan_adds_free(client);
     tp_transport_close(client->transport);
     tp_shm_allowlist_close(client->allowlist);
     tp_mpsc_queue_close(&client->commands);
     free(client);
     return rc;
-}
-
-/* Submit a command; threaded: through the queue with a bounded wait; invoker: inline. */
-int tp_client_submit_and_wait(tp_client_t *client, tp_client_cmd_t *cmd)
-{
-    atomic_store(&cmd->state, TP_CMD_PENDING);
-    if (!atomic_load(&client->threaded))
-    {
-        process_command(client, cmd);
-        int state = atomic_load(&cmd->state);
-        int rc = TP_CMD_DONE == state ? 0 : tp_err_set(cmd->errcode, "%s", cmd->errmsg);
-        free(cmd);
-        return rc;
-    }
-    uint64_t deadline = tp_clock_mono_ns() + client->ctx.client_timeout_ns;
-    while (tp_mpsc_queue_offer(&client->commands, cmd) < 0)
-    {
-        if (tp_clock_mono_ns() > deadline)
-        {
-            cmd_free(cmd);
-            return tp_err_set(TP_ERR_TIMEOUT, "conductor command queue full for %llu ns",
-                (unsigned long long)client->ctx.client_timeout_ns);
-        }
-        tp_sleep_ns(100000);
-    }
-    for (;;)
-    {
-        int state = atomic_load(&cmd->state);
-        if (TP_CMD_PENDING != state)
-        {
-            int rc = TP_CMD_DONE == state ? 0 : tp_err_set(cmd->errcode, "%s", cmd->errmsg);
-            free(cmd);
-            return rc;
-        }
-        if (tp_clock_mono_ns() > deadline)
-        {
-            int expected = TP_CMD_PENDING;
-            if (atomic_compare_exchange_strong(&cmd->state, &expected, TP_CMD_ABANDONED))
-            {
-                return tp_err_set(TP_ERR_TIMEOUT, "conductor did not answer within %llu ns",
-                    (unsigned long long)client->ctx.client_timeout_ns);
-            }
-            continue;
-        }
-        tp_sleep_ns(50000);
-    }
 }
 
 /* ------------------------------------------------------------------------- */
@@ -611,7 +595,7 @@ int tp_client_async_add_producer(tp_async_add_producer_t **async, tp_client_t *c
     {
         return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
     }
-    a->cmd.type = TP_CMD_ADD_PRODUCER;
+    a->cmd.ops = &add_producer_ops;
     a->config = *config;
     if (submit_async(client, &a->cmd) < 0)
     {
@@ -637,7 +621,7 @@ int tp_client_async_add_consumer(tp_async_add_consumer_t **async, tp_client_t *c
     {
         return tp_err_set(TP_ERR_NO_MEMORY, "out of memory");
     }
-    a->cmd.type = TP_CMD_ADD_CONSUMER;
+    a->cmd.ops = &add_consumer_ops;
     a->config = *config;
     if (submit_async(client, &a->cmd) < 0)
     {
@@ -762,172 +746,4 @@ int tp_client_add_consumer(tp_consumer_t **consumer, tp_client_t *client, const 
     }
     *consumer = c;
     return 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Pending transport adds                                                     */
-/* ------------------------------------------------------------------------- */
-
-int tp_pending_adds_poll(tp_pending_adds_t *pending)
-{
-    int failed = 0;
-    for (size_t i = 0; i < pending->pub_count;)
-    {
-        int rc = tp_transport_async_add_publication_poll(pending->pub_dst[i], pending->pub_async[i]);
-        if (rc < 0)
-        {
-            /* async freed by the transport; forget this entry, keep polling the others */
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            failed = -1;
-            continue;
-        }
-        if (1 == rc)
-        {
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            continue;
-        }
-        i++;
-    }
-    for (size_t i = 0; i < pending->sub_count;)
-    {
-        int rc = tp_transport_async_add_subscription_poll(pending->sub_dst[i], pending->sub_async[i]);
-        if (rc < 0)
-        {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            failed = -1;
-            continue;
-        }
-        if (1 == rc)
-        {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            continue;
-        }
-        i++;
-    }
-    if (failed < 0)
-    {
-        return -1;
-    }
-    return (0 == pending->pub_count && 0 == pending->sub_count) ? 1 : 0;
-}
-
-void tp_pending_adds_release(tp_client_t *client, tp_pending_adds_t *pending)
-{
-    for (size_t i = 0; i < pending->pub_count; i++)
-    {
-        tp_client_release_publication_add(client, pending->pub_async[i]);
-    }
-    for (size_t i = 0; i < pending->sub_count; i++)
-    {
-        tp_client_release_subscription_add(client, pending->sub_async[i]);
-    }
-    pending->pub_count = 0;
-    pending->sub_count = 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Orphaned transport adds                                                    */
-/* ------------------------------------------------------------------------- */
-
-static void orphan_keep(tp_client_t *client, tp_async_add_publication_t *pub, tp_async_add_subscription_t *sub)
-{
-    if (client->orphan_count == client->orphan_capacity)
-    {
-        size_t capacity = 0 == client->orphan_capacity ? 16 : 2 * client->orphan_capacity;
-        tp_client_orphan_add_t *grown = realloc(client->orphans, capacity * sizeof(*grown));
-        if (NULL == grown)
-        {
-            /* the transport still owns the add and frees it at close; it just stays registered until then */
-            TP_LOG_ERROR("client", "out of memory tracking a released transport add; it stays open until close");
-            return;
-        }
-        client->orphans = grown;
-        client->orphan_capacity = capacity;
-    }
-    client->orphans[client->orphan_count].pub = pub;
-    client->orphans[client->orphan_count].sub = sub;
-    client->orphan_count++;
-}
-
-void tp_client_release_publication_add(tp_client_t *client, tp_async_add_publication_t *async)
-{
-    if (NULL == async)
-    {
-        return;
-    }
-    tp_publication_t *pub = NULL;
-    int rc = tp_transport_async_add_publication_poll(&pub, async);
-    if (1 == rc)
-    {
-        tp_publication_close(pub);
-    }
-    else if (0 == rc)
-    {
-        orphan_keep(client, async, NULL);
-    }
-}
-
-void tp_client_release_subscription_add(tp_client_t *client, tp_async_add_subscription_t *async)
-{
-    if (NULL == async)
-    {
-        return;
-    }
-    tp_transport_async_add_subscription_detach_handlers(async);
-    tp_subscription_t *sub = NULL;
-    int rc = tp_transport_async_add_subscription_poll(&sub, async);
-    if (1 == rc)
-    {
-        tp_subscription_close(sub);
-    }
-    else if (0 == rc)
-    {
-        orphan_keep(client, NULL, async);
-    }
-}
-
-/* Poll every orphaned add once; close those that completed. Returns the number resolved. */
-static int poll_orphans(tp_client_t *client)
-{
-    int work = 0;
-    for (size_t i = 0; i < client->orphan_count;)
-    {
-        tp_client_orphan_add_t *o = &client->orphans[i];
-        int rc;
-        if (NULL != o->pub)
-        {
-            tp_publication_t *pub = NULL;
-            rc = tp_transport_async_add_publication_poll(&pub, o->pub);
-            if (1 == rc)
-            {
-                tp_publication_close(pub);
-            }
-        }
-        else
-        {
-            tp_subscription_t *sub = NULL;
-            rc = tp_transport_async_add_subscription_poll(&sub, o->sub);
-            if (1 == rc)
-            {
-                tp_subscription_close(sub);
-            }
-        }
-        if (0 == rc)
-        {
-            i++;
-            continue;
-        }
-        client->orphans[i] = client->orphans[--client->orphan_count];
-        work++;
-    }
-    return work;
-}
-
-size_t tp_client_orphan_add_count(const tp_client_t *client)
-{
-    return client->orphan_count;
 }

@@ -1,4 +1,12 @@
-/* Client internals: shared by the context, conductor, producer and consumer. */
+/*
+ * Client internals, private to src/client: the context and client structs
+ * shared by the context, the conductor (tp_client.c), the command plumbing
+ * (tp_client_cmd.c), the pending-add bookkeeping (tp_pending_adds.c) and the
+ * producer and consumer. The conductor's calls into its children are
+ * declared in tp_producer_internal.h and tp_consumer_internal.h; the
+ * children only call the command plumbing and the pending-add bookkeeping,
+ * never the conductor itself.
+ */
 #ifndef TP_CLIENT_TP_CLIENT_INTERNAL_H
 #define TP_CLIENT_TP_CLIENT_INTERNAL_H
 
@@ -11,6 +19,8 @@
 #include "tensor_pool/tp_client.h"
 #include "tensor_pool/tp_shm.h"
 #include "transport/tp_transport.h"
+#include "client/tp_client_cmd.h"
+#include "client/tp_pending_adds.h"
 
 #define TP_CLIENT_CHANNEL_MAX 256
 #define TP_CLIENT_MAX_ALLOWED_DIRS 8
@@ -40,6 +50,7 @@ struct tp_context_stct
     char idle_strategy[16];
     tp_error_handler_t error_handler;
     void *error_handler_clientd;
+    const tp_transport_faults_t *transport_faults; /* fault injection (tests); NULL = none */
 };
 
 /** Effective values (zeros resolved). */
@@ -47,39 +58,12 @@ uint64_t tp_context_freshness_ns(const tp_context_t *ctx);
 uint64_t tp_context_stale_ns(const tp_context_t *ctx);
 /** True when two logical streams name the same (channel, stream id). */
 bool tp_context_same_stream(const tp_context_t *ctx, tp_stream_kind_t a, tp_stream_kind_t b);
-
-/* ------------------------------------------------------------------------- */
-/* Commands and async operations (ownership handed over with atomics)        */
-/* ------------------------------------------------------------------------- */
-
-enum
-{
-    TP_CMD_PENDING = 0,
-    TP_CMD_DONE = 1,
-    TP_CMD_FAILED = 2,
-    TP_CMD_ABANDONED = 3
-};
-
-typedef enum tp_cmd_type_enum
-{
-    TP_CMD_ADD_PRODUCER = 1,
-    TP_CMD_ADD_CONSUMER = 2,
-    TP_CMD_CLOSE_PRODUCER = 3,
-    TP_CMD_CLOSE_CONSUMER = 4,
-    TP_CMD_SET_METADATA = 5,
-    TP_CMD_META_BLOB = 6
-} tp_cmd_type_t;
-
-/** A request to the conductor. The requester waits on `state`. */
-typedef struct tp_client_cmd_stct
-{
-    tp_cmd_type_t type;
-    _Atomic int state;
-    int errcode;
-    char errmsg[512];
-    void *target;     /* producer / consumer */
-    void *payload;    /* command specific, owned by the command */
-} tp_client_cmd_t;
+/**
+ * Fault injection (tests): the transport of every client created from `ctx`
+ * consults `faults` (tp_transport_faults_t); NULL (the default) = none. The
+ * table must outlive those clients. Returns 0 or -1.
+ */
+int tp_context_set_transport_faults(tp_context_t *ctx, const tp_transport_faults_t *faults);
 
 struct tp_async_add_producer_stct
 {
@@ -92,13 +76,6 @@ struct tp_async_add_consumer_stct
     tp_client_cmd_t cmd;
     tp_consumer_config_t config;
 };
-
-/** A transport add released by its owner before it completed (exactly one of the two is set). */
-typedef struct tp_client_orphan_add_stct
-{
-    tp_async_add_publication_t *pub;
-    tp_async_add_subscription_t *sub;
-} tp_client_orphan_add_t;
 
 struct tp_client_stct
 {
@@ -118,87 +95,8 @@ struct tp_client_stct
     tp_client_cmd_t *pending_adds[TP_CLIENT_MAX_PRODUCERS + TP_CLIENT_MAX_CONSUMERS];
     size_t pending_add_count;
     /* transport adds whose owner is gone: polled by the duty cycle until they complete, then closed */
-    tp_client_orphan_add_t *orphans;
-    size_t orphan_count;
-    size_t orphan_capacity;
+    tp_orphan_adds_t orphans;
 };
-
-/** Complete a command from the conductor: frees it when the requester abandoned it. */
-void tp_client_cmd_complete(tp_client_cmd_t *cmd, bool ok, void (*on_abandoned)(tp_client_cmd_t *cmd));
-/** Report an asynchronous error through the context's handler. */
-void tp_client_report_error(tp_client_t *client, const char *what);
-/** Submit a command and wait for it (threaded), or run it inline (invoker). */
-int tp_client_submit_and_wait(tp_client_t *client, tp_client_cmd_t *cmd);
-
-/* ------------------------------------------------------------------------- */
-/* Pending transport adds                                                     */
-/* ------------------------------------------------------------------------- */
-
-#define TP_PENDING_MAX 8
-
-typedef struct tp_pending_adds_stct
-{
-    tp_async_add_publication_t *pub_async[TP_PENDING_MAX];
-    tp_publication_t **pub_dst[TP_PENDING_MAX];
-    size_t pub_count;
-    tp_async_add_subscription_t *sub_async[TP_PENDING_MAX];
-    tp_subscription_t **sub_dst[TP_PENDING_MAX];
-    size_t sub_count;
-} tp_pending_adds_t;
-
-/**
- * Poll every pending add: 1 all done, 0 pending, -1 error (at least one add
- * failed; every other entry was still polled and stays tracked).
- */
-int tp_pending_adds_poll(tp_pending_adds_t *pending);
-
-/**
- * Hand every still-pending add of `pending` to the client (conductor, on
- * destroy): see tp_client_release_publication_add. Empties `pending`.
- */
-void tp_pending_adds_release(tp_client_t *client, tp_pending_adds_t *pending);
-
-/**
- * Release a transport add whose owner no longer wants it (conductor). Polled
- * once: a completed add is closed at once; a pending one is kept on the
- * client's orphan list, polled by every duty cycle and closed when it
- * completes (an Aeron subscription must not stay registered unpolled).
- * NULL is ignored.
- */
-void tp_client_release_publication_add(tp_client_t *client, tp_async_add_publication_t *async);
-
-/**
- * Same for a subscription add; its image handlers are detached first (their
- * clientd is the owner being destroyed).
- */
-void tp_client_release_subscription_add(tp_client_t *client, tp_async_add_subscription_t *async);
-
-/** Number of released adds still waiting to complete (tests). */
-size_t tp_client_orphan_add_count(const tp_client_t *client);
-
-/* ------------------------------------------------------------------------- */
-/* Producer and consumer hooks used by the conductor                          */
-/* ------------------------------------------------------------------------- */
-
-/** Allocate and start creating (SHM + async transport adds). Returns 0 or -1. */
-int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_producer_config_t *config);
-/** Continue creation: 1 ready, 0 pending, -1 failed. */
-int tp_producer_poll_ready(tp_producer_t *producer);
-/** Conductor duty cycle for one producer. Returns work count. */
-int tp_producer_do_work(tp_producer_t *producer, uint64_t now_ns);
-/** Release everything (conductor). */
-void tp_producer_destroy(tp_producer_t *producer);
-/** Apply a metadata command payload (conductor). */
-void tp_producer_apply_metadata(tp_producer_t *producer, void *payload);
-/** Free a metadata payload. */
-void tp_producer_metadata_free(void *payload);
-/** Take over a meta blob to send (conductor). */
-void tp_producer_apply_meta_blob(tp_producer_t *producer, void *blob);
-
-int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consumer_config_t *config);
-int tp_consumer_poll_ready(tp_consumer_t *consumer);
-int tp_consumer_do_work(tp_consumer_t *consumer, uint64_t now_ns);
-void tp_consumer_destroy(tp_consumer_t *consumer);
 
 /* Relaxed single-writer counter helpers. */
 static inline void tp_counter_add(_Atomic uint64_t *c, uint64_t v)

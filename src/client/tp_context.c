@@ -237,6 +237,13 @@ int tp_context_set_error_handler(tp_context_t *ctx, tp_error_handler_t handler, 
     return 0;
 }
 
+int tp_context_set_transport_faults(tp_context_t *ctx, const tp_transport_faults_t *faults)
+{
+    CHECK_CTX("tp_context_set_transport_faults");
+    ctx->transport_faults = faults;
+    return 0;
+}
+
 uint64_t tp_context_freshness_ns(const tp_context_t *ctx)
 {
     return ctx->freshness_window_ns ? ctx->freshness_window_ns : 3 * ctx->announce_period_ns;

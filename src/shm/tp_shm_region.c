@@ -16,6 +16,7 @@
 #include "common/tp_log.h"
 #include "tp_sbe/wire.h"
 #include "tp_shm_internal.h"
+#include "tp_shm_lib.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -722,6 +723,16 @@ const uint8_t *tp_shm_region_base(const tp_shm_region_t *r)
 size_t tp_shm_region_length(const tp_shm_region_t *r)
 {
     return NULL == r ? 0 : r->length;
+}
+
+int tp_shm_region_same_file(const tp_shm_region_t *region, const char *path)
+{
+    struct stat a, b;
+    if (0 != stat(path, &a))
+    {
+        return -1;
+    }
+    return (0 == fstat(region->fd, &b) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) ? 1 : 0;
 }
 
 const char *tp_shm_region_path(const tp_shm_region_t *r)

@@ -4,6 +4,7 @@
 #include "common/tp_error.h"
 #include "tp_sbe/wire.h"
 #include "tp_shm_internal.h"
+#include "tp_shm_lib.h"
 
 _Static_assert(TP_SBE_WIRE_SLOT_HEADER_SEQ_COMMIT_OFFSET == 0, "seq_commit must be at slot offset 0");
 _Static_assert(TP_SBE_WIRE_SLOT_HEADER_BLOCK_LENGTH + 4 + TP_TENSOR_HEADER_ENCODED_LENGTH == TP_SHM_HEADER_SLOT_BYTES,
@@ -206,6 +207,12 @@ tp_drop_reason_t tp_shm_seqlock_read_end(const tp_shm_region_t *ring, uint64_t e
     atomic_thread_fence(memory_order_acquire);
     uint64_t v = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
     return v == token ? TP_DROP_NONE : TP_DROP_LATE;
+}
+
+uint64_t tp_shm_slot_seq_commit_load(const tp_shm_region_t *ring, uint32_t index)
+{
+    const uint8_t *slot = ring->base + tp_shm_slot_offset(index);
+    return atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
 }
 
 tp_drop_reason_t tp_shm_slot_read(const tp_shm_region_t *ring, uint32_t index, tp_shm_slot_header_t *out)

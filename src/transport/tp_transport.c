@@ -159,22 +159,6 @@ int tp_transport_init(tp_transport_t **out, const tp_transport_context_t *ctx)
     return 0;
 }
 
-void tp_transport_test_hold_adds(tp_transport_t *t, bool hold)
-{
-    if (NULL != t)
-    {
-        t->test_hold_adds = hold;
-    }
-}
-
-void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls)
-{
-    if (NULL != t)
-    {
-        t->test_add_pending_polls = polls;
-    }
-}
-
 int tp_transport_close(tp_transport_t *t)
 {
     if (NULL == t)
@@ -252,7 +236,6 @@ int tp_transport_async_add_publication(
     }
     a->transport = t;
     a->stream_id = stream_id;
-    a->pending_polls = t->test_add_pending_polls;
     if (tp_validate_channel(&a->uri, channel, stream_id, a->channel) < 0 || t->backend->async_add_publication(a) < 0)
     {
         free(a);
@@ -268,13 +251,9 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_publication_poll: NULL argument");
     }
-    if (async->transport->test_hold_adds)
+    const tp_transport_faults_t *faults = async->transport->ctx.faults;
+    if (NULL != faults && NULL != faults->add_poll_pending && faults->add_poll_pending(faults->clientd, async))
     {
-        return 0;
-    }
-    if (async->pending_polls > 0)
-    {
-        async->pending_polls--;
         return 0;
     }
     tp_publication_t *p = calloc(1, sizeof(*p));
@@ -297,6 +276,14 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
         return -1;
     }
     tp_transport_t *t = async->transport;
+    if (NULL != t->ctx.faults && NULL != t->ctx.faults->fail_claim_commit &&
+        tp_transport_faults_wrap_publication(p, t->ctx.faults) < 0)
+    {
+        p->ops->close(p->impl);
+        free(p);
+        free(async);
+        return -1;
+    }
     p->transport = t;
     p->stream_id = async->stream_id;
     snprintf(p->channel, sizeof(p->channel), "%s", async->channel);
@@ -323,7 +310,6 @@ int tp_transport_async_add_subscription(
     }
     a->transport = t;
     a->stream_id = stream_id;
-    a->pending_polls = t->test_add_pending_polls;
     a->on_available = on_available;
     a->on_available_clientd = on_available_clientd;
     a->on_unavailable = on_unavailable;
@@ -355,13 +341,9 @@ int tp_transport_async_add_subscription_poll(tp_subscription_t **sub, tp_async_a
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_transport_async_add_subscription_poll: NULL argument");
     }
-    if (async->transport->test_hold_adds)
+    const tp_transport_faults_t *faults = async->transport->ctx.faults;
+    if (NULL != faults && NULL != faults->add_poll_pending && faults->add_poll_pending(faults->clientd, async))
     {
-        return 0;
-    }
-    if (async->pending_polls > 0)
-    {
-        async->pending_polls--;
         return 0;
     }
     tp_subscription_t *s = calloc(1, sizeof(*s));
@@ -504,13 +486,6 @@ int64_t tp_publication_try_claim(tp_publication_t *pub, size_t length, tp_buffer
     return pub->ops->try_claim(pub->impl, length, claim);
 }
 
-static _Atomic uint32_t tp_test_failing_claim_commits;
-
-void tp_transport_test_fail_claim_commits(uint32_t count)
-{
-    atomic_store(&tp_test_failing_claim_commits, count);
-}
-
 int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
 {
     if (NULL == claim || NULL == claim->ops)
@@ -518,12 +493,6 @@ int tp_buffer_claim_commit(tp_buffer_claim_t *claim)
         return tp_err_set(TP_ERR_STATE, "tp_buffer_claim_commit: claim is not active");
     }
     const tp_publication_ops_t *ops = claim->ops;
-    uint32_t failing = atomic_load_explicit(&tp_test_failing_claim_commits, memory_order_relaxed);
-    if (failing > 0 && atomic_compare_exchange_strong(&tp_test_failing_claim_commits, &failing, failing - 1))
-    {
-        ops->abort(claim); /* keep the log consistent: the claimed space becomes padding */
-        return tp_err_set(TP_ERR_IO, "tp_buffer_claim_commit: failure injected by a test");
-    }
     return ops->commit(claim);
 }
 

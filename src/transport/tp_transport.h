@@ -65,6 +65,29 @@ typedef struct tp_subscription_stct tp_subscription_t;
 typedef struct tp_async_add_publication_stct tp_async_add_publication_t;
 typedef struct tp_async_add_subscription_stct tp_async_add_subscription_t;
 
+/**
+ * Fault injection: hooks the transport consults, supplied through its
+ * context (tp_transport_context_t.faults; NULL, the default, injects
+ * nothing, and so does a NULL hook). Used by tests to simulate a media
+ * driver's latency and transport failures; the table and `clientd` must
+ * outlive the transport. Hooks run on the thread calling the transport.
+ */
+typedef struct tp_transport_faults_stct
+{
+    /**
+     * Asked by every poll of a publication or subscription add (`add` is the
+     * tp_async_add_publication_t or tp_async_add_subscription_t) before the
+     * backend is: true answers "pending" without asking the backend.
+     */
+    bool (*add_poll_pending)(void *clientd, const void *add);
+    /**
+     * Asked by every tp_buffer_claim_commit: true aborts the claim instead
+     * (the claimed space becomes padding) and fails the commit with TP_ERR_IO.
+     */
+    bool (*fail_claim_commit)(void *clientd);
+    void *clientd;
+} tp_transport_faults_t;
+
 /** Transport configuration. Initialise with tp_transport_context_init(), then set fields. */
 typedef struct tp_transport_context_stct
 {
@@ -73,6 +96,7 @@ typedef struct tp_transport_context_stct
     uint64_t liveness_timeout_ns;  /**< peers silent longer than this are dead (default 5 s) */
     uint64_t unblock_timeout_ns;   /**< IPC: a claimed frame not committed in this time is skipped (default 1 s) */
     uint64_t client_timeout_ns;    /**< default timeout of the blocking helpers (default 10 s) */
+    const tp_transport_faults_t *faults; /**< fault injection (tests); NULL = none (default) */
 } tp_transport_context_t;
 
 /** An image: one publisher session as seen by a subscription. Valid during the handler call. */
@@ -184,23 +208,6 @@ const char *tp_transport_dir(const tp_transport_t *t);
  */
 int tp_transport_async_add_publication(
     tp_async_add_publication_t **async, tp_transport_t *t, const char *channel, int32_t stream_id);
-
-/**
- * Test hook: every add started from now on answers "pending" to its first
- * `polls` polls before the backend is asked (simulates a media driver's
- * response latency on the embedded backend, whose adds complete at once).
- * 0 (default) disables it.
- */
-void tp_transport_test_set_add_pending_polls(tp_transport_t *t, uint32_t polls);
-
-/**
- * Test hook (process-wide): the next `count` tp_buffer_claim_commit calls
- * abort the claim instead and fail with TP_ERR_IO.
- */
-void tp_transport_test_fail_claim_commits(uint32_t count);
-
-/** Test hook: while held, every add of this transport (started or not) answers "pending". */
-void tp_transport_test_hold_adds(tp_transport_t *t, bool hold);
 
 /** Poll: 1 done (`*pub` set, async freed), 0 pending, -1 error (async freed). */
 int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add_publication_t *async);

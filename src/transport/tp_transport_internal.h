@@ -72,7 +72,6 @@ struct tp_async_add_publication_stct
     int32_t stream_id;
     char channel[TP_URI_MAX_LENGTH];
     void *backend_state;
-    uint32_t pending_polls; /* test hook: polls answered "pending" before the backend is asked */
 };
 
 struct tp_async_add_subscription_stct
@@ -86,7 +85,6 @@ struct tp_async_add_subscription_stct
     tp_on_unavailable_image_t on_unavailable;
     void *on_unavailable_clientd;
     void *backend_state;
-    uint32_t pending_polls; /* test hook: polls answered "pending" before the backend is asked */
 };
 
 typedef struct tp_transport_backend_ops_stct
@@ -120,9 +118,14 @@ struct tp_transport_stct
     tp_subscription_t *subscriptions;
     uint64_t last_cleanup_ns;
     struct tp_ipc_log_stct *ipc_logs; /* embedded IPC: logs mapped by this transport */
-    uint32_t test_add_pending_polls;  /* tp_transport_test_set_add_pending_polls */
-    bool test_hold_adds;              /* tp_transport_test_hold_adds */
 };
+
+/**
+ * Fault injection (tp_transport_faults_t.fail_claim_commit): wrap a new
+ * publication's ops so that its claim commits ask the hook first. Called
+ * when the add completes, only when the hook is set. Returns 0 or -1.
+ */
+int tp_transport_faults_wrap_publication(tp_publication_t *pub, const tp_transport_faults_t *faults);
 
 /** The embedded backend (IPC + UDP). */
 extern const tp_transport_backend_ops_t tp_embedded_backend_ops;

@@ -9,10 +9,11 @@
 
 #include "client/tp_client_internal.h"
 #include "tp_client_test_util.h"
+#include "tpc_faults.h"
 #include "tp_test.h"
 #include "transport/tp_transport.h"
 #include "transport/tp_transport_internal.h"
-#include "shm/tp_shm_internal.h"
+#include "shm/tp_shm_lib.h"
 
 #include "../../examples/tp_example_common.h"
 
@@ -150,11 +151,13 @@ static void test_too_many_async_adds(void)
     TP_ASSERT_OK(tpc_dirs_make(&d, "manyadds"));
     tp_context_t *ctx = tpc_context(&d);
     TP_ASSERT(NULL != ctx);
+    /* transport adds stay pending for a few polls, as with a media driver */
+    static tpc_faults_t faults;
+    TP_ASSERT_OK(tpc_faults_install(&faults, ctx));
+    atomic_store(&faults.add_pending_polls, 20);
     tp_client_t *client = NULL;
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
-    /* transport adds stay pending for a few polls, as with a media driver */
-    tp_transport_test_set_add_pending_polls(client->transport, 20);
     tp_consumer_config_t cc;
     tp_consumer_config_init(&cc);
     cc.on_frame = on_frame_nop;
@@ -235,10 +238,12 @@ static void test_abandoned_adds_release_pending_transport_adds(void)
     TP_ASSERT_OK(tpc_dirs_make(&d, "orphans"));
     tp_context_t *ctx = tpc_context(&d);
     TP_ASSERT(NULL != ctx);
+    static tpc_faults_t faults;
+    TP_ASSERT_OK(tpc_faults_install(&faults, ctx));
+    atomic_store(&faults.add_pending_polls, 5);
     tp_client_t *client = NULL;
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
-    tp_transport_test_set_add_pending_polls(client->transport, 5);
     tp_consumer_config_t cc;
     tp_consumer_config_init(&cc);
     cc.on_frame = on_frame_nop;
@@ -260,7 +265,7 @@ static void test_abandoned_adds_release_pending_transport_adds(void)
     TP_ASSERT_EQ_U64(0, transport_subscription_count(client->transport));
     TP_ASSERT_EQ_U64(0, transport_publication_count(client->transport));
     /* a consumer that completes normally afterwards still works */
-    tp_transport_test_set_add_pending_polls(client->transport, 0);
+    atomic_store(&faults.add_pending_polls, 0);
     TP_ASSERT_OK(tp_client_add_consumer(&consumer, client, &cc, 5000000000u));
     TP_ASSERT_OK(tp_consumer_close(consumer));
     TP_ASSERT_OK(tp_client_close(client));
@@ -329,8 +334,11 @@ static void descriptor_stream_switch(bool replay)
     TP_ASSERT_OK(tpc_dirs_make(&d, "switch"));
     tp_context_t *ctx = tpc_context(&d);
     TP_ASSERT(NULL != ctx);
+    static tpc_faults_t pfaults, cfaults;
     tp_client_t *pclient = NULL, *cclient = NULL;
+    TP_ASSERT_OK(tpc_faults_install(&pfaults, ctx));
     TP_ASSERT_OK(tp_client_init(&pclient, ctx));
+    TP_ASSERT_OK(tpc_faults_install(&cfaults, ctx));
     TP_ASSERT_OK(tp_client_init(&cclient, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
@@ -351,7 +359,7 @@ static void descriptor_stream_switch(bool replay)
     cc.descriptor_stream_id = 1170;
     tp_consumer_t *consumer = NULL;
     /* the consumer maps while the producer's per-consumer publication is held back (no ConsumerConfig yet) */
-    tp_transport_test_hold_adds(pclient->transport, true);
+    atomic_store(&pfaults.hold_adds, true);
     TP_ASSERT_OK(tp_client_add_consumer(&consumer, cclient, &cc, 5000000000u));
     tp_consumer_stats_t cs;
     uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
@@ -364,8 +372,8 @@ static void descriptor_stream_switch(bool replay)
     TP_ASSERT(tp_consumer_is_mapped(consumer));
     uint64_t offered = offer_burst(producer, 1); /* one frame delivered before the switch */
     /* now the ConsumerConfig reaches the consumer, whose per-consumer subscription is held back */
-    tp_transport_test_hold_adds(cclient->transport, true);
-    tp_transport_test_hold_adds(pclient->transport, false);
+    atomic_store(&cfaults.hold_adds, true);
+    atomic_store(&pfaults.hold_adds, false);
     deadline = tp_clock_mono_ns() + 5000000000u;
     do
     {
@@ -382,7 +390,7 @@ static void descriptor_stream_switch(bool replay)
         tp_client_do_work(pclient);
         /* burst 2: fanned out only after the consumer switched: delivered by both streams */
         offered += offer_burst(producer, 40);
-        tp_transport_test_hold_adds(cclient->transport, false);
+        atomic_store(&cfaults.hold_adds, false);
         wait_for_switch(cclient, consumer, 1170); /* the switch completes */
     }
     else
@@ -390,7 +398,7 @@ static void descriptor_stream_switch(bool replay)
         /* a burst read on the shared stream before the switch, fanned out (lagging) only after it */
         offered += offer_burst(producer, 40);
         tp_client_do_work(cclient);
-        tp_transport_test_hold_adds(cclient->transport, false);
+        atomic_store(&cfaults.hold_adds, false);
         wait_for_switch(cclient, consumer, 1170); /* the switch completes */
         tp_client_do_work(pclient);               /* the fan-out replays seqs the consumer has seen */
     }
@@ -441,6 +449,7 @@ typedef struct
     tp_producer_t *producer;
     tp_consumer_t *consumer;
     seq_rx_t rx;
+    tpc_faults_t faults; /* transport fault injection of the client */
 } hot_fixture_t;
 
 static int hot_open(hot_fixture_t *f, const char *tag, bool with_consumer)
@@ -451,7 +460,7 @@ static int hot_open(hot_fixture_t *f, const char *tag, bool with_consumer)
         return -1;
     }
     tp_context_t *ctx = tpc_context(&f->dirs);
-    if (NULL == ctx || tp_client_init(&f->client, ctx) < 0)
+    if (NULL == ctx || tpc_faults_install(&f->faults, ctx) < 0 || tp_client_init(&f->client, ctx) < 0)
     {
         tp_context_close(ctx);
         return -1;
@@ -541,9 +550,9 @@ static void test_descriptor_commit_failure_counted(void)
     TP_ASSERT_OK(hot_open(&f, "commitfail", true));
     uint8_t buf[64] = { 0 };
     TP_ASSERT_EQ_I64(0, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
-    tp_transport_test_fail_claim_commits(1);
+    atomic_store(&f.faults.fail_claim_commits, 1);
     TP_ASSERT_EQ_I64(1, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL)); /* committed in SHM */
-    tp_transport_test_fail_claim_commits(0);
+    atomic_store(&f.faults.fail_claim_commits, 0);
     TP_ASSERT_EQ_I64(2, tp_producer_offer(f.producer, NULL, buf, sizeof(buf), NULL));
     tp_producer_stats_t ps;
     TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
@@ -576,8 +585,7 @@ static uint64_t ring_seq_word(tp_producer_t *producer, uint64_t seq, uint32_t ns
     {
         return UINT64_MAX;
     }
-    const uint8_t *slot = tp_shm_region_base(ring) + tp_shm_slot_offset(tp_shm_header_index(seq, nslots));
-    uint64_t word = atomic_load_explicit(tp_shm_seq_word_const(slot), memory_order_acquire);
+    uint64_t word = tp_shm_slot_seq_commit_load(ring, tp_shm_header_index(seq, nslots));
     tp_shm_region_close(ring);
     return word;
 }

@@ -1,0 +1,359 @@
+/*
+ * Consumer control plane (wire spec §10.1, §10.4.1), on the conductor
+ * thread: creation and destruction, image join times, ConsumerHello,
+ * QosConsumer, the announce/control stream dispatch and the consumer's
+ * duty cycle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tp_consumer_internal.h"
+#include "common/tp_clock.h"
+#include "common/tp_error.h"
+#include "common/tp_log.h"
+
+/* ------------------------------------------------------------------------- */
+/* Creation                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static void on_available_image(void *clientd, tp_subscription_t *subscription, const tp_image_t *image)
+{
+    (void)subscription;
+    tp_consumer_t *c = clientd;
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        if (c->images[i].session_id == image->session_id)
+        {
+            c->images[i].join_time_ns = image->join_time_ns;
+            return;
+        }
+    }
+    if (c->image_count < TP_CONSUMER_MAX_IMAGES)
+    {
+        c->images[c->image_count].session_id = image->session_id;
+        c->images[c->image_count].join_time_ns = image->join_time_ns;
+        c->image_count++;
+    }
+}
+
+static void on_unavailable_image(void *clientd, tp_subscription_t *subscription, const tp_image_t *image)
+{
+    (void)subscription;
+    tp_consumer_t *c = clientd;
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        if (c->images[i].session_id == image->session_id)
+        {
+            c->images[i] = c->images[--c->image_count];
+            return;
+        }
+    }
+}
+
+static int add_sub(tp_consumer_t *c, tp_stream_kind_t kind, tp_subscription_t **dst, bool images)
+{
+    tp_pending_adds_t *pa = &c->pending;
+    if (tp_transport_async_add_subscription(&pa->sub_async[pa->sub_count], c->client->transport,
+            c->client->ctx.channel[kind], c->client->ctx.stream_id[kind], images ? on_available_image : NULL, c,
+            images ? on_unavailable_image : NULL, c) < 0)
+    {
+        return -1;
+    }
+    pa->sub_dst[pa->sub_count++] = dst;
+    return 0;
+}
+
+static int add_pub(tp_consumer_t *c, tp_stream_kind_t kind, tp_publication_t **dst)
+{
+    tp_pending_adds_t *pa = &c->pending;
+    if (tp_transport_async_add_publication(&pa->pub_async[pa->pub_count], c->client->transport,
+            c->client->ctx.channel[kind], c->client->ctx.stream_id[kind]) < 0)
+    {
+        return -1;
+    }
+    pa->pub_dst[pa->pub_count++] = dst;
+    return 0;
+}
+
+static uint32_t random_id(void)
+{
+    uint32_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (NULL != f)
+    {
+        if (1 != fread(&v, sizeof(v), 1, f))
+        {
+            v = 0;
+        }
+        fclose(f);
+    }
+    if (0 == v)
+    {
+        v = (uint32_t)(tp_clock_mono_ns() ^ ((uint64_t)getpid() << 16));
+    }
+    return v ? v : 1;
+}
+
+int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consumer_config_t *config)
+{
+    if (NULL == config->on_frame)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "consumer config: on_frame callback is required");
+    }
+    if (config->mode != TP_CONSUMER_MODE_STREAM && config->mode != TP_CONSUMER_MODE_RATE_LIMITED)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "consumer config: mode must be STREAM (1) or RATE_LIMITED (2)");
+    }
+    tp_consumer_t *c = calloc(1, sizeof(*c));
+    if (NULL == c)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "consumer: out of memory");
+    }
+    c->client = client;
+    c->config = *config;
+    if (0 == c->config.fragment_limit)
+    {
+        c->config.fragment_limit = 64;
+    }
+    c->consumer_id = config->consumer_id ? config->consumer_id : random_id();
+    c->config.descriptor_channel[TP_CONSUMER_CHANNEL_MAX - 1] = '\0';
+    if ((c->config.descriptor_channel[0] != '\0') != (c->config.descriptor_stream_id != 0))
+    {
+        free(c);
+        return tp_err_set(TP_ERR_CONFIG,
+            "consumer config: a per-consumer descriptor stream needs both descriptor_channel and a non-zero "
+            "descriptor_stream_id (wire spec §10.1.2)");
+    }
+    atomic_store(&c->a_descriptor_stream_id, (uint32_t)client->ctx.stream_id[TP_STREAM_DESCRIPTOR]);
+    c->config.control_channel[TP_CONSUMER_CHANNEL_MAX - 1] = '\0';
+    if ((c->config.control_channel[0] != '\0') != (c->config.control_stream_id != 0))
+    {
+        free(c);
+        return tp_err_set(TP_ERR_CONFIG,
+            "consumer config: a per-consumer control stream needs both control_channel and a non-zero "
+            "control_stream_id (wire spec §10.1.2)");
+    }
+    atomic_store(&c->a_progress_stream_id, (uint32_t)client->ctx.stream_id[TP_STREAM_CONTROL]);
+    c->use_shm = true;
+    atomic_store(&c->a_use_shm, true);
+    c->meta_version = TP_NULL_META_VERSION;
+    c->subscribed_ns = tp_clock_mono_ns();
+    bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
+    if (add_sub(c, TP_STREAM_ANNOUNCE, &c->sub_announce, true) < 0 ||
+        (!same && add_sub(c, TP_STREAM_CONTROL, &c->sub_control, false) < 0) ||
+        add_sub(c, TP_STREAM_DESCRIPTOR, &c->sub_descriptor, false) < 0 ||
+        (config->use_metadata && add_sub(c, TP_STREAM_METADATA, &c->sub_metadata, false) < 0) ||
+        add_pub(c, TP_STREAM_CONTROL, &c->pub_control) < 0 || add_pub(c, TP_STREAM_QOS, &c->pub_qos) < 0)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "consumer: %s", tp_errmsg());
+        tp_consumer_destroy(c);
+        return tp_err_set(code, "%s", msg);
+    }
+    *out = c;
+    return 0;
+}
+
+int tp_consumer_poll_ready(tp_consumer_t *c)
+{
+    int rc = tp_pending_adds_poll(&c->pending);
+    if (1 == rc)
+    {
+        c->active = true;
+    }
+    return rc;
+}
+
+void tp_consumer_destroy(tp_consumer_t *c)
+{
+    if (NULL == c)
+    {
+        return;
+    }
+    tp_consumer_unmap(c);
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(c->client, &c->pending);
+    tp_client_release_subscription_add(c->client, c->pcc_async);
+    c->pcc_async = NULL;
+    tp_subscription_close(c->sub_pc_control);
+    tp_client_release_subscription_add(c->client, c->pc_async);
+    c->pc_async = NULL;
+    tp_subscription_close(c->sub_announce);
+    tp_subscription_close(c->sub_control);
+    tp_subscription_close(c->sub_descriptor);
+    tp_subscription_close(c->sub_descriptor_prev);
+    tp_subscription_close(c->sub_metadata);
+    tp_publication_close(c->pub_control);
+    tp_publication_close(c->pub_qos);
+    tp_consumer_free_attrs(c);
+    free(c->blob);
+    free(c);
+}
+
+void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    tp_consumer_t *c = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+    {
+        if (c->use_shm)
+        {
+            tp_consumer_handle_announce(c, buffer, length, header);
+        }
+    }
+    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    {
+        tp_consumer_handle_config(c, buffer, length);
+    }
+    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id && NULL == c->sub_pc_control)
+    {
+        tp_consumer_handle_progress(c, buffer, length);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Hello, QoS, duty cycle                                                     */
+/* ------------------------------------------------------------------------- */
+
+static void offer_control(tp_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < 64; i++)
+    {
+        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
+        if (TP_PUBLICATION_ADMIN_ACTION != rc)
+        {
+            return;
+        }
+    }
+}
+
+static void send_hello(tp_consumer_t *c)
+{
+    uint8_t buf[2 * TP_CONSUMER_CHANNEL_MAX + 128];
+    tp_sbe_wire_consumer_hello_t m = { 0 };
+    tp_sbe_wire_consumer_hello_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_consumer_hello_set_stream_id(&m, c->config.stream_id);
+    tp_sbe_wire_consumer_hello_set_consumer_id(&m, c->consumer_id);
+    tp_sbe_wire_consumer_hello_set_supports_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
+    tp_sbe_wire_consumer_hello_set_supports_progress(&m,
+        c->config.supports_progress ? TP_SBE_WIRE_BOOL_TRUE : TP_SBE_WIRE_BOOL_FALSE);
+    tp_sbe_wire_consumer_hello_set_mode(&m, (tp_sbe_wire_mode_t)c->config.mode);
+    tp_sbe_wire_consumer_hello_set_max_rate_hz(&m, c->config.max_rate_hz);
+    tp_sbe_wire_consumer_hello_set_expected_layout_version(&m, TP_SHM_LAYOUT_VERSION);
+    /* absent hints are encoded as the null value (§10.1) */
+    tp_sbe_wire_consumer_hello_set_progress_interval_us(&m, c->config.progress_interval_us
+            ? c->config.progress_interval_us
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_INTERVAL_US_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_bytes_delta(&m, c->config.progress_bytes_delta
+            ? c->config.progress_bytes_delta
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_BYTES_DELTA_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_progress_major_delta_units(&m, c->config.progress_major_delta_units
+            ? c->config.progress_major_delta_units
+            : TP_SBE_WIRE_CONSUMER_HELLO_PROGRESS_MAJOR_DELTA_UNITS_NULL_VALUE);
+    tp_sbe_wire_consumer_hello_set_descriptor_stream_id(&m, c->config.descriptor_stream_id);
+    tp_sbe_wire_consumer_hello_set_control_stream_id(&m, c->config.control_stream_id);
+    tp_sbe_wire_consumer_hello_zero_padding(&m);
+    tp_sbe_wire_consumer_hello_put_descriptor_channel(&m, c->config.descriptor_channel,
+        (uint32_t)strlen(c->config.descriptor_channel));
+    tp_sbe_wire_consumer_hello_put_control_channel(&m, c->config.control_channel,
+        (uint32_t)strlen(c->config.control_channel));
+    offer_control(c->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_hello_encoded_length(&m));
+    tp_counter_add(&c->hellos_sent, 1);
+}
+
+static void send_qos(tp_consumer_t *c)
+{
+    uint8_t buf[64];
+    tp_sbe_wire_qos_consumer_t m = { 0 };
+    tp_sbe_wire_qos_consumer_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_qos_consumer_set_stream_id(&m, c->config.stream_id);
+    tp_sbe_wire_qos_consumer_set_consumer_id(&m, c->consumer_id);
+    tp_sbe_wire_qos_consumer_set_epoch(&m, c->epoch);
+    tp_sbe_wire_qos_consumer_set_last_seq_seen(&m, c->last_seq);
+    tp_sbe_wire_qos_consumer_set_drops_gap(&m, tp_counter_get(&c->drops_gap));
+    tp_sbe_wire_qos_consumer_set_drops_late(&m, tp_counter_get(&c->drops_late));
+    tp_sbe_wire_qos_consumer_set_mode(&m, (tp_sbe_wire_mode_t)c->config.mode);
+    offer_control(c->pub_qos, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_qos_consumer_encoded_length(&m));
+    tp_counter_add(&c->qos_sent, 1);
+}
+
+int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
+{
+    if (!c->active)
+    {
+        return 0;
+    }
+    int work = 0;
+    const tp_context_t *ctx = &c->client->ctx;
+    if (now_ns >= c->next_hello_ns)
+    {
+        send_hello(c);
+        c->next_hello_ns = now_ns + ctx->hello_interval_ns;
+        work++;
+    }
+    if (now_ns >= c->next_qos_ns)
+    {
+        send_qos(c);
+        c->next_qos_ns = now_ns + ctx->qos_interval_ns;
+        work++;
+    }
+    /* announces before descriptors: a new epoch is mapped before its first frames are looked at */
+    int rc = tp_subscription_poll(c->sub_announce, tp_consumer_on_announce_stream, c, 16);
+    work += rc > 0 ? rc : 0;
+    if (NULL != c->sub_control)
+    {
+        rc = tp_subscription_poll(c->sub_control, tp_consumer_on_announce_stream, c, 16);
+        work += rc > 0 ? rc : 0;
+    }
+    if (NULL != c->sub_metadata)
+    {
+        rc = tp_subscription_poll(c->sub_metadata, tp_consumer_on_metadata, c, 16);
+        work += rc > 0 ? rc : 0;
+    }
+    if (NULL != c->pc_async)
+    {
+        work += tp_consumer_poll_descriptor_switch(c);
+    }
+    if (NULL != c->pcc_async)
+    {
+        work += tp_consumer_poll_control_switch(c);
+    }
+    if (NULL != c->sub_pc_control)
+    {
+        rc = tp_subscription_poll(c->sub_pc_control, tp_consumer_on_pc_control, c, 64);
+        work += rc > 0 ? rc : 0;
+    }
+    bool backlog = false;
+    if (NULL != c->sub_descriptor_prev)
+    {
+        work += tp_consumer_poll_previous_descriptor_stream(c, now_ns, &backlog);
+    }
+    if (!backlog)
+    {
+        rc = tp_subscription_poll(c->sub_descriptor, tp_consumer_on_descriptor, c, c->config.fragment_limit);
+        work += rc > 0 ? rc : 0;
+    }
+    /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
+    uint64_t window = tp_context_freshness_ns(ctx);
+    if (NULL != c->ring && now_ns > c->last_announce_ns && now_ns - c->last_announce_ns > window)
+    {
+        uint64_t activity = tp_shm_region_activity_ns(c->ring);
+        uint64_t real = tp_clock_realtime_ns();
+        if (real > activity && real - activity > window)
+        {
+            TP_LOG_INFO("consumer", "stream %u: producer of epoch %llu is stale; unmapping", c->config.stream_id,
+                (unsigned long long)c->epoch);
+            tp_consumer_unmap(c);
+            tp_counter_add(&c->unmaps, 1);
+            work++;
+        }
+    }
+    return work;
+}

@@ -1,0 +1,473 @@
+/*
+ * Producer control plane (wire spec §10.1.1, §10.1.2, §10.2.2), conductor
+ * thread: creation and destruction, ShmPoolAnnounce (periodic, prompt on a
+ * ConsumerHello or a new subscriber), activity refresh, QosProducer, the
+ * consumer table (ConsumerHello, QosConsumer, staleness), the progress
+ * policy and the producer's duty cycle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/tp_producer_internal.h"
+#include "common/tp_error.h"
+#include "common/tp_log.h"
+
+static int validate_config(const tp_producer_config_t *c)
+{
+    for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX; i++)
+    {
+        const char *prefix = c->per_consumer_channels[i];
+        if (NULL == memchr(prefix, '\0', TP_PRODUCER_CHANNEL_PREFIX_MAX))
+        {
+            return tp_err_set(TP_ERR_CONFIG, "producer config: per_consumer_channels[%zu] is not NUL-terminated", i);
+        }
+        if ('\0' != prefix[0] && 0 != strncmp(prefix, "aeron:", 6))
+        {
+            return tp_err_set(TP_ERR_CONFIG,
+                "producer config: per_consumer_channels[%zu] \"%s\" must be an Aeron channel prefix (\"aeron:...\")", i,
+                prefix);
+        }
+    }
+    return tp_producer_validate_layout(c->header_nslots, c->pool_count, c->pools);
+}
+
+static int add_pub(tp_producer_t *p, tp_stream_kind_t kind, tp_publication_t **dst)
+{
+    tp_pending_adds_t *pa = &p->pending;
+    if (tp_transport_async_add_publication(&pa->pub_async[pa->pub_count], p->client->transport,
+            p->client->ctx.channel[kind], p->client->ctx.stream_id[kind]) < 0)
+    {
+        return -1;
+    }
+    pa->pub_dst[pa->pub_count++] = dst;
+    return 0;
+}
+
+static int add_sub(tp_producer_t *p, tp_stream_kind_t kind, tp_subscription_t **dst)
+{
+    tp_pending_adds_t *pa = &p->pending;
+    if (tp_transport_async_add_subscription(&pa->sub_async[pa->sub_count], p->client->transport,
+            p->client->ctx.channel[kind], p->client->ctx.stream_id[kind], NULL, NULL, NULL, NULL) < 0)
+    {
+        return -1;
+    }
+    pa->sub_dst[pa->sub_count++] = dst;
+    return 0;
+}
+
+int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_producer_config_t *config)
+{
+    if (validate_config(config) < 0)
+    {
+        return -1;
+    }
+    tp_producer_t *p = calloc(1, sizeof(*p));
+    if (NULL == p)
+    {
+        return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+    }
+    p->client = client;
+    p->config = *config;
+    p->config.name[TP_PRODUCER_NAME_MAX - 1] = '\0';
+    if (0 == p->config.producer_id)
+    {
+        p->config.producer_id = (uint32_t)getpid();
+    }
+    p->max_claims = tp_producer_effective_max_claims(config, config->header_nslots);
+    p->entries_capacity = p->max_claims;
+    p->entries = calloc(p->max_claims, sizeof(*p->entries));
+    p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
+    p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
+    p->progress_ring = calloc(TP_PROGRESS_RING_CAPACITY, sizeof(*p->progress_ring));
+    atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
+    atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
+    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout || NULL == p->progress_ring)
+    {
+        tp_producer_destroy(p);
+        return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+    }
+    p->regions = tp_producer_regions_create(p, config->header_nslots, config->pool_count, config->pools, 1);
+    p->hot = p->regions;
+    if (NULL == p->regions)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", tp_errmsg());
+        tp_producer_destroy(p);
+        return tp_err_set(code, "%s", msg);
+    }
+    atomic_store(&p->epoch, p->regions->epoch);
+    atomic_store(&p->applied_epoch, p->regions->epoch);
+    bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
+    if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
+        (!same && add_pub(p, TP_STREAM_ANNOUNCE, &p->pub_announce) < 0) ||
+        add_pub(p, TP_STREAM_QOS, &p->pub_qos) < 0 || add_pub(p, TP_STREAM_METADATA, &p->pub_metadata) < 0 ||
+        add_sub(p, TP_STREAM_CONTROL, &p->sub_control) < 0 || add_sub(p, TP_STREAM_QOS, &p->sub_qos) < 0)
+    {
+        int code = tp_errcode();
+        char msg[512];
+        snprintf(msg, sizeof(msg), "producer: %s", tp_errmsg());
+        tp_producer_destroy(p);
+        return tp_err_set(code, "%s", msg);
+    }
+    *out = p;
+    return 0;
+}
+
+int tp_producer_poll_ready(tp_producer_t *p)
+{
+    int rc = tp_pending_adds_poll(&p->pending);
+    if (1 != rc)
+    {
+        return rc;
+    }
+    if (NULL == p->pub_announce)
+    {
+        p->pub_announce = p->pub_control;
+    }
+    p->active = true;
+    /* the first announce precedes the first descriptor */
+    uint64_t now = tp_clock_mono_ns();
+    tp_producer_send_announce(p, now);
+    p->next_announce_ns = now + p->client->ctx.announce_period_ns;
+    p->meta_dirty = true; /* DataSourceAnnounce on the next duty cycle */
+    return 1;
+}
+
+void tp_producer_destroy(tp_producer_t *p)
+{
+    if (NULL == p)
+    {
+        return;
+    }
+    p->active = false;
+    /* adds still pending are handed to the client, which closes them once they complete */
+    tp_pending_adds_release(p->client, &p->pending);
+    if (p->pub_announce != p->pub_control)
+    {
+        tp_publication_close(p->pub_announce);
+    }
+    tp_publication_close(p->pub_descriptor);
+    tp_publication_close(p->pub_control);
+    tp_publication_close(p->pub_qos);
+    tp_publication_close(p->pub_metadata);
+    tp_subscription_close(p->sub_control);
+    tp_subscription_close(p->sub_qos);
+    if (p->hot != p->regions)
+    {
+        tp_producer_regions_free(p->hot, true); /* not reachable in practice: the hot path switches after the conductor */
+    }
+    tp_producer_regions_free(p->regions, p->config.remove_on_close);
+    tp_producer_regions_free(atomic_exchange(&p->pending_regions, NULL), true);
+    while (NULL != p->retired)
+    {
+        tp_producer_regions_t *r = p->retired;
+        p->retired = r->next;
+        tp_producer_regions_free(r, true); /* superseded epochs are never kept */
+    }
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        tp_client_release_publication_add(p->client, p->consumers[i].desc.async);
+        tp_client_release_publication_add(p->client, p->consumers[i].ctl.async);
+        tp_publication_close(p->consumers[i].desc.pub);
+        tp_publication_close(p->consumers[i].ctl.pub);
+    }
+    tp_producer_meta_free(p->meta);
+    free(p->blob);
+    free(p->entries);
+    free(p->encode_buffer);
+    free(p->fanout);
+    free(p->progress_ring);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Control plane (conductor)                                                  */
+/* ------------------------------------------------------------------------- */
+
+void tp_producer_offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < TP_ADMIN_RETRIES; i++)
+    {
+        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
+        if (TP_PUBLICATION_ADMIN_ACTION != rc)
+        {
+            if (rc < 0 && TP_PUBLICATION_NOT_CONNECTED != rc && TP_PUBLICATION_BACK_PRESSURED != rc)
+            {
+                tp_err_set(TP_ERR_IO, "offer on stream %d failed (%lld)", tp_publication_stream_id(pub), (long long)rc);
+                tp_client_report_error(p->client, "producer control plane");
+            }
+            return;
+        }
+    }
+}
+
+int tp_producer_send_announce(tp_producer_t *p, uint64_t now_ns)
+{
+    const tp_producer_regions_t *r = p->regions;
+    tp_shm_region_refresh_activity(r->ring, 0);
+    for (size_t i = 0; i < r->pool_count; i++)
+    {
+        tp_shm_region_refresh_activity(r->pools[i], 0);
+    }
+    tp_sbe_wire_shm_pool_announce_t m = { 0 };
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    uint8_t *buf = p->encode_buffer;
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER))
+    {
+        return -1;
+    }
+    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, p->config.producer_id);
+    tp_sbe_wire_shm_pool_announce_set_epoch(&m, r->epoch);
+    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
+    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
+    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
+    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, r->header_nslots);
+    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
+    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
+    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)r->pool_count);
+    for (size_t i = 0; i < r->pool_count; i++)
+    {
+        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, r->pool_ids[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, r->header_nslots);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, r->strides[i]);
+        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
+        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]));
+    }
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, r->header_uri, (uint32_t)strlen(r->header_uri)))
+    {
+        return -1;
+    }
+    tp_producer_offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
+    tp_counter_add(&p->announces, 1);
+    p->last_announce_ns = now_ns;
+    return 0;
+}
+
+void tp_producer_send_qos(tp_producer_t *p)
+{
+    uint8_t buf[64];
+    tp_sbe_wire_qos_producer_t m = { 0 };
+    tp_sbe_wire_qos_producer_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_wire_qos_producer_set_stream_id(&m, p->config.stream_id);
+    tp_sbe_wire_qos_producer_set_producer_id(&m, p->config.producer_id);
+    tp_sbe_wire_qos_producer_set_epoch(&m, p->regions->epoch);
+    tp_sbe_wire_qos_producer_set_current_seq(&m, atomic_load_explicit(&p->current_seq, memory_order_acquire));
+    tp_sbe_wire_qos_producer_set_watermark(&m, TP_SBE_WIRE_QOS_PRODUCER_WATERMARK_NULL_VALUE);
+    tp_producer_offer_control(p, p->pub_qos, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_qos_producer_encoded_length(&m));
+    tp_counter_add(&p->qos_sent, 1);
+}
+
+static tp_tracked_consumer_t *track_consumer(tp_producer_t *p, uint32_t consumer_id, uint64_t now_ns)
+{
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        if (p->consumers[i].consumer_id == consumer_id)
+        {
+            p->consumers[i].last_seen_ns = now_ns;
+            return &p->consumers[i];
+        }
+    }
+    if (p->consumer_count >= TP_PRODUCER_MAX_TRACKED_CONSUMERS)
+    {
+        return NULL;
+    }
+    tp_tracked_consumer_t *c = &p->consumers[p->consumer_count++];
+    memset(c, 0, sizeof(*c));
+    c->consumer_id = consumer_id;
+    c->last_seen_ns = now_ns;
+    c->progress_interval_us = UINT32_MAX;
+    c->progress_bytes_delta = UINT32_MAX;
+    atomic_store(&p->consumers_known, p->consumer_count);
+    return c;
+}
+
+/* Most aggressive common policy within the producer floors (§10.2.2). */
+static void update_progress_policy(tp_producer_t *p)
+{
+    bool enabled = false;
+    uint64_t interval = UINT64_MAX, bytes = UINT64_MAX;
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        const tp_tracked_consumer_t *c = &p->consumers[i];
+        if (!c->supports_progress)
+        {
+            continue;
+        }
+        enabled = true;
+        if (c->progress_interval_us != UINT32_MAX && (uint64_t)c->progress_interval_us * 1000 < interval)
+        {
+            interval = (uint64_t)c->progress_interval_us * 1000;
+        }
+        if (c->progress_bytes_delta != UINT32_MAX && c->progress_bytes_delta < bytes)
+        {
+            bytes = c->progress_bytes_delta;
+        }
+    }
+    interval = interval == UINT64_MAX ? TP_PROGRESS_DEFAULT_INTERVAL_NS
+                                      : (interval < TP_PROGRESS_MIN_INTERVAL_NS ? TP_PROGRESS_MIN_INTERVAL_NS : interval);
+    bytes = bytes == UINT64_MAX ? TP_PROGRESS_DEFAULT_BYTES : (bytes < TP_PROGRESS_MIN_BYTES ? TP_PROGRESS_MIN_BYTES : bytes);
+    atomic_store(&p->progress_interval_ns, interval);
+    atomic_store(&p->progress_bytes_delta, bytes);
+    atomic_store(&p->progress_enabled, enabled);
+}
+
+static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_producer_t *p = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID == h.template_id)
+    {
+        tp_sbe_wire_consumer_hello_t m = { 0 };
+        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+            tp_sbe_wire_consumer_hello_stream_id(&m) != p->config.stream_id)
+        {
+            return;
+        }
+        const char *dch = NULL, *cch = NULL;
+        uint32_t dlen = 0, clen = 0;
+        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_get_descriptor_channel(&m, &dch, &dlen) ||
+            TP_SBE_OK != tp_sbe_wire_consumer_hello_get_control_channel(&m, &cch, &clen))
+        {
+            return;
+        }
+        tp_counter_add(&p->hellos_received, 1);
+        tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
+        if (NULL == c)
+        {
+            return;
+        }
+        c->supports_progress = TP_SBE_WIRE_BOOL_TRUE == tp_sbe_wire_consumer_hello_supports_progress(&m);
+        c->progress_interval_us = tp_sbe_wire_consumer_hello_progress_interval_us(&m);
+        c->progress_bytes_delta = tp_sbe_wire_consumer_hello_progress_bytes_delta(&m);
+        c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
+        c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
+        update_progress_policy(p);
+        bool send = tp_producer_handle_stream_request(p, &c->desc, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
+        send = tp_producer_handle_stream_request(p, &c->ctl, cch, clen, tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
+        if (send && NULL == c->desc.async && NULL == c->ctl.async)
+        {
+            tp_producer_send_config(p, c);
+        }
+        tp_producer_update_fanout_active(p);
+        if (c->mapped_epoch != p->regions->epoch)
+        {
+            /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
+             * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
+            p->announce_requested = true;
+        }
+    }
+}
+
+static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_producer_t *p = clientd;
+    tp_sbe_header_t h;
+    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
+        h.template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID)
+    {
+        return;
+    }
+    tp_sbe_wire_qos_consumer_t m = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_qos_consumer_wrap_for_decode_with_header(&m, buffer, 0, length) ||
+        tp_sbe_wire_qos_consumer_stream_id(&m) != p->config.stream_id)
+    {
+        return;
+    }
+    tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    if (NULL != c)
+    {
+        c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
+    }
+}
+
+int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
+{
+    if (!p->active)
+    {
+        return 0;
+    }
+    int work = 0;
+    const tp_context_t *ctx = &p->client->ctx;
+    if (NULL != atomic_load_explicit(&p->pending_regions, memory_order_relaxed))
+    {
+        work += tp_producer_apply_pending_layout(p, now_ns);
+    }
+    if (NULL != p->retired)
+    {
+        work += tp_producer_retire_regions(p, now_ns);
+    }
+    bool connected = tp_publication_is_connected(p->pub_announce);
+    if (connected && !p->announce_connected)
+    {
+        p->announce_requested = true; /* first subscriber appeared */
+    }
+    p->announce_connected = connected;
+    bool prompt = p->announce_requested && now_ns >= p->last_announce_ns + TP_ANNOUNCE_PROMPT_MIN_GAP_NS;
+    if (now_ns >= p->next_announce_ns || prompt)
+    {
+        if (prompt && now_ns < p->next_announce_ns)
+        {
+            tp_counter_add(&p->prompt_announces, 1);
+        }
+        p->announce_requested = false;
+        tp_producer_send_announce(p, now_ns);
+        tp_producer_send_data_source(p, now_ns, true);
+        p->meta_dirty = false;
+        p->next_announce_ns = now_ns + ctx->announce_period_ns;
+        work++;
+    }
+    else if (p->meta_dirty)
+    {
+        tp_producer_send_data_source(p, now_ns, true);
+        p->meta_dirty = false;
+        work++;
+    }
+    if (now_ns >= p->next_qos_ns)
+    {
+        tp_producer_send_qos(p);
+        p->next_qos_ns = now_ns + ctx->qos_interval_ns;
+        work++;
+    }
+    int rc = tp_subscription_poll(p->sub_control, on_control, p, 16);
+    work += rc > 0 ? rc : 0;
+    rc = tp_subscription_poll(p->sub_qos, on_qos, p, 16);
+    work += rc > 0 ? rc : 0;
+    uint64_t stale_ns = tp_context_stale_ns(ctx);
+    bool changed = false;
+    for (size_t i = 0; i < p->consumer_count;)
+    {
+        if (now_ns > p->consumers[i].last_seen_ns + stale_ns)
+        {
+            tp_producer_release_consumer_streams(p, &p->consumers[i]); /* §5: close per-consumer publications of stale consumers */
+            p->consumers[i] = p->consumers[--p->consumer_count];
+            tp_counter_add(&p->consumers_stale, 1);
+            changed = true;
+            continue;
+        }
+        i++;
+    }
+    if (changed)
+    {
+        atomic_store(&p->consumers_known, p->consumer_count);
+        update_progress_policy(p);
+        tp_producer_update_fanout_active(p);
+    }
+    work += tp_producer_fanout_work(p, now_ns);
+    if (NULL != p->blob)
+    {
+        work += tp_producer_send_blob(p);
+    }
+    return work;
+}
