@@ -80,6 +80,28 @@ TP_EXPORT int tp_context_set_namespace(tp_context_t *ctx, const char *namespace_
  */
 TP_EXPORT int tp_context_add_allowed_base_dir(tp_context_t *ctx, const char *dir);
 
+/**
+ * Driver mode (Driver Model spec): producers and consumers attach to the SHM
+ * driver (`tp driver`) over the control stream instead of creating regions
+ * (producers) or trusting any announcer (consumers). The add completes once
+ * the driver granted a lease; a refusal fails the add with the driver's
+ * reason; leases are kept alive and re-acquired after a driver restart by the
+ * duty cycle. Default: standalone, or driver mode when $TP_DRIVER_MODE is 1.
+ */
+TP_EXPORT int tp_context_set_driver_mode(tp_context_t *ctx, bool enabled);
+
+/** Whether driver mode is set. */
+TP_EXPORT bool tp_context_driver_mode(const tp_context_t *ctx);
+
+/**
+ * Lease keepalive interval in driver mode (default 1 s, the spec's baseline;
+ * use the driver's `policies.lease_keepalive_interval_ms`).
+ */
+TP_EXPORT int tp_context_set_driver_keepalive_ns(tp_context_t *ctx, uint64_t interval_ns);
+
+/** The driver-mode keepalive interval. */
+TP_EXPORT uint64_t tp_context_driver_keepalive_ns(const tp_context_t *ctx);
+
 /** ShmPoolAnnounce / DataSourceAnnounce / activity refresh period (default 1 s). */
 TP_EXPORT int tp_context_set_announce_period_ns(tp_context_t *ctx, uint64_t period_ns);
 

@@ -43,6 +43,7 @@ typedef struct tp_producer_stct tp_producer_t;
 #define TP_PRODUCER_CLOSED (-4L)         /**< the producer or its publication is closed */
 #define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted; tp_errmsg() names the sizes */
 #define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
+#define TP_PRODUCER_NOT_ATTACHED (-10L) /**< driver mode: no valid lease right now (driver restarting, lease lost); nothing happened, retry */
 #define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
 
 /** Entries of tp_producer_config_t.per_consumer_channels. */

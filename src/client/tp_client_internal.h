@@ -46,6 +46,8 @@ struct tp_context_stct
     uint64_t freshness_window_ns;
     uint64_t consumer_stale_timeout_ns;
     uint64_t client_timeout_ns;
+    bool driver_mode;
+    uint64_t driver_keepalive_ns;
     bool use_conductor_thread;
     char idle_strategy[16];
     tp_error_handler_t error_handler;

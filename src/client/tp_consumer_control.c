@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client/tp_consumer_internal.h"
+#include "tp_sbe/driver.h"
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
@@ -140,6 +141,12 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
     atomic_store(&c->a_use_shm, true);
     c->meta_version = TP_NULL_META_VERSION;
     c->subscribed_ns = tp_clock_mono_ns();
+    c->driver_mode = client->ctx.driver_mode;
+    if (c->driver_mode)
+    {
+        tp_driver_lease_init(&c->lease, config->stream_id, c->consumer_id, TP_LEASE_ROLE_CONSUMER);
+        c->lease.keepalive_interval_ns = client->ctx.driver_keepalive_ns;
+    }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_sub(c, TP_STREAM_ANNOUNCE, &c->sub_announce, true) < 0 ||
         (!same && add_sub(c, TP_STREAM_CONTROL, &c->sub_control, false) < 0) ||
@@ -157,14 +164,92 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
     return 0;
 }
 
+/*
+ * Driver mode, while the add is pending: attach and wait for the lease. A
+ * refusal fails the add with the driver's reason, as does no answer within
+ * the client timeout. The regions are mapped from the driver's announces.
+ */
+static int poll_first_lease(tp_consumer_t *c, uint64_t now)
+{
+    const tp_context_t *ctx = &c->client->ctx;
+    if (0 == c->attach_deadline_ns)
+    {
+        c->attach_deadline_ns = now + ctx->client_timeout_ns;
+    }
+    tp_consumer_driver_work(c, now);
+    tp_subscription_poll(NULL != c->sub_control ? c->sub_control : c->sub_announce, tp_consumer_on_announce_stream, c,
+        16);
+    if (TP_LEASE_ATTACHED == c->lease.state)
+    {
+        c->active = true;
+        return 1;
+    }
+    if (TP_LEASE_EVENT_REJECTED == c->attach_event && 0 == c->lease.protocol_errors)
+    {
+        return tp_err_set(TP_ERR_PERMISSION, "consumer: the SHM driver refused stream %u: %s", c->config.stream_id,
+            c->lease.last_error);
+    }
+    if (now > c->attach_deadline_ns)
+    {
+        return tp_err_set(TP_ERR_TIMEOUT,
+            "consumer: no lease from the SHM driver for stream %u within %llu ms (%s); is `tp driver` running on "
+            "control stream %s/%d with the same transport?",
+            c->config.stream_id, (unsigned long long)(ctx->client_timeout_ns / 1000000),
+            c->lease.last_error[0] ? c->lease.last_error : "no answer", ctx->channel[TP_STREAM_CONTROL],
+            ctx->stream_id[TP_STREAM_CONTROL]);
+    }
+    return 0;
+}
+
 int tp_consumer_poll_ready(tp_consumer_t *c)
 {
     int rc = tp_pending_adds_poll(&c->pending);
+    if (1 == rc && c->driver_mode)
+    {
+        return poll_first_lease(c, tp_clock_mono_ns());
+    }
     if (1 == rc)
     {
         c->active = true;
     }
     return rc;
+}
+
+static void on_lease_event(tp_consumer_t *c, tp_driver_lease_event_t ev)
+{
+    if (TP_LEASE_EVENT_NONE == ev)
+    {
+        return;
+    }
+    c->attach_event = ev;
+    if (TP_LEASE_EVENT_LOST == ev)
+    {
+        /* §4.7, §4.9: stop using the regions of the lease at once, drop in-flight frames, reattach */
+        TP_LOG_WARN("consumer", "stream %u: %s", c->config.stream_id, c->lease.last_error);
+        if (NULL != c->ring)
+        {
+            tp_consumer_unmap(c);
+            tp_counter_add(&c->unmaps, 1);
+        }
+    }
+    else if (TP_LEASE_EVENT_REJECTED == ev && c->active)
+    {
+        TP_LOG_WARN("consumer", "stream %u: %s", c->config.stream_id, c->lease.last_error);
+    }
+    /* PRODUCER_LOST: the driver's epoch-bumped announce follows and is handled as any epoch change */
+}
+
+int tp_consumer_driver_work(tp_consumer_t *c, uint64_t now_ns)
+{
+    tp_driver_lease_event_t ev = TP_LEASE_EVENT_NONE;
+    int work = tp_driver_lease_do_work(&c->lease, c->pub_control, now_ns, &ev);
+    on_lease_event(c, ev);
+    return work;
+}
+
+void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, uint64_t now_ns)
+{
+    on_lease_event(c, tp_driver_lease_on_message(&c->lease, buffer, length, now_ns));
 }
 
 void tp_consumer_destroy(tp_consumer_t *c)
@@ -174,6 +259,10 @@ void tp_consumer_destroy(tp_consumer_t *c)
         return;
     }
     tp_consumer_unmap(c);
+    if (c->driver_mode && NULL != c->pub_control)
+    {
+        tp_driver_lease_detach(&c->lease, c->pub_control, tp_clock_mono_ns()); /* best effort: the lease would expire */
+    }
     /* adds still pending are handed to the client, which closes them once they complete */
     tp_pending_adds_release(c->client, &c->pending);
     tp_client_release_subscription_add(c->client, c->pcc_async);
@@ -197,13 +286,23 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
 {
     tp_consumer_t *c = clientd;
     tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    {
+        return;
+    }
+    if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    {
+        tp_consumer_driver_message(c, buffer, length, tp_clock_mono_ns());
+        return;
+    }
+    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
     {
         return;
     }
     if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
     {
-        if (c->use_shm)
+        /* driver mode: only the regions of a valid lease are used (§4.7) */
+        if (c->use_shm && (!c->driver_mode || TP_LEASE_ATTACHED == c->lease.state))
         {
             tp_consumer_handle_announce(c, buffer, length, header);
         }
@@ -292,6 +391,10 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
     }
     int work = 0;
     const tp_context_t *ctx = &c->client->ctx;
+    if (c->driver_mode)
+    {
+        work += tp_consumer_driver_work(c, now_ns);
+    }
     if (now_ns >= c->next_hello_ns)
     {
         send_hello(c);

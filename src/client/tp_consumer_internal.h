@@ -17,6 +17,7 @@
 #define TP_CLIENT_TP_CONSUMER_INTERNAL_H
 
 #include "client/tp_client_internal.h"
+#include "client/tp_driver_lease.h"
 #include "tp_sbe/wire.h"
 
 #define TP_CONSUMER_MAX_POOLS 16
@@ -58,6 +59,12 @@ struct tp_consumer_stct
     uint32_t consumer_id;
     bool active;
     tp_pending_adds_t pending;
+
+    /* driver mode (conductor): the lease; announces are acted on only while it is valid */
+    bool driver_mode;
+    tp_driver_lease_t lease;
+    uint64_t attach_deadline_ns;
+    tp_driver_lease_event_t attach_event;
 
     tp_subscription_t *sub_announce;
     tp_subscription_t *sub_control; /* NULL when control == announce */
@@ -184,6 +191,9 @@ int tp_consumer_do_work(tp_consumer_t *consumer, uint64_t now_ns);
 /* Release everything. NULL is ignored. */
 void tp_consumer_destroy(tp_consumer_t *consumer);
 /* Subscription handler of the announce and control streams. */
+/* Driver mode (conductor): lease duty cycle and a driver-schema message of the control stream. */
+int tp_consumer_driver_work(tp_consumer_t *c, uint64_t now_ns);
+void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, uint64_t now_ns);
 void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 
 /* ------------------------------------------------------------------------- */

@@ -52,6 +52,9 @@ int tp_context_init(tp_context_t **out)
     ctx->qos_interval_ns = TP_NS_PER_S;
     ctx->hello_interval_ns = TP_NS_PER_S;
     ctx->client_timeout_ns = 10 * TP_NS_PER_S;
+    ctx->driver_keepalive_ns = TP_NS_PER_S;
+    const char *dm = getenv("TP_DRIVER_MODE");
+    ctx->driver_mode = NULL != dm && (0 == strcmp(dm, "1") || 0 == strcmp(dm, "true"));
     snprintf(ctx->idle_strategy, sizeof(ctx->idle_strategy), "backoff");
     *out = ctx;
     return 0;
@@ -195,6 +198,24 @@ SET_PERIOD(tp_context_set_announce_period_ns, announce_period_ns)
 SET_PERIOD(tp_context_set_qos_interval_ns, qos_interval_ns)
 SET_PERIOD(tp_context_set_hello_interval_ns, hello_interval_ns)
 SET_PERIOD(tp_context_set_client_timeout_ns, client_timeout_ns)
+SET_PERIOD(tp_context_set_driver_keepalive_ns, driver_keepalive_ns)
+
+int tp_context_set_driver_mode(tp_context_t *ctx, bool enabled)
+{
+    CHECK_CTX("tp_context_set_driver_mode");
+    ctx->driver_mode = enabled;
+    return 0;
+}
+
+bool tp_context_driver_mode(const tp_context_t *ctx)
+{
+    return NULL != ctx && ctx->driver_mode;
+}
+
+uint64_t tp_context_driver_keepalive_ns(const tp_context_t *ctx)
+{
+    return NULL == ctx ? 0 : ctx->driver_keepalive_ns;
+}
 
 int tp_context_set_freshness_window_ns(tp_context_t *ctx, uint64_t window_ns)
 {

@@ -225,6 +225,10 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     {
         return TP_PRODUCER_CLOSED;
     }
+    if (p->driver_mode && tp_producer_driver_gate(p) < 0)
+    {
+        return TP_PRODUCER_NOT_ATTACHED;
+    }
     if (NULL == payload && length > 0)
     {
         tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_offer: payload is NULL");
@@ -313,6 +317,10 @@ int64_t tp_producer_try_claim(tp_producer_t *p, size_t length, tp_frame_claim_t 
         tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_try_claim: claim is NULL");
         return TP_PRODUCER_ERROR;
     }
+    if (p->driver_mode && tp_producer_driver_gate(p) < 0)
+    {
+        return TP_PRODUCER_NOT_ATTACHED;
+    }
     int pool = select_pool(p, length);
     if (pool < 0)
     {
@@ -371,6 +379,13 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
         return TP_PRODUCER_ERROR;
     }
     tp_producer_t *p = claim->producer;
+    if (p->driver_mode && !atomic_load_explicit(&p->lease_valid, memory_order_acquire))
+    {
+        /* the lease was lost while the frame was being filled: its regions are no longer ours (§4.7) */
+        tp_frame_claim_abort(claim);
+        tp_counter_add(&p->frames_dropped_unattached, 1);
+        return TP_PRODUCER_NOT_ATTACHED;
+    }
     if (length > claim->capacity)
     {
         tp_err_set(TP_ERR_INVALID_ARGUMENT, "commit length %zu exceeds the claimed slot capacity %zu", length,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client/tp_producer_internal.h"
+#include "tp_sbe/driver.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
@@ -88,9 +89,20 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
     }
-    p->regions = tp_producer_regions_create(p, config->header_nslots, config->pool_count, config->pools, 1);
-    p->hot = p->regions;
-    if (NULL == p->regions)
+    p->driver_mode = client->ctx.driver_mode;
+    if (p->driver_mode)
+    {
+        /* driver mode: the regions come with the lease (tp_producer_poll_ready); nslots from the driver's profile */
+        tp_driver_lease_init(&p->lease, config->stream_id, p->config.producer_id, TP_LEASE_ROLE_PRODUCER);
+        p->lease.publish_mode = 2; /* EXISTING_OR_CREATE: dynamic streams when the driver allows them */
+        p->lease.keepalive_interval_ns = client->ctx.driver_keepalive_ns;
+    }
+    else
+    {
+        p->regions = tp_producer_regions_create(p, config->header_nslots, config->pool_count, config->pools, 1);
+        p->hot = p->regions;
+    }
+    if (!p->driver_mode && NULL == p->regions)
     {
         int code = tp_errcode();
         char msg[512];
@@ -98,8 +110,11 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         tp_producer_destroy(p);
         return tp_err_set(code, "%s", msg);
     }
-    atomic_store(&p->epoch, p->regions->epoch);
-    atomic_store(&p->applied_epoch, p->regions->epoch);
+    if (!p->driver_mode)
+    {
+        atomic_store(&p->epoch, p->regions->epoch);
+        atomic_store(&p->applied_epoch, p->regions->epoch);
+    }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
         (!same && add_pub(p, TP_STREAM_ANNOUNCE, &p->pub_announce) < 0) ||
@@ -116,6 +131,42 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     return 0;
 }
 
+/*
+ * Driver mode, while the add is pending: attach and wait for the grant. A
+ * refusal by the driver fails the add with its reason; no answer within the
+ * client timeout fails it too. Returns 0 pending, -1 failed, 0 with regions
+ * set once granted (the caller then completes).
+ */
+static int poll_first_lease(tp_producer_t *p, uint64_t now)
+{
+    const tp_context_t *ctx = &p->client->ctx;
+    if (0 == p->attach_deadline_ns)
+    {
+        p->attach_deadline_ns = now + ctx->client_timeout_ns;
+    }
+    tp_producer_driver_work(p, now);
+    tp_subscription_poll(p->sub_control, tp_producer_on_control, p, 16);
+    if (NULL != p->regions)
+    {
+        return tp_producer_poll_ready(p);
+    }
+    if (TP_LEASE_EVENT_REJECTED == p->attach_event && 0 == p->lease.protocol_errors)
+    {
+        return tp_err_set(TP_ERR_PERMISSION, "producer: the SHM driver refused stream %u: %s", p->config.stream_id,
+            p->lease.last_error);
+    }
+    if (now > p->attach_deadline_ns)
+    {
+        return tp_err_set(TP_ERR_TIMEOUT,
+            "producer: no lease from the SHM driver for stream %u within %llu ms (%s); is `tp driver` running on "
+            "control stream %s/%d with the same transport?",
+            p->config.stream_id, (unsigned long long)(ctx->client_timeout_ns / 1000000),
+            p->lease.last_error[0] ? p->lease.last_error : "no answer", ctx->channel[TP_STREAM_CONTROL],
+            ctx->stream_id[TP_STREAM_CONTROL]);
+    }
+    return 0;
+}
+
 int tp_producer_poll_ready(tp_producer_t *p)
 {
     int rc = tp_pending_adds_poll(&p->pending);
@@ -127,10 +178,17 @@ int tp_producer_poll_ready(tp_producer_t *p)
     {
         p->pub_announce = p->pub_control;
     }
-    p->active = true;
-    /* the first announce precedes the first descriptor */
     uint64_t now = tp_clock_mono_ns();
-    tp_producer_send_announce(p, now);
+    if (p->driver_mode && NULL == p->regions)
+    {
+        return poll_first_lease(p, now);
+    }
+    p->active = true;
+    /* the first announce precedes the first descriptor (the driver announces in driver mode) */
+    if (!p->driver_mode)
+    {
+        tp_producer_send_announce(p, now);
+    }
     p->next_announce_ns = now + p->client->ctx.announce_period_ns;
     p->meta_dirty = true; /* DataSourceAnnounce on the next duty cycle */
     return 1;
@@ -143,6 +201,10 @@ void tp_producer_destroy(tp_producer_t *p)
         return;
     }
     p->active = false;
+    if (p->driver_mode && NULL != p->pub_control)
+    {
+        tp_driver_lease_detach(&p->lease, p->pub_control, tp_clock_mono_ns()); /* best effort: the lease would expire */
+    }
     /* adds still pending are handed to the client, which closes them once they complete */
     tp_pending_adds_release(p->client, &p->pending);
     if (p->pub_announce != p->pub_control)
@@ -155,11 +217,12 @@ void tp_producer_destroy(tp_producer_t *p)
     tp_publication_close(p->pub_metadata);
     tp_subscription_close(p->sub_control);
     tp_subscription_close(p->sub_qos);
-    if (p->hot != p->regions)
+    if (p->hot != p->regions && p->hot != p->switch_from)
     {
         tp_producer_regions_free(p->hot, true); /* not reachable in practice: the hot path switches after the conductor */
     }
-    tp_producer_regions_free(p->regions, p->config.remove_on_close);
+    tp_producer_regions_free(p->switch_from, false); /* driver mode: the lease the hot path had not left yet */
+    tp_producer_regions_free(p->regions, p->config.remove_on_close && !p->driver_mode);
     tp_producer_regions_free(atomic_exchange(&p->pending_regions, NULL), true);
     while (NULL != p->retired)
     {
@@ -316,12 +379,21 @@ static void update_progress_policy(tp_producer_t *p)
     atomic_store(&p->progress_enabled, enabled);
 }
 
-static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_producer_t *p = clientd;
     tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    {
+        return;
+    }
+    if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    {
+        tp_producer_driver_message(p, buffer, length, tp_clock_mono_ns());
+        return;
+    }
+    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions)
     {
         return;
     }
@@ -408,7 +480,11 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         work += tp_producer_retire_regions(p, now_ns);
     }
-    bool connected = tp_publication_is_connected(p->pub_announce);
+    if (p->driver_mode)
+    {
+        work += tp_producer_driver_work(p, now_ns);
+    }
+    bool connected = !p->driver_mode && tp_publication_is_connected(p->pub_announce);
     if (connected && !p->announce_connected)
     {
         p->announce_requested = true; /* first subscriber appeared */
@@ -422,7 +498,10 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
             tp_counter_add(&p->prompt_announces, 1);
         }
         p->announce_requested = false;
-        tp_producer_send_announce(p, now_ns);
+        if (!p->driver_mode)
+        {
+            tp_producer_send_announce(p, now_ns); /* in driver mode the driver announces (§8) */
+        }
         tp_producer_send_data_source(p, now_ns, true);
         p->meta_dirty = false;
         p->next_announce_ns = now_ns + ctx->announce_period_ns;
@@ -440,7 +519,7 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
         p->next_qos_ns = now_ns + ctx->qos_interval_ns;
         work++;
     }
-    int rc = tp_subscription_poll(p->sub_control, on_control, p, 16);
+    int rc = tp_subscription_poll(p->sub_control, tp_producer_on_control, p, 16);
     work += rc > 0 ? rc : 0;
     rc = tp_subscription_poll(p->sub_qos, on_qos, p, 16);
     work += rc > 0 ? rc : 0;

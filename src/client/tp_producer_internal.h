@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 
 #include "client/tp_client_internal.h"
+#include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
 #include "tp_sbe/wire.h"
 
@@ -211,6 +212,16 @@ struct tp_producer_stct
     _Atomic bool progress_fanout_active;  /* a progress consumer has its own control stream: push to `progress_ring` */
     _Atomic bool progress_shared;         /* a progress consumer listens on the shared control stream */
 
+    /* ---- driver mode (Driver Model spec): immutable flag, conductor-owned lease ---- */
+    bool driver_mode;
+    tp_driver_lease_t lease;            /* conductor */
+    uint64_t attach_deadline_ns;        /* conductor: the add fails when the first attach is not granted by then */
+    tp_driver_lease_event_t attach_event; /* conductor: the last lease event */
+    tp_producer_regions_t *switch_from; /* conductor: regions of the lost lease until the hot path left them */
+    _Atomic bool lease_valid;           /* conductor -> hot path: publishing allowed (release) */
+    _Atomic(tp_producer_regions_t *) next_hot; /* conductor -> hot path: regions of a new lease */
+    _Atomic uint64_t reattaches, frames_dropped_unattached;
+
     /* ---- hand-over application thread -> conductor ---- */
     _Atomic(tp_producer_regions_t *) pending_regions; /* layout change (tp_producer_change_layout) */
     /* SPSC ring of committed frames while per-consumer descriptor streams exist */
@@ -272,6 +283,20 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
     const tp_pool_config_t *pools, uint64_t min_epoch);
 /* Unmap a set of regions; `remove` also unlinks its epoch directory. NULL is ignored. */
 void tp_producer_regions_free(tp_producer_regions_t *r, bool remove);
+/* Driver mode: map the regions of a lease grant writable and validated. NULL on failure. */
+tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp_driver_grant_t *g);
+/* Driver mode (conductor): lease duty cycle and attach/lease events; returns work count. */
+int tp_producer_driver_work(tp_producer_t *p, uint64_t now_ns);
+/* Conductor: handler of the shared control stream (ConsumerHello; driver messages in driver mode). */
+void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
+/* Driver mode (conductor): a driver-schema message of the control stream. */
+void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t length, uint64_t now_ns);
+/*
+ * Driver mode (application thread): 0 when publishing is allowed (switching
+ * to the regions of a new lease when one is waiting and no claim is open),
+ * TP_PRODUCER_NOT_ATTACHED otherwise.
+ */
+int64_t tp_producer_driver_gate(tp_producer_t *p);
 /* Conductor: take and announce a layout handed over by tp_producer_change_layout. Returns work count. */
 int tp_producer_apply_pending_layout(tp_producer_t *p, uint64_t now_ns);
 /* Conductor: remove superseded epochs whose grace period is over. Returns work count. */

@@ -6,8 +6,8 @@
  * `pending_regions`), its announcement (conductor, or inline in invoker
  * mode) and the retirement of superseded epochs (conductor).
  */
-#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,38 +47,10 @@ int tp_producer_validate_layout(uint32_t header_nslots, size_t pool_count, const
     return 0;
 }
 
-/* Highest epoch present in the stream directory (0 when none). */
-static uint64_t highest_epoch(const char *stream_dir)
-{
-    DIR *d = opendir(stream_dir);
-    uint64_t max = 0;
-    if (NULL == d)
-    {
-        return 0;
-    }
-    struct dirent *e;
-    while (NULL != (e = readdir(d)))
-    {
-        char *end = NULL;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (0 == errno && end && '\0' == *end && v > max)
-        {
-            max = v;
-        }
-    }
-    closedir(d);
-    return max;
-}
-
 /*
- * Unmap a set of regions; `remove` also unlinks its epoch directory. Files
- * are only unlinked, never truncated: a consumer still mapping them keeps
- * valid pages until it unmaps.
+ * Unmap a set of regions; `remove` also unlinks its epoch directory (never in
+ * driver mode: the driver owns the files). Files are only unlinked, never
+ * truncated: a consumer still mapping them keeps valid pages until it unmaps.
  */
 void tp_producer_regions_free(tp_producer_regions_t *r, bool remove)
 {
@@ -98,103 +70,118 @@ void tp_producer_regions_free(tp_producer_regions_t *r, bool remove)
     free(r);
 }
 
+/* Move an epoch set's mappings and URIs into a producer region set (the set is left empty). */
+static tp_producer_regions_t *regions_from_set(tp_shm_epoch_set_t *set)
+{
+    tp_producer_regions_t *r = calloc(1, sizeof(*r));
+    if (NULL == r)
+    {
+        tp_shm_epoch_set_close(set, true);
+        tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
+        return NULL;
+    }
+    r->epoch = set->epoch;
+    r->header_nslots = set->header_nslots;
+    memcpy(r->epoch_dir, set->epoch_dir, sizeof(r->epoch_dir));
+    memcpy(r->header_uri, set->header_uri, sizeof(r->header_uri));
+    r->ring = set->ring;
+    r->pool_count = set->pool_count;
+    for (size_t i = 0; i < set->pool_count; i++)
+    {
+        r->pools[i] = set->pools[i];
+        r->strides[i] = set->strides[i];
+        r->pool_ids[i] = set->pool_ids[i];
+        memcpy(r->pool_uris[i], set->pool_uris[i], sizeof(r->pool_uris[i]));
+    }
+    return r;
+}
+
 /*
- * Create the regions of a new epoch (at least `min_epoch`, above every epoch
- * directory present) in the canonical layout. Returns the set or NULL.
+ * Standalone mode: create the regions of a new epoch (at least `min_epoch`,
+ * above every epoch directory present) in the canonical layout. Returns the
+ * set or NULL.
  */
 tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t header_nslots, size_t pool_count,
     const tp_pool_config_t *pools, uint64_t min_epoch)
 {
     const tp_context_t *ctx = &p->client->ctx;
-    char path[PATH_MAX];
-    if (tp_shm_epoch_dir_path(path, sizeof(path), ctx->shm_base_dir, NULL, ctx->namespace_name,
-            p->config.stream_id, 0) < 0)
+    tp_shm_epoch_layout_t layout = { .header_nslots = header_nslots, .pool_count = pool_count };
+    for (size_t i = 0; i < pool_count && i < TP_SHM_EPOCH_MAX_POOLS; i++)
     {
-        return NULL;
+        layout.pool_ids[i] = pools[i].pool_id;
+        layout.strides[i] = pools[i].stride_bytes;
     }
-    char *slash = strrchr(path, '/');
-    if (NULL == slash)
-    {
-        tp_err_set(TP_ERR_STATE, "producer: bad epoch dir path %s", path);
-        return NULL;
-    }
-    *slash = '\0';
-    tp_producer_regions_t *r = calloc(1, sizeof(*r));
-    if (NULL == r)
-    {
-        tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
-        return NULL;
-    }
-    uint64_t epoch = highest_epoch(path) + 1;
-    epoch = epoch < min_epoch ? min_epoch : epoch;
-    int attempts = 0;
-    while (tp_shm_epoch_dir_create(r->epoch_dir, sizeof(r->epoch_dir), ctx->shm_base_dir, ctx->namespace_name,
-               p->config.stream_id, epoch, false) < 0 ||
-        highest_epoch(path) > epoch)
-    {
-        if (++attempts > 8)
-        {
-            r->epoch_dir[0] = '\0';
-            free(r);
-            tp_err_prepend("producer: cannot create an epoch directory under %s", path);
-            return NULL;
-        }
-        epoch = highest_epoch(path) + 1;
-        epoch = epoch < min_epoch ? min_epoch : epoch;
-    }
-    /* The directory may already exist (created concurrently); region creation uses O_EXCL and fails then. */
-    r->epoch = epoch;
-    r->header_nslots = header_nslots;
-
     tp_shm_create_options_t opts;
     tp_shm_create_options_init(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
     opts.prefault = p->config.prefault;
-
-    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = TP_SHM_LAYOUT_VERSION,
-        .epoch = epoch, .stream_id = p->config.stream_id, .pool_id = 0, .nslots = header_nslots, .stride_bytes = 0 };
-    char file[PATH_MAX];
-    if (tp_shm_header_ring_path(file, sizeof(file), r->epoch_dir) < 0 ||
-        tp_shm_region_create(&r->ring, file, &params, &opts) < 0 ||
-        tp_shm_uri_format(file, false, r->header_uri, sizeof(r->header_uri)) < 0)
+    tp_shm_epoch_set_t set;
+    if (tp_shm_epoch_set_create(&set, ctx->shm_base_dir, ctx->namespace_name, p->config.stream_id, min_epoch, &layout,
+            &opts, false) < 0)
     {
-        tp_err_prepend("producer: header ring");
-        tp_producer_regions_free(r, true);
+        tp_err_prepend("producer");
         return NULL;
     }
-    /* pools in ascending stride order: the first that fits is the smallest */
-    size_t order[TP_PRODUCER_MAX_POOLS];
-    for (size_t i = 0; i < pool_count; i++)
+    return regions_from_set(&set);
+}
+
+/*
+ * Driver mode: map the regions of a lease writable (the producer is their
+ * single writer; the driver created them), validating every superblock
+ * against the grant. Returns the set or NULL (the caller drops the lease).
+ */
+tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp_driver_grant_t *g)
+{
+    tp_shm_epoch_set_t set;
+    memset(&set, 0, sizeof(set));
+    set.epoch = g->epoch;
+    set.header_nslots = g->header_nslots;
+    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = g->layout_version,
+        .epoch = g->epoch, .stream_id = p->config.stream_id, .pool_id = 0, .nslots = g->header_nslots };
+    tp_shm_uri_t uri;
+    if (tp_shm_uri_parse(g->header_uri, &uri) < 0 ||
+        tp_shm_region_map_writable(&set.ring, p->client->allowlist, uri.path, &params, uri.require_hugepages) < 0)
+    {
+        tp_err_prepend("producer: header ring granted by the driver (%s)", g->header_uri);
+        return NULL;
+    }
+    snprintf(set.header_uri, sizeof(set.header_uri), "%s", g->header_uri);
+    /* ascending stride: the first pool that fits a payload is the smallest */
+    size_t order[TP_SHM_EPOCH_MAX_POOLS];
+    for (size_t i = 0; i < g->pool_count; i++)
     {
         order[i] = i;
-    }
-    for (size_t i = 1; i < pool_count; i++)
-    {
-        for (size_t j = i; j > 0 && pools[order[j]].stride_bytes < pools[order[j - 1]].stride_bytes; j--)
+        for (size_t j = i; j > 0 && g->strides[order[j]] < g->strides[order[j - 1]]; j--)
         {
             size_t t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
     }
-    for (size_t k = 0; k < pool_count; k++)
+    for (size_t k = 0; k < g->pool_count; k++)
     {
-        const tp_pool_config_t *pc = &pools[order[k]];
+        size_t i = order[k];
         params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
-        params.pool_id = pc->pool_id;
-        params.stride_bytes = pc->stride_bytes;
-        if (tp_shm_pool_path(file, sizeof(file), r->epoch_dir, pc->pool_id) < 0 ||
-            tp_shm_region_create(&r->pools[k], file, &params, &opts) < 0 ||
-            tp_shm_uri_format(file, false, r->pool_uris[k], sizeof(r->pool_uris[k])) < 0)
+        params.pool_id = g->pool_ids[i];
+        params.stride_bytes = g->strides[i];
+        if (tp_shm_uri_parse(g->pool_uris[i], &uri) < 0 ||
+            tp_shm_region_map_writable(&set.pools[k], p->client->allowlist, uri.path, &params, uri.require_hugepages) < 0 ||
+            tp_shm_pool_check_ring(set.ring, set.pools[k]) < 0)
         {
-            tp_err_prepend("producer: pool %u", pc->pool_id);
-            r->pool_count = NULL != r->pools[k] ? k + 1 : k;
-            tp_producer_regions_free(r, true);
+            tp_err_prepend("producer: pool %u granted by the driver (%s)", g->pool_ids[i], g->pool_uris[i]);
+            set.pool_count = NULL != set.pools[k] ? k + 1 : k;
+            tp_shm_epoch_set_close(&set, false);
             return NULL;
         }
-        r->strides[k] = pc->stride_bytes;
-        r->pool_ids[k] = pc->pool_id;
-        r->pool_count = k + 1;
+        set.pool_ids[k] = g->pool_ids[i];
+        set.strides[k] = g->strides[i];
+        snprintf(set.pool_uris[k], sizeof(set.pool_uris[k]), "%s", g->pool_uris[i]);
+        set.pool_count = k + 1;
+    }
+    tp_producer_regions_t *r = regions_from_set(&set);
+    if (NULL != r)
+    {
+        r->epoch_dir[0] = '\0'; /* never removed by the producer */
     }
     return r;
 }
@@ -240,6 +227,11 @@ int tp_producer_change_layout(tp_producer_t *p, const tp_producer_layout_t *layo
     if (!p->active)
     {
         return tp_err_set(TP_ERR_CLOSED, "tp_producer_change_layout: producer closed");
+    }
+    if (p->driver_mode)
+    {
+        return tp_err_set(TP_ERR_UNSUPPORTED, "tp_producer_change_layout: in driver mode the driver owns the layout; "
+            "change the stream's profile in the driver configuration");
     }
     if (tp_producer_validate_layout(layout->header_nslots, layout->pool_count, layout->pools) < 0)
     {

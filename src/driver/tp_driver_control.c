@@ -391,6 +391,7 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
         return;
     }
     /* a retried request (same correlation id, client, stream, role): answer with the lease already granted */
+    tp_driver_lease_t *same_client = NULL;
     for (size_t i = 0; i < TP_DRIVER_MAX_LEASES; i++)
     {
         tp_driver_lease_t *l = &d->leases[i];
@@ -407,10 +408,22 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
                 }
                 return;
             }
-            reject(d, r->correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_REJECTED, TP_DRIVER_REJECT_CLIENT_ID_IN_USE,
-                "client_id already attached");
-            return;
+            same_client = l;
         }
+    }
+    tp_driver_stream_t *existing = tp_driver_stream_find(d, r->stream_id);
+    if (TP_DRIVER_ROLE_PRODUCER == r->role && NULL != existing && 0 != existing->producer_lease_id)
+    {
+        snprintf(msg, sizeof(msg), "stream %u already has a producer (client %u): one producer per stream",
+            existing->stream_id, existing->producer_client_id);
+        reject(d, r->correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_REJECTED, TP_DRIVER_REJECT_PRODUCER_ACTIVE, msg);
+        return;
+    }
+    if (NULL != same_client)
+    {
+        reject(d, r->correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_REJECTED, TP_DRIVER_REJECT_CLIENT_ID_IN_USE,
+            "client_id already attached");
+        return;
     }
     uint32_t node = 0;
     if (UINT32_MAX != r->desired_node_id)

@@ -534,16 +534,16 @@ static void test_rejections_with_reasons(void)
     /* dynamic: outside the range refused, inside created */
     r = fx_raw_attach(&fx, 2, 30000, 9, 1, 2, 0, 0, UINT32_MAX);
     TP_ASSERT(NULL != r && TP_SBE_DRIVER_RESPONSE_CODE_INVALID_PARAMS == r->code);
-    r = fx_raw_attach(&fx, 3, 20005, 9, 1, 2, 0, 0, UINT32_MAX);
+    r = fx_raw_attach(&fx, 3, 20005, 9, 2, 2, 0, 0, UINT32_MAX);
     TP_ASSERT_MSG(NULL != r && TP_SBE_DRIVER_RESPONSE_CODE_OK == r->code, "%s", NULL != r ? r->error : "no response");
     TP_ASSERT_EQ_U64(1, count_epoch_dirs(&fx, 20005));
     /* the same request again (a retry): the same lease */
     uint64_t lease = r->lease_id;
     fx.response_count = 0;
-    r = fx_raw_attach(&fx, 3, 20005, 9, 1, 2, 0, 0, UINT32_MAX);
+    r = fx_raw_attach(&fx, 3, 20005, 9, 2, 2, 0, 0, UINT32_MAX);
     TP_ASSERT(NULL != r && TP_SBE_DRIVER_RESPONSE_CODE_OK == r->code && lease == r->lease_id);
     /* the same client id with another correlation id on that stream and role: refused */
-    r = fx_raw_attach(&fx, 4, 20005, 9, 1, 2, 0, 0, UINT32_MAX);
+    r = fx_raw_attach(&fx, 4, 20005, 9, 2, 2, 0, 0, UINT32_MAX);
     TP_ASSERT(NULL != r && TP_SBE_DRIVER_RESPONSE_CODE_REJECTED == r->code);
     TP_ASSERT_STREQ("client_id already attached", r->error);
     TP_ASSERT_EQ_U64(1, reject_count(&fx, TP_DRIVER_REJECT_CLIENT_ID_IN_USE));

@@ -1,0 +1,246 @@
+/*
+ * Clients in driver mode against a driver on its own thread, in one process:
+ * frames flow through driver-owned regions; the producer never creates a
+ * file; a second producer is refused with the driver's reason; without a
+ * driver the add times out with a message; after a driver restart both
+ * clients reattach by themselves to a newer epoch and frames flow again.
+ */
+#include <dirent.h>
+#include <string.h>
+
+#include "client/tp_client_test_util.h"
+#include "tensor_pool/tp_driver.h"
+#include "tp_test.h"
+
+typedef struct
+{
+    uint64_t frames;
+    uint64_t bad;
+    uint64_t last_epoch;
+    uint64_t last_seq;
+} rx_t;
+
+static void on_frame(void *clientd, const tp_frame_t *frame)
+{
+    rx_t *rx = clientd;
+    const uint8_t *p = frame->payload;
+    bool ok = frame->length == 256;
+    for (size_t i = 0; ok && i < frame->length; i++)
+    {
+        ok = p[i] == (uint8_t)(frame->seq + i);
+    }
+    if (!ok || !tp_frame_is_valid(frame))
+    {
+        rx->bad++;
+    }
+    rx->frames++;
+    rx->last_epoch = frame->epoch;
+    rx->last_seq = frame->seq;
+}
+
+typedef struct
+{
+    tpc_dirs_t dirs;
+    tp_transport_t *hold;
+    tp_driver_t *driver;
+    tp_client_t *client;
+    tp_producer_t *producer;
+    tp_consumer_t *consumer;
+    rx_t rx;
+} fx_t;
+
+static const char config[] = "[policies]\nannounce_period_ms = 100\nlease_keepalive_interval_ms = 100\n"
+                             "shutdown_timeout_ms = 50\n"
+                             "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 3, stride_bytes = 1024 }]\n"
+                             "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n";
+
+static int start_driver(fx_t *fx)
+{
+    tp_driver_config_t *cfg = NULL;
+    int rc = -1;
+    if (0 == tp_driver_config_init(&cfg) && 0 == tp_driver_config_load_string(cfg, config, sizeof(config) - 1, "t.toml") &&
+        0 == tp_driver_config_set_shm_base_dir(cfg, fx->dirs.shm) &&
+        0 == tp_driver_config_set_transport(cfg, NULL, fx->dirs.transport) && 0 == tp_driver_init(&fx->driver, cfg) &&
+        0 == tp_driver_start(fx->driver))
+    {
+        rc = 0;
+    }
+    else
+    {
+        fprintf(stderr, "driver: %s\n", tp_errmsg());
+    }
+    tp_driver_config_close(cfg);
+    return rc;
+}
+
+static int fx_open(fx_t *fx, bool with_driver)
+{
+    memset(fx, 0, sizeof(*fx));
+    if (tpc_dirs_make(&fx->dirs, "drvc") < 0)
+    {
+        return -1;
+    }
+    fx->hold = tpc_driver_hold(&fx->dirs);
+    if (with_driver && start_driver(fx) < 0)
+    {
+        return -1;
+    }
+    tp_context_t *ctx = tpc_context(&fx->dirs);
+    if (NULL == ctx || tp_context_set_driver_mode(ctx, true) < 0 || tp_context_set_driver_keepalive_ns(ctx, 100000000u) < 0 ||
+        tp_context_set_client_timeout_ns(ctx, 1500000000u) < 0 || tp_client_init(&fx->client, ctx) < 0)
+    {
+        tp_context_close(ctx);
+        return -1;
+    }
+    tp_context_close(ctx);
+    return 0;
+}
+
+static void fx_close(fx_t *fx)
+{
+    tp_client_close(fx->client);
+    tp_driver_close(fx->driver);
+    tpc_driver_release(fx->hold);
+    tpc_dirs_remove(&fx->dirs);
+}
+
+static int add_producer(fx_t *fx, tp_producer_t **out)
+{
+    tp_producer_config_t pc;
+    tp_producer_config_init(&pc);
+    pc.stream_id = 10000;
+    pc.header_nslots = 8; /* ignored in driver mode: the driver's profile decides */
+    return tp_client_add_producer(out, fx->client, &pc, 3000000000u);
+}
+
+static int add_consumer(fx_t *fx)
+{
+    tp_consumer_config_t cc;
+    tp_consumer_config_init(&cc);
+    cc.stream_id = 10000;
+    cc.on_frame = on_frame;
+    cc.clientd = &fx->rx;
+    return tp_client_add_consumer(&fx->consumer, fx->client, &cc, 3000000000u);
+}
+
+/* Offer numbered frames until `n` more arrive (or 3 s); returns frames offered. */
+static uint64_t pump_frames(fx_t *fx, uint64_t n)
+{
+    uint64_t target = fx->rx.frames + n;
+    uint64_t offered = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 3000000000ull;
+    while (fx->rx.frames < target && tp_clock_mono_ns() < deadline)
+    {
+        tp_frame_claim_t claim;
+        if (tp_producer_try_claim(fx->producer, 256, &claim) >= 0)
+        {
+            for (size_t i = 0; i < 256; i++)
+            {
+                claim.data[i] = (uint8_t)(claim.seq + i);
+            }
+            if (tp_frame_claim_commit(&claim, NULL, 256, NULL) >= 0)
+            {
+                offered++;
+            }
+        }
+        tp_client_do_work(fx->client);
+        tp_sleep_ns(100000);
+    }
+    return offered;
+}
+
+static size_t files_under(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (NULL == d)
+    {
+        return 0;
+    }
+    struct dirent *e;
+    while (NULL != (e = readdir(d)))
+    {
+        n += '.' != e->d_name[0];
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_frames_through_driver_regions(void)
+{
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, true));
+    TP_ASSERT_OK(add_consumer(&fx));
+    TP_ASSERT_OK(add_producer(&fx, &fx.producer));
+    /* the regions are the driver's: 256 slots from its profile, not the producer's 8 */
+    tp_producer_layout_t layout;
+    TP_ASSERT_OK(tp_producer_layout(fx.producer, &layout));
+    TP_ASSERT_EQ_U64(256, layout.header_nslots);
+    TP_ASSERT_EQ_U64(3, layout.pools[0].pool_id);
+    pump_frames(&fx, 200);
+    TP_ASSERT_MSG(fx.rx.frames >= 200, "frames %llu", (unsigned long long)fx.rx.frames);
+    TP_ASSERT_EQ_U64(0, fx.rx.bad);
+    TP_ASSERT_EQ_U64(tp_producer_epoch(fx.producer), fx.rx.last_epoch);
+    /* a layout change is the driver's business in driver mode */
+    TP_ASSERT_ERR(TP_ERR_UNSUPPORTED, tp_producer_change_layout(fx.producer, &layout));
+    /* a second producer on the stream is refused with the driver's reason */
+    tp_producer_t *second = NULL;
+    TP_ASSERT_ERR(TP_ERR_PERMISSION, add_producer(&fx, &second));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "already has a producer"), "%s", tp_errmsg());
+    fx_close(&fx);
+}
+
+static void test_no_driver_times_out_with_a_message(void)
+{
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, false));
+    tp_producer_t *p = NULL;
+    TP_ASSERT_ERR(TP_ERR_TIMEOUT, add_producer(&fx, &p));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "tp driver"), "%s", tp_errmsg());
+    /* nothing was created by the client */
+    TP_ASSERT_EQ_U64(0, files_under(fx.dirs.shm));
+    fx_close(&fx);
+}
+
+static void test_reattach_after_driver_restart(void)
+{
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, true));
+    TP_ASSERT_OK(add_consumer(&fx));
+    TP_ASSERT_OK(add_producer(&fx, &fx.producer));
+    pump_frames(&fx, 50);
+    TP_ASSERT(fx.rx.frames >= 50);
+    uint64_t epoch = tp_producer_epoch(fx.producer);
+    /* the driver goes away (graceful: ShmDriverShutdown); the producer stops publishing */
+    tp_driver_close(fx.driver);
+    fx.driver = NULL;
+    uint8_t payload[256] = { 0 };
+    int64_t rc = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 2000000000ull;
+    while (TP_PRODUCER_NOT_ATTACHED != rc && tp_clock_mono_ns() < deadline)
+    {
+        tp_client_do_work(fx.client);
+        rc = tp_producer_offer(fx.producer, NULL, payload, sizeof(payload), NULL);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NOT_ATTACHED, rc);
+    TP_ASSERT(!tp_consumer_is_mapped(fx.consumer));
+    /* a new driver: both reattach by themselves, a newer epoch, frames again from seq 0 */
+    TP_ASSERT_OK(start_driver(&fx));
+    uint64_t before = fx.rx.frames;
+    pump_frames(&fx, 50);
+    TP_ASSERT_MSG(fx.rx.frames >= before + 50, "frames %llu -> %llu", (unsigned long long)before,
+        (unsigned long long)fx.rx.frames);
+    TP_ASSERT(tp_producer_epoch(fx.producer) > epoch);
+    TP_ASSERT_EQ_U64(tp_producer_epoch(fx.producer), fx.rx.last_epoch);
+    TP_ASSERT_EQ_U64(0, fx.rx.bad);
+    fx_close(&fx);
+}
+
+int main(void)
+{
+    TP_RUN(test_frames_through_driver_regions);
+    TP_RUN(test_no_driver_times_out_with_a_message);
+    TP_RUN(test_reattach_after_driver_restart);
+    return tp_test_finish();
+}
