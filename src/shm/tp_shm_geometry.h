@@ -1,8 +1,8 @@
 /*
  * Ring and pool geometry rules of the wire spec (v1.2), in one place:
- * - header_nslots is a power of two greater than 0 (§15.1: seq & (nslots - 1));
+ * - header_nslots is a power of two greater than 0 (§3; slot index = seq & (nslots - 1));
  * - header_slot_bytes is 256 (§10.1.1);
- * - every payload pool has a non-zero pool_id (0 is the header ring, §7),
+ * - every payload pool has a non-zero pool_id (0 is the header ring, §7.1),
  *   pool ids are unique, pool_nslots == header_nslots (§15.5), stride_bytes
  *   is a non-zero multiple of 64 (§15.22; any multiple, not only powers of
  *   two — see ERRATA) and, when hugepages are required, a multiple of the
