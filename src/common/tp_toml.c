@@ -2228,197 +2228,165 @@ static int env_number(tp_toml_t *doc, const char *text, bool want_float, tp_toml
     return rc;
 }
 
-static int get_integer(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, int64_t min, uint64_t max,
-    int64_t *out_i, uint64_t *out_u, bool *present)
+/* What a scalar getter wants: the one lookup + override + type-check path below serves them all. */
+typedef enum tp_toml_want_en
+{
+    WANT_INTEGER, /* TOML integer within [min, max] */
+    WANT_NUMBER,  /* integer or float, read as double */
+    WANT_BOOL,
+    WANT_STRING
+} tp_toml_want_t;
+
+/* The value a scalar getter found (present == false: absent, the wrapper uses its default). */
+typedef struct tp_toml_scalar_stct
+{
+    bool present;
+    int64_t i;    /* WANT_INTEGER within int64 */
+    uint64_t u;   /* WANT_INTEGER, non-negative */
+    double d;     /* WANT_NUMBER */
+    bool b;       /* WANT_BOOL */
+    const char *s; /* WANT_STRING */
+} tp_toml_scalar_t;
+
+/* Environment override text -> a scratch TOML value of the wanted kind; -1 when it does not parse as one. */
+static int get_env_value(tp_toml_t *doc, const char *env, tp_toml_want_t want, tp_toml_value_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (want)
+    {
+        case WANT_INTEGER: return env_number(doc, env, false, out);
+        case WANT_NUMBER: return env_number(doc, env, true, out);
+        case WANT_BOOL:
+            out->type = TP_TOML_BOOL;
+            if (0 == strcmp(env, "true") || 0 == strcmp(env, "1"))
+            {
+                out->u.b = true;
+                return 0;
+            }
+            if (0 == strcmp(env, "false") || 0 == strcmp(env, "0"))
+            {
+                out->u.b = false;
+                return 0;
+            }
+            return -1;
+        case WANT_STRING:
+        default:
+            out->type = TP_TOML_STRING;
+            out->u.str.s = (char *)env; /* arena copy made by get_begin; lives as long as doc */
+            return 0;
+    }
+}
+
+/*
+ * The shared path of every scalar getter: look the key up (with its
+ * environment override), convert an override to the wanted kind, check the
+ * type (and the range for integers), and report errors in one format.
+ */
+static int get_scalar(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, tp_toml_want_t want,
+    int64_t min, uint64_t max, tp_toml_scalar_t *out)
 {
     tp_toml_get_t g;
+    memset(out, 0, sizeof(*out));
     if (get_begin(doc, table, path, &g) < 0)
     {
         return -1;
     }
-    char range[64];
-    snprintf(range, sizeof(range), "%" PRId64 "..%" PRIu64, min, max);
-    tp_toml_value_t envv;
-    const tp_toml_value_t *v = g.v;
-    if (NULL != g.env)
+    char range[64] = "";
+    if (WANT_INTEGER == want)
     {
-        if (env_number(doc, g.env, false, &envv) < 0)
-        {
-            return get_error(doc, &g, "expected an integer in %s", range);
-        }
-        v = &envv;
-    }
-    *present = NULL != v;
-    if (NULL == v)
-    {
-        return 0;
-    }
-    if (TP_TOML_INTEGER != v->type)
-    {
-        return get_error(doc, &g, "expected an integer in %s, got %s", range, got_type(v));
-    }
-    if (v->big)
-    {
-        if (v->u.u64 > max)
-        {
-            return get_error(doc, &g, "expected an integer in %s, got %" PRIu64, range, v->u.u64);
-        }
-        *out_u = v->u.u64;
-        *out_i = 0;
-        return 0;
-    }
-    if (v->u.i64 < min || (v->u.i64 >= 0 && (uint64_t)v->u.i64 > max))
-    {
-        return get_error(doc, &g, "expected an integer in %s, got %" PRId64, range, v->u.i64);
-    }
-    *out_i = v->u.i64;
-    *out_u = (uint64_t)v->u.i64;
-    return 0;
-}
-
-int tp_toml_get_u16(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, uint16_t *out, uint16_t dflt)
-{
-    int64_t i;
-    uint64_t u;
-    bool present;
-    if (get_integer(doc, table, path, 0, UINT16_MAX, &i, &u, &present) < 0)
-    {
-        return -1;
-    }
-    *out = present ? (uint16_t)u : dflt;
-    return 0;
-}
-
-int tp_toml_get_u32(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, uint32_t *out, uint32_t dflt)
-{
-    int64_t i;
-    uint64_t u;
-    bool present;
-    if (get_integer(doc, table, path, 0, UINT32_MAX, &i, &u, &present) < 0)
-    {
-        return -1;
-    }
-    *out = present ? (uint32_t)u : dflt;
-    return 0;
-}
-
-int tp_toml_get_u64(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, uint64_t *out, uint64_t dflt)
-{
-    int64_t i;
-    uint64_t u;
-    bool present;
-    if (get_integer(doc, table, path, 0, UINT64_MAX, &i, &u, &present) < 0)
-    {
-        return -1;
-    }
-    *out = present ? u : dflt;
-    return 0;
-}
-
-int tp_toml_get_i64(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, int64_t *out, int64_t dflt)
-{
-    int64_t i;
-    uint64_t u;
-    bool present;
-    if (get_integer(doc, table, path, INT64_MIN, INT64_MAX, &i, &u, &present) < 0)
-    {
-        return -1;
-    }
-    *out = present ? i : dflt;
-    return 0;
-}
-
-int tp_toml_get_double(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, double *out, double dflt)
-{
-    tp_toml_get_t g;
-    if (get_begin(doc, table, path, &g) < 0)
-    {
-        return -1;
+        snprintf(range, sizeof(range), "%" PRId64 "..%" PRIu64, min, max);
     }
     tp_toml_value_t envv;
     const tp_toml_value_t *v = g.v;
     if (NULL != g.env)
     {
-        if (env_number(doc, g.env, true, &envv) < 0)
+        if (get_env_value(doc, g.env, want, &envv) < 0)
         {
-            return get_error(doc, &g, "expected a number");
+            switch (want)
+            {
+                case WANT_INTEGER: return get_error(doc, &g, "expected an integer in %s", range);
+                case WANT_NUMBER: return get_error(doc, &g, "expected a number");
+                default: return get_error(doc, &g, "expected a boolean (true, false, 1 or 0)");
+            }
         }
         v = &envv;
     }
     if (NULL == v)
     {
-        *out = dflt;
         return 0;
     }
-    if (TP_TOML_FLOAT != v->type && TP_TOML_INTEGER != v->type)
+    switch (want)
     {
-        return get_error(doc, &g, "expected a number, got %s", got_type(v));
+        case WANT_INTEGER:
+            if (TP_TOML_INTEGER != v->type)
+            {
+                return get_error(doc, &g, "expected an integer in %s, got %s", range, got_type(v));
+            }
+            if (v->big)
+            {
+                if (v->u.u64 > max)
+                {
+                    return get_error(doc, &g, "expected an integer in %s, got %" PRIu64, range, v->u.u64);
+                }
+                out->u = v->u.u64;
+                break;
+            }
+            if (v->u.i64 < min || (v->u.i64 >= 0 && (uint64_t)v->u.i64 > max))
+            {
+                return get_error(doc, &g, "expected an integer in %s, got %" PRId64, range, v->u.i64);
+            }
+            out->i = v->u.i64;
+            out->u = (uint64_t)v->u.i64;
+            break;
+        case WANT_NUMBER:
+            if (TP_TOML_FLOAT != v->type && TP_TOML_INTEGER != v->type)
+            {
+                return get_error(doc, &g, "expected a number, got %s", got_type(v));
+            }
+            out->d = tp_toml_double(v);
+            break;
+        case WANT_BOOL:
+            if (TP_TOML_BOOL != v->type)
+            {
+                return get_error(doc, &g, "expected a boolean (true or false), got %s", got_type(v));
+            }
+            out->b = v->u.b;
+            break;
+        case WANT_STRING:
+        default:
+            if (TP_TOML_STRING != v->type)
+            {
+                return get_error(doc, &g, "expected a string, got %s", got_type(v));
+            }
+            out->s = v->u.str.s;
+            break;
     }
-    *out = tp_toml_double(v);
+    out->present = true;
     return 0;
 }
 
-int tp_toml_get_bool(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, bool *out, bool dflt)
-{
-    tp_toml_get_t g;
-    if (get_begin(doc, table, path, &g) < 0)
-    {
-        return -1;
+/* Thin typed wrappers: pick the kind and range, apply the default when absent. */
+#define TP_TOML_SCALAR_GETTER(NAME, T, WANT, MIN, MAX, FIELD)                                                \
+    int NAME(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, T *out, T dflt)                  \
+    {                                                                                                        \
+        tp_toml_scalar_t v;                                                                                  \
+        if (get_scalar(doc, table, path, WANT, MIN, MAX, &v) < 0)                                            \
+        {                                                                                                    \
+            return -1;                                                                                       \
+        }                                                                                                    \
+        *out = v.present ? (T)v.FIELD : dflt;                                                                \
+        return 0;                                                                                            \
     }
-    if (NULL != g.env)
-    {
-        if (0 == strcmp(g.env, "true") || 0 == strcmp(g.env, "1"))
-        {
-            *out = true;
-        }
-        else if (0 == strcmp(g.env, "false") || 0 == strcmp(g.env, "0"))
-        {
-            *out = false;
-        }
-        else
-        {
-            return get_error(doc, &g, "expected a boolean (true, false, 1 or 0)");
-        }
-        return 0;
-    }
-    if (NULL == g.v)
-    {
-        *out = dflt;
-        return 0;
-    }
-    if (TP_TOML_BOOL != g.v->type)
-    {
-        return get_error(doc, &g, "expected a boolean (true or false), got %s", got_type(g.v));
-    }
-    *out = g.v->u.b;
-    return 0;
-}
 
-int tp_toml_get_string(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, const char **out,
-    const char *dflt)
-{
-    tp_toml_get_t g;
-    if (get_begin(doc, table, path, &g) < 0)
-    {
-        return -1;
-    }
-    if (NULL != g.env)
-    {
-        *out = g.env;
-        return 0;
-    }
-    if (NULL == g.v)
-    {
-        *out = dflt;
-        return 0;
-    }
-    if (TP_TOML_STRING != g.v->type)
-    {
-        return get_error(doc, &g, "expected a string, got %s", got_type(g.v));
-    }
-    *out = g.v->u.str.s;
-    return 0;
-}
+TP_TOML_SCALAR_GETTER(tp_toml_get_u16, uint16_t, WANT_INTEGER, 0, UINT16_MAX, u)
+TP_TOML_SCALAR_GETTER(tp_toml_get_u32, uint32_t, WANT_INTEGER, 0, UINT32_MAX, u)
+TP_TOML_SCALAR_GETTER(tp_toml_get_u64, uint64_t, WANT_INTEGER, 0, UINT64_MAX, u)
+TP_TOML_SCALAR_GETTER(tp_toml_get_i64, int64_t, WANT_INTEGER, INT64_MIN, INT64_MAX, i)
+TP_TOML_SCALAR_GETTER(tp_toml_get_double, double, WANT_NUMBER, 0, 0, d)
+TP_TOML_SCALAR_GETTER(tp_toml_get_bool, bool, WANT_BOOL, 0, 0, b)
+TP_TOML_SCALAR_GETTER(tp_toml_get_string, const char *, WANT_STRING, 0, 0, s)
+
+#undef TP_TOML_SCALAR_GETTER
 
 static int get_container(tp_toml_t *doc, const tp_toml_value_t *table, const char *path, tp_toml_type_t type,
     const tp_toml_value_t **out)

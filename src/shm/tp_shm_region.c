@@ -15,8 +15,12 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "tp_sbe/wire.h"
+#include "tp_shm_geometry.h"
 #include "tp_shm_internal.h"
 #include "tp_shm_lib.h"
+
+_Static_assert(TP_SHM_GEOMETRY_HEADER_SLOT_BYTES == TP_SHM_HEADER_SLOT_BYTES, "header slot size");
+_Static_assert(TP_SHM_GEOMETRY_SUPERBLOCK_BYTES == TP_SHM_SUPERBLOCK_SIZE, "superblock size");
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6
@@ -96,10 +100,6 @@ int tp_shm_superblock_decode(const uint8_t *buf, size_t len, tp_shm_superblock_t
     return 0;
 }
 
-static bool tp_is_pow2(uint32_t v)
-{
-    return 0 != v && 0 == (v & (v - 1));
-}
 
 int tp_shm_region_params_validate(const tp_shm_region_params_t *p)
 {
@@ -112,7 +112,7 @@ int tp_shm_region_params_validate(const tp_shm_region_params_t *p)
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "region_type %d is not HEADER_RING (1) or PAYLOAD_POOL (2)",
             (int)p->region_type);
     }
-    if (!tp_is_pow2(p->nslots))
+    if (!tp_shm_geometry_nslots_valid(p->nslots))
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "nslots %u must be a power of two greater than 0",
             (unsigned)p->nslots);
@@ -122,21 +122,13 @@ int tp_shm_region_params_validate(const tp_shm_region_params_t *p)
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "pool_id must be 0 for a header ring (got %u)",
             (unsigned)p->pool_id);
     }
-    if (TP_SHM_REGION_PAYLOAD_POOL == p->region_type && (0 == p->stride_bytes || 0 != p->stride_bytes % 64))
+    if (TP_SHM_REGION_PAYLOAD_POOL == p->region_type && !tp_shm_geometry_stride_valid(p->stride_bytes))
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "stride_bytes %u must be a non-zero multiple of 64",
             (unsigned)p->stride_bytes);
     }
     uint64_t slot = TP_SHM_REGION_HEADER_RING == p->region_type ? TP_SHM_HEADER_SLOT_BYTES : p->stride_bytes;
-    uint64_t size;
-    if (__builtin_mul_overflow((uint64_t)p->nslots, slot, &size) ||
-        __builtin_add_overflow(size, (uint64_t)TP_SHM_SUPERBLOCK_SIZE, &size) || size > (uint64_t)SIZE_MAX ||
-        size > (uint64_t)INT64_MAX)
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "region size 64 + %u * %llu overflows", (unsigned)p->nslots,
-            (unsigned long long)slot);
-    }
-    return 0;
+    return tp_shm_geometry_region_bytes(p->nslots, slot, NULL);
 }
 
 int tp_shm_region_size(const tp_shm_region_params_t *params, uint64_t *size_out)
@@ -147,8 +139,7 @@ int tp_shm_region_size(const tp_shm_region_params_t *params, uint64_t *size_out)
     }
     uint64_t slot =
         TP_SHM_REGION_HEADER_RING == params->region_type ? TP_SHM_HEADER_SLOT_BYTES : params->stride_bytes;
-    *size_out = TP_SHM_SUPERBLOCK_SIZE + (uint64_t)params->nslots * slot;
-    return 0;
+    return tp_shm_geometry_region_bytes(params->nslots, slot, size_out);
 }
 
 #define TP_SB_MISMATCH(field, fmt, have, want) \

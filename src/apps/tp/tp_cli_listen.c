@@ -4,7 +4,8 @@
  *
  * Subscribes to one logical stream over the internal transport and prints
  * every decoded wire message (schema 900) as text or as JSON lines.
- * Undecodable messages are printed as such, never trusted further.
+ * Every message goes through the decode layer (src/protocol); undecodable
+ * ones are printed as Malformed with the drop reason, never trusted further.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -14,9 +15,9 @@
 #include <string.h>
 
 #include "common/tp_clock.h"
+#include "protocol/tp_proto.h"
 #include "tensor_pool/tp.h"
 #include "tp_cli.h"
-#include "tp_sbe/wire.h"
 #include "transport/tp_transport.h"
 
 int tp_cli_listen(int argc, char **argv);
@@ -69,32 +70,46 @@ static void out_u64(listen_state_t *s, const char *key, uint64_t v)
     out_raw(s, key, NULL, "%" PRIu64, v);
 }
 
+/* JSON string escaping (non-printable bytes as \u00XX) into dst; returns the length written. */
+static size_t escape_into(char *dst, size_t cap, const char *data, uint32_t len)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < len && n + 8 < cap; i++)
+    {
+        unsigned char ch = (unsigned char)data[i];
+        if ('"' == ch || '\\' == ch)
+        {
+            dst[n++] = '\\';
+            dst[n++] = (char)ch;
+        }
+        else if (ch < 0x20 || ch >= 0x7f)
+        {
+            n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", ch);
+        }
+        else
+        {
+            dst[n++] = (char)ch;
+        }
+    }
+    dst[n] = '\0';
+    return n;
+}
+
 /* Strings: JSON-escaped (non-printable bytes as \u00XX) or quoted text. */
 static void out_str(listen_state_t *s, const char *key, const char *data, uint32_t len)
 {
     char esc[2048];
     size_t n = 0;
     esc[n++] = '"';
-    for (uint32_t i = 0; i < len && n < sizeof(esc) - 8; i++)
-    {
-        unsigned char ch = (unsigned char)data[i];
-        if ('"' == ch || '\\' == ch)
-        {
-            esc[n++] = '\\';
-            esc[n++] = (char)ch;
-        }
-        else if (ch < 0x20 || ch >= 0x7f)
-        {
-            n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\u%04x", ch);
-        }
-        else
-        {
-            esc[n++] = (char)ch;
-        }
-    }
+    n += escape_into(esc + n, sizeof(esc) - n - 2, data, len);
     esc[n++] = '"';
     esc[n] = '\0';
     out_raw(s, key, NULL, "%s", esc);
+}
+
+static void out_name(listen_state_t *s, const char *key, const char *name)
+{
+    out_str(s, key, name, (uint32_t)strlen(name));
 }
 
 static void out_end(listen_state_t *s)
@@ -104,122 +119,103 @@ static void out_end(listen_state_t *s)
     s->printed++;
 }
 
-static const char *bool_name(int v)
+static const char *bool_name(bool v)
 {
-    return 1 == v ? "true" : (0 == v ? "false" : "null");
+    return v ? "true" : "false";
 }
 
-static void print_announce(listen_state_t *s, const uint8_t *buf, size_t len)
+/* A message that failed the decode layer: its name and the drop reason, never trusted further. */
+static void out_malformed(listen_state_t *s, const char *template_name)
 {
-    tp_sbe_wire_shm_pool_announce_t m = { 0 };
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_for_decode_with_header(&m, buf, 0, len) ||
-        TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g))
-    {
-        out_begin(s, "Malformed");
-        out_str(s, "template", "ShmPoolAnnounce", 15);
-        out_end(s);
-        return;
-    }
+    out_begin(s, "Malformed");
+    out_name(s, "template", template_name);
+    out_name(s, "reason", tp_proto_error_name(tp_proto_last_error()));
+    out_end(s);
+}
+
+static void print_announce(listen_state_t *s, const tp_proto_shm_pool_announce_view_t *v)
+{
     out_begin(s, "ShmPoolAnnounce");
-    out_u64(s, "stream_id", tp_sbe_wire_shm_pool_announce_stream_id(&m));
-    out_u64(s, "producer_id", tp_sbe_wire_shm_pool_announce_producer_id(&m));
-    out_u64(s, "epoch", tp_sbe_wire_shm_pool_announce_epoch(&m));
-    out_u64(s, "announce_timestamp_ns", tp_sbe_wire_shm_pool_announce_announce_timestamp_ns(&m));
-    const char *dom = tp_sbe_wire_clock_domain_name(tp_sbe_wire_shm_pool_announce_announce_clock_domain(&m));
-    out_str(s, "clock_domain", dom, (uint32_t)strlen(dom));
-    out_u64(s, "layout_version", tp_sbe_wire_shm_pool_announce_layout_version(&m));
-    out_u64(s, "header_nslots", tp_sbe_wire_shm_pool_announce_header_nslots(&m));
-    out_u64(s, "header_slot_bytes", tp_sbe_wire_shm_pool_announce_header_slot_bytes(&m));
+    out_u64(s, "stream_id", v->stream_id);
+    out_u64(s, "producer_id", v->producer_id);
+    out_u64(s, "epoch", v->epoch);
+    out_u64(s, "announce_timestamp_ns", v->announce_timestamp_ns);
+    out_name(s, "clock_domain", tp_sbe_wire_clock_domain_name(v->announce_clock_domain));
+    out_u64(s, "layout_version", v->layout_version);
+    out_u64(s, "header_nslots", v->header_nslots);
+    out_u64(s, "header_slot_bytes", v->header_slot_bytes);
     char pools[4096];
     size_t pn = 0;
     pools[pn++] = s->json ? '[' : '{';
-    while (tp_sbe_wire_shm_pool_announce_payload_pools_has_next(&g))
+    for (uint32_t i = 0; i < v->pool_count && pn < sizeof(pools) - 2; i++)
     {
-        const char *uri = NULL;
-        uint32_t ulen = 0;
-        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g) ||
-            TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_get_region_uri(&g, &uri, &ulen))
+        const tp_proto_pool_view_t *p = &v->pools[i];
+        uint32_t ulen = p->region_uri.length > 1024 ? 1024 : p->region_uri.length;
+        char uri[1024 * 6 + 16];
+        if (s->json)
         {
-            break;
+            escape_into(uri, sizeof(uri), p->region_uri.data, ulen);
+        }
+        else
+        {
+            snprintf(uri, sizeof(uri), "%.*s", (int)ulen, p->region_uri.data);
         }
         pn += (size_t)snprintf(pools + pn, sizeof(pools) - pn,
-            s->json ? "%s{\"pool_id\":%u,\"pool_nslots\":%u,\"stride_bytes\":%u,\"region_uri\":\"%.*s\"}"
-                    : "%s%u:%u*%u@%.*s",
-            pn > 1 ? "," : "", tp_sbe_wire_shm_pool_announce_payload_pools_pool_id(&g),
-            tp_sbe_wire_shm_pool_announce_payload_pools_pool_nslots(&g),
-            tp_sbe_wire_shm_pool_announce_payload_pools_stride_bytes(&g), (int)(ulen > 1024 ? 1024 : ulen), uri);
+            s->json ? "%s{\"pool_id\":%u,\"pool_nslots\":%u,\"stride_bytes\":%u,\"region_uri\":\"%s\"}"
+                    : "%s%u:%u*%u@%s",
+            pn > 1 ? "," : "", p->pool_id, p->pool_nslots, p->stride_bytes, uri);
         if (pn >= sizeof(pools) - 2)
         {
             pn = sizeof(pools) - 2;
-            break;
         }
     }
     pools[pn++] = s->json ? ']' : '}';
     pools[pn] = '\0';
     out_raw(s, "payload_pools", NULL, "%s", pools);
-    const char *hdr = NULL;
-    uint32_t hlen = 0;
-    if (TP_SBE_OK == tp_sbe_wire_shm_pool_announce_get_header_region_uri(&m, &hdr, &hlen))
-    {
-        out_str(s, "header_region_uri", hdr, hlen);
-    }
+    out_str(s, "header_region_uri", v->header_region_uri.data, v->header_region_uri.length);
     out_end(s);
 }
 
-static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
+static void print_wire(listen_state_t *s, uint16_t template_id, const uint8_t *buf, size_t len)
 {
-    (void)header;
-    listen_state_t *s = clientd;
-    tp_sbe_header_t h = { 0 };
-    if (tp_sbe_peek_header(buf, len, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
-    {
-        out_begin(s, "Unknown");
-        out_u64(s, "length", len);
-        if (len >= 8)
-        {
-            out_u64(s, "schema_id", h.schema_id);
-            out_u64(s, "template_id", h.template_id);
-        }
-        out_end(s);
-        return;
-    }
-    if (s->announces_only && h.template_id != TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID)
-    {
-        return;
-    }
+/* Decode with the decode layer into view v, or print Malformed (with the reason) and stop. */
 #define DECODE(kind)                                                                                      \
-    tp_sbe_wire_##kind##_t m = { 0 };                                                                      \
-    if (TP_SBE_OK != tp_sbe_wire_##kind##_wrap_for_decode_with_header(&m, buf, 0, len))                   \
+    tp_proto_##kind##_view_t v;                                                                            \
+    if (tp_proto_decode_##kind(buf, len, &v) < 0)                                                          \
     {                                                                                                     \
-        out_begin(s, "Malformed");                                                                        \
-        out_str(s, "template", #kind, (uint32_t)strlen(#kind));                                           \
-        out_end(s);                                                                                       \
+        out_malformed(s, #kind);                                                                          \
         return;                                                                                           \
     }
-    switch (h.template_id)
+    switch (template_id)
     {
         case TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID:
-            print_announce(s, buf, len);
+        {
+            tp_proto_shm_pool_announce_view_t v;
+            if (tp_proto_decode_shm_pool_announce(buf, len, &v) < 0)
+            {
+                out_malformed(s, "ShmPoolAnnounce");
+                return;
+            }
+            print_announce(s, &v);
             return;
+        }
         case TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID:
         {
             DECODE(frame_descriptor);
             out_begin(s, "FrameDescriptor");
-            out_u64(s, "stream_id", tp_sbe_wire_frame_descriptor_stream_id(&m));
-            out_u64(s, "epoch", tp_sbe_wire_frame_descriptor_epoch(&m));
-            out_u64(s, "seq", tp_sbe_wire_frame_descriptor_seq(&m));
-            if (tp_sbe_wire_frame_descriptor_timestamp_ns_is_null(&m))
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "epoch", v.epoch);
+            out_u64(s, "seq", v.seq);
+            if (v.has_timestamp_ns)
             {
-                out_raw(s, "timestamp_ns", NULL, "null");
+                out_u64(s, "timestamp_ns", v.timestamp_ns);
             }
             else
             {
-                out_u64(s, "timestamp_ns", tp_sbe_wire_frame_descriptor_timestamp_ns(&m));
+                out_raw(s, "timestamp_ns", NULL, "null");
             }
-            out_u64(s, "meta_version", tp_sbe_wire_frame_descriptor_meta_version(&m));
-            uint64_t trace = tp_sbe_wire_frame_descriptor_trace_id(&m);
-            out_u64(s, "trace_id", UINT64_MAX == trace ? 0 : trace);
+            out_u64(s, "meta_version", v.meta_version); /* the raw value: 4294967295 when null */
+            out_u64(s, "trace_id", v.trace_id);         /* 0 when there is no trace (ERRATA 1) */
             out_end(s);
             return;
         }
@@ -227,12 +223,11 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(frame_progress);
             out_begin(s, "FrameProgress");
-            out_u64(s, "stream_id", tp_sbe_wire_frame_progress_stream_id(&m));
-            out_u64(s, "epoch", tp_sbe_wire_frame_progress_epoch(&m));
-            out_u64(s, "seq", tp_sbe_wire_frame_progress_seq(&m));
-            out_u64(s, "payload_bytes_filled", tp_sbe_wire_frame_progress_payload_bytes_filled(&m));
-            const char *st = tp_sbe_wire_frame_progress_state_name(tp_sbe_wire_frame_progress_state(&m));
-            out_str(s, "state", st, (uint32_t)strlen(st));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "epoch", v.epoch);
+            out_u64(s, "seq", v.seq);
+            out_u64(s, "payload_bytes_filled", v.payload_bytes_filled);
+            out_name(s, "state", tp_sbe_wire_frame_progress_state_name(v.state));
             out_end(s);
             return;
         }
@@ -240,16 +235,15 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(consumer_hello);
             out_begin(s, "ConsumerHello");
-            out_u64(s, "stream_id", tp_sbe_wire_consumer_hello_stream_id(&m));
-            out_u64(s, "consumer_id", tp_sbe_wire_consumer_hello_consumer_id(&m));
-            out_raw(s, "supports_shm", NULL, "%s", bool_name(tp_sbe_wire_consumer_hello_supports_shm(&m)));
-            out_raw(s, "supports_progress", NULL, "%s", bool_name(tp_sbe_wire_consumer_hello_supports_progress(&m)));
-            const char *mode = tp_sbe_wire_mode_name(tp_sbe_wire_consumer_hello_mode(&m));
-            out_str(s, "mode", mode, (uint32_t)strlen(mode));
-            out_u64(s, "max_rate_hz", tp_sbe_wire_consumer_hello_max_rate_hz(&m));
-            out_u64(s, "expected_layout_version", tp_sbe_wire_consumer_hello_expected_layout_version(&m));
-            out_u64(s, "descriptor_stream_id", tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
-            out_u64(s, "control_stream_id", tp_sbe_wire_consumer_hello_control_stream_id(&m));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "consumer_id", v.consumer_id);
+            out_raw(s, "supports_shm", NULL, "%s", bool_name(v.supports_shm));
+            out_raw(s, "supports_progress", NULL, "%s", bool_name(v.supports_progress));
+            out_name(s, "mode", tp_sbe_wire_mode_name(v.mode));
+            out_u64(s, "max_rate_hz", v.max_rate_hz);
+            out_u64(s, "expected_layout_version", v.expected_layout_version);
+            out_u64(s, "descriptor_stream_id", v.descriptor_stream_id);
+            out_u64(s, "control_stream_id", v.control_stream_id);
             out_end(s);
             return;
         }
@@ -257,19 +251,13 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(consumer_config);
             out_begin(s, "ConsumerConfig");
-            out_u64(s, "stream_id", tp_sbe_wire_consumer_config_stream_id(&m));
-            out_u64(s, "consumer_id", tp_sbe_wire_consumer_config_consumer_id(&m));
-            out_raw(s, "use_shm", NULL, "%s", bool_name(tp_sbe_wire_consumer_config_use_shm(&m)));
-            const char *mode = tp_sbe_wire_mode_name(tp_sbe_wire_consumer_config_mode(&m));
-            out_str(s, "mode", mode, (uint32_t)strlen(mode));
-            out_u64(s, "descriptor_stream_id", tp_sbe_wire_consumer_config_descriptor_stream_id(&m));
-            out_u64(s, "control_stream_id", tp_sbe_wire_consumer_config_control_stream_id(&m));
-            const char *uri = NULL;
-            uint32_t ulen = 0;
-            if (TP_SBE_OK == tp_sbe_wire_consumer_config_get_payload_fallback_uri(&m, &uri, &ulen))
-            {
-                out_str(s, "payload_fallback_uri", uri, ulen);
-            }
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "consumer_id", v.consumer_id);
+            out_raw(s, "use_shm", NULL, "%s", bool_name(v.use_shm));
+            out_name(s, "mode", tp_sbe_wire_mode_name(v.mode));
+            out_u64(s, "descriptor_stream_id", v.descriptor_stream_id);
+            out_u64(s, "control_stream_id", v.control_stream_id);
+            out_str(s, "payload_fallback_uri", v.payload_fallback_uri.data, v.payload_fallback_uri.length);
             out_end(s);
             return;
         }
@@ -277,14 +265,13 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(qos_consumer);
             out_begin(s, "QosConsumer");
-            out_u64(s, "stream_id", tp_sbe_wire_qos_consumer_stream_id(&m));
-            out_u64(s, "consumer_id", tp_sbe_wire_qos_consumer_consumer_id(&m));
-            out_u64(s, "epoch", tp_sbe_wire_qos_consumer_epoch(&m));
-            out_u64(s, "last_seq_seen", tp_sbe_wire_qos_consumer_last_seq_seen(&m));
-            out_u64(s, "drops_gap", tp_sbe_wire_qos_consumer_drops_gap(&m));
-            out_u64(s, "drops_late", tp_sbe_wire_qos_consumer_drops_late(&m));
-            const char *mode = tp_sbe_wire_mode_name(tp_sbe_wire_qos_consumer_mode(&m));
-            out_str(s, "mode", mode, (uint32_t)strlen(mode));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "consumer_id", v.consumer_id);
+            out_u64(s, "epoch", v.epoch);
+            out_u64(s, "last_seq_seen", v.last_seq_seen);
+            out_u64(s, "drops_gap", v.drops_gap);
+            out_u64(s, "drops_late", v.drops_late);
+            out_name(s, "mode", tp_sbe_wire_mode_name(v.mode));
             out_end(s);
             return;
         }
@@ -292,10 +279,10 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(qos_producer);
             out_begin(s, "QosProducer");
-            out_u64(s, "stream_id", tp_sbe_wire_qos_producer_stream_id(&m));
-            out_u64(s, "producer_id", tp_sbe_wire_qos_producer_producer_id(&m));
-            out_u64(s, "epoch", tp_sbe_wire_qos_producer_epoch(&m));
-            out_u64(s, "current_seq", tp_sbe_wire_qos_producer_current_seq(&m));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "producer_id", v.producer_id);
+            out_u64(s, "epoch", v.epoch);
+            out_u64(s, "current_seq", v.current_seq);
             out_end(s);
             return;
         }
@@ -303,49 +290,29 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(data_source_announce);
             out_begin(s, "DataSourceAnnounce");
-            out_u64(s, "stream_id", tp_sbe_wire_data_source_announce_stream_id(&m));
-            out_u64(s, "producer_id", tp_sbe_wire_data_source_announce_producer_id(&m));
-            out_u64(s, "epoch", tp_sbe_wire_data_source_announce_epoch(&m));
-            out_u64(s, "meta_version", tp_sbe_wire_data_source_announce_meta_version(&m));
-            const char *name = NULL, *summary = NULL;
-            uint32_t nl = 0, sl = 0;
-            if (TP_SBE_OK == tp_sbe_wire_data_source_announce_get_name(&m, &name, &nl))
-            {
-                out_str(s, "name", name, nl);
-                if (TP_SBE_OK == tp_sbe_wire_data_source_announce_get_summary(&m, &summary, &sl))
-                {
-                    out_str(s, "summary", summary, sl);
-                }
-            }
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "producer_id", v.producer_id);
+            out_u64(s, "epoch", v.epoch);
+            out_u64(s, "meta_version", v.meta_version);
+            out_str(s, "name", v.name.data, v.name.length);
+            out_str(s, "summary", v.summary.data, v.summary.length);
             out_end(s);
             return;
         }
         case TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID:
         {
             DECODE(data_source_meta);
-            tp_sbe_wire_data_source_meta_attributes_t g = { 0 };
             out_begin(s, "DataSourceMeta");
-            out_u64(s, "stream_id", tp_sbe_wire_data_source_meta_stream_id(&m));
-            out_u64(s, "meta_version", tp_sbe_wire_data_source_meta_meta_version(&m));
-            out_u64(s, "timestamp_ns", tp_sbe_wire_data_source_meta_timestamp_ns(&m));
-            if (TP_SBE_OK == tp_sbe_wire_data_source_meta_get_attributes(&m, &g))
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "meta_version", v.meta_version);
+            out_u64(s, "timestamp_ns", v.timestamp_ns);
+            tp_proto_attribute_iter_t it = v.attributes;
+            tp_proto_attribute_view_t a;
+            while (1 == tp_proto_attribute_next(&it, &a))
             {
-                while (tp_sbe_wire_data_source_meta_attributes_has_next(&g))
-                {
-                    const char *k = NULL, *f = NULL;
-                    const uint8_t *v = NULL;
-                    uint32_t kl = 0, fl = 0, vl = 0;
-                    if (TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_next(&g) ||
-                        TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_key(&g, &k, &kl) ||
-                        TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_format(&g, &f, &fl) ||
-                        TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_value(&g, &v, &vl))
-                    {
-                        break;
-                    }
-                    char key[160];
-                    snprintf(key, sizeof(key), "attr:%.*s", (int)(kl > 128 ? 128 : kl), k);
-                    out_str(s, key, (const char *)v, vl > 1024 ? 1024 : vl);
-                }
+                char key[160];
+                snprintf(key, sizeof(key), "attr:%.*s", (int)(a.key.length > 128 ? 128 : a.key.length), a.key.data);
+                out_str(s, key, (const char *)a.value.data, a.value.length > 1024 ? 1024 : a.value.length);
             }
             out_end(s);
             return;
@@ -354,27 +321,22 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(meta_blob_announce);
             out_begin(s, "MetaBlobAnnounce");
-            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_announce_stream_id(&m));
-            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_announce_meta_version(&m));
-            out_u64(s, "blob_type", tp_sbe_wire_meta_blob_announce_blob_type(&m));
-            out_u64(s, "total_len", tp_sbe_wire_meta_blob_announce_total_len(&m));
-            out_u64(s, "checksum", tp_sbe_wire_meta_blob_announce_checksum(&m));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "meta_version", v.meta_version);
+            out_u64(s, "blob_type", v.blob_type);
+            out_u64(s, "total_len", v.total_len);
+            out_u64(s, "checksum", v.checksum);
             out_end(s);
             return;
         }
         case TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID:
         {
             DECODE(meta_blob_chunk);
-            const uint8_t *data = NULL;
-            uint32_t n = 0;
             out_begin(s, "MetaBlobChunk");
-            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_chunk_stream_id(&m));
-            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_chunk_meta_version(&m));
-            out_u64(s, "chunk_offset", tp_sbe_wire_meta_blob_chunk_chunk_offset(&m));
-            if (TP_SBE_OK == tp_sbe_wire_meta_blob_chunk_get_bytes(&m, &data, &n))
-            {
-                out_u64(s, "bytes", n);
-            }
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "meta_version", v.meta_version);
+            out_u64(s, "chunk_offset", v.chunk_offset);
+            out_u64(s, "bytes", v.bytes.length);
             out_end(s);
             return;
         }
@@ -382,20 +344,44 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
         {
             DECODE(meta_blob_complete);
             out_begin(s, "MetaBlobComplete");
-            out_u64(s, "stream_id", tp_sbe_wire_meta_blob_complete_stream_id(&m));
-            out_u64(s, "meta_version", tp_sbe_wire_meta_blob_complete_meta_version(&m));
-            out_u64(s, "checksum", tp_sbe_wire_meta_blob_complete_checksum(&m));
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "meta_version", v.meta_version);
+            out_u64(s, "checksum", v.checksum);
             out_end(s);
             return;
         }
         default:
             out_begin(s, "WireMessage");
-            out_u64(s, "template_id", h.template_id);
+            out_u64(s, "template_id", template_id);
             out_u64(s, "length", len);
             out_end(s);
             return;
     }
 #undef DECODE
+}
+
+static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
+{
+    (void)header;
+    listen_state_t *s = clientd;
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buf, len, &schema_id, &template_id) < 0 || schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        out_begin(s, "Unknown");
+        out_u64(s, "length", len);
+        if (len >= TP_SBE_MESSAGE_HEADER_LENGTH)
+        {
+            out_u64(s, "schema_id", schema_id);
+            out_u64(s, "template_id", template_id);
+        }
+        out_end(s);
+        return;
+    }
+    if (s->announces_only && template_id != TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID)
+    {
+        return;
+    }
+    print_wire(s, template_id, buf, len);
 }
 
 static int listen_usage(FILE *out)
