@@ -7,7 +7,9 @@
 
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
+#include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 #include "tp_sbe/driver.h"
 
 #define TP_LEASE_SCHEMA_ID 901
@@ -174,15 +176,15 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
     return 0;
 }
 
-static bool uri_ok(const uint8_t *s, uint32_t len)
+static bool uri_ok(const tp_proto_str_t *s)
 {
-    if (0 == len || len >= TP_SHM_REGION_URI_MAX)
+    if (0 == s->length || s->length >= TP_SHM_REGION_URI_MAX)
     {
         return false;
     }
-    for (uint32_t i = 0; i < len; i++)
+    for (uint32_t i = 0; i < s->length; i++)
     {
-        if (' ' != s[i] && '\t' != s[i])
+        if (' ' != s->data[i] && '\t' != s->data[i])
         {
             return true;
         }
@@ -191,137 +193,105 @@ static bool uri_ok(const uint8_t *s, uint32_t len)
 }
 
 /* Validate and copy an OK response (§4.2). Returns NULL on success or what is wrong. */
-static const char *take_grant(tp_driver_lease_t *l, tp_sbe_driver_shm_attach_response_t *m)
+static const char *take_grant(tp_driver_lease_t *l, const tp_proto_shm_attach_response_view_t *v)
 {
     tp_driver_grant_t *g = &l->grant;
     memset(g, 0, sizeof(*g));
-    if (tp_sbe_driver_shm_attach_response_lease_id_is_null(m) || tp_sbe_driver_shm_attach_response_stream_id_is_null(m) ||
-        tp_sbe_driver_shm_attach_response_epoch_is_null(m) || tp_sbe_driver_shm_attach_response_layout_version_is_null(m) ||
-        tp_sbe_driver_shm_attach_response_header_nslots_is_null(m) ||
-        tp_sbe_driver_shm_attach_response_header_slot_bytes_is_null(m))
+    if (!v->has_lease_id || !v->has_stream_id || !v->has_epoch || !v->has_layout_version || !v->has_header_nslots ||
+        !v->has_header_slot_bytes)
     {
         return "a required field is null";
     }
-    g->lease_id = tp_sbe_driver_shm_attach_response_lease_id(m);
-    g->lease_expiry_ns = tp_sbe_driver_shm_attach_response_lease_expiry_timestamp_ns(m);
-    g->stream_id = tp_sbe_driver_shm_attach_response_stream_id(m);
-    g->epoch = tp_sbe_driver_shm_attach_response_epoch(m);
-    g->layout_version = tp_sbe_driver_shm_attach_response_layout_version(m);
-    g->header_nslots = tp_sbe_driver_shm_attach_response_header_nslots(m);
-    g->node_id = tp_sbe_driver_shm_attach_response_node_id(m);
-    if (g->stream_id != l->stream_id)
+    if (v->stream_id != l->stream_id)
     {
         return "streamId differs from the request";
     }
-    if (256 != tp_sbe_driver_shm_attach_response_header_slot_bytes(m))
+    if (256 != v->header_slot_bytes)
     {
         return "headerSlotBytes is not 256";
     }
-    tp_sbe_driver_shm_attach_response_payload_pools_t grp;
-    if (TP_SBE_OK != tp_sbe_driver_shm_attach_response_get_payload_pools(m, &grp))
-    {
-        return "payloadPools group is truncated";
-    }
-    uint64_t n = tp_sbe_driver_shm_attach_response_payload_pools_count(&grp);
-    if (0 == n)
+    if (0 == v->pool_count)
     {
         return "payloadPools is empty";
     }
-    if (n > TP_SHM_EPOCH_MAX_POOLS)
+    if (v->pool_count > TP_SHM_EPOCH_MAX_POOLS)
     {
         return "too many payload pools";
     }
-    for (uint64_t i = 0; i < n; i++)
-    {
-        const uint8_t *uri = NULL;
-        uint32_t len = 0;
-        if (TP_SBE_OK != tp_sbe_driver_shm_attach_response_payload_pools_next(&grp) ||
-            TP_SBE_OK != tp_sbe_driver_shm_attach_response_payload_pools_get_region_uri(&grp, &uri, &len))
-        {
-            return "payloadPools entry is truncated";
-        }
-        if (tp_sbe_driver_shm_attach_response_payload_pools_pool_nslots(&grp) != g->header_nslots)
-        {
-            return "a pool's poolNslots differs from headerNslots";
-        }
-        if (!uri_ok(uri, len))
-        {
-            return "a pool regionUri is empty or blank";
-        }
-        g->pool_ids[i] = tp_sbe_driver_shm_attach_response_payload_pools_pool_id(&grp);
-        g->strides[i] = tp_sbe_driver_shm_attach_response_payload_pools_stride_bytes(&grp);
-        memcpy(g->pool_uris[i], uri, len);
-        g->pool_uris[i][len] = '\0';
-    }
-    g->pool_count = (size_t)n;
-    const uint8_t *uri = NULL;
-    uint32_t len = 0;
-    if (TP_SBE_OK != tp_sbe_driver_shm_attach_response_get_header_region_uri(m, &uri, &len))
-    {
-        return "headerRegionUri is truncated";
-    }
-    if (!uri_ok(uri, len))
+    if (!uri_ok(&v->header_region_uri))
     {
         return "headerRegionUri is empty or blank";
     }
-    memcpy(g->header_uri, uri, len);
-    g->header_uri[len] = '\0';
+    for (uint32_t i = 0; i < v->pool_count; i++)
+    {
+        if (v->pools[i].pool_nslots != v->header_nslots)
+        {
+            return "a pool's poolNslots differs from headerNslots";
+        }
+        if (!uri_ok(&v->pools[i].region_uri))
+        {
+            return "a pool regionUri is empty or blank";
+        }
+        g->pool_ids[i] = v->pools[i].pool_id;
+        g->strides[i] = v->pools[i].stride_bytes;
+        memcpy(g->pool_uris[i], v->pools[i].region_uri.data, v->pools[i].region_uri.length);
+        g->pool_uris[i][v->pools[i].region_uri.length] = '\0';
+    }
+    g->pool_count = v->pool_count;
+    g->lease_id = v->lease_id;
+    g->lease_expiry_ns = v->has_lease_expiry_timestamp_ns ? v->lease_expiry_timestamp_ns : UINT64_MAX;
+    g->stream_id = v->stream_id;
+    g->epoch = v->epoch;
+    g->layout_version = v->layout_version;
+    g->header_nslots = v->header_nslots;
+    g->node_id = v->has_node_id ? v->node_id : UINT32_MAX;
+    memcpy(g->header_uri, v->header_region_uri.data, v->header_region_uri.length);
+    g->header_uri[v->header_region_uri.length] = '\0';
     return NULL;
+}
+
+static tp_driver_lease_event_t protocol_error(tp_driver_lease_t *l, const char *problem, uint64_t now_ns)
+{
+    snprintf(l->last_error, sizeof(l->last_error), "attach response is a protocol error (%s): reattaching", problem);
+    l->protocol_errors++;
+    TP_LOG_WARN("client", "stream %u: %s", l->stream_id, l->last_error);
+    enter_backoff(l, now_ns);
+    return TP_LEASE_EVENT_REJECTED;
 }
 
 static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const uint8_t *buffer, size_t length,
     uint64_t now_ns)
 {
-    tp_sbe_driver_shm_attach_response_t m;
-    if (TP_SBE_OK != tp_sbe_driver_shm_attach_response_wrap_for_decode_with_header(&m, buffer, 0, length))
+    int64_t correlation_id;
+    if (TP_LEASE_ATTACHING != l->state || length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(correlation_id))
     {
-        return TP_LEASE_EVENT_NONE; /* cannot even read the correlation id reliably */
+        return TP_LEASE_EVENT_NONE; /* not waiting (a duplicate never overrides an accepted OK, B.1) */
     }
-    if (tp_sbe_driver_shm_attach_response_correlation_id(&m) != l->correlation_id)
+    memcpy(&correlation_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(correlation_id));
+    if (correlation_id != l->correlation_id)
     {
         return TP_LEASE_EVENT_NONE;
     }
-    if (TP_LEASE_ATTACHING != l->state)
+    tp_proto_shm_attach_response_view_t v;
+    if (tp_proto_decode_shm_attach_response(buffer, length, &v) < 0)
     {
-        return TP_LEASE_EVENT_NONE; /* a duplicate: never overrides an accepted OK (B.1) */
+        /* §4.7a: ours, but malformed or an OK with required fields missing: fail closed and reattach */
+        return protocol_error(l, tp_errmsg(), now_ns);
     }
-    int32_t code = (int32_t)tp_sbe_driver_shm_attach_response_code(&m);
-    if (TP_SBE_DRIVER_RESPONSE_CODE_OK != code)
+    if (TP_SBE_DRIVER_RESPONSE_CODE_OK != v.code)
     {
-        /* error message follows the pools group: skip the group to read it */
-        tp_sbe_driver_shm_attach_response_payload_pools_t grp;
-        const uint8_t *msg = NULL;
-        uint32_t msg_len = 0;
-        const uint8_t *hdr = NULL;
-        uint32_t hdr_len = 0;
-        if (TP_SBE_OK == tp_sbe_driver_shm_attach_response_get_payload_pools(&m, &grp))
-        {
-            while (tp_sbe_driver_shm_attach_response_payload_pools_has_next(&grp) &&
-                TP_SBE_OK == tp_sbe_driver_shm_attach_response_payload_pools_next(&grp) &&
-                TP_SBE_OK == tp_sbe_driver_shm_attach_response_payload_pools_skip(&grp))
-            {
-            }
-            if (TP_SBE_OK == tp_sbe_driver_shm_attach_response_get_header_region_uri(&m, &hdr, &hdr_len))
-            {
-                tp_sbe_driver_shm_attach_response_get_error_message(&m, &msg, &msg_len);
-            }
-        }
-        int n = (int)(msg_len > 200 ? 200 : msg_len);
-        snprintf(l->last_error, sizeof(l->last_error), "attach refused (code %d): %.*s", code, n,
-            NULL != msg ? (const char *)msg : "");
+        int n = (int)(v.error_message.length > 200 ? 200 : v.error_message.length);
+        snprintf(l->last_error, sizeof(l->last_error), "attach refused (code %d): %.*s", (int)v.code, n,
+            NULL != v.error_message.data ? v.error_message.data : "");
         l->rejections++;
         TP_LOG_INFO("client", "stream %u: %s", l->stream_id, l->last_error);
         enter_backoff(l, now_ns);
         return TP_LEASE_EVENT_REJECTED;
     }
-    const char *problem = take_grant(l, &m);
+    const char *problem = take_grant(l, &v);
     if (NULL != problem)
     {
-        snprintf(l->last_error, sizeof(l->last_error), "attach response is a protocol error (%s): reattaching", problem);
-        l->protocol_errors++;
-        TP_LOG_WARN("client", "stream %u: %s", l->stream_id, l->last_error);
-        enter_backoff(l, now_ns);
-        return TP_LEASE_EVENT_REJECTED;
+        return protocol_error(l, problem, now_ns);
     }
     l->state = TP_LEASE_ATTACHED;
     l->backoff_ns = l->backoff_min_ns;
@@ -339,31 +309,30 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
 tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const uint8_t *buffer, size_t length,
     uint64_t now_ns)
 {
-    tp_sbe_header_t h;
-    if (TP_SBE_OK != tp_sbe_peek_header(buffer, length, &h) || TP_LEASE_SCHEMA_ID != h.schema_id ||
-        h.version > TP_LEASE_SCHEMA_VERSION)
+    uint16_t schema_id = 0;
+    uint16_t template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || TP_LEASE_SCHEMA_ID != schema_id)
     {
-        return TP_LEASE_EVENT_NONE; /* other schemas, or newer than we support (§4.4a: rejected) */
+        return TP_LEASE_EVENT_NONE;
     }
-    switch (h.template_id)
+    switch (template_id)
     {
-        case 2: return on_attach_response(l, buffer, length, now_ns);
-        case 4:
+        case TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID: return on_attach_response(l, buffer, length, now_ns);
+        case TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_detach_response_t m;
-            if (TP_LEASE_DETACHING == l->state &&
-                TP_SBE_OK == tp_sbe_driver_shm_detach_response_wrap_for_decode_with_header(&m, buffer, 0, length) &&
-                tp_sbe_driver_shm_detach_response_correlation_id(&m) == l->correlation_id)
+            tp_proto_shm_detach_response_view_t v;
+            if (TP_LEASE_DETACHING == l->state && 0 == tp_proto_decode_shm_detach_response(buffer, length, &v) &&
+                v.correlation_id == l->correlation_id)
             {
                 l->state = TP_LEASE_CLOSED;
                 return TP_LEASE_EVENT_DETACHED;
             }
             return TP_LEASE_EVENT_NONE;
         }
-        case 6:
+        case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_driver_shutdown_t m;
-            if (TP_SBE_OK != tp_sbe_driver_shm_driver_shutdown_wrap_for_decode_with_header(&m, buffer, 0, length))
+            tp_proto_shm_driver_shutdown_view_t v;
+            if (tp_proto_decode_shm_driver_shutdown(buffer, length, &v) < 0)
             {
                 return TP_LEASE_EVENT_NONE;
             }
@@ -376,33 +345,29 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
             }
             return TP_LEASE_EVENT_NONE;
         }
-        case 7:
+        case TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_lease_revoked_t m;
-            if (TP_SBE_OK != tp_sbe_driver_shm_lease_revoked_wrap_for_decode_with_header(&m, buffer, 0, length))
+            tp_proto_shm_lease_revoked_view_t v;
+            if (tp_proto_decode_shm_lease_revoked(buffer, length, &v) < 0)
             {
+                l->protocol_errors++; /* unknown role or reason values are rejected (§4.9) */
                 return TP_LEASE_EVENT_NONE;
             }
-            uint8_t role = (uint8_t)tp_sbe_driver_shm_lease_revoked_role(&m);
-            uint8_t reason = (uint8_t)tp_sbe_driver_shm_lease_revoked_reason(&m);
-            if ((TP_LEASE_ROLE_PRODUCER != role && TP_LEASE_ROLE_CONSUMER != role) || reason < 1 || reason > 3)
-            {
-                l->protocol_errors++;
-                return TP_LEASE_EVENT_NONE; /* unknown role or reason values are rejected (§4.9) */
-            }
-            uint64_t lease_id = tp_sbe_driver_shm_lease_revoked_lease_id(&m);
-            uint32_t stream_id = tp_sbe_driver_shm_lease_revoked_stream_id(&m);
-            if (TP_LEASE_ATTACHED == l->state && lease_id == l->grant.lease_id && stream_id == l->stream_id &&
-                role == l->role)
+            if (TP_LEASE_ATTACHED == l->state && v.lease_id == l->grant.lease_id && v.stream_id == l->stream_id &&
+                (uint8_t)v.role == l->role)
             {
                 snprintf(l->last_error, sizeof(l->last_error), "lease %llu %s: reattaching",
-                    (unsigned long long)lease_id, 1 == reason ? "detached" : (2 == reason ? "expired" : "revoked"));
+                    (unsigned long long)v.lease_id,
+                    TP_SBE_DRIVER_LEASE_REVOKE_REASON_DETACHED == v.reason  ? "detached"
+                    : TP_SBE_DRIVER_LEASE_REVOKE_REASON_EXPIRED == v.reason ? "expired"
+                                                                            : "revoked");
                 l->losses++;
                 l->state = TP_LEASE_BACKOFF;
                 l->deadline_ns = now_ns; /* reattach at once */
                 return TP_LEASE_EVENT_LOST;
             }
-            if (TP_LEASE_ROLE_CONSUMER == l->role && TP_LEASE_ROLE_PRODUCER == role && stream_id == l->stream_id)
+            if (TP_LEASE_ROLE_CONSUMER == l->role && TP_SBE_DRIVER_ROLE_PRODUCER == v.role &&
+                v.stream_id == l->stream_id)
             {
                 return TP_LEASE_EVENT_PRODUCER_LOST;
             }

@@ -10,11 +10,13 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "driver/tp_driver_internal.h"
+#include "protocol/tp_proto.h"
 #include "tp_sbe/driver.h"
 
 #define TP_DRIVER_SCHEMA_ID 901
 #define TP_DRIVER_SCHEMA_VERSION 1
 #define TP_ADMIN_RETRIES 3
+#define TP_DRIVER_PROMPT_ANNOUNCE_GAP_NS (50000000ull)
 
 static const char *const reject_names[TP_DRIVER_REJECT_COUNT] = { "unknown_stream", "bad_role", "producer_active",
     "client_id_in_use", "layout_version", "hugepages", "node_id", "ids_exhausted", "bad_params", "internal",
@@ -497,7 +499,9 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
     TP_LOG_INFO("driver", "lease %llu: stream %u epoch %llu, client %u, %s, node %u",
         (unsigned long long)lease->lease_id, s->stream_id, (unsigned long long)s->regions->set.epoch, r->client_id,
         TP_DRIVER_ROLE_PRODUCER == r->role ? "producer" : "consumer", node);
-    if (TP_DRIVER_ROLE_PRODUCER == r->role)
+    /* a new epoch is announced at once; a new consumer gets a prompt announce too (at most one per 50 ms), so it
+     * maps the regions without waiting for the period */
+    if (TP_DRIVER_ROLE_PRODUCER == r->role || now_ns - s->last_announce_ns >= TP_DRIVER_PROMPT_ANNOUNCE_GAP_NS)
     {
         tp_driver_stream_announce(d, s, now_ns);
     }
@@ -565,10 +569,43 @@ static bool token_matches(const char *configured, const uint8_t *token, uint32_t
 /* Dispatch                                                                   */
 /* ------------------------------------------------------------------------- */
 
-static void malformed(tp_driver_t *d, const char *what, int rc)
+static void malformed(tp_driver_t *d)
 {
     tp_driver_count(d, TP_DRV_C_MALFORMED, 1);
-    TP_LOG_DEBUG("driver", "dropped malformed %s (%s)", what, tp_sbe_strerror(rc));
+    TP_LOG_DEBUG("driver", "dropped: %s", tp_errmsg());
+}
+
+/*
+ * An attach request that does not decode but whose correlation id can be
+ * read (a newer schema version, an unknown enum value): answered with a code,
+ * so the client learns why instead of timing out.
+ */
+static bool answer_undecodable_attach(tp_driver_t *d, const uint8_t *buffer, size_t length, uint16_t version)
+{
+    int64_t correlation_id;
+    if (length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(correlation_id))
+    {
+        return false;
+    }
+    memcpy(&correlation_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(correlation_id));
+    char msg[256];
+    if (version > TP_DRIVER_SCHEMA_VERSION)
+    {
+        tp_driver_count(d, TP_DRV_C_ATTACH, 1);
+        snprintf(msg, sizeof(msg), "driver schema version %u is not supported (this driver speaks %u)", version,
+            TP_DRIVER_SCHEMA_VERSION);
+        reject(d, correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_UNSUPPORTED, TP_DRIVER_REJECT_UNSUPPORTED, msg);
+        return true;
+    }
+    if (TP_PROTO_BAD_ENUM == tp_proto_last_error() || TP_PROTO_MISSING_REQUIRED == tp_proto_last_error())
+    {
+        tp_driver_count(d, TP_DRV_C_ATTACH, 1);
+        snprintf(msg, sizeof(msg), "invalid request: %s", tp_errmsg());
+        reject(d, correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_INVALID_PARAMS,
+            NULL != strstr(tp_errmsg(), "(role)") ? TP_DRIVER_REJECT_BAD_ROLE : TP_DRIVER_REJECT_BAD_PARAMS, msg);
+        return true;
+    }
+    return false;
 }
 
 static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
@@ -581,94 +618,71 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
         return; /* other schemas share the control stream (wire messages): not ours */
     }
     uint64_t now_ns = tp_clock_mono_ns();
-    int rc;
     switch (h.template_id)
     {
-        case 1:
+        case TP_SBE_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_attach_request_t m;
-            if (h.version > TP_DRIVER_SCHEMA_VERSION && length >= TP_SBE_MESSAGE_HEADER_LENGTH + 8)
+            tp_proto_shm_attach_request_view_t v;
+            if (tp_proto_decode_shm_attach_request(buffer, length, &v) < 0)
             {
-                int64_t correlation_id;
-                memcpy(&correlation_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(correlation_id));
-                tp_driver_count(d, TP_DRV_C_ATTACH, 1);
-                char msg[128];
-                snprintf(msg, sizeof(msg), "driver schema version %u is not supported (this driver speaks %u)",
-                    h.version, TP_DRIVER_SCHEMA_VERSION);
-                reject(d, correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_UNSUPPORTED, TP_DRIVER_REJECT_UNSUPPORTED, msg);
-                return;
-            }
-            if (TP_SBE_OK != (rc = tp_sbe_driver_shm_attach_request_wrap_for_decode_with_header(&m, buffer, 0, length)))
-            {
-                malformed(d, "ShmAttachRequest", rc);
+                if (!answer_undecodable_attach(d, buffer, length, h.version))
+                {
+                    malformed(d);
+                }
                 return;
             }
             attach_req_t r = {
-                .correlation_id = tp_sbe_driver_shm_attach_request_correlation_id(&m),
-                .stream_id = tp_sbe_driver_shm_attach_request_stream_id(&m),
-                .client_id = tp_sbe_driver_shm_attach_request_client_id(&m),
-                .role = (uint8_t)tp_sbe_driver_shm_attach_request_role(&m),
-                .expected_layout_version = tp_sbe_driver_shm_attach_request_expected_layout_version(&m),
-                .publish_mode = (uint8_t)tp_sbe_driver_shm_attach_request_publish_mode(&m),
-                .require_hugepages = (uint8_t)tp_sbe_driver_shm_attach_request_require_hugepages(&m),
-                .desired_node_id = tp_sbe_driver_shm_attach_request_desired_node_id(&m),
+                .correlation_id = v.correlation_id,
+                .stream_id = v.stream_id,
+                .client_id = v.client_id,
+                .role = (uint8_t)v.role,
+                .expected_layout_version = v.expected_layout_version,
+                .publish_mode = v.has_publish_mode ? (uint8_t)v.publish_mode : 255,
+                .require_hugepages = (uint8_t)v.require_hugepages,
+                .desired_node_id = v.has_desired_node_id ? v.desired_node_id : UINT32_MAX,
             };
             handle_attach(d, &r, now_ns);
             return;
         }
-        case 3:
+        case TP_SBE_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_detach_request_t m;
-            if (TP_SBE_OK != (rc = tp_sbe_driver_shm_detach_request_wrap_for_decode_with_header(&m, buffer, 0, length)))
+            tp_proto_shm_detach_request_view_t v;
+            if (tp_proto_decode_shm_detach_request(buffer, length, &v) < 0)
             {
-                malformed(d, "ShmDetachRequest", rc);
+                malformed(d);
                 return;
             }
-            handle_detach(d, tp_sbe_driver_shm_detach_request_correlation_id(&m),
-                tp_sbe_driver_shm_detach_request_lease_id(&m), tp_sbe_driver_shm_detach_request_stream_id(&m),
-                tp_sbe_driver_shm_detach_request_client_id(&m), (uint8_t)tp_sbe_driver_shm_detach_request_role(&m),
-                now_ns);
+            handle_detach(d, v.correlation_id, v.lease_id, v.stream_id, v.client_id, (uint8_t)v.role, now_ns);
             return;
         }
-        case 5:
+        case TP_SBE_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_lease_keepalive_t m;
-            if (TP_SBE_OK != (rc = tp_sbe_driver_shm_lease_keepalive_wrap_for_decode_with_header(&m, buffer, 0, length)))
+            tp_proto_shm_lease_keepalive_view_t v;
+            if (tp_proto_decode_shm_lease_keepalive(buffer, length, &v) < 0)
             {
-                malformed(d, "ShmLeaseKeepalive", rc);
+                malformed(d);
                 return;
             }
-            handle_keepalive(d, tp_sbe_driver_shm_lease_keepalive_lease_id(&m),
-                tp_sbe_driver_shm_lease_keepalive_stream_id(&m), tp_sbe_driver_shm_lease_keepalive_client_id(&m),
-                (uint8_t)tp_sbe_driver_shm_lease_keepalive_role(&m), now_ns);
+            handle_keepalive(d, v.lease_id, v.stream_id, v.client_id, (uint8_t)v.role, now_ns);
             return;
         }
-        case 8:
+        case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_TEMPLATE_ID:
         {
-            tp_sbe_driver_shm_driver_shutdown_request_t m;
-            if (TP_SBE_OK !=
-                (rc = tp_sbe_driver_shm_driver_shutdown_request_wrap_for_decode_with_header(&m, buffer, 0, length)))
+            tp_proto_shm_driver_shutdown_request_view_t v;
+            if (tp_proto_decode_shm_driver_shutdown_request(buffer, length, &v) < 0)
             {
-                malformed(d, "ShmDriverShutdownRequest", rc);
+                malformed(d);
                 return;
             }
-            const uint8_t *token = NULL;
-            uint32_t token_len = 0;
-            if (TP_SBE_OK != tp_sbe_driver_shm_driver_shutdown_request_get_token(&m, &token, &token_len))
-            {
-                malformed(d, "ShmDriverShutdownRequest", TP_SBE_ERR_BOUNDS);
-                return;
-            }
-            if (!token_matches(d->config.shutdown_token, token, token_len))
+            if (!token_matches(d->config.shutdown_token, (const uint8_t *)v.token.data, v.token.length))
             {
                 d->shutdown_rejected++;
                 TP_LOG_WARN("driver", "ShmDriverShutdownRequest ignored: %s",
                     d->config.shutdown_token[0] ? "wrong token" : "no policies.shutdown_token configured");
                 return;
             }
-            uint8_t reason = (uint8_t)tp_sbe_driver_shm_driver_shutdown_request_reason(&m);
-            d->shutdown_reason = reason <= 2 ? reason : 1;
-            TP_LOG_INFO("driver", "shutdown requested over the control stream (reason %u)", reason);
+            d->shutdown_reason = (uint8_t)v.reason;
+            TP_LOG_INFO("driver", "shutdown requested over the control stream (reason %u)", (unsigned)v.reason);
             atomic_store(&d->shutdown_requested, true);
             return;
         }
