@@ -100,6 +100,7 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
 
 int main(int argc, char **argv)
 {
+    bool driver_mode = false; /* --driver: attach through the SHM driver (tp driver) */
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL, *idle = "yield";
     uint32_t stream = 10000;
     double duration = 10;
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
         { "until-seq", required_argument, 0, 'u' }, { "min-remaps", required_argument, 0, 'm' },
         { "check", required_argument, 0, 'c' }, { "slow-us", required_argument, 0, 'w' },
         { "idle", required_argument, 0, 'I' }, { "max-gap", required_argument, 0, 'g' },
-        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "driver", no_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while (-1 != (ch = getopt_long(argc, argv, "", opts, NULL)))
     {
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
         {
             case 't': transport_dir = optarg; break;
             case 's': shm_dir = optarg; break;
+            case 'D': driver_mode = true; break;
             case 'n': ns = optarg; break;
             case 'i': stream = (uint32_t)strtoul(optarg, NULL, 10); break;
             case 'd': duration = strtod(optarg, NULL); break;
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
             case 'I': idle = optarg; break;
             case 'g': max_gap = strtoull(optarg, NULL, 10); break;
             default:
-                fprintf(stderr, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--stream ID]\n"
+                fprintf(stderr, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--driver] [--stream ID]\n"
                                 "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
                                 "       [--slow-us N] [--idle spin|yield|backoff] [--max-gap N (0: never resync)]\n");
                 return 'h' == ch ? 0 : 1;
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
     tp_client_t *client = NULL;
     tp_consumer_t *consumer = NULL;
     if (tp_context_init(&ctx) < 0 || (transport_dir && tp_context_set_transport_dir(ctx, transport_dir) < 0) ||
-        (shm_dir && tp_context_set_shm_base_dir(ctx, shm_dir) < 0) || (ns && tp_context_set_namespace(ctx, ns) < 0) ||
+        (shm_dir && tp_context_set_shm_base_dir(ctx, shm_dir) < 0) || tp_context_set_driver_mode(ctx, driver_mode) < 0 || (ns && tp_context_set_namespace(ctx, ns) < 0) ||
         tp_client_init(&client, ctx) < 0)
     {
         fprintf(stderr, "tp_example_consumer: %s\n", tp_errmsg());

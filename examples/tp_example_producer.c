@@ -34,7 +34,7 @@ static void on_signal(int sig)
 static void usage(void)
 {
     fprintf(stderr,
-        "usage: tp_example_producer [--transport-dir D] [--shm-dir S] [--namespace NS] [--stream ID]\n"
+        "usage: tp_example_producer [--transport-dir D] [--shm-dir S] [--driver] [--namespace NS] [--stream ID]\n"
         "       [--size BYTES] [--frames N] [--duration SECONDS] [--rate HZ] [--claim] [--nslots N]\n"
         "       [--wait-consumers N] [--announce-ms MS] [--linger-ms MS] [--change-layout-at N]\n");
 }
@@ -47,6 +47,7 @@ static void sleep_ns(uint64_t ns)
 
 int main(int argc, char **argv)
 {
+    bool driver_mode = false; /* --driver: attach through the SHM driver (tp driver) */
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL;
     uint32_t stream = 10000, nslots = 1024;
     size_t size = 1024;
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         { "rate", required_argument, 0, 'r' }, { "claim", no_argument, 0, 'c' },
         { "nslots", required_argument, 0, 'N' }, { "wait-consumers", required_argument, 0, 'w' },
         { "announce-ms", required_argument, 0, 'a' }, { "linger-ms", required_argument, 0, 'l' },
-        { "change-layout-at", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "change-layout-at", required_argument, 0, 'L' }, { "driver", no_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while (-1 != (ch = getopt_long(argc, argv, "", opts, NULL)))
     {
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
         {
             case 't': transport_dir = optarg; break;
             case 's': shm_dir = optarg; break;
+            case 'D': driver_mode = true; break;
             case 'n': ns = optarg; break;
             case 'i': stream = (uint32_t)strtoul(optarg, NULL, 10); break;
             case 'b': size = (size_t)strtoull(optarg, NULL, 10); break;
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
     tp_client_t *client = NULL;
     tp_producer_t *producer = NULL;
     if (tp_context_init(&ctx) < 0 || (transport_dir && tp_context_set_transport_dir(ctx, transport_dir) < 0) ||
-        (shm_dir && tp_context_set_shm_base_dir(ctx, shm_dir) < 0) || (ns && tp_context_set_namespace(ctx, ns) < 0) ||
+        (shm_dir && tp_context_set_shm_base_dir(ctx, shm_dir) < 0) || tp_context_set_driver_mode(ctx, driver_mode) < 0 || (ns && tp_context_set_namespace(ctx, ns) < 0) ||
         tp_context_set_announce_period_ns(ctx, announce_ms * 1000000u) < 0 || tp_client_init(&client, ctx) < 0)
     {
         fprintf(stderr, "tp_example_producer: %s\n", tp_errmsg());
@@ -149,7 +151,7 @@ int main(int argc, char **argv)
     uint64_t start = tpx_now_ns();
     uint64_t end = duration > 0 ? start + (uint64_t)(duration * 1e9) : UINT64_MAX;
     uint64_t period = rate ? UINT64_C(1000000000) / rate : 0;
-    uint64_t next = start, last_work = start, sent = 0;
+    uint64_t next = start, last_work = start, sent = 0, not_attached = 0;
     int rc_exit = 0;
     while (running && (0 == frames || sent < frames))
     {
@@ -217,9 +219,15 @@ int main(int argc, char **argv)
             tpx_fill(buf, size, tp_producer_next_seq(producer));
             rc = tp_producer_offer(producer, NULL, buf, size, &fo);
         }
-        if (TP_PRODUCER_BACK_PRESSURED == rc)
+        if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_NOT_ATTACHED == rc)
         {
+            /* back pressure, or (driver mode) no lease while the driver restarts: nothing happened, retry */
+            not_attached += TP_PRODUCER_NOT_ATTACHED == rc;
             tp_client_do_work(client);
+            if (TP_PRODUCER_NOT_ATTACHED == rc)
+            {
+                sleep_ns(1000000);
+            }
             continue;
         }
         if (rc < 0)
@@ -243,10 +251,10 @@ int main(int argc, char **argv)
     printf("{\"role\":\"producer\",\"frames\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"epoch\":%" PRIu64
            ",\"seconds\":%.3f,\"fps\":%.0f,\"MBps\":%.1f,\"descriptors\":%" PRIu64 ",\"not_connected\":%" PRIu64
            ",\"back_pressured\":%" PRIu64 ",\"no_pool\":%" PRIu64 ",\"consumers\":%" PRIu64 ",\"layout_changes\":%" PRIu64
-           ",\"prompt_announces\":%" PRIu64 "}\n",
+           ",\"prompt_announces\":%" PRIu64 ",\"not_attached\":%" PRIu64 "}\n",
         st.frames, st.bytes, st.epoch, secs, secs > 0 ? (double)st.frames / secs : 0.0,
         secs > 0 ? (double)st.bytes / secs / 1e6 : 0.0, st.descriptors_published, st.descriptors_not_connected,
-        st.back_pressured, st.no_pool_drops, st.consumers, st.layout_changes, st.prompt_announces);
+        st.back_pressured, st.no_pool_drops, st.consumers, st.layout_changes, st.prompt_announces, not_attached);
     fflush(stdout);
     free(buf);
     tp_producer_close(producer);

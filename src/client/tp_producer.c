@@ -568,7 +568,17 @@ int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats_t *s)
 
 uint64_t tp_producer_next_seq(const tp_producer_t *producer)
 {
-    return producer ? producer->next_seq : 0;
+    if (NULL == producer)
+    {
+        return 0;
+    }
+    /* driver mode: the next offer switches to the regions of a new lease first, where sequences restart at 0 */
+    if (producer->driver_mode && 0 == producer->count &&
+        NULL != atomic_load_explicit(&((tp_producer_t *)producer)->next_hot, memory_order_relaxed))
+    {
+        return 0;
+    }
+    return producer->next_seq;
 }
 
 uint64_t tp_producer_epoch(const tp_producer_t *producer)
