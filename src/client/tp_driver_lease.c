@@ -155,7 +155,7 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
             {
                 return 0;
             }
-            l->next_keepalive_ns = now_ns + l->keepalive_interval_ns;
+            l->next_keepalive_ns = now_ns + l->effective_interval_ns;
             if (!send_keepalive(l, control, now_ns))
             {
                 snprintf(l->last_error, sizeof(l->last_error), "keepalive could not be sent: reattaching");
@@ -295,13 +295,17 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
     }
     l->state = TP_LEASE_ATTACHED;
     l->backoff_ns = l->backoff_min_ns;
-    l->next_keepalive_ns = now_ns + l->keepalive_interval_ns;
-    /* leaseExpiryTimestampNs is a hard deadline (§4.2): the first keepalive goes out well before it */
+    /*
+     * leaseExpiryTimestampNs is a hard deadline (§4.2): keepalives go out at least twice per lease duration the
+     * driver granted, even when the configured interval is longer (a driver with short leases is honoured).
+     */
+    l->effective_interval_ns = l->keepalive_interval_ns;
     if (UINT64_MAX != l->grant.lease_expiry_ns && l->grant.lease_expiry_ns > now_ns &&
-        now_ns + (l->grant.lease_expiry_ns - now_ns) / 2 < l->next_keepalive_ns)
+        (l->grant.lease_expiry_ns - now_ns) / 2 < l->effective_interval_ns)
     {
-        l->next_keepalive_ns = now_ns + (l->grant.lease_expiry_ns - now_ns) / 2;
+        l->effective_interval_ns = (l->grant.lease_expiry_ns - now_ns) / 2;
     }
+    l->next_keepalive_ns = now_ns + l->effective_interval_ns;
     l->last_error[0] = '\0';
     return TP_LEASE_EVENT_ATTACHED;
 }

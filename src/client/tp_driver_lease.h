@@ -76,6 +76,7 @@ typedef struct tp_driver_lease_stct
     uint64_t deadline_ns; /* attach timeout, backoff end */
     uint64_t backoff_ns;
     uint64_t next_keepalive_ns;
+    uint64_t effective_interval_ns; /* keepalive_interval_ns, shortened to half the granted lease when that is less */
     tp_driver_grant_t grant;
     char last_error[256];
     /* counters */

@@ -118,7 +118,7 @@ int tp_driver_init(tp_driver_t **out, const tp_driver_config_t *config)
     }
     if (c->epoch_gc_enabled && c->epoch_gc_on_startup)
     {
-        tp_driver_gc(d, tp_clock_mono_ns());
+        tp_driver_gc(d, tp_clock_mono_ns(), false);
     }
     TP_LOG_INFO("driver", "%s: control %s/%u, announce %s/%u, shm %s namespace %s, %zu profiles, %zu streams",
         c->instance_id, c->control_channel, c->control_stream_id, c->announce_channel, c->announce_stream_id,
@@ -213,7 +213,7 @@ int tp_driver_do_work(tp_driver_t *d)
     if (d->config.epoch_gc_enabled && now_ns - d->last_gc_ns >= TP_DRIVER_GC_PERIOD_NS)
     {
         d->last_gc_ns = now_ns;
-        work += tp_driver_gc(d, now_ns);
+        work += tp_driver_gc(d, now_ns, false);
     }
     return work;
 }
@@ -269,6 +269,10 @@ int tp_driver_close(tp_driver_t *d)
         d->shutdown_sent = true;
     }
     tp_driver_streams_close(d, d->config.cleanup_shm_on_exit);
+    if (d->config.cleanup_shm_on_exit)
+    {
+        tp_driver_gc(d, tp_clock_mono_ns(), true);
+    }
     if (NULL != d->announce_pub && d->announce_pub != d->control_pub)
     {
         tp_publication_close(d->announce_pub);

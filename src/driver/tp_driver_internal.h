@@ -236,10 +236,11 @@ int tp_driver_streams_do_work(tp_driver_t *d, uint64_t now_ns);
 /**
  * Epoch GC: in every stream directory of the namespace, remove epoch
  * directories that are not among the newest `epoch_gc_keep` of the stream,
- * are older than the minimum age, and are not the current epoch. Returns the
- * number removed.
+ * are older than the minimum age, and are not the current epoch. `final`
+ * (cleanup_shm_on_exit, after the streams were closed) removes every epoch of
+ * the streams this driver managed. Returns the number removed.
  */
-int tp_driver_gc(tp_driver_t *d, uint64_t now_ns);
+int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final);
 
 /** Close every stream's mappings (and remove their directories when `remove`). */
 void tp_driver_streams_close(tp_driver_t *d, bool remove);

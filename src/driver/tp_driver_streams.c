@@ -214,7 +214,7 @@ static int cmp_desc(const void *a, const void *b)
 #define TP_DRIVER_GC_MAX_EPOCHS 4096
 
 /* GC one stream directory: returns the number of epoch directories removed. */
-static int gc_stream_dir(tp_driver_t *d, int nsfd, const char *ns_dir, const char *name, uint64_t current,
+static int gc_stream_dir(int nsfd, const char *ns_dir, const char *name, uint64_t current, uint32_t keep,
     uint64_t realtime_now_ns, uint64_t min_age_ns)
 {
     int fd = openat(nsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -249,7 +249,7 @@ static int gc_stream_dir(tp_driver_t *d, int nsfd, const char *ns_dir, const cha
     if (NULL != epochs)
     {
         qsort(epochs, n, sizeof(uint64_t), cmp_desc);
-        for (size_t i = d->config.epoch_gc_keep; i < n; i++)
+        for (size_t i = keep; i < n; i++)
         {
             if (epochs[i] == current)
             {
@@ -288,7 +288,7 @@ static int gc_stream_dir(tp_driver_t *d, int nsfd, const char *ns_dir, const cha
     return removed;
 }
 
-int tp_driver_gc(tp_driver_t *d, uint64_t now_ns)
+int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final)
 {
     const tp_driver_config_t *c = &d->config;
     char ns_dir[PATH_MAX];
@@ -332,7 +332,15 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns)
         }
         tp_driver_stream_t *s = tp_driver_stream_find(d, (uint32_t)sid);
         uint64_t current = (NULL != s && NULL != s->regions) ? s->regions->set.epoch : 0;
-        removed += gc_stream_dir(d, nsfd, ns_dir, e->d_name, current, realtime, min_age);
+        if (final)
+        {
+            /* cleanup_shm_on_exit: every epoch of the streams this driver managed, nothing of other streams */
+            removed += NULL != s ? gc_stream_dir(nsfd, ns_dir, e->d_name, 0, 0, realtime, 0) : 0;
+        }
+        else
+        {
+            removed += gc_stream_dir(nsfd, ns_dir, e->d_name, current, c->epoch_gc_keep, realtime, min_age);
+        }
     }
     closedir(dir);
     close(nsfd);
