@@ -13,9 +13,9 @@
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
+#include "tpc_payload.h"
 #include "transport/tp_transport.h"
 
-#include "../../examples/tp_example_common.h"
 
 typedef struct
 {
@@ -32,13 +32,13 @@ typedef struct
 static void on_frame(void *clientd, const tp_frame_t *frame)
 {
     rx_t *rx = clientd;
-    int ok = tpx_check(frame->payload, frame->length, frame->seq, 1);
+    int ok = tpc_check(frame->payload, frame->length, frame->seq, 1);
     if (!tp_frame_is_valid(frame) || !ok)
     {
         rx->bad++;
     }
     if (frame->length <= sizeof(rx->copy) && 0 == tp_frame_copy(frame, rx->copy, sizeof(rx->copy)) &&
-        tpx_check(rx->copy, frame->length, frame->seq, 1))
+        tpc_check(rx->copy, frame->length, frame->seq, 1))
     {
         rx->copies_ok++;
     }
@@ -127,7 +127,7 @@ static void test_offer_receive(void)
     {
         size_t len = (i % 2) ? 200 : 3000;
         uint64_t seq = tp_producer_next_seq(f.producer);
-        tpx_fill(buf, len, seq);
+        tpc_fill(buf, len, seq);
         int64_t rc = tp_producer_offer(f.producer, NULL, buf, len, NULL);
         TP_ASSERT_EQ_I64((int64_t)seq, rc);
         tp_client_do_work(f.client);
@@ -179,9 +179,9 @@ static void test_claims_in_order(void)
     TP_ASSERT_EQ_I64(2, tp_producer_try_claim(f.producer, 1000, &c2));
     TP_ASSERT_EQ_U64(3, c0.pool_id);
     TP_ASSERT_EQ_U64(7, c2.pool_id);
-    tpx_fill(c0.data, 100, 0);
-    tpx_fill(c1.data, 100, 1);
-    tpx_fill(c2.data, 1000, 2);
+    tpc_fill(c0.data, 100, 0);
+    tpc_fill(c1.data, 100, 1);
+    tpc_fill(c2.data, 1000, 2);
     /* committing out of order: published in sequence order */
     TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
     TP_ASSERT_EQ_I64(-1, tp_frame_claim_commit(&c2, NULL, 1000, NULL)); /* already committed */
@@ -198,10 +198,10 @@ static void test_claims_in_order(void)
     TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 10, &c3));
     TP_ASSERT_OK(tp_frame_claim_abort(&c3));
     TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 64, &c3));
-    tpx_fill(c3.data, 64, 3);
+    tpc_fill(c3.data, 64, 3);
     /* an offer while a claim is open queues behind it */
     uint8_t buf[64];
-    tpx_fill(buf, 64, 4);
+    tpc_fill(buf, 64, 4);
     TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
     TP_ASSERT_EQ_I64(3, tp_frame_claim_commit(&c3, NULL, 64, NULL));
     TPC_WAIT_UNTIL(f.client, f.rx.frames >= 4, 1000);
@@ -576,7 +576,7 @@ static void test_threaded_conductor(void)
     uint8_t buf[256];
     for (uint64_t i = 0; i < 200; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(producer));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(producer));
         TP_ASSERT(tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_sleep_ns(100000);
     }
@@ -617,7 +617,7 @@ static void test_metadata_and_stale(void)
     TP_ASSERT(0 == memcmp(out, "{\"fx\":1}", 8));
     /* frames carry the meta_version */
     uint8_t buf[64];
-    tpx_fill(buf, 64, tp_producer_next_seq(f.producer));
+    tpc_fill(buf, 64, tp_producer_next_seq(f.producer));
     TP_ASSERT(tp_producer_offer(f.producer, NULL, buf, 64, NULL) >= 0);
     tp_producer_stats_t ps;
     TPC_WAIT_UNTIL(f.client, (tp_producer_stats(f.producer, &ps), ps.consumers >= 1), 2000);
@@ -683,7 +683,7 @@ static void test_progress_and_rate_limited(void)
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_frame_claim_progress(&claim, 70000)); /* beyond the claim */
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 65536));      /* COMPLETE */
     memset(claim.data, 0, 65536);
-    tpx_fill(claim.data, 65536, claim.seq);
+    tpc_fill(claim.data, 65536, claim.seq);
     TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 65536, NULL) >= 0);
     tp_consumer_stats_t cs;
     TPC_WAIT_UNTIL(client, (tp_consumer_stats(c1, &cs), cs.progress_received >= 2 && cs.frames >= 1), 2000);
@@ -695,7 +695,7 @@ static void test_progress_and_rate_limited(void)
     uint8_t buf[256];
     for (int i = 0; i < 200; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_client_do_work(client);
         tp_sleep_ns(2000000);
@@ -815,7 +815,7 @@ static void test_per_consumer_streams(void)
     uint8_t buf[128];
     for (int i = 0; i < 100; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_client_do_work(client);
         tp_sleep_ns(2000000);
@@ -855,7 +855,7 @@ static void test_per_consumer_streams(void)
     TP_ASSERT(tp_producer_try_claim(p, 100, &claim) >= 0);
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 0));
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 100));
-    tpx_fill(claim.data, 100, claim.seq);
+    tpc_fill(claim.data, 100, claim.seq);
     TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 100, NULL) >= 0);
     TPC_WAIT_UNTIL(client, (tp_consumer_stats(dd, &sd), sd.progress_received >= 2 && sd.frames >= 1), 2000);
     TP_ASSERT_EQ_U64(2, sd.progress_received);
@@ -896,7 +896,7 @@ static void test_resync(void)
     uint8_t buf[64];
     for (int i = 0; i < 600; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
     }
     tp_consumer_stats_t cs;
