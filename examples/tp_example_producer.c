@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     }
     tp_context_close(ctx);
     tp_producer_config_t config;
-    tp_producer_config_init(&config);
+    tp_producer_config_defaults(&config);
     config.stream_id = stream;
     config.header_nslots = nslots;
     uint32_t stride = 64;

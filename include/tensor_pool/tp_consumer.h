@@ -115,7 +115,7 @@ typedef void (*tp_meta_blob_handler_t)(void *clientd, uint32_t meta_version, uin
 /** Longest per-consumer channel URI (bytes, with the terminating NUL). */
 #define TP_CONSUMER_CHANNEL_MAX 256
 
-/** Consumer configuration; fill with tp_consumer_config_init(). */
+/** Consumer configuration; fill with tp_consumer_config_defaults(). */
 typedef struct tp_consumer_config_stct
 {
     uint32_t stream_id;                /**< data source (default 10000) */
@@ -152,7 +152,7 @@ typedef struct tp_consumer_config_stct
 } tp_consumer_config_t;
 
 /** Fill `config` with the defaults. */
-TP_EXPORT void tp_consumer_config_init(tp_consumer_config_t *config);
+TP_EXPORT void tp_consumer_config_defaults(tp_consumer_config_t *config);
 
 /** Consumer counters (monotonic unless noted). */
 typedef struct tp_consumer_stats_stct

@@ -64,7 +64,7 @@ typedef struct tp_pool_config_stct
     uint32_t stride_bytes; /**< payload capacity of each slot */
 } tp_pool_config_t;
 
-/** Producer configuration; fill with tp_producer_config_init(). */
+/** Producer configuration; fill with tp_producer_config_defaults(). */
 typedef struct tp_producer_config_stct
 {
     uint32_t stream_id;            /**< data source stream id (default 10000) */
@@ -93,7 +93,7 @@ typedef struct tp_producer_config_stct
 } tp_producer_config_t;
 
 /** Fill `config` with the defaults. */
-TP_EXPORT void tp_producer_config_init(tp_producer_config_t *config);
+TP_EXPORT void tp_producer_config_defaults(tp_producer_config_t *config);
 
 /** Per-frame options (NULL = defaults). */
 typedef struct tp_frame_options_stct

@@ -224,7 +224,7 @@ TP_EXPORT int tp_shm_superblock_validate(const tp_shm_superblock_t *superblock,
 /** A mapped header ring or payload pool (opaque). */
 typedef struct tp_shm_region_stct tp_shm_region_t;
 
-/** Options for tp_shm_region_create(); initialize with tp_shm_create_options_init(). */
+/** Options for tp_shm_region_create(); initialize with tp_shm_create_options_defaults(). */
 typedef struct tp_shm_create_options_stct
 {
     uint32_t file_mode;     /**< default 0600; 0660 for shared-group deployments */
@@ -236,7 +236,7 @@ typedef struct tp_shm_create_options_stct
 } tp_shm_create_options_t;
 
 /** Fill `opts` with the defaults documented in tp_shm_create_options_t. */
-TP_EXPORT void tp_shm_create_options_init(tp_shm_create_options_t *opts);
+TP_EXPORT void tp_shm_create_options_defaults(tp_shm_create_options_t *opts);
 
 /**
  * Create a region file at `path` (must not exist: O_CREAT|O_EXCL|O_NOFOLLOW),

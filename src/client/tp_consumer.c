@@ -13,7 +13,7 @@
 #include "common/tp_log.h"
 #include "shm/tp_shm_lib.h"
 
-void tp_consumer_config_init(tp_consumer_config_t *config)
+void tp_consumer_config_defaults(tp_consumer_config_t *config)
 {
     if (NULL == config)
     {

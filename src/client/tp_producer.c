@@ -18,7 +18,7 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
-void tp_producer_config_init(tp_producer_config_t *config)
+void tp_producer_config_defaults(tp_producer_config_t *config)
 {
     if (NULL == config)
     {

@@ -147,7 +147,7 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
     r->header_nslots = header_nslots;
 
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
     opts.prefault = p->config.prefault;
 

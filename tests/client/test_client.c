@@ -80,7 +80,7 @@ static int fixture_open(fixture_t *f, const char *tag, bool with_consumer, bool 
     if (with_consumer)
     {
         tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
+        tp_consumer_config_defaults(&cc);
         cc.on_frame = on_frame;
         cc.clientd = &f->rx;
         if (tp_client_add_consumer(&f->consumer, f->client, &cc, 5000000000u) < 0)
@@ -91,7 +91,7 @@ static int fixture_open(fixture_t *f, const char *tag, bool with_consumer, bool 
     if (with_producer)
     {
         tp_producer_config_t pc;
-        tp_producer_config_init(&pc);
+        tp_producer_config_defaults(&pc);
         pc.header_nslots = 64;
         pc.pool_count = 2;
         pc.pools[0].pool_id = 7;
@@ -544,7 +544,7 @@ static void test_threaded_conductor(void)
     TP_ASSERT_ERR(TP_ERR_STATE, tp_client_do_work(client));
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;
@@ -560,7 +560,7 @@ static void test_threaded_conductor(void)
     }
     TP_ASSERT_EQ_I64(1, rc);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
     deadline = tp_clock_mono_ns() + 5000000000u;
     while (!tp_consumer_is_mapped(consumer) && tp_clock_mono_ns() < deadline)
@@ -652,7 +652,7 @@ static void test_progress_and_rate_limited(void)
     tp_context_close(ctx);
     static rx_t rx_progress, rx_rate;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_progress;
     cc.supports_progress = true;
@@ -666,7 +666,7 @@ static void test_progress_and_rate_limited(void)
     cc.max_rate_hz = 100;
     TP_ASSERT_OK(tp_client_add_consumer(&c2, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -779,7 +779,7 @@ static void test_per_consumer_streams(void)
     static rx_t rx_a, rx_b, rx_c;
     tp_consumer_config_t cc;
     tp_consumer_t *a = NULL, *b = NULL, *c = NULL, *bad = NULL;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_a;
     snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
@@ -798,7 +798,7 @@ static void test_per_consumer_streams(void)
     cc.descriptor_stream_id = 0; /* channel without stream id: refused locally */
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_consumer(&bad, client, &cc, 1000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -837,7 +837,7 @@ static void test_per_consumer_streams(void)
     /* a per-consumer control stream carries FrameProgress for a consumer that asked for one */
     static rx_t rx_d;
     tp_consumer_t *dd = NULL;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_d;
     cc.supports_progress = true;
@@ -879,14 +879,14 @@ static void test_resync(void)
     tp_context_close(ctx);
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.fragment_limit = 1000;
     tp_consumer_t *c = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 1024;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -935,14 +935,14 @@ static void test_meta_blob(void)
     tp_context_close(ctx);
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.on_meta_blob = on_blob;
     tp_consumer_t *c = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
     TPC_WAIT_UNTIL(client, tp_consumer_is_mapped(c), 3000);
@@ -1004,12 +1004,12 @@ static void test_progress_policy(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.supports_progress = true;
@@ -1053,7 +1053,7 @@ static void test_context_validation(void)
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 100;
     tpc_dirs_t d;
     TP_ASSERT_OK(tpc_dirs_make(&d, "ctx"));
@@ -1066,7 +1066,7 @@ static void test_context_validation(void)
     pc.pools[0].stride_bytes = 100;
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&p, client, &pc, 1000000000u));
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     tp_consumer_t *c = NULL;
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_client_add_consumer(&c, client, &cc, 1000000000u));
     /* two producers on one stream: the second gets a higher epoch */

@@ -54,11 +54,11 @@ static tp_client_t *slow_client_open(tpc_dirs_t *d, const char *tag, slow_rx_t *
     }
     tp_context_close(ctx);
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame_slow;
     cc.clientd = rx;
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     if (tp_client_start(client) < 0 || tp_client_add_consumer(consumer, client, &cc, 5000000000u) < 0 ||
         tp_client_add_producer(producer, client, &pc, 5000000000u) < 0)
@@ -156,7 +156,7 @@ static void test_too_many_async_adds(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame_nop;
     static tp_async_add_consumer_t *asyncs[N];
     static tp_consumer_t *consumers[N];
@@ -242,10 +242,10 @@ static void test_abandoned_adds_release_pending_transport_adds(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame_nop;
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     tp_consumer_t *consumer = NULL;
     tp_producer_t *producer = NULL;

@@ -87,7 +87,7 @@ static void descriptor_stream_switch(bool replay)
     TP_ASSERT_OK(tp_client_init(&cclient, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 1024;
     pc.pool_count = 1;
     pc.pools[0].pool_id = 1;
@@ -97,7 +97,7 @@ static void descriptor_stream_switch(bool replay)
     static seq_rx_t rx;
     memset(&rx, 0, sizeof(rx));
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame_seq;
     cc.clientd = &rx;
     snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
@@ -212,7 +212,7 @@ static int hot_open(hot_fixture_t *f, const char *tag, bool with_consumer)
     }
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     pc.pool_count = 2;
     pc.pools[0].pool_id = 1;
@@ -227,7 +227,7 @@ static int hot_open(hot_fixture_t *f, const char *tag, bool with_consumer)
     if (with_consumer)
     {
         tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
+        tp_consumer_config_defaults(&cc);
         cc.on_frame = on_frame_seq;
         cc.clientd = &f->rx;
         if (tp_client_add_consumer(&f->consumer, f->client, &cc, 5000000000u) < 0)
@@ -351,7 +351,7 @@ static void test_back_pressured_offer_leaves_slot_in_progress(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     pc.pool_count = 1;
     pc.pools[0].pool_id = 1;
@@ -432,12 +432,12 @@ static void test_untrusted_hello_channels_declined(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     snprintf(pc.per_consumer_channels[0], sizeof(pc.per_consumer_channels[0]), "udp:bad");
     tp_producer_t *producer = NULL;
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&producer, client, &pc, 5000000000u));
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     pc.per_consumer_max_term_length = 1024 * 1024;
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
@@ -453,7 +453,7 @@ static void test_untrusted_hello_channels_declined(void)
     for (int i = 0; i < 4; i++)
     {
         tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
+        tp_consumer_config_defaults(&cc);
         cc.on_frame = on_frame_seq;
         cc.clientd = &rx[i];
         snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "%s", channels[i]);

@@ -52,7 +52,7 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
 
 static void producer_config(tp_producer_config_t *pc)
 {
-    tp_producer_config_init(pc);
+    tp_producer_config_defaults(pc);
     pc->header_nslots = 64;
     pc->pool_count = 2;
     pc->pools[0].pool_id = 7;
@@ -85,7 +85,7 @@ static void test_change_layout(void)
     tp_context_close(ctx);
     static lrx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;
@@ -219,7 +219,7 @@ static void test_change_layout_threaded(void)
     TP_ASSERT_OK(tp_client_start(client));
     static lrx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;

@@ -138,12 +138,12 @@ static void test_steady_state_allocates_nothing(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     tp_consumer_t *consumer = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&consumer, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *producer = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
