@@ -632,7 +632,7 @@ static void test_metadata_and_stale(void)
 
 static uint64_t progress_calls;
 
-static void on_progress(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes, int state)
+static void on_progress(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes, tp_progress_state_t state)
 {
     (void)clientd;
     (void)epoch;
