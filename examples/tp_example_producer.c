@@ -205,7 +205,7 @@ int main(int argc, char **argv)
             {
                 tpx_fill(c.data, size, c.seq);
                 rc = tp_frame_claim_commit(&c, NULL, size, &fo);
-                if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_PENDING == rc)
+                if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_QUEUED == rc || TP_PRODUCER_DEFERRED == rc)
                 {
                     rc = 0; /* accepted; published by the next call */
                 }

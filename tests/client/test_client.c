@@ -183,7 +183,7 @@ static void test_claims_in_order(void)
     tpc_fill(c1.data, 100, 1);
     tpc_fill(c2.data, 1000, 2);
     /* committing out of order: published in sequence order */
-    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
+    TP_ASSERT_EQ_I64(TP_PRODUCER_QUEUED, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
     TP_ASSERT_EQ_I64(-1, tp_frame_claim_commit(&c2, NULL, 1000, NULL)); /* already committed */
     TP_ASSERT_EQ_I64(0, tp_frame_claim_commit(&c0, NULL, 100, NULL));
     TPC_WAIT_UNTIL(f.client, f.rx.frames >= 1, 1000);
@@ -202,7 +202,7 @@ static void test_claims_in_order(void)
     /* an offer while a claim is open queues behind it */
     uint8_t buf[64];
     tpc_fill(buf, 64, 4);
-    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
+    TP_ASSERT_EQ_I64(TP_PRODUCER_QUEUED, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
     TP_ASSERT_EQ_I64(3, tp_frame_claim_commit(&c3, NULL, 64, NULL));
     TPC_WAIT_UNTIL(f.client, f.rx.frames >= 4, 1000);
     TP_ASSERT_EQ_U64(4, f.rx.frames);

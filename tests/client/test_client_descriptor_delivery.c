@@ -257,7 +257,7 @@ static void test_offer_empty_frame_queued(void)
     tp_frame_claim_t claim;
     int64_t seq = tp_producer_try_claim(f.producer, 100, &claim);
     TP_ASSERT(seq >= 0);
-    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, NULL, 0, NULL));
+    TP_ASSERT_EQ_I64(TP_PRODUCER_QUEUED, tp_producer_offer(f.producer, NULL, NULL, 0, NULL));
     memset(claim.data, 7, 100);
     TP_ASSERT_EQ_I64(seq, tp_frame_claim_commit(&claim, NULL, 100, NULL));
     TP_ASSERT_EQ_I64(seq + 2, (int64_t)tp_producer_next_seq(f.producer));
