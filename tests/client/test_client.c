@@ -1036,14 +1036,70 @@ static void test_progress_policy(void)
     tpc_dirs_remove(&d);
 }
 
+static void on_error_nop(void *clientd, int errcode, const char *message)
+{
+    (void)clientd;
+    (void)errcode;
+    (void)message;
+}
+
+/* Every setter has a getter returning what was set. */
+static void test_context_getters(void)
+{
+    tp_context_t *ctx = NULL;
+    TP_ASSERT_OK(tp_context_init(&ctx));
+    TP_ASSERT_STREQ("backoff", tp_context_get_idle_strategy(ctx));
+    TP_ASSERT(!tp_context_get_use_conductor_thread(ctx));
+    TP_ASSERT_EQ_U64(0, tp_context_get_allowed_base_dir_count(ctx));
+    TP_ASSERT(NULL == tp_context_get_allowed_base_dir(ctx, 0));
+    TP_ASSERT_OK(tp_context_set_transport_backend(ctx, "embedded"));
+    TP_ASSERT_STREQ("embedded", tp_context_get_transport_backend(ctx));
+    TP_ASSERT_OK(tp_context_set_transport_dir(ctx, "/tmp/tp-getters"));
+    TP_ASSERT_STREQ("/tmp/tp-getters", tp_context_get_transport_dir(ctx));
+    TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_QOS, "aeron:ipc?term-length=65536", 1201));
+    TP_ASSERT_STREQ("aeron:ipc?term-length=65536", tp_context_get_stream_channel(ctx, TP_STREAM_QOS));
+    TP_ASSERT_EQ_I64(1201, tp_context_get_stream_id(ctx, TP_STREAM_QOS));
+    TP_ASSERT_OK(tp_context_set_shm_base_dir(ctx, "/tmp"));
+    TP_ASSERT_STREQ("/tmp", tp_context_get_shm_base_dir(ctx));
+    TP_ASSERT_OK(tp_context_set_namespace(ctx, "getters"));
+    TP_ASSERT_STREQ("getters", tp_context_get_namespace(ctx));
+    TP_ASSERT_OK(tp_context_add_allowed_base_dir(ctx, "/tmp"));
+    TP_ASSERT_EQ_U64(1, tp_context_get_allowed_base_dir_count(ctx));
+    TP_ASSERT_STREQ("/tmp", tp_context_get_allowed_base_dir(ctx, 0));
+    TP_ASSERT_OK(tp_context_set_announce_period_ns(ctx, 2000000000u));
+    TP_ASSERT_EQ_U64(2000000000u, tp_context_get_announce_period_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_qos_interval_ns(ctx, 3000000000u));
+    TP_ASSERT_EQ_U64(3000000000u, tp_context_get_qos_interval_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_hello_interval_ns(ctx, 4000000000u));
+    TP_ASSERT_EQ_U64(4000000000u, tp_context_get_hello_interval_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_freshness_window_ns(ctx, 5000000000u));
+    TP_ASSERT_EQ_U64(5000000000u, tp_context_get_freshness_window_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_consumer_stale_timeout_ns(ctx, 14000000000u));
+    TP_ASSERT_EQ_U64(14000000000u, tp_context_get_consumer_stale_timeout_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_use_conductor_thread(ctx, true));
+    TP_ASSERT(tp_context_get_use_conductor_thread(ctx));
+    TP_ASSERT_OK(tp_context_set_idle_strategy(ctx, "sleep"));
+    TP_ASSERT_STREQ("sleep", tp_context_get_idle_strategy(ctx));
+    int marker = 0;
+    TP_ASSERT_OK(tp_context_set_error_handler(ctx, on_error_nop, &marker));
+    void *clientd = NULL;
+    TP_ASSERT(on_error_nop == tp_context_get_error_handler(ctx, &clientd));
+    TP_ASSERT(&marker == clientd);
+    TP_ASSERT_OK(tp_context_set_client_timeout_ns(ctx, 7000000000u));
+    TP_ASSERT_EQ_U64(7000000000u, tp_context_get_client_timeout_ns(ctx));
+    tp_context_close(ctx);
+    TP_ASSERT(NULL == tp_context_get_namespace(NULL));
+    TP_ASSERT_EQ_U64(0, tp_context_get_client_timeout_ns(NULL));
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
     TP_ASSERT_OK(tp_context_init(&ctx));
-    TP_ASSERT_EQ_I64(1000, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE));
+    TP_ASSERT_EQ_I64(1000, tp_context_get_stream_id(ctx, TP_STREAM_ANNOUNCE));
     TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_CONTROL, "aeron:ipc", 1005));
-    TP_ASSERT_EQ_I64(1005, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE)); /* announce follows control */
-    TP_ASSERT_EQ_I64(1100, tp_context_stream_id(ctx, TP_STREAM_DESCRIPTOR));
+    TP_ASSERT_EQ_I64(1005, tp_context_get_stream_id(ctx, TP_STREAM_ANNOUNCE)); /* announce follows control */
+    TP_ASSERT_EQ_I64(1100, tp_context_get_stream_id(ctx, TP_STREAM_DESCRIPTOR));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_stream(ctx, TP_STREAM_QOS, "udp://x", 1));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_shm_base_dir(ctx, "relative"));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_namespace(ctx, "../x"));
@@ -1083,6 +1139,7 @@ static void test_context_validation(void)
 int main(void)
 {
     TP_RUN(test_context_validation);
+    TP_RUN(test_context_getters);
     TP_RUN(test_offer_receive);
     TP_RUN(test_claims_in_order);
     TP_RUN(test_not_connected);
