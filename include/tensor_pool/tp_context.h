@@ -7,7 +7,7 @@
  * defaults: TP_TRANSPORT_BACKEND, TP_TRANSPORT_DIR, TP_SHM_BASE_DIR,
  * TP_NAMESPACE.
  *
- * Defaults (STREAM_ID_CONVENTIONS.md): control aeron:ipc/1000, announce = the
+ * Defaults (the SHM Tensor Pool Stream-ID Conventions): control aeron:ipc/1000, announce = the
  * control stream, descriptor 1100, QoS 1200, metadata 1300; SHM base dir
  * /dev/shm, namespace "default", allowed base dirs = {base dir}; announce,
  * QoS and hello periods 1 s; freshness window 3 x announce period; consumer
