@@ -136,8 +136,10 @@ TP_EXPORT int tp_shm_allowlist_init(tp_shm_allowlist_t **out, const char *const 
 /** Free an allowlist (NULL is fine). */
 TP_EXPORT int tp_shm_allowlist_close(tp_shm_allowlist_t *allowlist);
 
-/** Number of directories and the i-th canonical directory (NULL if out of range). */
+/** Number of directories of the allowlist. */
 TP_EXPORT size_t tp_shm_allowlist_count(const tp_shm_allowlist_t *allowlist);
+
+/** The `index`-th canonical directory of the allowlist (NULL if out of range). */
 TP_EXPORT const char *tp_shm_allowlist_dir(const tp_shm_allowlist_t *allowlist, size_t index);
 
 /**
