@@ -288,6 +288,36 @@ static void test_no_pool_message(void)
     hot_close(&f);
 }
 
+/*
+ * A commit whose descriptor claim fails with an error: the claim is consumed, the frame stays queued
+ * uncommitted (TP_PRODUCER_DEFERRED, not TP_PRODUCER_ERROR, which would say the claim was not consumed), and
+ * tp_producer_flush() publishes it.
+ */
+static void test_commit_deferred_when_descriptor_claim_fails(void)
+{
+    static hot_fixture_t f;
+    TP_ASSERT_OK(hot_open(&f, "deferred", true));
+    tp_frame_claim_t claim;
+    int64_t seq = tp_producer_try_claim(f.producer, 64, &claim);
+    TP_ASSERT_EQ_I64(0, seq);
+    memset(claim.data, 5, 64);
+    atomic_store(&f.faults.fail_try_claims, 1);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_DEFERRED, tp_frame_claim_commit(&claim, NULL, 64, NULL));
+    TP_ASSERT_EQ_I64(TP_ERR_IO, tp_errcode());
+    TP_ASSERT_EQ_I64(TP_PRODUCER_ERROR, tp_frame_claim_commit(&claim, NULL, 64, NULL)); /* consumed */
+    tp_producer_stats_t ps;
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(0, ps.frames);
+    TP_ASSERT_EQ_I64(1, tp_producer_flush(f.producer));
+    TP_ASSERT_OK(tp_producer_stats(f.producer, &ps));
+    TP_ASSERT_EQ_U64(1, ps.frames);
+    TP_ASSERT_EQ_U64(1, ps.descriptors_published);
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 1, 2000);
+    TP_ASSERT_EQ_U64(1, f.rx.frames);
+    TP_ASSERT_EQ_U64(0, f.rx.first_seq);
+    hot_close(&f);
+}
+
 /* A descriptor whose commit fails in the transport is counted as failed, not as published. */
 static void test_descriptor_commit_failure_counted(void)
 {
@@ -485,6 +515,7 @@ int main(void)
     TP_RUN(test_descriptor_stream_switch_replay_is_not_a_regression);
     TP_RUN(test_offer_empty_frame_queued);
     TP_RUN(test_no_pool_message);
+    TP_RUN(test_commit_deferred_when_descriptor_claim_fails);
     TP_RUN(test_descriptor_commit_failure_counted);
     TP_RUN(test_back_pressured_offer_leaves_slot_in_progress);
     TP_RUN(test_untrusted_hello_channels_declined);
