@@ -154,12 +154,12 @@ static int tp_bench_size(const char *backend, size_t size, size_t si, int smoke,
     }
     uint32_t nslots = size >= (1u << 20) ? 8 : 256;
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.stream_id = 20000 + (uint32_t)si;
     pc.header_nslots = nslots;
     pc.pools[0].stride_bytes = stride;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.stream_id = pc.stream_id;
     cc.on_frame = on_frame;
     cc.use_metadata = false;

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     }
     tp_context_close(ctx);
     tp_consumer_config_t config;
-    tp_consumer_config_init(&config);
+    tp_consumer_config_defaults(&config);
     config.stream_id = stream;
     config.on_frame = on_frame;
     config.clientd = &st;

@@ -72,14 +72,14 @@ static int run(const char *dir, int frames)
     tp_context_close(ctx);
 
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.stream_id = 10000;
     cc.on_frame = on_frame;
     cc.clientd = &state;
     tp_consumer_t *consumer = NULL;
 
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.stream_id = 10000;
     pc.header_nslots = 64;
     pc.pool_count = 2;

@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     }
     tp_context_close(ctx);
     tp_producer_config_t config;
-    tp_producer_config_init(&config);
+    tp_producer_config_defaults(&config);
     config.stream_id = stream;
     config.header_nslots = nslots;
     uint32_t stride = 64;
@@ -207,7 +207,7 @@ int main(int argc, char **argv)
             {
                 tpx_fill(c.data, size, c.seq);
                 rc = tp_frame_claim_commit(&c, NULL, size, &fo);
-                if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_PENDING == rc)
+                if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_QUEUED == rc || TP_PRODUCER_DEFERRED == rc)
                 {
                     rc = 0; /* accepted; published by the next call */
                 }

@@ -2,6 +2,13 @@
  * Minimal test harness: each test is a `static void name(void)`; assertions
  * print file:line and return from the test on failure. A test executable's
  * main() runs its tests with TP_RUN() and returns tp_test_finish().
+ *
+ * Filter: with $TP_TEST_FILTER set (non-empty), TP_RUN runs only the tests
+ * whose function name contains it as a substring, e.g.
+ * `TP_TEST_FILTER=stream_switch ctest --test-dir build -R descriptor
+ * --output-on-failure`. Tests left out by the filter are counted as
+ * filtered, never as passed; an executable that ran nothing because of the
+ * filter exits 77 (ctest: skipped).
  */
 #ifndef TP_TESTS_TP_TEST_H
 #define TP_TESTS_TP_TEST_H
@@ -70,6 +77,7 @@ static int tp_test_passed_count = 0;
 static int tp_test_current_failed = 0;
 static int tp_test_skipped_count = 0;
 static int tp_test_current_skipped = 0;
+static int tp_test_filtered_count = 0;
 
 /** Skip the current test (prints the reason; counted as skipped, not passed). */
 #define TP_SKIP(...) \
@@ -176,8 +184,20 @@ static int tp_test_current_skipped = 0;
     } \
     while (0)
 
+/** Whether test `name` is selected by $TP_TEST_FILTER (substring; unset or empty selects every test). */
+static inline int tp_test_selected(const char *name)
+{
+    const char *filter = getenv("TP_TEST_FILTER");
+    return NULL == filter || '\0' == filter[0] || NULL != strstr(name, filter);
+}
+
 static inline void tp_test_run(const char *name, void (*fn)(void))
 {
+    if (!tp_test_selected(name))
+    {
+        tp_test_filtered_count++;
+        return;
+    }
     tp_test_current_failed = 0;
     tp_test_current_skipped = 0;
     tp_err_clear();
@@ -202,23 +222,27 @@ static inline void tp_test_run(const char *name, void (*fn)(void))
 
 #define TP_RUN(fn) tp_test_run(#fn, fn)
 
-/** Print the summary; exit status 1 on failure, 77 (ctest: skipped) when every test skipped. */
+/**
+ * Print the summary; exit status 1 on failure, 77 (ctest: skipped) when no
+ * test passed because every test that was not filtered out skipped.
+ */
 static inline int tp_test_finish(void)
 {
+    fprintf(stderr, "%d passed, %d failed", tp_test_passed_count, tp_test_failed_count);
     if (tp_test_skipped_count > 0)
     {
-        fprintf(stderr, "%d passed, %d failed, %d skipped\n", tp_test_passed_count, tp_test_failed_count,
-            tp_test_skipped_count);
+        fprintf(stderr, ", %d skipped", tp_test_skipped_count);
     }
-    else
+    if (tp_test_filtered_count > 0)
     {
-        fprintf(stderr, "%d passed, %d failed\n", tp_test_passed_count, tp_test_failed_count);
+        fprintf(stderr, ", %d filtered out by TP_TEST_FILTER", tp_test_filtered_count);
     }
+    fprintf(stderr, "\n");
     if (tp_test_failed_count > 0)
     {
         return 1;
     }
-    return 0 == tp_test_passed_count && tp_test_skipped_count > 0 ? 77 : 0;
+    return 0 == tp_test_passed_count && (tp_test_skipped_count > 0 || tp_test_filtered_count > 0) ? 77 : 0;
 }
 
 #endif

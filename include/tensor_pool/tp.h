@@ -1,5 +1,8 @@
 /*
- * tensorpool umbrella header: include this to get the whole public API.
+ * tensorpool umbrella header of the client API: context, client, producer,
+ * consumer, tensors, errors and logging. The shared-memory layer
+ * (tensor_pool/tp_shm.h: regions, superblocks, seqlock, canonical paths) is
+ * an advanced API for tools and is included separately.
  */
 #ifndef TENSOR_POOL_TP_H
 #define TENSOR_POOL_TP_H
@@ -8,10 +11,8 @@
 #include "tensor_pool/tp_client.h"
 #include "tensor_pool/tp_consumer.h"
 #include "tensor_pool/tp_context.h"
-#include "tensor_pool/tp_driver.h"
 #include "tensor_pool/tp_log.h"
 #include "tensor_pool/tp_producer.h"
-#include "tensor_pool/tp_shm.h"
 #include "tensor_pool/tp_tensor.h"
 
 #endif

@@ -5,6 +5,10 @@
  * success and -1 on failure; the failure reason is then available from
  * tp_errcode() and tp_errmsg(), which are thread-local and valid until the
  * next failing call on the same thread.
+ *
+ * Naming (as in the Aeron C client): `tp_x_init(tp_x_t **out, ...)`
+ * allocates an object that `tp_x_close()` releases; `tp_x_defaults(&s)`
+ * fills a caller-owned configuration struct with its defaults.
  */
 #ifndef TENSOR_POOL_TP_COMMON_H
 #define TENSOR_POOL_TP_COMMON_H

@@ -59,13 +59,23 @@ typedef struct tp_frame_stct
 /** Frame callback (conductor duty cycle only). */
 typedef void (*tp_frame_handler_t)(void *clientd, const tp_frame_t *frame);
 
+/** State of a FrameProgress (wire §10.2.2, FrameProgressState; values are normative). */
+typedef enum tp_progress_state_enum
+{
+    TP_PROGRESS_STATE_UNKNOWN = 0,  /**< not a valid state: never handed to on_progress */
+    TP_PROGRESS_STATE_STARTED = 1,  /**< first report of a frame */
+    TP_PROGRESS_STATE_PROGRESS = 2, /**< more bytes written */
+    TP_PROGRESS_STATE_COMPLETE = 3  /**< the whole claimed length is written */
+} tp_progress_state_t;
+
 /**
  * FrameProgress callback (§10.2.2), for consumers configured with
  * supports_progress: a validated hint that `bytes_filled` bytes of frame
- * `seq` are written (state 1 STARTED, 2 PROGRESS, 3 COMPLETE). A hint only:
+ * `seq` are written; `state` is STARTED, PROGRESS or COMPLETE. A hint only:
  * the FrameDescriptor remains the "frame available" signal.
  */
-typedef void (*tp_progress_handler_t)(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes_filled, int state);
+typedef void (*tp_progress_handler_t)(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes_filled,
+    tp_progress_state_t state);
 
 /**
  * Cheap re-check of the seqlock. Call it AFTER reading the payload: false
@@ -115,7 +125,7 @@ typedef void (*tp_meta_blob_handler_t)(void *clientd, uint32_t meta_version, uin
 /** Longest per-consumer channel URI (bytes, with the terminating NUL). */
 #define TP_CONSUMER_CHANNEL_MAX 256
 
-/** Consumer configuration; fill with tp_consumer_config_init(). */
+/** Consumer configuration; fill with tp_consumer_config_defaults(). */
 typedef struct tp_consumer_config_stct
 {
     uint32_t stream_id;                /**< data source (default 10000) */
@@ -152,7 +162,7 @@ typedef struct tp_consumer_config_stct
 } tp_consumer_config_t;
 
 /** Fill `config` with the defaults. */
-TP_EXPORT void tp_consumer_config_init(tp_consumer_config_t *config);
+TP_EXPORT void tp_consumer_config_defaults(tp_consumer_config_t *config);
 
 /** Consumer counters (monotonic unless noted). */
 typedef struct tp_consumer_stats_stct

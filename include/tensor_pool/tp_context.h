@@ -7,7 +7,7 @@
  * defaults: TP_TRANSPORT_BACKEND, TP_TRANSPORT_DIR, TP_SHM_BASE_DIR,
  * TP_NAMESPACE.
  *
- * Defaults (STREAM_ID_CONVENTIONS.md): control aeron:ipc/1000, announce = the
+ * Defaults (the SHM Tensor Pool Stream-ID Conventions): control aeron:ipc/1000, announce = the
  * control stream, descriptor 1100, QoS 1200, metadata 1300; SHM base dir
  * /dev/shm, namespace "default", allowed base dirs = {base dir}; announce,
  * QoS and hello periods 1 s; freshness window 3 x announce period; consumer
@@ -63,10 +63,10 @@ TP_EXPORT int tp_context_set_transport_dir(tp_context_t *ctx, const char *dir);
 TP_EXPORT int tp_context_set_stream(tp_context_t *ctx, tp_stream_kind_t kind, const char *channel, int32_t stream_id);
 
 /** Channel of a logical stream (never NULL for a valid kind). */
-TP_EXPORT const char *tp_context_stream_channel(const tp_context_t *ctx, tp_stream_kind_t kind);
+TP_EXPORT const char *tp_context_get_stream_channel(const tp_context_t *ctx, tp_stream_kind_t kind);
 
 /** Stream id of a logical stream (-1 for an invalid kind). */
-TP_EXPORT int32_t tp_context_stream_id(const tp_context_t *ctx, tp_stream_kind_t kind);
+TP_EXPORT int32_t tp_context_get_stream_id(const tp_context_t *ctx, tp_stream_kind_t kind);
 
 /** SHM base directory for regions created by producers (default /dev/shm or $TP_SHM_BASE_DIR). */
 TP_EXPORT int tp_context_set_shm_base_dir(tp_context_t *ctx, const char *dir);
@@ -135,6 +135,55 @@ TP_EXPORT int tp_context_set_error_handler(tp_context_t *ctx, tp_error_handler_t
 
 /** Default timeout of the blocking helpers when they are given 0 (default 10 s). */
 TP_EXPORT int tp_context_set_client_timeout_ns(tp_context_t *ctx, uint64_t timeout_ns);
+
+/* ------------------------------------------------------------------------- */
+/* Getters: the values set (or defaulted); a NULL ctx gives NULL / 0 / false.  */
+/* ------------------------------------------------------------------------- */
+
+/** Transport backend name ("embedded" or "aeron"). */
+TP_EXPORT const char *tp_context_get_transport_backend(const tp_context_t *ctx);
+
+/** Transport directory ("" = the transport's default). */
+TP_EXPORT const char *tp_context_get_transport_dir(const tp_context_t *ctx);
+
+/** SHM base directory. */
+TP_EXPORT const char *tp_context_get_shm_base_dir(const tp_context_t *ctx);
+
+/** Namespace of the canonical layout. */
+TP_EXPORT const char *tp_context_get_namespace(const tp_context_t *ctx);
+
+/** Number of base directories added with tp_context_add_allowed_base_dir(). */
+TP_EXPORT size_t tp_context_get_allowed_base_dir_count(const tp_context_t *ctx);
+
+/** Allowed base directory `index` (NULL when out of range). */
+TP_EXPORT const char *tp_context_get_allowed_base_dir(const tp_context_t *ctx, size_t index);
+
+/** Announce period. */
+TP_EXPORT uint64_t tp_context_get_announce_period_ns(const tp_context_t *ctx);
+
+/** QoS period. */
+TP_EXPORT uint64_t tp_context_get_qos_interval_ns(const tp_context_t *ctx);
+
+/** ConsumerHello period. */
+TP_EXPORT uint64_t tp_context_get_hello_interval_ns(const tp_context_t *ctx);
+
+/** Announce freshness window as set (0 = 3 x announce period). */
+TP_EXPORT uint64_t tp_context_get_freshness_window_ns(const tp_context_t *ctx);
+
+/** Consumer stale timeout as set (0 = 4 x max(hello, QoS) interval). */
+TP_EXPORT uint64_t tp_context_get_consumer_stale_timeout_ns(const tp_context_t *ctx);
+
+/** Whether tp_client_start() runs the conductor on its own thread. */
+TP_EXPORT bool tp_context_get_use_conductor_thread(const tp_context_t *ctx);
+
+/** Idle strategy name of the conductor thread. */
+TP_EXPORT const char *tp_context_get_idle_strategy(const tp_context_t *ctx);
+
+/** Error handler (NULL: errors are logged); its clientd in `*clientd` when `clientd` is not NULL. */
+TP_EXPORT tp_error_handler_t tp_context_get_error_handler(const tp_context_t *ctx, void **clientd);
+
+/** Default timeout of the blocking helpers. */
+TP_EXPORT uint64_t tp_context_get_client_timeout_ns(const tp_context_t *ctx);
 
 #ifdef __cplusplus
 }

@@ -37,14 +37,22 @@ extern "C" {
 /** Opaque producer. */
 typedef struct tp_producer_stct tp_producer_t;
 
-/** Hot-path result codes (negative). */
-#define TP_PRODUCER_ERROR (-1L)          /**< tp_errmsg() says why (e.g. bad tensor header) */
+/*
+ * Hot-path result codes (negative). Where a code has the meaning of an Aeron
+ * publication result it keeps Aeron's value (-2 back pressured, -4 closed);
+ * the other Aeron values are never returned: -3 (admin action) is retried
+ * internally, -5 (max position exceeded) and -6 (error) of the descriptor
+ * publication are reported as TP_PRODUCER_ERROR, and "not connected" is not
+ * an error here (the frame is committed, its descriptor dropped and counted).
+ */
+#define TP_PRODUCER_ERROR (-1L)          /**< tp_errmsg() says why (e.g. bad tensor header); a claim is not consumed */
 #define TP_PRODUCER_BACK_PRESSURED (-2L) /**< descriptor stream full; nothing happened, retry */
 #define TP_PRODUCER_CLOSED (-4L)         /**< the producer or its publication is closed */
 #define TP_PRODUCER_NO_POOL (-7L)        /**< no pool stride fits the payload; frame dropped and counted; tp_errmsg() names the sizes */
 #define TP_PRODUCER_CLAIMS_FULL (-8L)    /**< too many claims in flight (max_claims); commit or abort some */
-#define TP_PRODUCER_NOT_ATTACHED (-10L) /**< driver mode: no valid lease right now (driver restarting, lease lost); nothing happened, retry */
-#define TP_PRODUCER_PENDING (-9L)        /**< commit accepted, descriptor waits for earlier claims (in order) */
+#define TP_PRODUCER_QUEUED (-9L)         /**< frame accepted, queued behind earlier open claims: published in sequence order once they commit or abort */
+#define TP_PRODUCER_DEFERRED (-10L)      /**< claim consumed, but its descriptor publication failed: the frame stays queued (not committed); tp_errmsg() says why; the next hot-path call or tp_producer_flush() retries */
+#define TP_PRODUCER_NOT_ATTACHED (-11L) /**< driver mode: no valid lease right now (driver restarting, lease lost); nothing happened, retry */
 
 /** Entries of tp_producer_config_t.per_consumer_channels. */
 #define TP_PRODUCER_CHANNEL_ALLOW_MAX 4
@@ -65,7 +73,7 @@ typedef struct tp_pool_config_stct
     uint32_t stride_bytes; /**< payload capacity of each slot */
 } tp_pool_config_t;
 
-/** Producer configuration; fill with tp_producer_config_init(). */
+/** Producer configuration; fill with tp_producer_config_defaults(). */
 typedef struct tp_producer_config_stct
 {
     uint32_t stream_id;            /**< data source stream id (default 10000) */
@@ -94,7 +102,7 @@ typedef struct tp_producer_config_stct
 } tp_producer_config_t;
 
 /** Fill `config` with the defaults. */
-TP_EXPORT void tp_producer_config_init(tp_producer_config_t *config);
+TP_EXPORT void tp_producer_config_defaults(tp_producer_config_t *config);
 
 /** Per-frame options (NULL = defaults). */
 typedef struct tp_frame_options_stct
@@ -150,7 +158,9 @@ typedef struct tp_producer_stats_stct
  * Copy the payload into the smallest pool whose stride fits `length`, write
  * the slot through the seqlock and publish the FrameDescriptor. `tensor`
  * NULL describes a 1-D UINT8 tensor of `length` bytes. Returns the sequence
- * number (>= 0) or a TP_PRODUCER_* code.
+ * number (>= 0) or a TP_PRODUCER_* code; TP_PRODUCER_QUEUED when claims are
+ * open: the payload is copied and the frame published after them, in
+ * sequence order.
  */
 TP_EXPORT int64_t tp_producer_offer(tp_producer_t *producer, const tp_tensor_header_t *tensor, const void *payload,
     size_t length, const tp_frame_options_t *options);
@@ -170,12 +180,13 @@ TP_EXPORT int64_t tp_producer_try_claim(tp_producer_t *producer, size_t length, 
  * sequence order. The payload is not copied again. The claim is always
  * consumed (unless -1/TP_PRODUCER_ERROR is returned for invalid arguments).
  * Returns the sequence number when the frame is published now;
- * TP_PRODUCER_PENDING when earlier claims are still open (it is published
- * when they commit or abort), and also when the descriptor publication
- * failed (the frame stays queued, uncommitted; tp_errmsg() says why and the
- * next hot-path call or tp_producer_flush() retries); TP_PRODUCER_BACK_PRESSURED when the
- * descriptor stream is full: the slot is then NOT yet committed, and the
- * next hot-path call or tp_producer_flush() commits and announces it first.
+ * TP_PRODUCER_QUEUED when earlier claims are still open (it is published
+ * when they commit or abort); TP_PRODUCER_DEFERRED when the descriptor
+ * publication failed (the frame stays queued, uncommitted; tp_errmsg() says
+ * why and the next hot-path call or tp_producer_flush() retries);
+ * TP_PRODUCER_BACK_PRESSURED when the descriptor stream is full: the slot is
+ * then NOT yet committed, and the next hot-path call or tp_producer_flush()
+ * commits and announces it first.
  */
 TP_EXPORT int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t *tensor, size_t length,
     const tp_frame_options_t *options);

@@ -136,8 +136,10 @@ TP_EXPORT int tp_shm_allowlist_init(tp_shm_allowlist_t **out, const char *const 
 /** Free an allowlist (NULL is fine). */
 TP_EXPORT int tp_shm_allowlist_close(tp_shm_allowlist_t *allowlist);
 
-/** Number of directories and the i-th canonical directory (NULL if out of range). */
+/** Number of directories of the allowlist. */
 TP_EXPORT size_t tp_shm_allowlist_count(const tp_shm_allowlist_t *allowlist);
+
+/** The `index`-th canonical directory of the allowlist (NULL if out of range). */
 TP_EXPORT const char *tp_shm_allowlist_dir(const tp_shm_allowlist_t *allowlist, size_t index);
 
 /**
@@ -224,7 +226,7 @@ TP_EXPORT int tp_shm_superblock_validate(const tp_shm_superblock_t *superblock,
 /** A mapped header ring or payload pool (opaque). */
 typedef struct tp_shm_region_stct tp_shm_region_t;
 
-/** Options for tp_shm_region_create(); initialize with tp_shm_create_options_init(). */
+/** Options for tp_shm_region_create(); initialize with tp_shm_create_options_defaults(). */
 typedef struct tp_shm_create_options_stct
 {
     uint32_t file_mode;     /**< default 0600; 0660 for shared-group deployments */
@@ -236,7 +238,7 @@ typedef struct tp_shm_create_options_stct
 } tp_shm_create_options_t;
 
 /** Fill `opts` with the defaults documented in tp_shm_create_options_t. */
-TP_EXPORT void tp_shm_create_options_init(tp_shm_create_options_t *opts);
+TP_EXPORT void tp_shm_create_options_defaults(tp_shm_create_options_t *opts);
 
 /**
  * Create a region file at `path` (must not exist: O_CREAT|O_EXCL|O_NOFOLLOW),

@@ -15,7 +15,10 @@ extern "C" {
 /** MAX_DIMS of wire v1.2 (changing it needs a new layout_version). */
 #define TP_MAX_DIMS 8
 
-/** Scalar element type (wire §15.8 registry; values are normative). */
+/**
+ * Scalar element type (wire §15.8 registry; values are normative). 12 is
+ * not assigned by the wire v1.2 registry (and is rejected as TP_DROP_DTYPE).
+ */
 typedef enum tp_dtype_enum
 {
     TP_DTYPE_UNKNOWN = 0,

@@ -13,7 +13,12 @@
 #include "common/tp_log.h"
 #include "shm/tp_shm_lib.h"
 
-void tp_consumer_config_init(tp_consumer_config_t *config)
+_Static_assert(TP_PROGRESS_STATE_STARTED == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED &&
+        TP_PROGRESS_STATE_PROGRESS == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_PROGRESS &&
+        TP_PROGRESS_STATE_COMPLETE == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_COMPLETE,
+    "tp_progress_state_t must keep the wire values of FrameProgressState");
+
+void tp_consumer_config_defaults(tp_consumer_config_t *config)
 {
     if (NULL == config)
     {
@@ -86,7 +91,8 @@ void tp_consumer_handle_progress(tp_consumer_t *c, const uint8_t *buffer, size_t
         max_stride = st > max_stride ? st : max_stride;
     }
     bool regress = c->progress_valid && c->progress_seq == seq && filled < c->progress_bytes;
-    if (NULL == c->ring || epoch != c->epoch || filled > max_stride || regress || state < 1 || state > 3)
+    if (NULL == c->ring || epoch != c->epoch || filled > max_stride || regress || state < TP_PROGRESS_STATE_STARTED ||
+        state > TP_PROGRESS_STATE_COMPLETE)
     {
         tp_counter_add(&c->progress_dropped, 1);
         return;
@@ -97,7 +103,7 @@ void tp_consumer_handle_progress(tp_consumer_t *c, const uint8_t *buffer, size_t
     tp_counter_add(&c->progress_received, 1);
     if (NULL != c->config.on_progress)
     {
-        c->config.on_progress(c->config.clientd, epoch, seq, filled, state);
+        c->config.on_progress(c->config.clientd, epoch, seq, filled, (tp_progress_state_t)state);
     }
 }
 

@@ -119,7 +119,7 @@ int tp_context_set_stream(tp_context_t *ctx, tp_stream_kind_t kind, const char *
     return 0;
 }
 
-const char *tp_context_stream_channel(const tp_context_t *ctx, tp_stream_kind_t kind)
+const char *tp_context_get_stream_channel(const tp_context_t *ctx, tp_stream_kind_t kind)
 {
     if (NULL == ctx || (int)kind < 0 || kind >= TP_STREAM_KIND_COUNT)
     {
@@ -128,13 +128,92 @@ const char *tp_context_stream_channel(const tp_context_t *ctx, tp_stream_kind_t 
     return ctx->channel[kind];
 }
 
-int32_t tp_context_stream_id(const tp_context_t *ctx, tp_stream_kind_t kind)
+int32_t tp_context_get_stream_id(const tp_context_t *ctx, tp_stream_kind_t kind)
 {
     if (NULL == ctx || (int)kind < 0 || kind >= TP_STREAM_KIND_COUNT)
     {
         return -1;
     }
     return ctx->stream_id[kind];
+}
+
+const char *tp_context_get_transport_backend(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->backend : NULL;
+}
+
+const char *tp_context_get_transport_dir(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->transport_dir : NULL;
+}
+
+const char *tp_context_get_shm_base_dir(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->shm_base_dir : NULL;
+}
+
+const char *tp_context_get_namespace(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->namespace_name : NULL;
+}
+
+size_t tp_context_get_allowed_base_dir_count(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->allowed_dir_count : 0;
+}
+
+const char *tp_context_get_allowed_base_dir(const tp_context_t *ctx, size_t index)
+{
+    return NULL != ctx && index < ctx->allowed_dir_count ? ctx->allowed_dirs[index] : NULL;
+}
+
+uint64_t tp_context_get_announce_period_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->announce_period_ns : 0;
+}
+
+uint64_t tp_context_get_qos_interval_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->qos_interval_ns : 0;
+}
+
+uint64_t tp_context_get_hello_interval_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->hello_interval_ns : 0;
+}
+
+uint64_t tp_context_get_freshness_window_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->freshness_window_ns : 0;
+}
+
+uint64_t tp_context_get_consumer_stale_timeout_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->consumer_stale_timeout_ns : 0;
+}
+
+bool tp_context_get_use_conductor_thread(const tp_context_t *ctx)
+{
+    return NULL != ctx && ctx->use_conductor_thread;
+}
+
+const char *tp_context_get_idle_strategy(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->idle_strategy : NULL;
+}
+
+tp_error_handler_t tp_context_get_error_handler(const tp_context_t *ctx, void **clientd)
+{
+    if (NULL != clientd)
+    {
+        *clientd = NULL != ctx ? ctx->error_handler_clientd : NULL;
+    }
+    return NULL != ctx ? ctx->error_handler : NULL;
+}
+
+uint64_t tp_context_get_client_timeout_ns(const tp_context_t *ctx)
+{
+    return NULL != ctx ? ctx->client_timeout_ns : 0;
 }
 
 bool tp_context_same_stream(const tp_context_t *ctx, tp_stream_kind_t a, tp_stream_kind_t b)

@@ -18,7 +18,7 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
-void tp_producer_config_init(tp_producer_config_t *config)
+void tp_producer_config_defaults(tp_producer_config_t *config)
 {
     if (NULL == config)
     {
@@ -271,7 +271,7 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
         fill_header(p, e, tensor, length, options);
         e->ready = true;
         p->count++;
-        return TP_PRODUCER_PENDING;
+        return TP_PRODUCER_QUEUED;
     }
     /*
      * Write the slot first (in progress, payload) under the next seq WITHOUT taking it, then claim the
@@ -405,16 +405,16 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
     {
         return (int64_t)seq;
     }
-    if (f < 0 && p->entries[p->head].seq == seq && TP_PRODUCER_ERROR != f)
+    if (f < 0 && p->entries[p->head].seq == seq)
     {
-        return f;
+        /*
+         * The claim is consumed: -1 (TP_PRODUCER_ERROR) would say it was not. A descriptor publication error
+         * leaves the frame queued, uncommitted, like back pressure; tp_errmsg() keeps the reason and the next
+         * hot-path call or tp_producer_flush() retries (and reports) it.
+         */
+        return TP_PRODUCER_ERROR != f ? f : TP_PRODUCER_DEFERRED;
     }
-    /*
-     * The claim is consumed: -1 (TP_PRODUCER_ERROR) would say it was not. A descriptor publication error leaves
-     * the frame queued, uncommitted, like back pressure; tp_errmsg() keeps the reason and the next hot-path call
-     * or tp_producer_flush() retries (and reports) it.
-     */
-    return TP_PRODUCER_PENDING;
+    return TP_PRODUCER_QUEUED; /* behind earlier frames still open or waiting for descriptor space */
 }
 
 int tp_frame_claim_abort(tp_frame_claim_t *claim)

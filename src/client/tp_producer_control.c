@@ -250,23 +250,6 @@ void tp_producer_destroy(tp_producer_t *p)
 /* Control plane (conductor)                                                  */
 /* ------------------------------------------------------------------------- */
 
-void tp_producer_offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t *buf, size_t len)
-{
-    for (int i = 0; i < TP_ADMIN_RETRIES; i++)
-    {
-        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
-        if (TP_PUBLICATION_ADMIN_ACTION != rc)
-        {
-            if (rc < 0 && TP_PUBLICATION_NOT_CONNECTED != rc && TP_PUBLICATION_BACK_PRESSURED != rc)
-            {
-                tp_err_set(TP_ERR_IO, "offer on stream %d failed (%lld)", tp_publication_stream_id(pub), (long long)rc);
-                tp_client_report_error(p->client, "producer control plane");
-            }
-            return;
-        }
-    }
-}
-
 int tp_producer_send_announce(tp_producer_t *p, uint64_t now_ns)
 {
     const tp_producer_regions_t *r = p->regions;
@@ -462,6 +445,40 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
     {
         c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
     }
+}
+
+/*
+ * Conductor (or the application thread inline in invoker mode): take a new
+ * layout handed over by tp_producer_change_layout(), announce it at once
+ * (§10.1.1 "on change"), with DataSourceAnnounce and QosProducer of the new
+ * epoch, and keep the old regions mapped and on disk for the grace period.
+ */
+int tp_producer_apply_pending_layout(tp_producer_t *p, uint64_t now_ns)
+{
+    tp_producer_regions_t *n = atomic_exchange_explicit(&p->pending_regions, NULL, memory_order_acq_rel);
+    if (NULL == n)
+    {
+        return 0;
+    }
+    const tp_context_t *ctx = &p->client->ctx;
+    tp_producer_regions_t *old = p->regions;
+    old->retire_at_ns = now_ns + tp_context_freshness_ns(ctx);
+    old->next = p->retired;
+    p->retired = old;
+    p->regions = n;
+    atomic_store_explicit(&p->current_seq, 0, memory_order_release); /* the application thread waits meanwhile */
+    tp_producer_send_announce(p, now_ns);
+    tp_producer_send_data_source(p, now_ns, true);
+    p->meta_dirty = false;
+    p->announce_requested = false;
+    p->next_announce_ns = now_ns + ctx->announce_period_ns;
+    tp_producer_send_qos(p);
+    p->next_qos_ns = now_ns + ctx->qos_interval_ns;
+    tp_counter_add(&p->layout_changes, 1);
+    TP_LOG_INFO("producer", "stream %u: layout changed, epoch %llu -> %llu (%u slots, %zu pools)", p->config.stream_id,
+        (unsigned long long)old->epoch, (unsigned long long)n->epoch, n->header_nslots, n->pool_count);
+    atomic_store_explicit(&p->applied_epoch, n->epoch, memory_order_release);
+    return 1;
 }
 
 int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)

@@ -4,13 +4,15 @@
  *
  *   tp_producer.c          application thread: hot path (offer, try_claim,
  *                          commit, abort, progress, flush), stats/accessors
- *   tp_producer_regions.c  regions and epochs: creation (conductor at add,
- *                          application thread at a layout change), the
- *                          layout change hand-over (application thread ->
- *                          conductor), retirement (conductor)
+ *   tp_producer_regions.c  regions and epochs: validation, creation
+ *                          (conductor at add, application thread at a
+ *                          layout change), release, retirement (conductor)
+ *   tp_producer_layout.c   application thread: tp_producer_change_layout,
+ *                          handing new regions over to the conductor
  *   tp_producer_control.c  conductor: creation/destruction, ShmPoolAnnounce,
  *                          QosProducer, consumer table (ConsumerHello,
- *                          QosConsumer), progress policy, duty cycle
+ *                          QosConsumer), progress policy, applying a layout
+ *                          change, duty cycle
  *   tp_producer_fanout.c   conductor: per-consumer descriptor/control
  *                          streams (§5) and the fan-out of committed frames
  *                          and progress handed over by the application thread
@@ -30,6 +32,7 @@
 #include "client/tp_client_internal.h"
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
+#include "common/tp_error.h"
 #include "tp_sbe/wire.h"
 
 #define TP_DESCRIPTOR_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH)
@@ -263,6 +266,28 @@ static inline void tp_producer_encode_progress(const tp_producer_t *p, uint8_t *
     tp_sbe_wire_frame_progress_set_state(&m, (tp_sbe_wire_frame_progress_state_t)state);
 }
 
+/*
+ * Conductor: offer a control-plane message, retrying admin actions; real
+ * errors go to the client's error handler (not connected and back pressure
+ * are not errors for the periodic control plane).
+ */
+static inline void tp_producer_offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t *buf, size_t len)
+{
+    for (int i = 0; i < TP_ADMIN_RETRIES; i++)
+    {
+        int64_t rc = tp_publication_offer(pub, buf, len, NULL, NULL);
+        if (TP_PUBLICATION_ADMIN_ACTION != rc)
+        {
+            if (rc < 0 && TP_PUBLICATION_NOT_CONNECTED != rc && TP_PUBLICATION_BACK_PRESSURED != rc)
+            {
+                tp_err_set(TP_ERR_IO, "offer on stream %d failed (%lld)", tp_publication_stream_id(pub), (long long)rc);
+                tp_client_report_error(p->client, "producer control plane");
+            }
+            return;
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------- */
 /* tp_producer.c (application thread)                                         */
 /* ------------------------------------------------------------------------- */
@@ -297,8 +322,6 @@ void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t 
  * TP_PRODUCER_NOT_ATTACHED otherwise.
  */
 int64_t tp_producer_driver_gate(tp_producer_t *p);
-/* Conductor: take and announce a layout handed over by tp_producer_change_layout. Returns work count. */
-int tp_producer_apply_pending_layout(tp_producer_t *p, uint64_t now_ns);
 /* Conductor: remove superseded epochs whose grace period is over. Returns work count. */
 int tp_producer_retire_regions(tp_producer_t *p, uint64_t now_ns);
 
@@ -314,8 +337,11 @@ int tp_producer_poll_ready(tp_producer_t *producer);
 int tp_producer_do_work(tp_producer_t *producer, uint64_t now_ns);
 /* Release everything. */
 void tp_producer_destroy(tp_producer_t *producer);
-/* Offer a control-plane message, retrying admin actions; real errors go to the client's error handler. */
-void tp_producer_offer_control(tp_producer_t *p, tp_publication_t *pub, const uint8_t *buf, size_t len);
+/*
+ * Conductor (or the application thread inline in invoker mode): take and
+ * announce a layout handed over by tp_producer_change_layout. Returns work count.
+ */
+int tp_producer_apply_pending_layout(tp_producer_t *p, uint64_t now_ns);
 /* ShmPoolAnnounce of the conductor's regions. Returns 0 or -1. */
 int tp_producer_send_announce(tp_producer_t *p, uint64_t now_ns);
 /* QosProducer. */

@@ -1,10 +1,9 @@
 /*
- * Producer regions and epochs (wire spec §15.2, §15.21a): creation of the
- * regions of an epoch in the canonical layout (conductor at the add,
- * application thread at a layout change), the layout change itself
- * (application thread, handing the new regions to the conductor through
- * `pending_regions`), its announcement (conductor, or inline in invoker
- * mode) and the retirement of superseded epochs (conductor).
+ * Producer regions and epochs (wire spec §15.2, §15.21a): validation of a
+ * layout, creation of the regions of an epoch in the canonical layout
+ * (conductor at the add, application thread at a layout change), their
+ * release, and the retirement of superseded epochs (conductor). Calls
+ * nothing else of the producer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -112,7 +111,7 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
         layout.strides[i] = pools[i].stride_bytes;
     }
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
     opts.prefault = p->config.prefault;
     tp_shm_epoch_set_t set;
@@ -195,145 +194,6 @@ uint32_t tp_producer_effective_max_claims(const tp_producer_config_t *config, ui
         m = nslots > 1 ? nslots / 2 : 1;
     }
     return m;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Layout change (application thread)                                          */
-/* ------------------------------------------------------------------------- */
-
-int tp_producer_layout(const tp_producer_t *p, tp_producer_layout_t *layout)
-{
-    if (NULL == p || NULL == layout || NULL == p->hot)
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_layout: NULL argument");
-    }
-    memset(layout, 0, sizeof(*layout));
-    layout->header_nslots = p->hot->header_nslots;
-    layout->pool_count = p->hot->pool_count;
-    for (size_t i = 0; i < p->hot->pool_count; i++)
-    {
-        layout->pools[i].pool_id = p->hot->pool_ids[i];
-        layout->pools[i].stride_bytes = p->hot->strides[i];
-    }
-    return 0;
-}
-
-int tp_producer_change_layout(tp_producer_t *p, const tp_producer_layout_t *layout)
-{
-    if (NULL == p || NULL == layout)
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_change_layout: NULL argument");
-    }
-    if (!p->active)
-    {
-        return tp_err_set(TP_ERR_CLOSED, "tp_producer_change_layout: producer closed");
-    }
-    if (p->driver_mode)
-    {
-        return tp_err_set(TP_ERR_UNSUPPORTED, "tp_producer_change_layout: in driver mode the driver owns the layout; "
-            "change the stream's profile in the driver configuration");
-    }
-    if (tp_producer_validate_layout(layout->header_nslots, layout->pool_count, layout->pools) < 0)
-    {
-        return tp_err_prepend("tp_producer_change_layout");
-    }
-    if (p->count > 0)
-    {
-        tp_producer_flush_entries(p); /* committed frames waiting for descriptor space go out in the old epoch */
-    }
-    if (p->count > 0)
-    {
-        return tp_err_set(TP_ERR_STATE,
-            "tp_producer_change_layout: %u frame(s) still open or back-pressured: commit/abort the claims or "
-            "tp_producer_flush() first", p->count);
-    }
-    uint32_t max_claims = tp_producer_effective_max_claims(&p->config, layout->header_nslots);
-    if (max_claims > p->entries_capacity)
-    {
-        tp_producer_entry_t *entries = calloc(max_claims, sizeof(*entries));
-        if (NULL == entries)
-        {
-            return tp_err_set(TP_ERR_NO_MEMORY, "tp_producer_change_layout: out of memory");
-        }
-        free(p->entries);
-        p->entries = entries;
-        p->entries_capacity = max_claims;
-    }
-    tp_producer_regions_t *n = tp_producer_regions_create(p, layout->header_nslots, layout->pool_count, layout->pools,
-        p->hot->epoch + 1);
-    if (NULL == n)
-    {
-        return tp_err_prepend("tp_producer_change_layout");
-    }
-    uint64_t epoch = n->epoch;
-    tp_client_t *client = p->client;
-    atomic_store_explicit(&p->pending_regions, n, memory_order_release);
-    if (!atomic_load(&client->threaded))
-    {
-        tp_producer_apply_pending_layout(p, tp_clock_mono_ns()); /* invoker mode: this thread runs the duty cycle */
-    }
-    else
-    {
-        uint64_t deadline = tp_clock_mono_ns() + client->ctx.client_timeout_ns;
-        while (atomic_load_explicit(&p->applied_epoch, memory_order_acquire) != epoch)
-        {
-            if (tp_clock_mono_ns() > deadline)
-            {
-                tp_producer_regions_t *back = atomic_exchange_explicit(&p->pending_regions, NULL, memory_order_acq_rel);
-                if (back == n)
-                {
-                    tp_producer_regions_free(n, true); /* never announced: the old layout stays in use */
-                    return tp_err_set(TP_ERR_TIMEOUT, "tp_producer_change_layout: conductor did not answer within "
-                        "%llu ns", (unsigned long long)client->ctx.client_timeout_ns);
-                }
-                deadline = UINT64_MAX; /* the conductor took it: its answer is a few offers away */
-            }
-            tp_sleep_ns(50000);
-        }
-    }
-    /* the conductor announced the new epoch: switch the hot path, sequence numbers restart at 0 (§15.2) */
-    p->hot = n;
-    p->max_claims = max_claims;
-    p->head = 0;
-    p->count = 0;
-    p->next_seq = 0;
-    atomic_store_explicit(&p->current_seq, 0, memory_order_release);
-    atomic_store(&p->epoch, epoch);
-    return 0;
-}
-
-/*
- * Conductor (or the application thread inline in invoker mode): take a new
- * layout handed over by tp_producer_change_layout(), announce it at once
- * (§10.1.1 "on change"), with DataSourceAnnounce and QosProducer of the new
- * epoch, and keep the old regions mapped and on disk for the grace period.
- */
-int tp_producer_apply_pending_layout(tp_producer_t *p, uint64_t now_ns)
-{
-    tp_producer_regions_t *n = atomic_exchange_explicit(&p->pending_regions, NULL, memory_order_acq_rel);
-    if (NULL == n)
-    {
-        return 0;
-    }
-    const tp_context_t *ctx = &p->client->ctx;
-    tp_producer_regions_t *old = p->regions;
-    old->retire_at_ns = now_ns + tp_context_freshness_ns(ctx);
-    old->next = p->retired;
-    p->retired = old;
-    p->regions = n;
-    atomic_store_explicit(&p->current_seq, 0, memory_order_release); /* the application thread waits meanwhile */
-    tp_producer_send_announce(p, now_ns);
-    tp_producer_send_data_source(p, now_ns, true);
-    p->meta_dirty = false;
-    p->announce_requested = false;
-    p->next_announce_ns = now_ns + ctx->announce_period_ns;
-    tp_producer_send_qos(p);
-    p->next_qos_ns = now_ns + ctx->qos_interval_ns;
-    tp_counter_add(&p->layout_changes, 1);
-    TP_LOG_INFO("producer", "stream %u: layout changed, epoch %llu -> %llu (%u slots, %zu pools)", p->config.stream_id,
-        (unsigned long long)old->epoch, (unsigned long long)n->epoch, n->header_nslots, n->pool_count);
-    atomic_store_explicit(&p->applied_epoch, n->epoch, memory_order_release);
-    return 1;
 }
 
 /* Conductor: unmap and remove superseded epochs whose grace period is over. */

@@ -90,7 +90,7 @@ int tp_driver_stream_new_epoch(tp_driver_t *d, tp_driver_stream_t *s, uint64_t n
     memcpy(layout.pool_ids, p->pool_ids, p->pool_count * sizeof(p->pool_ids[0]));
     memcpy(layout.strides, p->strides, p->pool_count * sizeof(p->strides[0]));
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.file_mode = c->permissions_mode;
     opts.prefault = c->prefault_shm;
     opts.mlock = c->mlock_shm;

@@ -214,7 +214,7 @@ int tp_shm_superblock_validate(const tp_shm_superblock_t *sb, const tp_shm_regio
 /* Regions                                                                    */
 /* ------------------------------------------------------------------------- */
 
-void tp_shm_create_options_init(tp_shm_create_options_t *opts)
+void tp_shm_create_options_defaults(tp_shm_create_options_t *opts)
 {
     if (NULL != opts)
     {
@@ -288,7 +288,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
     *out = NULL;
     if (NULL == opts_in)
     {
-        tp_shm_create_options_init(&opts);
+        tp_shm_create_options_defaults(&opts);
     }
     else
     {

@@ -276,7 +276,8 @@ int tp_transport_async_add_publication_poll(tp_publication_t **pub, tp_async_add
         return -1;
     }
     tp_transport_t *t = async->transport;
-    if (NULL != t->ctx.faults && NULL != t->ctx.faults->fail_claim_commit &&
+    if (NULL != t->ctx.faults &&
+        (NULL != t->ctx.faults->fail_claim_commit || NULL != t->ctx.faults->fail_try_claim) &&
         tp_transport_faults_wrap_publication(p, t->ctx.faults) < 0)
     {
         p->ops->close(p->impl);

@@ -85,6 +85,11 @@ typedef struct tp_transport_faults_stct
      * (the claimed space becomes padding) and fails the commit with TP_ERR_IO.
      */
     bool (*fail_claim_commit)(void *clientd);
+    /**
+     * Asked by every tp_publication_try_claim: true fails it with
+     * TP_PUBLICATION_ERROR (tp_errcode() TP_ERR_IO) and claims nothing.
+     */
+    bool (*fail_try_claim)(void *clientd);
     void *clientd;
 } tp_transport_faults_t;
 

@@ -1,8 +1,9 @@
 /*
  * Fault injection through the transport context (tp_transport_faults_t): a
- * publication decorator whose claim commits ask the fail_claim_commit hook
- * first. Installed only on publications of a transport whose context sets
- * that hook; every other operation is forwarded to the backend as is.
+ * publication decorator whose claims and claim commits ask the
+ * fail_try_claim / fail_claim_commit hooks first. Installed only on
+ * publications of a transport whose context sets one of them; every other
+ * operation is forwarded to the backend as is.
  */
 #include <stdlib.h>
 
@@ -28,6 +29,11 @@ static int64_t faulty_offerv(void *impl, const struct iovec *iov, size_t iovcnt,
 static int64_t faulty_try_claim(void *impl, size_t length, tp_buffer_claim_t *claim)
 {
     tp_faulty_publication_t *f = impl;
+    if (NULL != f->faults->fail_try_claim && f->faults->fail_try_claim(f->faults->clientd))
+    {
+        tp_err_set(TP_ERR_IO, "tp_publication_try_claim: failure injected (tp_transport_faults_t)");
+        return TP_PUBLICATION_ERROR;
+    }
     int64_t rc = f->ops->try_claim(f->impl, length, claim);
     if (rc > 0)
     {
@@ -51,7 +57,7 @@ static int faulty_commit(tp_buffer_claim_t *claim)
 {
     const tp_faulty_publication_t *f;
     const tp_publication_ops_t *ops = faulty_unwrap_claim(claim, &f);
-    if (f->faults->fail_claim_commit(f->faults->clientd))
+    if (NULL != f->faults->fail_claim_commit && f->faults->fail_claim_commit(f->faults->clientd))
     {
         ops->abort(claim); /* keep the log consistent: the claimed space becomes padding */
         return tp_err_set(TP_ERR_IO, "tp_buffer_claim_commit: failure injected (tp_transport_faults_t)");

@@ -121,9 +121,10 @@ struct tp_transport_stct
 };
 
 /**
- * Fault injection (tp_transport_faults_t.fail_claim_commit): wrap a new
- * publication's ops so that its claim commits ask the hook first. Called
- * when the add completes, only when the hook is set. Returns 0 or -1.
+ * Fault injection (tp_transport_faults_t.fail_try_claim, fail_claim_commit):
+ * wrap a new publication's ops so that its claims and claim commits ask the
+ * hooks first. Called when the add completes, only when one of these hooks
+ * is set. Returns 0 or -1.
  */
 int tp_transport_faults_wrap_publication(tp_publication_t *pub, const tp_transport_faults_t *faults);
 

@@ -13,9 +13,9 @@
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
+#include "tpc_payload.h"
 #include "transport/tp_transport.h"
 
-#include "../../examples/tp_example_common.h"
 
 typedef struct
 {
@@ -32,13 +32,13 @@ typedef struct
 static void on_frame(void *clientd, const tp_frame_t *frame)
 {
     rx_t *rx = clientd;
-    int ok = tpx_check(frame->payload, frame->length, frame->seq, 1);
+    int ok = tpc_check(frame->payload, frame->length, frame->seq, 1);
     if (!tp_frame_is_valid(frame) || !ok)
     {
         rx->bad++;
     }
     if (frame->length <= sizeof(rx->copy) && 0 == tp_frame_copy(frame, rx->copy, sizeof(rx->copy)) &&
-        tpx_check(rx->copy, frame->length, frame->seq, 1))
+        tpc_check(rx->copy, frame->length, frame->seq, 1))
     {
         rx->copies_ok++;
     }
@@ -80,7 +80,7 @@ static int fixture_open(fixture_t *f, const char *tag, bool with_consumer, bool 
     if (with_consumer)
     {
         tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
+        tp_consumer_config_defaults(&cc);
         cc.on_frame = on_frame;
         cc.clientd = &f->rx;
         if (tp_client_add_consumer(&f->consumer, f->client, &cc, 5000000000u) < 0)
@@ -91,7 +91,7 @@ static int fixture_open(fixture_t *f, const char *tag, bool with_consumer, bool 
     if (with_producer)
     {
         tp_producer_config_t pc;
-        tp_producer_config_init(&pc);
+        tp_producer_config_defaults(&pc);
         pc.header_nslots = 64;
         pc.pool_count = 2;
         pc.pools[0].pool_id = 7;
@@ -127,7 +127,7 @@ static void test_offer_receive(void)
     {
         size_t len = (i % 2) ? 200 : 3000;
         uint64_t seq = tp_producer_next_seq(f.producer);
-        tpx_fill(buf, len, seq);
+        tpc_fill(buf, len, seq);
         int64_t rc = tp_producer_offer(f.producer, NULL, buf, len, NULL);
         TP_ASSERT_EQ_I64((int64_t)seq, rc);
         tp_client_do_work(f.client);
@@ -179,11 +179,11 @@ static void test_claims_in_order(void)
     TP_ASSERT_EQ_I64(2, tp_producer_try_claim(f.producer, 1000, &c2));
     TP_ASSERT_EQ_U64(3, c0.pool_id);
     TP_ASSERT_EQ_U64(7, c2.pool_id);
-    tpx_fill(c0.data, 100, 0);
-    tpx_fill(c1.data, 100, 1);
-    tpx_fill(c2.data, 1000, 2);
+    tpc_fill(c0.data, 100, 0);
+    tpc_fill(c1.data, 100, 1);
+    tpc_fill(c2.data, 1000, 2);
     /* committing out of order: published in sequence order */
-    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
+    TP_ASSERT_EQ_I64(TP_PRODUCER_QUEUED, tp_frame_claim_commit(&c2, NULL, 1000, NULL));
     TP_ASSERT_EQ_I64(-1, tp_frame_claim_commit(&c2, NULL, 1000, NULL)); /* already committed */
     TP_ASSERT_EQ_I64(0, tp_frame_claim_commit(&c0, NULL, 100, NULL));
     TPC_WAIT_UNTIL(f.client, f.rx.frames >= 1, 1000);
@@ -198,11 +198,11 @@ static void test_claims_in_order(void)
     TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 10, &c3));
     TP_ASSERT_OK(tp_frame_claim_abort(&c3));
     TP_ASSERT_EQ_I64(3, tp_producer_try_claim(f.producer, 64, &c3));
-    tpx_fill(c3.data, 64, 3);
+    tpc_fill(c3.data, 64, 3);
     /* an offer while a claim is open queues behind it */
     uint8_t buf[64];
-    tpx_fill(buf, 64, 4);
-    TP_ASSERT_EQ_I64(TP_PRODUCER_PENDING, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
+    tpc_fill(buf, 64, 4);
+    TP_ASSERT_EQ_I64(TP_PRODUCER_QUEUED, tp_producer_offer(f.producer, NULL, buf, 64, NULL));
     TP_ASSERT_EQ_I64(3, tp_frame_claim_commit(&c3, NULL, 64, NULL));
     TPC_WAIT_UNTIL(f.client, f.rx.frames >= 4, 1000);
     TP_ASSERT_EQ_U64(4, f.rx.frames);
@@ -544,7 +544,7 @@ static void test_threaded_conductor(void)
     TP_ASSERT_ERR(TP_ERR_STATE, tp_client_do_work(client));
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;
@@ -560,7 +560,7 @@ static void test_threaded_conductor(void)
     }
     TP_ASSERT_EQ_I64(1, rc);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
     deadline = tp_clock_mono_ns() + 5000000000u;
     while (!tp_consumer_is_mapped(consumer) && tp_clock_mono_ns() < deadline)
@@ -576,7 +576,7 @@ static void test_threaded_conductor(void)
     uint8_t buf[256];
     for (uint64_t i = 0; i < 200; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(producer));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(producer));
         TP_ASSERT(tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_sleep_ns(100000);
     }
@@ -617,7 +617,7 @@ static void test_metadata_and_stale(void)
     TP_ASSERT(0 == memcmp(out, "{\"fx\":1}", 8));
     /* frames carry the meta_version */
     uint8_t buf[64];
-    tpx_fill(buf, 64, tp_producer_next_seq(f.producer));
+    tpc_fill(buf, 64, tp_producer_next_seq(f.producer));
     TP_ASSERT(tp_producer_offer(f.producer, NULL, buf, 64, NULL) >= 0);
     tp_producer_stats_t ps;
     TPC_WAIT_UNTIL(f.client, (tp_producer_stats(f.producer, &ps), ps.consumers >= 1), 2000);
@@ -632,7 +632,7 @@ static void test_metadata_and_stale(void)
 
 static uint64_t progress_calls;
 
-static void on_progress(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes, int state)
+static void on_progress(void *clientd, uint64_t epoch, uint64_t seq, uint64_t bytes, tp_progress_state_t state)
 {
     (void)clientd;
     (void)epoch;
@@ -652,7 +652,7 @@ static void test_progress_and_rate_limited(void)
     tp_context_close(ctx);
     static rx_t rx_progress, rx_rate;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_progress;
     cc.supports_progress = true;
@@ -666,7 +666,7 @@ static void test_progress_and_rate_limited(void)
     cc.max_rate_hz = 100;
     TP_ASSERT_OK(tp_client_add_consumer(&c2, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -683,7 +683,7 @@ static void test_progress_and_rate_limited(void)
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_frame_claim_progress(&claim, 70000)); /* beyond the claim */
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 65536));      /* COMPLETE */
     memset(claim.data, 0, 65536);
-    tpx_fill(claim.data, 65536, claim.seq);
+    tpc_fill(claim.data, 65536, claim.seq);
     TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 65536, NULL) >= 0);
     tp_consumer_stats_t cs;
     TPC_WAIT_UNTIL(client, (tp_consumer_stats(c1, &cs), cs.progress_received >= 2 && cs.frames >= 1), 2000);
@@ -695,7 +695,7 @@ static void test_progress_and_rate_limited(void)
     uint8_t buf[256];
     for (int i = 0; i < 200; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_client_do_work(client);
         tp_sleep_ns(2000000);
@@ -779,7 +779,7 @@ static void test_per_consumer_streams(void)
     static rx_t rx_a, rx_b, rx_c;
     tp_consumer_config_t cc;
     tp_consumer_t *a = NULL, *b = NULL, *c = NULL, *bad = NULL;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_a;
     snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
@@ -798,7 +798,7 @@ static void test_per_consumer_streams(void)
     cc.descriptor_stream_id = 0; /* channel without stream id: refused locally */
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_consumer(&bad, client, &cc, 1000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -815,7 +815,7 @@ static void test_per_consumer_streams(void)
     uint8_t buf[128];
     for (int i = 0; i < 100; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
         tp_client_do_work(client);
         tp_sleep_ns(2000000);
@@ -837,7 +837,7 @@ static void test_per_consumer_streams(void)
     /* a per-consumer control stream carries FrameProgress for a consumer that asked for one */
     static rx_t rx_d;
     tp_consumer_t *dd = NULL;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx_d;
     cc.supports_progress = true;
@@ -855,7 +855,7 @@ static void test_per_consumer_streams(void)
     TP_ASSERT(tp_producer_try_claim(p, 100, &claim) >= 0);
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 0));
     TP_ASSERT_EQ_I64(1, tp_frame_claim_progress(&claim, 100));
-    tpx_fill(claim.data, 100, claim.seq);
+    tpc_fill(claim.data, 100, claim.seq);
     TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 100, NULL) >= 0);
     TPC_WAIT_UNTIL(client, (tp_consumer_stats(dd, &sd), sd.progress_received >= 2 && sd.frames >= 1), 2000);
     TP_ASSERT_EQ_U64(2, sd.progress_received);
@@ -879,14 +879,14 @@ static void test_resync(void)
     tp_context_close(ctx);
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.fragment_limit = 1000;
     tp_consumer_t *c = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 1024;
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
@@ -896,7 +896,7 @@ static void test_resync(void)
     uint8_t buf[64];
     for (int i = 0; i < 600; i++)
     {
-        tpx_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
         TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
     }
     tp_consumer_stats_t cs;
@@ -935,14 +935,14 @@ static void test_meta_blob(void)
     tp_context_close(ctx);
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.on_meta_blob = on_blob;
     tp_consumer_t *c = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&c, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
     TPC_WAIT_UNTIL(client, tp_consumer_is_mapped(c), 3000);
@@ -1004,12 +1004,12 @@ static void test_progress_policy(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     tp_producer_t *p = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
     static rx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     cc.supports_progress = true;
@@ -1036,14 +1036,70 @@ static void test_progress_policy(void)
     tpc_dirs_remove(&d);
 }
 
+static void on_error_nop(void *clientd, int errcode, const char *message)
+{
+    (void)clientd;
+    (void)errcode;
+    (void)message;
+}
+
+/* Every setter has a getter returning what was set. */
+static void test_context_getters(void)
+{
+    tp_context_t *ctx = NULL;
+    TP_ASSERT_OK(tp_context_init(&ctx));
+    TP_ASSERT_STREQ("backoff", tp_context_get_idle_strategy(ctx));
+    TP_ASSERT(!tp_context_get_use_conductor_thread(ctx));
+    TP_ASSERT_EQ_U64(0, tp_context_get_allowed_base_dir_count(ctx));
+    TP_ASSERT(NULL == tp_context_get_allowed_base_dir(ctx, 0));
+    TP_ASSERT_OK(tp_context_set_transport_backend(ctx, "embedded"));
+    TP_ASSERT_STREQ("embedded", tp_context_get_transport_backend(ctx));
+    TP_ASSERT_OK(tp_context_set_transport_dir(ctx, "/tmp/tp-getters"));
+    TP_ASSERT_STREQ("/tmp/tp-getters", tp_context_get_transport_dir(ctx));
+    TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_QOS, "aeron:ipc?term-length=65536", 1201));
+    TP_ASSERT_STREQ("aeron:ipc?term-length=65536", tp_context_get_stream_channel(ctx, TP_STREAM_QOS));
+    TP_ASSERT_EQ_I64(1201, tp_context_get_stream_id(ctx, TP_STREAM_QOS));
+    TP_ASSERT_OK(tp_context_set_shm_base_dir(ctx, "/tmp"));
+    TP_ASSERT_STREQ("/tmp", tp_context_get_shm_base_dir(ctx));
+    TP_ASSERT_OK(tp_context_set_namespace(ctx, "getters"));
+    TP_ASSERT_STREQ("getters", tp_context_get_namespace(ctx));
+    TP_ASSERT_OK(tp_context_add_allowed_base_dir(ctx, "/tmp"));
+    TP_ASSERT_EQ_U64(1, tp_context_get_allowed_base_dir_count(ctx));
+    TP_ASSERT_STREQ("/tmp", tp_context_get_allowed_base_dir(ctx, 0));
+    TP_ASSERT_OK(tp_context_set_announce_period_ns(ctx, 2000000000u));
+    TP_ASSERT_EQ_U64(2000000000u, tp_context_get_announce_period_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_qos_interval_ns(ctx, 3000000000u));
+    TP_ASSERT_EQ_U64(3000000000u, tp_context_get_qos_interval_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_hello_interval_ns(ctx, 4000000000u));
+    TP_ASSERT_EQ_U64(4000000000u, tp_context_get_hello_interval_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_freshness_window_ns(ctx, 5000000000u));
+    TP_ASSERT_EQ_U64(5000000000u, tp_context_get_freshness_window_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_consumer_stale_timeout_ns(ctx, 14000000000u));
+    TP_ASSERT_EQ_U64(14000000000u, tp_context_get_consumer_stale_timeout_ns(ctx));
+    TP_ASSERT_OK(tp_context_set_use_conductor_thread(ctx, true));
+    TP_ASSERT(tp_context_get_use_conductor_thread(ctx));
+    TP_ASSERT_OK(tp_context_set_idle_strategy(ctx, "sleep"));
+    TP_ASSERT_STREQ("sleep", tp_context_get_idle_strategy(ctx));
+    int marker = 0;
+    TP_ASSERT_OK(tp_context_set_error_handler(ctx, on_error_nop, &marker));
+    void *clientd = NULL;
+    TP_ASSERT(on_error_nop == tp_context_get_error_handler(ctx, &clientd));
+    TP_ASSERT(&marker == clientd);
+    TP_ASSERT_OK(tp_context_set_client_timeout_ns(ctx, 7000000000u));
+    TP_ASSERT_EQ_U64(7000000000u, tp_context_get_client_timeout_ns(ctx));
+    tp_context_close(ctx);
+    TP_ASSERT(NULL == tp_context_get_namespace(NULL));
+    TP_ASSERT_EQ_U64(0, tp_context_get_client_timeout_ns(NULL));
+}
+
 static void test_context_validation(void)
 {
     tp_context_t *ctx = NULL;
     TP_ASSERT_OK(tp_context_init(&ctx));
-    TP_ASSERT_EQ_I64(1000, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE));
+    TP_ASSERT_EQ_I64(1000, tp_context_get_stream_id(ctx, TP_STREAM_ANNOUNCE));
     TP_ASSERT_OK(tp_context_set_stream(ctx, TP_STREAM_CONTROL, "aeron:ipc", 1005));
-    TP_ASSERT_EQ_I64(1005, tp_context_stream_id(ctx, TP_STREAM_ANNOUNCE)); /* announce follows control */
-    TP_ASSERT_EQ_I64(1100, tp_context_stream_id(ctx, TP_STREAM_DESCRIPTOR));
+    TP_ASSERT_EQ_I64(1005, tp_context_get_stream_id(ctx, TP_STREAM_ANNOUNCE)); /* announce follows control */
+    TP_ASSERT_EQ_I64(1100, tp_context_get_stream_id(ctx, TP_STREAM_DESCRIPTOR));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_stream(ctx, TP_STREAM_QOS, "udp://x", 1));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_shm_base_dir(ctx, "relative"));
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_context_set_namespace(ctx, "../x"));
@@ -1053,7 +1109,7 @@ static void test_context_validation(void)
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 100;
     tpc_dirs_t d;
     TP_ASSERT_OK(tpc_dirs_make(&d, "ctx"));
@@ -1066,7 +1122,7 @@ static void test_context_validation(void)
     pc.pools[0].stride_bytes = 100;
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_client_add_producer(&p, client, &pc, 1000000000u));
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     tp_consumer_t *c = NULL;
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_client_add_consumer(&c, client, &cc, 1000000000u));
     /* two producers on one stream: the second gets a higher epoch */
@@ -1083,6 +1139,7 @@ static void test_context_validation(void)
 int main(void)
 {
     TP_RUN(test_context_validation);
+    TP_RUN(test_context_getters);
     TP_RUN(test_offer_receive);
     TP_RUN(test_claims_in_order);
     TP_RUN(test_not_connected);

@@ -13,8 +13,8 @@
 
 #include "tp_client_test_util.h"
 #include "tp_test.h"
+#include "tpc_payload.h"
 
-#include "../../examples/tp_example_common.h"
 
 typedef struct
 {
@@ -30,7 +30,7 @@ typedef struct
 static void on_frame(void *clientd, const tp_frame_t *frame)
 {
     lrx_t *rx = clientd;
-    if (!tpx_check(frame->payload, frame->length, frame->seq, 1) || !tp_frame_is_valid(frame))
+    if (!tpc_check(frame->payload, frame->length, frame->seq, 1) || !tp_frame_is_valid(frame))
     {
         atomic_fetch_add(&rx->bad, 1);
     }
@@ -52,7 +52,7 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
 
 static void producer_config(tp_producer_config_t *pc)
 {
-    tp_producer_config_init(pc);
+    tp_producer_config_defaults(pc);
     pc->header_nslots = 64;
     pc->pool_count = 2;
     pc->pools[0].pool_id = 7;
@@ -85,7 +85,7 @@ static void test_change_layout(void)
     tp_context_close(ctx);
     static lrx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;
@@ -104,7 +104,7 @@ static void test_change_layout(void)
     for (int i = 0; i < 100; i++)
     {
         uint64_t seq = tp_producer_next_seq(producer);
-        tpx_fill(buf, 3000, seq);
+        tpc_fill(buf, 3000, seq);
         TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(producer, NULL, buf, 3000, NULL));
         tp_client_do_work(client);
     }
@@ -146,7 +146,7 @@ static void test_change_layout(void)
     for (int i = 0; i < 20; i++)
     {
         uint64_t seq = tp_producer_next_seq(producer);
-        tpx_fill(buf, 200, seq);
+        tpc_fill(buf, 200, seq);
         TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(producer, NULL, buf, 200, NULL));
     }
     tp_producer_stats_t ps;
@@ -173,7 +173,7 @@ static void test_change_layout(void)
     {
         uint64_t seq = tp_producer_next_seq(producer);
         size_t len = (i % 2) ? 8192 : 1000;
-        tpx_fill(buf, len, seq);
+        tpc_fill(buf, len, seq);
         TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(producer, NULL, buf, len, NULL));
         tp_client_do_work(client);
     }
@@ -219,7 +219,7 @@ static void test_change_layout_threaded(void)
     TP_ASSERT_OK(tp_client_start(client));
     static lrx_t rx;
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     cc.clientd = &rx;
     tp_consumer_t *consumer = NULL;
@@ -242,7 +242,7 @@ static void test_change_layout_threaded(void)
         for (int i = 0; i < 200; i++)
         {
             uint64_t seq = tp_producer_next_seq(producer);
-            tpx_fill(buf, 1000, seq);
+            tpc_fill(buf, 1000, seq);
             TP_ASSERT(tp_producer_offer(producer, NULL, buf, 1000, NULL) >= 0);
             tp_sleep_ns(50000);
         }
@@ -256,7 +256,7 @@ static void test_change_layout_threaded(void)
     for (int i = 0; i < 200; i++)
     {
         uint64_t seq = tp_producer_next_seq(producer);
-        tpx_fill(buf, 5000, seq);
+        tpc_fill(buf, 5000, seq);
         TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(producer, NULL, buf, 5000, NULL));
         tp_sleep_ns(50000);
     }

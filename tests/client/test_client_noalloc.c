@@ -10,8 +10,8 @@
 
 #include "tp_client_test_util.h"
 #include "tp_test.h"
+#include "tpc_payload.h"
 
-#include "../../examples/tp_example_common.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TP_NOALLOC_SKIP 1
@@ -68,7 +68,7 @@ static uint64_t bad;
 static void on_frame(void *clientd, const tp_frame_t *frame)
 {
     (void)clientd;
-    if (!tpx_check(frame->payload, frame->length, frame->seq, 0) || !tp_frame_is_valid(frame))
+    if (!tpc_check(frame->payload, frame->length, frame->seq, 0) || !tp_frame_is_valid(frame))
     {
         bad++;
     }
@@ -96,12 +96,12 @@ static void run_phase(tp_client_t *client, tp_producer_t *producer)
         {
             tp_frame_claim_t c;
             TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_try_claim(producer, 1024, &c));
-            tpx_fill(c.data, 1024, seq);
+            tpc_fill(c.data, 1024, seq);
             TP_ASSERT_EQ_I64((int64_t)seq, tp_frame_claim_commit(&c, NULL, 1024, NULL));
         }
         else
         {
-            tpx_fill(buf, sizeof(buf), seq);
+            tpc_fill(buf, sizeof(buf), seq);
             TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(producer, NULL, buf, sizeof(buf), NULL));
         }
         tp_client_do_work(client);
@@ -138,12 +138,12 @@ static void test_steady_state_allocates_nothing(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.on_frame = on_frame;
     tp_consumer_t *consumer = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&consumer, client, &cc, 5000000000u));
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 256;
     tp_producer_t *producer = NULL;
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));

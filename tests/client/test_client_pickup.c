@@ -73,7 +73,7 @@ static void test_pickup_time(void)
     TP_ASSERT_OK(tp_client_init(&client, ctx));
     tp_context_close(ctx);
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.header_nslots = 64;
     pc.pools[0].stride_bytes = 4096;
     tp_producer_t *producer = NULL;
@@ -87,7 +87,7 @@ static void test_pickup_time(void)
         static pickup_rx_t rx;
         memset(&rx, 0, sizeof(rx));
         tp_consumer_config_t cc;
-        tp_consumer_config_init(&cc);
+        tp_consumer_config_defaults(&cc);
         cc.on_frame = on_frame;
         cc.clientd = &rx;
         tp_consumer_t *consumer = NULL;

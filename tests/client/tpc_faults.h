@@ -27,6 +27,8 @@ typedef struct tpc_faults_stct
     atomic_bool hold_adds;
     /* the next N claim commits abort the claim and fail with TP_ERR_IO */
     _Atomic uint32_t fail_claim_commits;
+    /* the next N claims fail with TP_PUBLICATION_ERROR */
+    _Atomic uint32_t fail_try_claims;
     /* polls still to answer "pending", per add (conductor thread only) */
     struct
     {
@@ -67,18 +69,28 @@ static inline bool tpc_faults_add_poll_pending(void *clientd, const void *add)
     return true;
 }
 
-static inline bool tpc_faults_fail_claim_commit(void *clientd)
+/* Take one from a "fail the next N" counter: true when it was not 0. */
+static inline bool tpc_faults_take(_Atomic uint32_t *counter)
 {
-    tpc_faults_t *f = clientd;
-    uint32_t failing = atomic_load(&f->fail_claim_commits);
+    uint32_t failing = atomic_load(counter);
     while (failing > 0)
     {
-        if (atomic_compare_exchange_weak(&f->fail_claim_commits, &failing, failing - 1))
+        if (atomic_compare_exchange_weak(counter, &failing, failing - 1))
         {
             return true;
         }
     }
     return false;
+}
+
+static inline bool tpc_faults_fail_claim_commit(void *clientd)
+{
+    return tpc_faults_take(&((tpc_faults_t *)clientd)->fail_claim_commits);
+}
+
+static inline bool tpc_faults_fail_try_claim(void *clientd)
+{
+    return tpc_faults_take(&((tpc_faults_t *)clientd)->fail_try_claims);
 }
 
 /* Reset `f` (nothing injected) and install it in `ctx`. Returns 0 or -1. */
@@ -87,6 +99,7 @@ static inline int tpc_faults_install(tpc_faults_t *f, tp_context_t *ctx)
     memset(f, 0, sizeof(*f));
     f->table.add_poll_pending = tpc_faults_add_poll_pending;
     f->table.fail_claim_commit = tpc_faults_fail_claim_commit;
+    f->table.fail_try_claim = tpc_faults_fail_try_claim;
     f->table.clientd = f;
     return tp_context_set_transport_faults(ctx, &f->table);
 }

@@ -999,7 +999,7 @@ static void test_toml_env_overrides(void)
 /* ------------------------------------------------------------------------ */
 
 static const char *DRIVER_EXAMPLE =
-    "# Driver configuration: every key of CONFIG_REFERENCE.md section 1\n"
+    "# Driver configuration: every key of the Configuration Reference, section 1\n"
     "[driver]\n"
     "instance_id = \"driver-01\"\n"
     "aeron_dir = \"/dev/shm/aeron-tp\"\n"
@@ -1160,7 +1160,7 @@ static void test_toml_example_driver_config(void)
     TP_ASSERT_STREQ("small", s);
     tp_toml_free(doc);
 
-    /* The snippets of CONFIG_REFERENCE.md, verbatim. */
+    /* The snippets of the Configuration Reference, verbatim. */
     const char *snippet1 = "[driver]\ndescriptor_stream_id_range = \"31000-31999\"\n";
     TP_ASSERT_OK(parse(snippet1, &doc));
     TP_ASSERT_STREQ("31000-31999", tp_toml_string(tp_toml_lookup(tp_toml_root(doc), "driver.descriptor_stream_id_range")));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/tp_client_test_util.h"
+#include "tensor_pool/tp_shm.h"
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
 #include "tensor_pool/tp_driver.h"

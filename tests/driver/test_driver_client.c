@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client/tp_client_test_util.h"
+#include "tensor_pool/tp_shm.h"
 #include "tensor_pool/tp_driver.h"
 #include "tp_test.h"
 
@@ -107,7 +108,7 @@ static void fx_close(fx_t *fx)
 static int add_producer(fx_t *fx, tp_producer_t **out)
 {
     tp_producer_config_t pc;
-    tp_producer_config_init(&pc);
+    tp_producer_config_defaults(&pc);
     pc.stream_id = 10000;
     pc.header_nslots = 8; /* ignored in driver mode: the driver's profile decides */
     return tp_client_add_producer(out, fx->client, &pc, 3000000000u);
@@ -116,7 +117,7 @@ static int add_producer(fx_t *fx, tp_producer_t **out)
 static int add_consumer(fx_t *fx)
 {
     tp_consumer_config_t cc;
-    tp_consumer_config_init(&cc);
+    tp_consumer_config_defaults(&cc);
     cc.stream_id = 10000;
     cc.on_frame = on_frame;
     cc.clientd = &fx->rx;

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "client/tp_client_test_util.h"
+#include "tensor_pool/tp_shm.h"
 #include "tp_test.h"
 
 static const char *tp_bin;

@@ -110,7 +110,7 @@ static void test_shm_epoch_dir_create_shared_group(void)
     TP_ASSERT_OK(stat(epoch_dir, &st));
     TP_ASSERT_EQ_U64(02770, st.st_mode & 07777);
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.file_mode = 0660;
     tp_shm_region_params_t p = { TP_SHM_REGION_PAYLOAD_POOL, 1, 1, 1, 3, 4, 128 };
     tp_shm_region_t *pool = NULL;

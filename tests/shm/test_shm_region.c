@@ -131,7 +131,7 @@ static void test_shm_region_create_writes_superblock(void)
     path_in_dir(path, sizeof(path), "create.ring");
     tp_shm_region_params_t p = ring_params();
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.pid = 4242;
     opts.start_timestamp_ns = 1234567;
     tp_shm_region_t *r = NULL;
@@ -195,7 +195,7 @@ static void test_shm_region_prefault_and_mlock(void)
     tp_shm_region_params_t p = pool_params();
     p.nslots = 16;
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.prefault = true;
     opts.mlock = true;
     tp_shm_region_t *r = NULL;
@@ -429,7 +429,7 @@ static void test_shm_region_require_hugepages(void)
     char uri[1400];
     tp_shm_region_params_t pp = pool_params();
     tp_shm_create_options_t opts;
-    tp_shm_create_options_init(&opts);
+    tp_shm_create_options_defaults(&opts);
     opts.require_hugepages = true;
     tp_shm_region_t *r = NULL;
     tp_shm_region_t *m = NULL;

@@ -16,6 +16,7 @@
 
 #include "common/tp_clock.h"
 #include "tensor_pool/tp.h"
+#include "tensor_pool/tp_shm.h"
 #include "tp_cli.h"
 
 int tp_cli_demo(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include "common/tp_clock.h"
 #include "tensor_pool/tp.h"
+#include "tensor_pool/tp_shm.h"
 #include "tp_cli.h"
 
 int tp_cli_shm(int argc, char **argv);
