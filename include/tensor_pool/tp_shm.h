@@ -40,6 +40,20 @@ extern "C" {
 /** Longest user / namespace component of the canonical layout. */
 #define TP_SHM_NAME_MAX 64u
 
+/*
+ * Creation caps (tp_shm_region_create, tp_shm_layout_check). They keep a
+ * mistyped configuration from filling /dev/shm (or the disk); mapping a
+ * region created elsewhere is not capped. nslots and stride are fixed
+ * maxima; the per-region byte cap is a default that a caller raises with
+ * tp_shm_create_options_t.max_region_bytes.
+ */
+/** Largest header_nslots (and pool nslots) a region is created with: 2^20 slots (a 256 MiB header ring). */
+#define TP_SHM_MAX_NSLOTS (1u << 20)
+/** Largest pool stride_bytes a pool is created with: 1 GiB. */
+#define TP_SHM_MAX_STRIDE_BYTES (1u << 30)
+/** Default cap on one region file (superblock + nslots x slot size): 16 GiB. */
+#define TP_SHM_DEFAULT_MAX_REGION_BYTES (UINT64_C(1) << 34)
+
 /** Region type stored in the superblock. */
 typedef enum tp_shm_region_type_enum
 {
@@ -208,6 +222,28 @@ TP_EXPORT int tp_shm_region_size(const tp_shm_region_params_t *params, uint64_t 
 TP_EXPORT int tp_shm_region_params_validate(const tp_shm_region_params_t *params);
 
 /**
+ * Check the creation caps for one region: nslots <= TP_SHM_MAX_NSLOTS, a
+ * pool's stride <= TP_SHM_MAX_STRIDE_BYTES, size <= `max_region_bytes` (0:
+ * TP_SHM_DEFAULT_MAX_REGION_BYTES), after tp_shm_region_params_validate().
+ * Stores the region size in *size_out (may be NULL).
+ */
+TP_EXPORT int tp_shm_region_check_caps(const tp_shm_region_params_t *params, uint64_t max_region_bytes,
+    uint64_t *size_out);
+
+/**
+ * Producer, before creating anything: check a whole layout, a header ring of
+ * `nslots` slots and one pool of `nslots` slots per `strides[i]`, against the
+ * creation caps (tp_shm_region_check_caps), store the sum of the region sizes
+ * in *total_out (may be NULL) and, when `dir` is not NULL, fail with TP_ERR_IO
+ * if the file system holding `dir` has less free space than that total (the
+ * message names the total, the directory and the free space). The free-space
+ * check is advisory (space can vanish before the files are created);
+ * tp_shm_region_create() enforces it per file.
+ */
+TP_EXPORT int tp_shm_layout_check(const char *dir, uint32_t nslots, const uint32_t *strides, size_t count,
+    uint64_t max_region_bytes, uint64_t *total_out);
+
+/**
  * Check a superblock against the expected parameters: magic, layout_version,
  * epoch, stream_id, region_type, pool_id (0 for the header ring), nslots,
  * slot_bytes (256 for the header ring, the stride for a pool) and
@@ -233,6 +269,7 @@ typedef struct tp_shm_create_options_stct
     bool mlock;             /**< mlock the mapping; failure is an error (default false) */
     uint64_t pid;           /**< 0: getpid() */
     uint64_t start_timestamp_ns; /**< 0: CLOCK_REALTIME now */
+    uint64_t max_region_bytes;   /**< cap on the region size; 0: TP_SHM_DEFAULT_MAX_REGION_BYTES */
 } tp_shm_create_options_t;
 
 /** Fill `opts` with the defaults documented in tp_shm_create_options_t. */
@@ -240,8 +277,17 @@ TP_EXPORT void tp_shm_create_options_init(tp_shm_create_options_t *opts);
 
 /**
  * Create a region file at `path` (must not exist: O_CREAT|O_EXCL|O_NOFOLLOW),
- * set its mode, size it, map it read-write and write the full superblock
- * (magic last). `opts` NULL means defaults.
+ * set its mode, size it, reserve its whole size in the file system
+ * (posix_fallocate, or writing zeros where that is unsupported), map it
+ * read-write and write the full superblock (magic last). `opts` NULL means
+ * defaults.
+ *
+ * Refused before anything is created: nslots above TP_SHM_MAX_NSLOTS, a pool
+ * stride above TP_SHM_MAX_STRIDE_BYTES, a region above
+ * opts->max_region_bytes (TP_ERR_INVALID_ARGUMENT, naming the value and the
+ * cap). Not enough space in the file system fails with TP_ERR_IO and a
+ * message naming the size, the directory and its free space, and the file is
+ * removed, instead of a SIGBUS on a later store into the mapping.
  */
 TP_EXPORT int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_region_params_t *params,
     const tp_shm_create_options_t *opts);

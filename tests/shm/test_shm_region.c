@@ -125,6 +125,48 @@ static void test_shm_region_params_rules(void)
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_params_validate(&p));
 }
 
+/* Creation caps (issue 10): refused with the value and the cap named, before any file exists. */
+static void test_shm_region_create_caps(void)
+{
+    char path[1024];
+    path_in_dir(path, sizeof(path), "capped.pool");
+    tp_shm_region_t *r = NULL;
+    tp_shm_region_params_t p = ring_params();
+    p.nslots = TP_SHM_MAX_NSLOTS * 2;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "2097152") && NULL != strstr(tp_errmsg(), "TP_SHM_MAX_NSLOTS"),
+        "message: %s", tp_errmsg());
+    p = pool_params();
+    p.stride_bytes = TP_SHM_MAX_STRIDE_BYTES + 64;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "TP_SHM_MAX_STRIDE_BYTES"), "message: %s", tp_errmsg());
+    /* The per-region byte cap: the default refuses 2^20 slots x 1 GiB; an option lowers or raises it. */
+    p.nslots = TP_SHM_MAX_NSLOTS;
+    p.stride_bytes = TP_SHM_MAX_STRIDE_BYTES;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_check_caps(&p, 0, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "max_region_bytes"), "message: %s", tp_errmsg());
+    p = pool_params(); /* 64 + 8 x 4096 */
+    tp_shm_create_options_t o;
+    tp_shm_create_options_init(&o);
+    o.max_region_bytes = 8 * 4096;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, &o));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "32832 bytes") && NULL != strstr(tp_errmsg(), "32768"),
+        "message: %s", tp_errmsg());
+    struct stat st;
+    TP_ASSERT(0 != lstat(path, &st));
+    o.max_region_bytes = 64 + 8 * 4096;
+    TP_ASSERT_OK(tp_shm_region_create(&r, path, &p, &o));
+    tp_shm_region_close(r);
+    unlink(path);
+    /* The layout check sums ring and pools and applies the same caps. */
+    uint32_t strides[2] = { 4096, TP_SHM_MAX_STRIDE_BYTES + 64 };
+    uint64_t total = 0;
+    TP_ASSERT_OK(tp_shm_layout_check(NULL, 8, strides, 1, 0, &total));
+    TP_ASSERT_EQ_U64(64 + 8 * 256 + 64 + 8 * 4096, total);
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_layout_check(NULL, 8, strides, 2, 0, &total));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_layout_check(NULL, TP_SHM_MAX_NSLOTS * 2, strides, 1, 0, &total));
+}
+
 static void test_shm_region_create_writes_superblock(void)
 {
     char path[1200];
@@ -588,6 +630,7 @@ int main(int argc, char **argv)
     }
     TP_RUN(test_shm_superblock_golden_vector);
     TP_RUN(test_shm_region_params_rules);
+    TP_RUN(test_shm_region_create_caps);
     TP_RUN(test_shm_region_create_writes_superblock);
     TP_RUN(test_shm_region_prefault_and_mlock);
     TP_RUN(test_shm_region_map_validates_each_field);
