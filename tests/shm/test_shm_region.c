@@ -11,6 +11,9 @@
 #include "tensor_pool/tp_shm.h"
 
 static char g_dir[1024];
+#ifndef TP_TEST_VECTORS_DIR
+#define TP_TEST_VECTORS_DIR "tests/vectors"
+#endif
 static const char *g_vectors_dir = NULL;
 static tp_shm_allowlist_t *g_allow = NULL;
 
@@ -55,12 +58,11 @@ static void test_shm_superblock_golden_vector(void)
     memset(&back, 0, sizeof(back));
     TP_ASSERT_OK(tp_shm_superblock_decode(golden_superblock, 64, &back));
     TP_ASSERT(0 == memcmp(&back, &sb, sizeof(sb)));
-    if (NULL != g_vectors_dir)
     {
         char path[1024];
         snprintf(path, sizeof(path), "%s/wire/ShmRegionSuperblock.shm.bin", g_vectors_dir);
         FILE *f = fopen(path, "rb");
-        if (NULL != f)
+        TP_ASSERT_MSG(NULL != f, "golden vector %s is missing (TP_VECTORS_DIR)", path);
         {
             uint8_t file[65];
             size_t n = fread(file, 1, sizeof(file), f);
@@ -491,27 +493,33 @@ static void test_shm_region_require_hugepages(void)
         tp_shm_region_close(r);
         unlink(path);
     }
-    /* Positive case only where a writable hugetlbfs with free pages exists. */
-    if (path_is_hugetlbfs("/dev/hugepages") && 0 == access("/dev/hugepages", W_OK))
+}
+
+/* The positive case, only where a writable hugetlbfs with a free 2 MiB page exists (skipped otherwise). */
+static void test_shm_region_require_hugepages_on_hugetlbfs(void)
+{
+    if (!path_is_hugetlbfs("/dev/hugepages") || 0 != access("/dev/hugepages", W_OK))
     {
-        snprintf(path, sizeof(path), "/dev/hugepages/tp-test-%d.pool", (int)getpid());
-        pp.stride_bytes = 2 * 1024 * 1024;
-        pp.nslots = 1;
-        if (0 == tp_shm_region_create(&r, path, &pp, &opts))
-        {
-            TP_ASSERT(tp_shm_region_is_hugepages(r));
-            tp_shm_region_close(r);
-        }
-        else
-        {
-            fprintf(stderr, "  (hugetlbfs create failed: %s; positive case skipped)\n", tp_errmsg());
-        }
+        TP_SKIP("no writable hugetlbfs mounted at /dev/hugepages");
+    }
+    char path[1200];
+    tp_shm_region_params_t pp = pool_params();
+    tp_shm_create_options_t opts;
+    tp_shm_create_options_init(&opts);
+    opts.require_hugepages = true;
+    tp_shm_region_t *r = NULL;
+    snprintf(path, sizeof(path), "/dev/hugepages/tp-test-%d.pool", (int)getpid());
+    pp.stride_bytes = 2 * 1024 * 1024;
+    pp.nslots = 1;
+    if (0 != tp_shm_region_create(&r, path, &pp, &opts))
+    {
         unlink(path);
+        TP_SKIP("hugetlbfs create failed (no free hugepages?): %s", tp_errmsg());
     }
-    else
-    {
-        fprintf(stderr, "  (no writable hugetlbfs at /dev/hugepages: positive case skipped)\n");
-    }
+    bool huge = tp_shm_region_is_hugepages(r);
+    tp_shm_region_close(r);
+    unlink(path);
+    TP_ASSERT(huge);
 }
 
 static void test_shm_pool_nslots_must_match_ring(void)
@@ -616,7 +624,7 @@ static void test_shm_superblock_random_never_crash(void)
 
 int main(int argc, char **argv)
 {
-    g_vectors_dir = argc > 1 ? argv[1] : NULL;
+    g_vectors_dir = argc > 1 ? argv[1] : TP_TEST_VECTORS_DIR;
     if (0 != tp_test_mkdtemp(g_dir, sizeof(g_dir), "region"))
     {
         perror("mkdtemp");
@@ -637,6 +645,7 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_region_map_truncated_and_garbage);
     TP_RUN(test_shm_region_map_uri_and_containment);
     TP_RUN(test_shm_region_require_hugepages);
+    TP_RUN(test_shm_region_require_hugepages_on_hugetlbfs);
     TP_RUN(test_shm_pool_nslots_must_match_ring);
     TP_RUN(test_shm_region_inspect_mapping);
     TP_RUN(test_shm_superblock_random_never_crash);
