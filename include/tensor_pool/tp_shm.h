@@ -244,9 +244,23 @@ TP_EXPORT int tp_shm_layout_check(const char *dir, uint32_t nslots, const uint32
     uint64_t max_region_bytes, uint64_t *total_out);
 
 /**
+ * A payload pool's superblock `slot_bytes` as written by some other
+ * implementations ("not applicable"); 0 is also seen. We write the stride.
+ */
+#define TP_SHM_POOL_SLOT_BYTES_UNSET UINT32_C(0xFFFFFFFF)
+
+/**
+ * True when `slot_bytes` is acceptable in the superblock of a payload pool of
+ * stride `stride_bytes`: the stride itself, 0, or TP_SHM_POOL_SLOT_BYTES_UNSET
+ * (the spec leaves a pool's slot_bytes undefined; DECISIONS SHM-1).
+ */
+TP_EXPORT bool tp_shm_pool_slot_bytes_ok(uint32_t slot_bytes, uint32_t stride_bytes);
+
+/**
  * Check a superblock against the expected parameters: magic, layout_version,
  * epoch, stream_id, region_type, pool_id (0 for the header ring), nslots,
- * slot_bytes (256 for the header ring, the stride for a pool) and
+ * slot_bytes (256 for the header ring; for a pool the stride, 0 or
+ * 0xFFFFFFFF, see tp_shm_pool_slot_bytes_ok) and
  * stride_bytes (0 or 256 for the header ring, the stride for a pool). Fails
  * with TP_ERR_VALIDATION naming the first mismatching field and both values.
  */

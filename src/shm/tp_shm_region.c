@@ -96,6 +96,11 @@ int tp_shm_superblock_decode(const uint8_t *buf, size_t len, tp_shm_superblock_t
     return 0;
 }
 
+bool tp_shm_pool_slot_bytes_ok(uint32_t slot_bytes, uint32_t stride_bytes)
+{
+    return slot_bytes == stride_bytes || 0 == slot_bytes || TP_SHM_POOL_SLOT_BYTES_UNSET == slot_bytes;
+}
+
 static bool tp_is_pow2(uint32_t v)
 {
     return 0 != v && 0 == (v & (v - 1));
@@ -311,9 +316,17 @@ int tp_shm_superblock_validate(const tp_shm_superblock_t *sb, const tp_shm_regio
     }
     else
     {
-        if (sb->slot_bytes != e->stride_bytes)
+        /*
+         * The spec does not say what a pool's slot_bytes holds: we write the stride, other implementations
+         * write 0 or 0xFFFFFFFF ("not applicable"). All three are accepted; stride_bytes is what addresses
+         * the pool and must match exactly (DECISIONS SHM-1).
+         */
+        if (!tp_shm_pool_slot_bytes_ok(sb->slot_bytes, e->stride_bytes))
         {
-            return TP_SB_MISMATCH("slot_bytes", "%u", (unsigned)sb->slot_bytes, (unsigned)e->stride_bytes);
+            return tp_err_set(TP_ERR_VALIDATION,
+                "superblock slot_bytes mismatch: region has %u, expected %u (the stride), 0 or 0xFFFFFFFF for a "
+                "payload pool",
+                (unsigned)sb->slot_bytes, (unsigned)e->stride_bytes);
         }
         if (sb->stride_bytes != e->stride_bytes)
         {

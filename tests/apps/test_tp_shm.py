@@ -102,6 +102,35 @@ def test_inspect(tp, tmp):
     check("PAYLOAD_POOL" in p.stdout and p.returncode == 0, "pool text")
     shutil.rmtree(kept[0])
 
+    # Pool slot_bytes (DECISIONS SHM-1): the stride, 0 or 0xFFFFFFFF are accepted, anything else refused.
+    pools = os.path.join(tmp, "pools")
+    os.mkdir(pools)
+    for name, slot_bytes, ok, note in (("stride", 128, True, None), ("zero", 0, True, "(0: unset"),
+                                       ("ones", 0xFFFFFFFF, True, "(0xFFFFFFFF: unset"),
+                                       ("bad", 64, False, None), ("bad_ones_minus_1", 0xFFFFFFFE, False, None)):
+        path = os.path.join(pools, name + ".pool")
+        with open(path, "wb") as f:
+            f.write(superblock(2, 1, 4, slot_bytes, 128) + bytes(4 * 128))
+        p = run(tp, "shm", "inspect", path)
+        if ok:
+            check(p.returncode == 0, "pool slot_bytes=%#x accepted: %s" % (slot_bytes, p.stderr.strip()))
+            check(("slot_bytes             %d" % slot_bytes) in p.stdout, "pool slot_bytes=%#x printed" % slot_bytes)
+            if note:
+                check(note in p.stdout and "stride_bytes applies" in p.stdout, "pool slot_bytes=%#x explained" %
+                      slot_bytes)
+            d = json.loads(run(tp, "shm", "inspect", path, "--json").stdout)
+            check(d.get("valid") is True and d["superblock"]["slot_bytes"] == slot_bytes and
+                  d["superblock"]["slot_bytes_unset"] is (note is not None), "pool slot_bytes=%#x JSON" % slot_bytes)
+        else:
+            check(p.returncode == 1 and "slot_bytes" in p.stderr, "pool slot_bytes=%#x refused (got %d: %s)" %
+                  (slot_bytes, p.returncode, p.stderr.strip()))
+    # A pool with a bad stride (not a multiple of 64) is refused whatever its slot_bytes.
+    path = os.path.join(pools, "bad_stride.pool")
+    with open(path, "wb") as f:
+        f.write(superblock(2, 1, 4, 0xFFFFFFFF, 100) + bytes(4 * 128))
+    p = run(tp, "shm", "inspect", path)
+    check(p.returncode == 1 and "stride_bytes" in p.stderr, "pool stride 100 refused (%s)" % p.stderr.strip())
+
     # Garbage files: clear error, exit 1, never a crash.
     g = os.path.join(tmp, "garbage")
     os.mkdir(g)

@@ -398,6 +398,51 @@ static void test_shm_region_map_validates_each_field(void)
     TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
     TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
     TP_ASSERT(NULL != strstr(tp_errmsg(), "stride_bytes"));
+    /*
+     * Pool slot_bytes (DECISIONS SHM-1): the stride (ours), 0 and 0xFFFFFFFF (other implementations) are
+     * accepted, by the consumer mapping and by the inspection mapping; anything else is refused.
+     */
+    static const struct
+    {
+        uint32_t slot_bytes;
+        bool ok;
+    } pool_slot_cases[] = {
+        { 4096, true }, { 0, true }, { 0xFFFFFFFFu, true }, { 2048, false }, { 8192, false }, { 0xFFFFFFFEu, false },
+        { 256, false },
+    };
+    for (size_t i = 0; i < sizeof(pool_slot_cases) / sizeof(pool_slot_cases[0]); i++)
+    {
+        memcpy(tmp, sb_bytes, 64);
+        uint32_t v = pool_slot_cases[i].slot_bytes;
+        memcpy(tmp + 32, &v, 4); /* slot_bytes at offset 32, little-endian */
+        TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
+        if (pool_slot_cases[i].ok)
+        {
+            TP_ASSERT_MSG(0 == tp_shm_region_map(&m, g_allow, ppath, &pp, false), "pool slot_bytes %#x refused",
+                (unsigned)v);
+            TP_ASSERT_EQ_U64(v, tp_shm_region_superblock(m)->slot_bytes);
+            TP_ASSERT_EQ_U64(4096, tp_shm_region_superblock(m)->stride_bytes);
+            tp_shm_region_close(m);
+            TP_ASSERT_MSG(0 == tp_shm_region_map_inspect(&m, ppath), "inspect: pool slot_bytes %#x refused",
+                (unsigned)v);
+            tp_shm_region_close(m);
+        }
+        else
+        {
+            TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
+            TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "slot_bytes"), "message: %s", tp_errmsg());
+            TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map_inspect(&m, ppath));
+        }
+    }
+    /* An unset slot_bytes does not excuse a wrong stride_bytes. */
+    memcpy(tmp, sb_bytes, 64);
+    memset(tmp + 32, 0xff, 4);
+    tmp[37] = 0x20; /* stride 8192 */
+    TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "stride_bytes"));
+    TP_ASSERT(tp_shm_pool_slot_bytes_ok(0, 64) && tp_shm_pool_slot_bytes_ok(64, 64) &&
+        tp_shm_pool_slot_bytes_ok(TP_SHM_POOL_SLOT_BYTES_UNSET, 64) && !tp_shm_pool_slot_bytes_ok(128, 64));
     TP_ASSERT_EQ_I64(64, pwrite(fd, sb_bytes, 64, 0));
     close(fd);
 

@@ -60,7 +60,15 @@ static void tp_print_superblock_text(FILE *out, const tp_shm_superblock_t *sb, u
     fprintf(out, "  region_type            %d (%s)\n", (int)sb->region_type, tp_shm_region_type_name(sb->region_type));
     fprintf(out, "  pool_id                %u\n", (unsigned)sb->pool_id);
     fprintf(out, "  nslots                 %" PRIu32 "\n", sb->nslots);
-    fprintf(out, "  slot_bytes             %" PRIu32 "\n", sb->slot_bytes);
+    fprintf(out, "  slot_bytes             %" PRIu32, sb->slot_bytes);
+    if (TP_SHM_REGION_PAYLOAD_POOL == sb->region_type && sb->slot_bytes != sb->stride_bytes &&
+        tp_shm_pool_slot_bytes_ok(sb->slot_bytes, sb->stride_bytes))
+    {
+        /* Other implementations leave a pool's slot_bytes unset (0 or all-ones): the stride applies. */
+        fprintf(out, " (%s: unset for a pool, stride_bytes applies)",
+            0 == sb->slot_bytes ? "0" : "0xFFFFFFFF");
+    }
+    fprintf(out, "\n");
     fprintf(out, "  stride_bytes           %" PRIu32 "\n", sb->stride_bytes);
     fprintf(out, "  pid                    %" PRIu64 "\n", sb->pid);
     fprintf(out, "  start_timestamp_ns     %" PRIu64 "\n", sb->start_timestamp_ns);
@@ -78,10 +86,19 @@ static void tp_print_superblock_json(FILE *out, const tp_shm_superblock_t *sb)
         "\"superblock\":{\"magic\":\"0x%016" PRIx64 "\",\"magic_valid\":%s,\"layout_version\":%" PRIu32
         ",\"epoch\":%" PRIu64 ",\"stream_id\":%" PRIu32 ",\"region_type\":%d,\"region_type_name\":\"%s\","
         "\"pool_id\":%u,\"nslots\":%" PRIu32 ",\"slot_bytes\":%" PRIu32 ",\"stride_bytes\":%" PRIu32
-        ",\"pid\":%" PRIu64 ",\"start_timestamp_ns\":%" PRIu64 ",\"activity_timestamp_ns\":%" PRIu64 "}",
+        ",\"pid\":%" PRIu64 ",\"start_timestamp_ns\":%" PRIu64 ",\"activity_timestamp_ns\":%" PRIu64,
         sb->magic, TP_SHM_MAGIC == sb->magic ? "true" : "false", sb->layout_version, sb->epoch, sb->stream_id,
         (int)sb->region_type, tp_shm_region_type_name(sb->region_type), (unsigned)sb->pool_id, sb->nslots,
         sb->slot_bytes, sb->stride_bytes, sb->pid, sb->start_timestamp_ns, sb->activity_timestamp_ns);
+    if (TP_SHM_REGION_PAYLOAD_POOL == sb->region_type)
+    {
+        /* The raw slot_bytes is kept above; this says whether it is one of the accepted pool values. */
+        fprintf(out, ",\"slot_bytes_unset\":%s",
+            sb->slot_bytes != sb->stride_bytes && tp_shm_pool_slot_bytes_ok(sb->slot_bytes, sb->stride_bytes)
+                ? "true"
+                : "false");
+    }
+    fputc('}', out);
 }
 
 static void tp_print_int_list(FILE *out, const int32_t *v, unsigned n)
