@@ -135,6 +135,87 @@ TP_EXPORT int tp_shm_epoch_dir_create(char *buf, size_t len, const char *base_di
 TP_EXPORT int tp_shm_epoch_dir_remove(const char *epoch_dir);
 
 /* ------------------------------------------------------------------------- */
+/* Reclaiming the epochs of dead producers (§15.21a.7)                        */
+/* ------------------------------------------------------------------------- */
+
+/** What tp_shm_gc() concluded about one epoch directory. */
+typedef enum tp_shm_gc_verdict_enum
+{
+    TP_SHM_GC_DEAD = 1,    /**< owner dead and stale: removed (apply) or would be removed (dry run) */
+    TP_SHM_GC_LIVE = 2,    /**< owner alive, or activity too recent: kept */
+    TP_SHM_GC_SKIPPED = 3  /**< cannot be attributed safely (no readable superblock, mismatch, ...): kept */
+} tp_shm_gc_verdict_t;
+
+/** One epoch directory seen by tp_shm_gc(), passed to the callback. */
+typedef struct tp_shm_gc_entry_stct
+{
+    char path[TP_SHM_PATH_MAX + 1]; /**< `<base>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>` */
+    char namespace_name[TP_SHM_NAME_MAX + 1];
+    uint32_t stream_id;
+    uint64_t epoch;
+    uint64_t pid;                   /**< from the superblock (0 when none was readable) */
+    uint64_t activity_timestamp_ns; /**< from the superblock */
+    uint64_t activity_age_ns;       /**< tp_shm_activity_age_ns() of it (UINT64_MAX when unknown) */
+    uint64_t bytes;                 /**< total size of its region files */
+    tp_shm_gc_verdict_t verdict;
+    bool removed;                   /**< apply mode: the directory is gone */
+    char reason[160];               /**< why: "pid 1234 is not running", "pid 1234 is alive", ... */
+} tp_shm_gc_entry_t;
+
+typedef void (*tp_shm_gc_callback_t)(void *clientd, const tp_shm_gc_entry_t *entry);
+
+/** Options of tp_shm_gc(); initialise with tp_shm_gc_options_init(). */
+typedef struct tp_shm_gc_options_stct
+{
+    bool apply;                  /**< false (default): dry run, only report */
+    const char *user;            /**< NULL (default): the effective user (tp_shm_user_name) */
+    const char *namespace_name;  /**< NULL (default): every namespace */
+    uint64_t min_stale_ns;       /**< activity must be at least this old (default TP_SHM_GC_DEFAULT_MIN_STALE_NS) */
+    tp_shm_gc_callback_t on_entry; /**< called for every epoch directory found (may be NULL) */
+    void *clientd;
+} tp_shm_gc_options_t;
+
+/** Default staleness a dead owner's activity timestamp must also have: 10 s (the spec's 3-5 x 1 s cadence, doubled). */
+#define TP_SHM_GC_DEFAULT_MIN_STALE_NS UINT64_C(10000000000)
+
+/** Fill `opts` with the defaults (dry run, effective user, all namespaces, 10 s staleness, no callback). */
+TP_EXPORT void tp_shm_gc_options_init(tp_shm_gc_options_t *opts);
+
+/**
+ * Find, and with opts->apply remove, the epoch directories of dead producers
+ * under `base_dir` in the canonical layout
+ * `<base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/`.
+ *
+ * An epoch is dead when the superblock of its `header.ring` (or, when that is
+ * missing, of its first `<n>.pool`) belongs to it (magic, stream id and epoch
+ * match the directory) and records a `pid` that is not running (kill(pid, 0)
+ * fails with ESRCH) and an `activity_timestamp_ns` at least
+ * `opts->min_stale_ns` old (tp_shm_activity_age_ns). A running pid (also one
+ * owned by another user, or reused), a fresh timestamp, a missing or foreign
+ * superblock keep the directory. Removal unlinks only `header.ring` and
+ * `<n>.pool` files, then the directory; anything else in it keeps the
+ * directory (reported). Every directory is opened relative to its parent
+ * with O_NOFOLLOW and symlinks are never followed or removed, so nothing
+ * outside `base_dir` is touched; other users' `tensorpool-<user>` trees are
+ * not scanned unless opts->user names them.
+ *
+ * Returns the number of dead epochs (removed, or that would be removed in a
+ * dry run), or -1 when `base_dir` cannot be read; a missing user directory
+ * is 0. A removal that fails is reported through the callback (removed
+ * false, reason set) and counted as not removed.
+ */
+TP_EXPORT int tp_shm_gc(const char *base_dir, const tp_shm_gc_options_t *opts);
+
+/**
+ * Age of a superblock activity timestamp in nanoseconds, whichever clock
+ * domain wrote it: values above 10^18 (after 2001 as Unix time, 31 years as
+ * an uptime) are taken as CLOCK_REALTIME, smaller ones as CLOCK_MONOTONIC (the
+ * spec's and the Julia implementation's domain; DECISIONS SHM-5). A timestamp
+ * in the future has age 0; 0 (never written) gives UINT64_MAX.
+ */
+TP_EXPORT uint64_t tp_shm_activity_age_ns(uint64_t activity_timestamp_ns);
+
+/* ------------------------------------------------------------------------- */
 /* Path containment (§15.21a.5)                                               */
 /* ------------------------------------------------------------------------- */
 
