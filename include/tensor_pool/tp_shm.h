@@ -363,7 +363,7 @@ typedef struct tp_shm_create_options_stct
     bool prefault;          /**< zero every page after mapping (default true) */
     bool mlock;             /**< mlock the mapping; failure is an error (default false) */
     uint64_t pid;           /**< 0: getpid() */
-    uint64_t start_timestamp_ns; /**< 0: CLOCK_REALTIME now */
+    uint64_t start_timestamp_ns; /**< 0: tp_shm_activity_clock_ns() now (CLOCK_MONOTONIC) */
     uint64_t max_region_bytes;   /**< cap on the region size; 0: TP_SHM_DEFAULT_MAX_REGION_BYTES */
 } tp_shm_create_options_t;
 
@@ -448,9 +448,18 @@ TP_EXPORT bool tp_shm_region_is_writable(const tp_shm_region_t *region);
 TP_EXPORT bool tp_shm_region_is_hugepages(const tp_shm_region_t *region);
 
 /**
- * Producer: store `now_ns` (0: CLOCK_REALTIME now) into activity_timestamp_ns
- * (§7.1, §15.14). A single aligned 8-byte atomic store, so concurrent readers
- * never see a torn value. Fails on a read-only mapping.
+ * The clock of the superblock's `start_timestamp_ns` and
+ * `activity_timestamp_ns`: CLOCK_MONOTONIC in nanoseconds, the domain of the
+ * spec's liveness rules and of the other implementations (DECISIONS SHM-5).
+ * Judge a timestamp read from a region with tp_shm_activity_age_ns(), which
+ * also understands older regions written with CLOCK_REALTIME.
+ */
+TP_EXPORT uint64_t tp_shm_activity_clock_ns(void);
+
+/**
+ * Producer: store `now_ns` (0: tp_shm_activity_clock_ns() now) into
+ * activity_timestamp_ns (§7.1, §15.14). A single aligned 8-byte atomic store,
+ * so concurrent readers never see a torn value. Fails on a read-only mapping.
  */
 TP_EXPORT int tp_shm_region_refresh_activity(tp_shm_region_t *region, uint64_t now_ns);
 

@@ -512,7 +512,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
         goto fail;
     }
 
-    uint64_t now = tp_clock_realtime_ns();
+    uint64_t now = tp_shm_activity_clock_ns();
     tp_shm_superblock_t *sb = &r->superblock;
     sb->magic = TP_SHM_MAGIC;
     sb->layout_version = params->layout_version;
@@ -863,6 +863,11 @@ bool tp_shm_region_is_hugepages(const tp_shm_region_t *r)
     return NULL != r && r->hugepages;
 }
 
+uint64_t tp_shm_activity_clock_ns(void)
+{
+    return tp_clock_mono_ns();
+}
+
 int tp_shm_region_refresh_activity(tp_shm_region_t *r, uint64_t now_ns)
 {
     if (NULL == r || !r->writable)
@@ -871,7 +876,7 @@ int tp_shm_region_refresh_activity(tp_shm_region_t *r, uint64_t now_ns)
     }
     if (0 == now_ns)
     {
-        now_ns = tp_clock_realtime_ns();
+        now_ns = tp_shm_activity_clock_ns();
     }
     atomic_store_explicit(tp_shm_seq_word(r->base + TP_SBE_WIRE_SHM_REGION_SUPERBLOCK_ACTIVITY_TIMESTAMP_NS_OFFSET),
         now_ns, memory_order_release);

@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <sys/wait.h>
 
+#include "common/tp_clock.h"
 #include "shm_test_util.h"
 #include "tensor_pool/tp_shm.h"
 
@@ -169,6 +170,31 @@ static void test_shm_region_create_caps(void)
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_layout_check(NULL, TP_SHM_MAX_NSLOTS * 2, strides, 1, 0, &total));
 }
 
+/* Superblock timestamps are CLOCK_MONOTONIC (DECISIONS SHM-5), as the spec and the Julia implementation use. */
+static void test_shm_region_timestamps_are_monotonic(void)
+{
+    char path[1024];
+    path_in_dir(path, sizeof(path), "clock.pool");
+    tp_shm_region_params_t p = pool_params();
+    tp_shm_region_t *r = NULL;
+    uint64_t before = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_shm_region_create(&r, path, &p, NULL));
+    uint64_t after = tp_clock_mono_ns();
+    const tp_shm_superblock_t *sb = tp_shm_region_superblock(r);
+    uint64_t start = sb->start_timestamp_ns, activity = tp_shm_region_activity_ns(r);
+    uint64_t clock = tp_shm_activity_clock_ns();
+    tp_shm_region_close(r);
+    unlink(path);
+    TP_ASSERT_MSG(start >= before && start <= after, "start_timestamp_ns %" PRIu64 " is not CLOCK_MONOTONIC", start);
+    TP_ASSERT_EQ_U64(start, activity);
+    TP_ASSERT(clock >= after && clock <= tp_clock_mono_ns());
+    /* Ages of either domain. */
+    TP_ASSERT(tp_shm_activity_age_ns(before) >= after - before);
+    TP_ASSERT(tp_shm_activity_age_ns(tp_clock_realtime_ns() - UINT64_C(5000000000)) >= UINT64_C(5000000000));
+    TP_ASSERT(tp_shm_activity_age_ns(tp_clock_realtime_ns() - UINT64_C(5000000000)) < UINT64_C(6000000000));
+    TP_ASSERT_EQ_U64(0, tp_shm_activity_age_ns(tp_clock_mono_ns() + UINT64_C(1000000000)));
+}
+
 static void test_shm_region_create_writes_superblock(void)
 {
     char path[1200];
@@ -208,8 +234,14 @@ static void test_shm_region_create_writes_superblock(void)
     TP_ASSERT_OK(tp_shm_region_refresh_activity(r, 99999999));
     TP_ASSERT_EQ_U64(99999999, tp_shm_region_activity_ns(c));
     TP_ASSERT_ERR(TP_ERR_STATE, tp_shm_region_refresh_activity(c, 1));
+    /* Now: CLOCK_MONOTONIC, the spec's liveness domain and the other implementations' (DECISIONS SHM-5). */
+    uint64_t before = tp_clock_mono_ns();
     TP_ASSERT_OK(tp_shm_region_refresh_activity(r, 0));
-    TP_ASSERT(tp_shm_region_activity_ns(c) > UINT64_C(1600000000000000000));
+    uint64_t after = tp_clock_mono_ns();
+    uint64_t activity = tp_shm_region_activity_ns(c);
+    TP_ASSERT_MSG(activity >= before && activity <= after, "activity %" PRIu64 " not CLOCK_MONOTONIC [%" PRIu64
+        ", %" PRIu64 "]", activity, before, after);
+    TP_ASSERT(tp_shm_activity_age_ns(activity) < UINT64_C(1000000000));
     tp_shm_region_close(c);
     tp_shm_region_close(r);
 
@@ -684,6 +716,7 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_superblock_golden_vector);
     TP_RUN(test_shm_region_params_rules);
     TP_RUN(test_shm_region_create_caps);
+    TP_RUN(test_shm_region_timestamps_are_monotonic);
     TP_RUN(test_shm_region_create_writes_superblock);
     TP_RUN(test_shm_region_prefault_and_mlock);
     TP_RUN(test_shm_region_map_validates_each_field);

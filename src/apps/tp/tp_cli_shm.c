@@ -64,7 +64,6 @@ static void tp_json_string(FILE *out, const char *s)
 
 static void tp_print_superblock_text(FILE *out, const tp_shm_superblock_t *sb, uint64_t file_size)
 {
-    uint64_t now = tp_clock_realtime_ns();
     fprintf(out, "superblock:\n");
     fprintf(out, "  magic                  0x%016" PRIx64 " (%s)\n", sb->magic,
         TP_SHM_MAGIC == sb->magic ? "valid" : "INVALID");
@@ -87,9 +86,10 @@ static void tp_print_superblock_text(FILE *out, const tp_shm_superblock_t *sb, u
     fprintf(out, "  pid                    %" PRIu64 "\n", sb->pid);
     fprintf(out, "  start_timestamp_ns     %" PRIu64 "\n", sb->start_timestamp_ns);
     fprintf(out, "  activity_timestamp_ns  %" PRIu64, sb->activity_timestamp_ns);
-    if (0 != sb->activity_timestamp_ns && now >= sb->activity_timestamp_ns)
+    if (0 != sb->activity_timestamp_ns)
     {
-        fprintf(out, " (%.3f s ago)", (double)(now - sb->activity_timestamp_ns) / 1e9);
+        /* CLOCK_MONOTONIC (ours, the spec's) or CLOCK_REALTIME (older regions): tp_shm_activity_age_ns tells. */
+        fprintf(out, " (%.3f s ago)", (double)tp_shm_activity_age_ns(sb->activity_timestamp_ns) / 1e9);
     }
     fprintf(out, "\n  file_size              %" PRIu64 "\n", file_size);
 }
