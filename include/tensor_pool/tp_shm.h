@@ -170,6 +170,8 @@ typedef struct tp_shm_gc_options_stct
     bool apply;                  /**< false (default): dry run, only report */
     const char *user;            /**< NULL (default): the effective user (tp_shm_user_name) */
     const char *namespace_name;  /**< NULL (default): every namespace */
+    bool only_stream;            /**< true: only epochs of `stream_id` (a producer reclaiming its own stream) */
+    uint32_t stream_id;          /**< with only_stream */
     uint64_t min_stale_ns;       /**< activity must be at least this old (default TP_SHM_GC_DEFAULT_MIN_STALE_NS) */
     tp_shm_gc_callback_t on_entry; /**< called for every epoch directory found (may be NULL) */
     void *clientd;

@@ -319,7 +319,8 @@ static void tp_shm_gc_on_stream(tp_shm_gc_walk_t *w, int nsfd, int streamfd, con
     (void)nsfd;
     const tp_shm_gc_entry_t *parent = arg;
     uint64_t stream_id;
-    if (!tp_shm_gc_parse_decimal(name, UINT32_MAX, &stream_id))
+    if (!tp_shm_gc_parse_decimal(name, UINT32_MAX, &stream_id) ||
+        (w->opts->only_stream && stream_id != w->opts->stream_id))
     {
         return;
     }

@@ -215,8 +215,11 @@ def test_gc(tp, tmp):
     check(by_path.get(live, {}).get("verdict") == "live" and by_path[live]["pid"] == os.getpid(), "JSON live entry")
     check(lines and lines[-1].get("summary") is True and lines[-1]["dead"] == 1 and lines[-1]["apply"] is False,
           "JSON summary")
+    # --stream filters (the dead demo epoch is stream 1).
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--stream", "2", "--apply")
+    check(p.returncode == 0 and "0 dead" in p.stdout and os.path.isdir(dead), "--stream 2 leaves stream 1 alone")
     # Apply.
-    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--apply")
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--stream", "1", "--apply")
     check(p.returncode == 0 and ("removed " + dead) in p.stdout and "removed 1 of 1" in p.stdout,
           "--apply removes the dead epoch: %s %s" % (p.stdout, p.stderr))
     check(not os.path.exists(dead), "dead epoch directory is gone")
@@ -226,7 +229,8 @@ def test_gc(tp, tmp):
     check(p.returncode == 0 and "0 dead" in p.stdout and live not in p.stdout, "--namespace filters")
     check(run(tp, "shm", "gc", "--base-dir", os.path.join(tmp, "missing")).returncode == 1, "missing base dir exits 1")
     for bad in (["--base-dir", ""], ["--base-dir", "relative"], ["--min-stale", "abc"], ["--min-stale", "-1"],
-                ["--min-stale", "nan"], ["--namespace", "../x"], ["--bogus"], ["--min-stale"]):
+                ["--min-stale", "nan"], ["--namespace", "../x"], ["--bogus"], ["--min-stale"], ["--stream", "-1"],
+                ["--stream", "x"]):
         p = run(tp, "shm", "gc", *bad)
         check(p.returncode == 2 and p.stderr.strip() != "", "gc %s is a usage error with a message (%d: %r)" %
               (bad, p.returncode, p.stderr.strip()))

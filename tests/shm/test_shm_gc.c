@@ -196,10 +196,19 @@ static void test_shm_gc_staleness_and_namespace_filter(void)
     TP_ASSERT(tp_shm_activity_age_ns(long_ago) > UINT64_C(10000000000));
     TP_ASSERT(tp_shm_activity_age_ns(tp_clock_mono_ns()) < UINT64_C(1000000000));
     TP_ASSERT_EQ_U64(UINT64_MAX, tp_shm_activity_age_ns(0));
+    char c2[1024];
+    TP_ASSERT_OK(make_epoch(base, "nsa", 2, 5, (uint64_t)gone, long_ago, c2, sizeof(c2)));
     tp_shm_gc_options_t o;
     tp_shm_gc_options_init(&o); /* default staleness: 10 s; these are months old */
     o.namespace_name = "nsa";
     o.apply = true;
+    /* A producer reclaiming its own stream only. */
+    o.only_stream = true;
+    o.stream_id = 2;
+    TP_ASSERT_EQ_I64(1, tp_shm_gc(base, &o));
+    TP_ASSERT(!exists(c2));
+    TP_ASSERT(exists(a) && exists(b));
+    o.only_stream = false;
     TP_ASSERT_EQ_I64(1, tp_shm_gc(base, &o));
     TP_ASSERT(!exists(a));
     TP_ASSERT(exists(b));

@@ -17,7 +17,7 @@ static void tp_shm_usage(FILE *out)
 {
     fprintf(out,
         "usage: tp shm inspect PATH [--json] [--slots N | --all]\n"
-        "       tp shm gc [--base-dir DIR] [--namespace NS] [--min-stale SECONDS] [--apply] [--json]\n"
+        "       tp shm gc [--base-dir DIR] [--namespace NS] [--stream ID] [--min-stale SECONDS] [--apply] [--json]\n"
         "\n"
         "gc: list (dry run, the default) or remove (--apply) the epoch directories of\n"
         "dead producers under DIR/tensorpool-<user>/ (default DIR /dev/shm): the\n"
@@ -35,6 +35,7 @@ static void tp_shm_usage(FILE *out)
         "gc options:\n"
         "  --base-dir DIR       shm base directory (default /dev/shm)\n"
         "  --namespace NS       only this namespace\n"
+        "  --stream ID          only this stream id\n"
         "  --min-stale SECONDS  activity must be at least this old (default 10, 0 = pid check only)\n"
         "  --apply              remove what a dry run lists\n"
         "  --json               one JSON line per epoch directory, then a summary line\n",
@@ -422,6 +423,15 @@ static int tp_shm_gc_cmd(int argc, char **argv)
                 return TP_CLI_EXIT_USAGE;
             }
             opts.namespace_name = v;
+        }
+        else if (0 == strcmp(argv[i], "--stream"))
+        {
+            if (NULL == (v = tp_args_value(prog, argc, argv, &i)) ||
+                tp_args_u32(prog, "--stream", v, 0, UINT32_MAX, "a stream id", &opts.stream_id) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            opts.only_stream = true;
         }
         else if (0 == strcmp(argv[i], "--min-stale"))
         {
