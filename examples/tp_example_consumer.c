@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "tensor_pool/tp.h"
+#include "tp_args.h"
 #include "tp_example_common.h"
 
 static volatile sig_atomic_t running = 1;
@@ -98,9 +99,20 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
     }
 }
 
+#define P "tp_example_consumer"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--driver] [--namespace NS] [--stream ID]\n"
+                 "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
+                 "       [--slow-us N] [--idle spin|yield|backoff] [--max-gap N (0: never resync)]\n");
+}
+
 int main(int argc, char **argv)
 {
     bool driver_mode = false; /* --driver: attach through the SHM driver (tp driver) */
+    int bad = 0;
+    uint64_t slow_us = 0;
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL, *idle = "yield";
     uint32_t stream = 10000;
     double duration = 10;
@@ -119,24 +131,59 @@ int main(int argc, char **argv)
     {
         switch (ch)
         {
-            case 't': transport_dir = optarg; break;
-            case 's': shm_dir = optarg; break;
+            case 't': bad |= tp_args_path(P, "--transport-dir", optarg, 4000); transport_dir = optarg; break;
+            case 's': bad |= tp_args_path(P, "--shm-dir", optarg, 4000); shm_dir = optarg; break;
             case 'D': driver_mode = true; break;
-            case 'n': ns = optarg; break;
-            case 'i': stream = (uint32_t)strtoul(optarg, NULL, 10); break;
-            case 'd': duration = strtod(optarg, NULL); break;
-            case 'u': until_seq = strtoull(optarg, NULL, 10); break;
-            case 'm': min_remaps = strtoull(optarg, NULL, 10); break;
-            case 'c': st.check = 0 == strcmp(optarg, "full") ? 2 : 0 == strcmp(optarg, "none") ? 0 : 1; break;
-            case 'w': st.slow_ns = strtoull(optarg, NULL, 10) * 1000u; break;
-            case 'I': idle = optarg; break;
-            case 'g': max_gap = strtoull(optarg, NULL, 10); break;
-            default:
-                fprintf(stderr, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--driver] [--stream ID]\n"
-                                "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
-                                "       [--slow-us N] [--idle spin|yield|backoff] [--max-gap N (0: never resync)]\n");
-                return 'h' == ch ? 0 : 1;
+            case 'n': bad |= tp_args_path(P, "--namespace", optarg, 64); ns = optarg; break;
+            case 'i': bad |= tp_args_u32(P, "--stream", optarg, 0, INT32_MAX, "a stream id", &stream); break;
+            case 'd': bad |= tp_args_double(P, "--duration", optarg, 0, 1e9, "a number of seconds", &duration); break;
+            case 'u':
+                bad |= tp_args_u64(P, "--until-seq", optarg, 0, UINT64_MAX, "a sequence number", &until_seq);
+                break;
+            case 'm': bad |= tp_args_u64(P, "--min-remaps", optarg, 0, UINT64_MAX, "a count", &min_remaps); break;
+            case 'c':
+                if (0 == strcmp(optarg, "full") || 0 == strcmp(optarg, "sample") || 0 == strcmp(optarg, "none"))
+                {
+                    st.check = 0 == strcmp(optarg, "full") ? 2 : 0 == strcmp(optarg, "none") ? 0 : 1;
+                }
+                else
+                {
+                    fprintf(stderr, "%s: --check must be full, sample or none, got '%s'\n", P, optarg);
+                    bad = -1;
+                }
+                break;
+            case 'w':
+                bad |= tp_args_u64(P, "--slow-us", optarg, 0, 60000000, "microseconds", &slow_us);
+                st.slow_ns = slow_us * 1000u;
+                break;
+            case 'I':
+                if (0 == strcmp(optarg, "spin") || 0 == strcmp(optarg, "yield") || 0 == strcmp(optarg, "backoff"))
+                {
+                    idle = optarg;
+                }
+                else
+                {
+                    fprintf(stderr, "%s: --idle must be spin, yield or backoff, got '%s'\n", P, optarg);
+                    bad = -1;
+                }
+                break;
+            case 'g':
+                bad |= tp_args_u64(P, "--max-gap", optarg,
+                    0, UINT32_MAX, "a frame count (0: never resync)", &max_gap);
+                break;
+            case 'h': usage(stdout); return 0;
+            default: usage(stderr); return 2; /* getopt printed what was wrong */
         }
+        if (0 != bad)
+        {
+            return 2;
+        }
+    }
+    if (optind < argc)
+    {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", P, argv[optind]);
+        usage(stderr);
+        return 2;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tensor_pool/tp.h"
+#include "tp_args.h"
 
 #define TP_MIN_ROWS 480
 #define TP_MIN_COLS 640
@@ -131,14 +132,20 @@ static int run(const char *dir, int frames)
 
 int main(int argc, char **argv)
 {
-    int frames = argc > 1 ? atoi(argv[1]) : 100;
+    uint32_t frames = 100;
+    if (argc > 2 || (2 == argc && tp_args_u32("tp_example_minimal", "FRAMES", argv[1], 1, 1000000,
+                                      "a frame count", &frames) < 0))
+    {
+        fprintf(stderr, "usage: tp_example_minimal [FRAMES]\n");
+        return 2;
+    }
     char dir[] = "/tmp/tp-minimal-XXXXXX";
     if (NULL == mkdtemp(dir))
     {
         perror("mkdtemp");
         return 1;
     }
-    int rc = run(dir, frames > 0 ? frames : 100);
+    int rc = run(dir, (int)frames);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

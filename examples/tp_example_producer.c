@@ -21,6 +21,8 @@
 #include <time.h>
 
 #include "tensor_pool/tp.h"
+#include "tensor_pool/tp_shm.h"
+#include "tp_args.h"
 #include "tp_example_common.h"
 
 static volatile sig_atomic_t running = 1;
@@ -31,9 +33,11 @@ static void on_signal(int sig)
     running = 0;
 }
 
-static void usage(void)
+#define P "tp_example_producer"
+
+static void usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
         "usage: tp_example_producer [--transport-dir D] [--shm-dir S] [--driver] [--namespace NS] [--stream ID]\n"
         "       [--size BYTES] [--frames N] [--duration SECONDS] [--rate HZ] [--claim] [--nslots N]\n"
         "       [--wait-consumers N] [--announce-ms MS] [--linger-ms MS] [--change-layout-at N]\n");
@@ -50,7 +54,8 @@ int main(int argc, char **argv)
     bool driver_mode = false; /* --driver: attach through the SHM driver (tp driver) */
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL;
     uint32_t stream = 10000, nslots = 1024;
-    size_t size = 1024;
+    uint64_t size = 1024;
+    int bad = 0;
     uint64_t frames = 0, rate = 0, wait_consumers = 0, announce_ms = 1000, linger_ms = 0, change_at = 0;
     double duration = 0;
     int claim = 0;
@@ -67,23 +72,50 @@ int main(int argc, char **argv)
     {
         switch (ch)
         {
-            case 't': transport_dir = optarg; break;
-            case 's': shm_dir = optarg; break;
+            case 't': bad |= tp_args_path(P, "--transport-dir", optarg, 4000); transport_dir = optarg; break;
+            case 's': bad |= tp_args_path(P, "--shm-dir", optarg, 4000); shm_dir = optarg; break;
             case 'D': driver_mode = true; break;
-            case 'n': ns = optarg; break;
-            case 'i': stream = (uint32_t)strtoul(optarg, NULL, 10); break;
-            case 'b': size = (size_t)strtoull(optarg, NULL, 10); break;
-            case 'f': frames = strtoull(optarg, NULL, 10); break;
-            case 'd': duration = strtod(optarg, NULL); break;
-            case 'r': rate = strtoull(optarg, NULL, 10); break;
+            case 'n': bad |= tp_args_path(P, "--namespace", optarg, 64); ns = optarg; break;
+            case 'i': bad |= tp_args_u32(P, "--stream", optarg, 0, INT32_MAX, "a stream id", &stream); break;
+            /* The largest pool stride the library creates (TP_SHM_MAX_STRIDE_BYTES), so the stride fits. */
+            case 'b':
+                bad |= tp_args_u64(P, "--size", optarg, 0, TP_SHM_MAX_STRIDE_BYTES, "a byte count", &size);
+                break;
+            case 'f':
+                bad |= tp_args_u64(P, "--frames", optarg, 0, UINT64_MAX, "a frame count (0: no limit)", &frames);
+                break;
+            case 'd':
+                bad |= tp_args_double(P, "--duration", optarg,
+                    0, 1e9, "a number of seconds (0: no limit)", &duration);
+                break;
+            case 'r':
+                bad |= tp_args_u64(P, "--rate", optarg, 0, 1000000000, "frames per second (0: no limit)", &rate);
+                break;
             case 'c': claim = 1; break;
-            case 'N': nslots = (uint32_t)strtoul(optarg, NULL, 10); break;
-            case 'w': wait_consumers = strtoull(optarg, NULL, 10); break;
-            case 'a': announce_ms = strtoull(optarg, NULL, 10); break;
-            case 'l': linger_ms = strtoull(optarg, NULL, 10); break;
-            case 'L': change_at = strtoull(optarg, NULL, 10); break;
-            default: usage(); return 'h' == ch ? 0 : 1;
+            case 'N':
+                bad |= tp_args_u32(P, "--nslots", optarg, 1, TP_SHM_MAX_NSLOTS, "a power of two", &nslots);
+                break;
+            case 'w':
+                bad |= tp_args_u64(P, "--wait-consumers", optarg, 0, 4096, "a consumer count", &wait_consumers);
+                break;
+            case 'a': bad |= tp_args_u64(P, "--announce-ms", optarg, 1, 3600000, "milliseconds", &announce_ms); break;
+            case 'l': bad |= tp_args_u64(P, "--linger-ms", optarg, 0, 3600000, "milliseconds", &linger_ms); break;
+            case 'L':
+                bad |= tp_args_u64(P, "--change-layout-at", optarg, 0, UINT64_MAX, "a frame count", &change_at);
+                break;
+            case 'h': usage(stdout); return 0;
+            default: usage(stderr); return 2; /* getopt printed what was wrong */
         }
+        if (0 != bad)
+        {
+            return 2;
+        }
+    }
+    if (optind < argc)
+    {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", P, argv[optind]);
+        usage(stderr);
+        return 2;
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -147,7 +179,14 @@ int main(int argc, char **argv)
         sleep_ns(200000);
     }
 
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = malloc(size ? (size_t)size : 1);
+    if (NULL == buf)
+    {
+        fprintf(stderr, "%s: out of memory allocating %" PRIu64 " bytes\n", P, size);
+        tp_producer_close(producer);
+        tp_client_close(client);
+        return 1;
+    }
     uint64_t start = tpx_now_ns();
     uint64_t end = duration > 0 ? start + (uint64_t)(duration * 1e9) : UINT64_MAX;
     uint64_t period = rate ? UINT64_C(1000000000) / rate : 0;
@@ -202,11 +241,11 @@ int main(int argc, char **argv)
         if (claim)
         {
             tp_frame_claim_t c;
-            rc = tp_producer_try_claim(producer, size, &c);
+            rc = tp_producer_try_claim(producer, (size_t)size, &c);
             if (rc >= 0)
             {
-                tpx_fill(c.data, size, c.seq);
-                rc = tp_frame_claim_commit(&c, NULL, size, &fo);
+                tpx_fill(c.data, (size_t)size, c.seq);
+                rc = tp_frame_claim_commit(&c, NULL, (size_t)size, &fo);
                 if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_QUEUED == rc || TP_PRODUCER_DEFERRED == rc)
                 {
                     rc = 0; /* accepted; published by the next call */
@@ -216,8 +255,8 @@ int main(int argc, char **argv)
         else
         {
             /* the next sequence number is the current one: fill the pattern for it */
-            tpx_fill(buf, size, tp_producer_next_seq(producer));
-            rc = tp_producer_offer(producer, NULL, buf, size, &fo);
+            tpx_fill(buf, (size_t)size, tp_producer_next_seq(producer));
+            rc = tp_producer_offer(producer, NULL, buf, (size_t)size, &fo);
         }
         if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_NOT_ATTACHED == rc)
         {

@@ -40,6 +40,20 @@ extern "C" {
 /** Longest user / namespace component of the canonical layout. */
 #define TP_SHM_NAME_MAX 64u
 
+/*
+ * Creation caps (tp_shm_region_create, tp_shm_layout_check). They keep a
+ * mistyped configuration from filling /dev/shm (or the disk); mapping a
+ * region created elsewhere is not capped. nslots and stride are fixed
+ * maxima; the per-region byte cap is a default that a caller raises with
+ * tp_shm_create_options_t.max_region_bytes.
+ */
+/** Largest header_nslots (and pool nslots) a region is created with: 2^20 slots (a 256 MiB header ring). */
+#define TP_SHM_MAX_NSLOTS (1u << 20)
+/** Largest pool stride_bytes a pool is created with: 1 GiB. */
+#define TP_SHM_MAX_STRIDE_BYTES (1u << 30)
+/** Default cap on one region file (superblock + nslots x slot size): 16 GiB. */
+#define TP_SHM_DEFAULT_MAX_REGION_BYTES (UINT64_C(1) << 34)
+
 /** Region type stored in the superblock. */
 typedef enum tp_shm_region_type_enum
 {
@@ -119,6 +133,89 @@ TP_EXPORT int tp_shm_epoch_dir_create(char *buf, size_t len, const char *base_di
  * if anything else is left in it). Parent directories are kept.
  */
 TP_EXPORT int tp_shm_epoch_dir_remove(const char *epoch_dir);
+
+/* ------------------------------------------------------------------------- */
+/* Reclaiming the epochs of dead producers (§15.21a.7)                        */
+/* ------------------------------------------------------------------------- */
+
+/** What tp_shm_gc() concluded about one epoch directory. */
+typedef enum tp_shm_gc_verdict_enum
+{
+    TP_SHM_GC_DEAD = 1,    /**< owner dead and stale: removed (apply) or would be removed (dry run) */
+    TP_SHM_GC_LIVE = 2,    /**< owner alive, or activity too recent: kept */
+    TP_SHM_GC_SKIPPED = 3  /**< cannot be attributed safely (no readable superblock, mismatch, ...): kept */
+} tp_shm_gc_verdict_t;
+
+/** One epoch directory seen by tp_shm_gc(), passed to the callback. */
+typedef struct tp_shm_gc_entry_stct
+{
+    char path[TP_SHM_PATH_MAX + 1]; /**< `<base>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>` */
+    char namespace_name[TP_SHM_NAME_MAX + 1];
+    uint32_t stream_id;
+    uint64_t epoch;
+    uint64_t pid;                   /**< from the superblock (0 when none was readable) */
+    uint64_t activity_timestamp_ns; /**< from the superblock */
+    uint64_t activity_age_ns;       /**< tp_shm_activity_age_ns() of it (UINT64_MAX when unknown) */
+    uint64_t bytes;                 /**< total size of its region files */
+    tp_shm_gc_verdict_t verdict;
+    bool removed;                   /**< apply mode: the directory is gone */
+    char reason[160];               /**< why: "pid 1234 is not running", "pid 1234 is alive", ... */
+} tp_shm_gc_entry_t;
+
+typedef void (*tp_shm_gc_callback_t)(void *clientd, const tp_shm_gc_entry_t *entry);
+
+/** Options of tp_shm_gc(); initialise with tp_shm_gc_options_defaults(). */
+typedef struct tp_shm_gc_options_stct
+{
+    bool apply;                  /**< false (default): dry run, only report */
+    const char *user;            /**< NULL (default): the effective user (tp_shm_user_name) */
+    const char *namespace_name;  /**< NULL (default): every namespace */
+    bool only_stream;            /**< true: only epochs of `stream_id` (a producer reclaiming its own stream) */
+    uint32_t stream_id;          /**< with only_stream */
+    uint64_t min_stale_ns;       /**< activity must be at least this old (default TP_SHM_GC_DEFAULT_MIN_STALE_NS) */
+    tp_shm_gc_callback_t on_entry; /**< called for every epoch directory found (may be NULL) */
+    void *clientd;
+} tp_shm_gc_options_t;
+
+/** Default staleness a dead owner's activity timestamp must also have: 10 s (the spec's 3-5 x 1 s cadence, doubled). */
+#define TP_SHM_GC_DEFAULT_MIN_STALE_NS UINT64_C(10000000000)
+
+/** Fill `opts` with the defaults (dry run, effective user, all namespaces, 10 s staleness, no callback). */
+TP_EXPORT void tp_shm_gc_options_defaults(tp_shm_gc_options_t *opts);
+
+/**
+ * Find, and with opts->apply remove, the epoch directories of dead producers
+ * under `base_dir` in the canonical layout
+ * `<base_dir>/tensorpool-<user>/<namespace>/<stream_id>/<epoch>/`.
+ *
+ * An epoch is dead when the superblock of its `header.ring` (or, when that is
+ * missing, of its first `<n>.pool`) belongs to it (magic, stream id and epoch
+ * match the directory) and records a `pid` that is not running (kill(pid, 0)
+ * fails with ESRCH) and an `activity_timestamp_ns` at least
+ * `opts->min_stale_ns` old (tp_shm_activity_age_ns). A running pid (also one
+ * owned by another user, or reused), a fresh timestamp, a missing or foreign
+ * superblock keep the directory. Removal unlinks only `header.ring` and
+ * `<n>.pool` files, then the directory; anything else in it keeps the
+ * directory (reported). Every directory is opened relative to its parent
+ * with O_NOFOLLOW and symlinks are never followed or removed, so nothing
+ * outside `base_dir` is touched; other users' `tensorpool-<user>` trees are
+ * not scanned unless opts->user names them.
+ *
+ * Returns the number of dead epochs (removed, or that would be removed in a
+ * dry run), or -1 when `base_dir` cannot be read; a missing user directory
+ * is 0. A removal that fails is reported through the callback (removed
+ * false, reason set) and counted as not removed.
+ */
+TP_EXPORT int tp_shm_gc(const char *base_dir, const tp_shm_gc_options_t *opts);
+
+/**
+ * Age of a superblock activity timestamp in nanoseconds, whichever clock
+ * domain wrote it: values above 10^18 (after 2001 as Unix time, 31 years as
+ * an uptime) are taken as CLOCK_REALTIME, smaller ones as CLOCK_MONOTONIC (the
+ * spec's and the Julia implementation's domain; DECISIONS SHM-5). A timestamp
+ * in the future has age 0; 0 (never written) gives UINT64_MAX.
+ */
+TP_EXPORT uint64_t tp_shm_activity_age_ns(uint64_t activity_timestamp_ns);
 
 /* ------------------------------------------------------------------------- */
 /* Path containment (§15.21a.5)                                               */
@@ -210,9 +307,45 @@ TP_EXPORT int tp_shm_region_size(const tp_shm_region_params_t *params, uint64_t 
 TP_EXPORT int tp_shm_region_params_validate(const tp_shm_region_params_t *params);
 
 /**
+ * Check the creation caps for one region: nslots <= TP_SHM_MAX_NSLOTS, a
+ * pool's stride <= TP_SHM_MAX_STRIDE_BYTES, size <= `max_region_bytes` (0:
+ * TP_SHM_DEFAULT_MAX_REGION_BYTES), after tp_shm_region_params_validate().
+ * Stores the region size in *size_out (may be NULL).
+ */
+TP_EXPORT int tp_shm_region_check_caps(const tp_shm_region_params_t *params, uint64_t max_region_bytes,
+    uint64_t *size_out);
+
+/**
+ * Producer, before creating anything: check a whole layout, a header ring of
+ * `nslots` slots and one pool of `nslots` slots per `strides[i]`, against the
+ * creation caps (tp_shm_region_check_caps), store the sum of the region sizes
+ * in *total_out (may be NULL) and, when `dir` is not NULL, fail with TP_ERR_IO
+ * if the file system holding `dir` has less free space than that total (the
+ * message names the total, the directory and the free space). The free-space
+ * check is advisory (space can vanish before the files are created);
+ * tp_shm_region_create() enforces it per file.
+ */
+TP_EXPORT int tp_shm_layout_check(const char *dir, uint32_t nslots, const uint32_t *strides, size_t count,
+    uint64_t max_region_bytes, uint64_t *total_out);
+
+/**
+ * A payload pool's superblock `slot_bytes` as written by some other
+ * implementations ("not applicable"); 0 is also seen. We write the stride.
+ */
+#define TP_SHM_POOL_SLOT_BYTES_UNSET UINT32_C(0xFFFFFFFF)
+
+/**
+ * True when `slot_bytes` is acceptable in the superblock of a payload pool of
+ * stride `stride_bytes`: the stride itself, 0, or TP_SHM_POOL_SLOT_BYTES_UNSET
+ * (the spec leaves a pool's slot_bytes undefined; DECISIONS SHM-1).
+ */
+TP_EXPORT bool tp_shm_pool_slot_bytes_ok(uint32_t slot_bytes, uint32_t stride_bytes);
+
+/**
  * Check a superblock against the expected parameters: magic, layout_version,
  * epoch, stream_id, region_type, pool_id (0 for the header ring), nslots,
- * slot_bytes (256 for the header ring, the stride for a pool) and
+ * slot_bytes (256 for the header ring; for a pool the stride, 0 or
+ * 0xFFFFFFFF, see tp_shm_pool_slot_bytes_ok) and
  * stride_bytes (0 or 256 for the header ring, the stride for a pool). Fails
  * with TP_ERR_VALIDATION naming the first mismatching field and both values.
  */
@@ -234,7 +367,8 @@ typedef struct tp_shm_create_options_stct
     bool prefault;          /**< zero every page after mapping (default true) */
     bool mlock;             /**< mlock the mapping; failure is an error (default false) */
     uint64_t pid;           /**< 0: getpid() */
-    uint64_t start_timestamp_ns; /**< 0: CLOCK_REALTIME now */
+    uint64_t start_timestamp_ns; /**< 0: tp_shm_activity_clock_ns() now (CLOCK_MONOTONIC) */
+    uint64_t max_region_bytes;   /**< cap on the region size; 0: TP_SHM_DEFAULT_MAX_REGION_BYTES */
 } tp_shm_create_options_t;
 
 /** Fill `opts` with the defaults documented in tp_shm_create_options_t. */
@@ -242,8 +376,17 @@ TP_EXPORT void tp_shm_create_options_defaults(tp_shm_create_options_t *opts);
 
 /**
  * Create a region file at `path` (must not exist: O_CREAT|O_EXCL|O_NOFOLLOW),
- * set its mode, size it, map it read-write and write the full superblock
- * (magic last). `opts` NULL means defaults.
+ * set its mode, size it, reserve its whole size in the file system
+ * (posix_fallocate, or writing zeros where that is unsupported), map it
+ * read-write and write the full superblock (magic last). `opts` NULL means
+ * defaults.
+ *
+ * Refused before anything is created: nslots above TP_SHM_MAX_NSLOTS, a pool
+ * stride above TP_SHM_MAX_STRIDE_BYTES, a region above
+ * opts->max_region_bytes (TP_ERR_INVALID_ARGUMENT, naming the value and the
+ * cap). Not enough space in the file system fails with TP_ERR_IO and a
+ * message naming the size, the directory and its free space, and the file is
+ * removed, instead of a SIGBUS on a later store into the mapping.
  */
 TP_EXPORT int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_region_params_t *params,
     const tp_shm_create_options_t *opts);
@@ -309,9 +452,18 @@ TP_EXPORT bool tp_shm_region_is_writable(const tp_shm_region_t *region);
 TP_EXPORT bool tp_shm_region_is_hugepages(const tp_shm_region_t *region);
 
 /**
- * Producer: store `now_ns` (0: CLOCK_REALTIME now) into activity_timestamp_ns
- * (§7.1, §15.14). A single aligned 8-byte atomic store, so concurrent readers
- * never see a torn value. Fails on a read-only mapping.
+ * The clock of the superblock's `start_timestamp_ns` and
+ * `activity_timestamp_ns`: CLOCK_MONOTONIC in nanoseconds, the domain of the
+ * spec's liveness rules and of the other implementations (DECISIONS SHM-5).
+ * Judge a timestamp read from a region with tp_shm_activity_age_ns(), which
+ * also understands older regions written with CLOCK_REALTIME.
+ */
+TP_EXPORT uint64_t tp_shm_activity_clock_ns(void);
+
+/**
+ * Producer: store `now_ns` (0: tp_shm_activity_clock_ns() now) into
+ * activity_timestamp_ns (§7.1, §15.14). A single aligned 8-byte atomic store,
+ * so concurrent readers never see a torn value. Fails on a read-only mapping.
  */
 TP_EXPORT int tp_shm_region_refresh_activity(tp_shm_region_t *region, uint64_t now_ns);
 

@@ -13,6 +13,7 @@
 
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
+#include "common/tp_fs.h"
 #include "common/tp_log.h"
 #include "tp_sbe/wire.h"
 #include "tp_shm_geometry.h"
@@ -100,6 +101,11 @@ int tp_shm_superblock_decode(const uint8_t *buf, size_t len, tp_shm_superblock_t
     return 0;
 }
 
+bool tp_shm_pool_slot_bytes_ok(uint32_t slot_bytes, uint32_t stride_bytes)
+{
+    return slot_bytes == stride_bytes || 0 == slot_bytes || TP_SHM_POOL_SLOT_BYTES_UNSET == slot_bytes;
+}
+
 
 int tp_shm_region_params_validate(const tp_shm_region_params_t *p)
 {
@@ -140,6 +146,110 @@ int tp_shm_region_size(const tp_shm_region_params_t *params, uint64_t *size_out)
     uint64_t slot =
         TP_SHM_REGION_HEADER_RING == params->region_type ? TP_SHM_HEADER_SLOT_BYTES : params->stride_bytes;
     return tp_shm_geometry_region_bytes(params->nslots, slot, size_out);
+}
+
+int tp_shm_region_check_caps(const tp_shm_region_params_t *params, uint64_t max_region_bytes, uint64_t *size_out)
+{
+    uint64_t size;
+    if (tp_shm_region_size(params, &size) < 0)
+    {
+        return -1;
+    }
+    if (0 == max_region_bytes)
+    {
+        max_region_bytes = TP_SHM_DEFAULT_MAX_REGION_BYTES;
+    }
+    if (params->nslots > TP_SHM_MAX_NSLOTS)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "nslots %u exceeds the maximum of %u slots (TP_SHM_MAX_NSLOTS)",
+            (unsigned)params->nslots, TP_SHM_MAX_NSLOTS);
+    }
+    if (TP_SHM_REGION_PAYLOAD_POOL == params->region_type && params->stride_bytes > TP_SHM_MAX_STRIDE_BYTES)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT,
+            "pool %u: stride_bytes %u exceeds the maximum of %u bytes (TP_SHM_MAX_STRIDE_BYTES)",
+            (unsigned)params->pool_id, (unsigned)params->stride_bytes, TP_SHM_MAX_STRIDE_BYTES);
+    }
+    if (size > max_region_bytes)
+    {
+        char what[48];
+        if (TP_SHM_REGION_PAYLOAD_POOL == params->region_type)
+        {
+            snprintf(what, sizeof(what), "pool %u", (unsigned)params->pool_id);
+        }
+        else
+        {
+            snprintf(what, sizeof(what), "header ring");
+        }
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT,
+            "%s of %llu bytes (%u slots x %u bytes) exceeds the cap of %llu bytes per region: use fewer or "
+            "smaller slots, or raise tp_shm_create_options_t.max_region_bytes",
+            what, (unsigned long long)size, (unsigned)params->nslots,
+            TP_SHM_REGION_HEADER_RING == params->region_type ? TP_SHM_HEADER_SLOT_BYTES
+                                                              : (unsigned)params->stride_bytes,
+            (unsigned long long)max_region_bytes);
+    }
+    if (NULL != size_out)
+    {
+        *size_out = size;
+    }
+    return 0;
+}
+
+int tp_shm_layout_check(const char *dir, uint32_t nslots, const uint32_t *strides, size_t count,
+    uint64_t max_region_bytes, uint64_t *total_out)
+{
+    if (NULL == strides && 0 != count)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_shm_layout_check: NULL strides");
+    }
+    tp_shm_region_params_t p;
+    memset(&p, 0, sizeof(p));
+    p.region_type = TP_SHM_REGION_HEADER_RING;
+    p.layout_version = TP_SHM_LAYOUT_VERSION;
+    p.nslots = nslots;
+    uint64_t total = 0;
+    if (tp_shm_region_check_caps(&p, max_region_bytes, &total) < 0)
+    {
+        return tp_err_prepend("header ring");
+    }
+    for (size_t i = 0; i < count; i++)
+    {
+        uint64_t size;
+        p.region_type = TP_SHM_REGION_PAYLOAD_POOL;
+        p.pool_id = (uint16_t)(i + 1);
+        p.stride_bytes = strides[i];
+        if (tp_shm_region_check_caps(&p, max_region_bytes, &size) < 0)
+        {
+            return tp_err_prepend("pool #%zu", i);
+        }
+        if (__builtin_add_overflow(total, size, &total))
+        {
+            return tp_err_set(TP_ERR_INVALID_ARGUMENT, "layout size overflows");
+        }
+    }
+    if (NULL != total_out)
+    {
+        *total_out = total;
+    }
+    if (NULL != dir)
+    {
+        uint64_t avail;
+        if (tp_fs_free_bytes(dir, &avail) < 0)
+        {
+            return -1;
+        }
+        if (avail < total)
+        {
+            return tp_err_set(TP_ERR_IO,
+                "not enough space in %.512s for the shared-memory layout (needs %llu bytes = %.1f MiB for the header "
+                "ring and %zu pool(s) of %u slots, %llu bytes free): free space there, enlarge the file system "
+                "(e.g. docker run --shm-size=...), or use fewer or smaller slots or another directory",
+                dir, (unsigned long long)total, (double)total / (1024.0 * 1024.0), count, (unsigned)nslots,
+                (unsigned long long)avail);
+        }
+    }
+    return 0;
 }
 
 #define TP_SB_MISMATCH(field, fmt, have, want) \
@@ -198,9 +308,17 @@ int tp_shm_superblock_validate(const tp_shm_superblock_t *sb, const tp_shm_regio
     }
     else
     {
-        if (sb->slot_bytes != e->stride_bytes)
+        /*
+         * The spec does not say what a pool's slot_bytes holds: we write the stride, other implementations
+         * write 0 or 0xFFFFFFFF ("not applicable"). All three are accepted; stride_bytes is what addresses
+         * the pool and must match exactly (DECISIONS SHM-1).
+         */
+        if (!tp_shm_pool_slot_bytes_ok(sb->slot_bytes, e->stride_bytes))
         {
-            return TP_SB_MISMATCH("slot_bytes", "%u", (unsigned)sb->slot_bytes, (unsigned)e->stride_bytes);
+            return tp_err_set(TP_ERR_VALIDATION,
+                "superblock slot_bytes mismatch: region has %u, expected %u (the stride), 0 or 0xFFFFFFFF for a "
+                "payload pool",
+                (unsigned)sb->slot_bytes, (unsigned)e->stride_bytes);
         }
         if (sb->stride_bytes != e->stride_bytes)
         {
@@ -304,7 +422,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "file mode %o: only permission bits (0777) are allowed",
             (unsigned)opts.file_mode);
     }
-    if (tp_shm_region_size(params, &size) < 0)
+    if (tp_shm_region_check_caps(params, opts.max_region_bytes, &size) < 0)
     {
         return tp_err_prepend("creating %.256s", path);
     }
@@ -351,6 +469,12 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
         tp_err_set_errno(errno, "cannot size %.256s to %llu bytes", path, (unsigned long long)map_len);
         goto fail;
     }
+    /* Reserve every page now: on a full tmpfs a sparse file maps fine and the first store raises SIGBUS. */
+    if (tp_fs_reserve(r->fd, map_len, path) < 0)
+    {
+        tp_err_prepend("creating %s region", tp_shm_region_type_name(params->region_type));
+        goto fail;
+    }
     void *base = mmap(NULL, (size_t)map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
     if (MAP_FAILED == base)
     {
@@ -380,7 +504,7 @@ int tp_shm_region_create(tp_shm_region_t **out, const char *path, const tp_shm_r
         goto fail;
     }
 
-    uint64_t now = tp_clock_realtime_ns();
+    uint64_t now = tp_shm_activity_clock_ns();
     tp_shm_superblock_t *sb = &r->superblock;
     sb->magic = TP_SHM_MAGIC;
     sb->layout_version = params->layout_version;
@@ -741,6 +865,11 @@ bool tp_shm_region_is_hugepages(const tp_shm_region_t *r)
     return NULL != r && r->hugepages;
 }
 
+uint64_t tp_shm_activity_clock_ns(void)
+{
+    return tp_clock_mono_ns();
+}
+
 int tp_shm_region_refresh_activity(tp_shm_region_t *r, uint64_t now_ns)
 {
     if (NULL == r || !r->writable)
@@ -749,7 +878,7 @@ int tp_shm_region_refresh_activity(tp_shm_region_t *r, uint64_t now_ns)
     }
     if (0 == now_ns)
     {
-        now_ns = tp_clock_realtime_ns();
+        now_ns = tp_shm_activity_clock_ns();
     }
     atomic_store_explicit(tp_shm_seq_word(r->base + TP_SBE_WIRE_SHM_REGION_SUPERBLOCK_ACTIVITY_TIMESTAMP_NS_OFFSET),
         now_ns, memory_order_release);

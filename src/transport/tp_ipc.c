@@ -28,6 +28,7 @@
 
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
+#include "common/tp_fs.h"
 #include "common/tp_log.h"
 
 _Static_assert(sizeof(tp_ipc_slot_t) == 64, "slot size");
@@ -275,12 +276,24 @@ static int tp_ipc_log_open_locked(
             }
         }
         size_t total = TP_IPC_HEADER_LENGTH + (size_t)term_length;
-        if (create && 0 != ftruncate(fd, (off_t)total))
+        if (create)
         {
-            int e = errno;
-            close(fd);
-            return tp_err_set_errno(e, "cannot size IPC log %s to %zu bytes (is the file system full?)", log->path,
-                total);
+            /*
+             * Reserve the whole log now: on a full tmpfs a sparse log maps fine and a later frame store (in any
+             * process using the stream) raises SIGBUS. On failure the file is removed while we hold the lock (a
+             * waiting opener sees st_nlink == 0 and starts over) and nothing is left behind.
+             */
+            int rc = 0 != ftruncate(fd, (off_t)total)
+                ? tp_err_set_errno(errno, "cannot size IPC log %s to %zu bytes (is the file system full?)", log->path,
+                      total)
+                : tp_fs_reserve(fd, total, log->path);
+            if (rc < 0)
+            {
+                unlink(log->path);
+                close(fd);
+                return tp_err_prepend("IPC log of stream %" PRId32 " (term-length %" PRIu64 ")", stream_id,
+                    term_length);
+            }
         }
         void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (MAP_FAILED == base)

@@ -41,9 +41,10 @@ def test_demo(tp, tmp):
     check(p.returncode == 2, "demo usage error exits 2")
 
 
-def superblock(region_type, pool_id, nslots, slot_bytes, stride, magic=MAGIC):
-    return struct.pack("<QIQIhHIIIQQQ", magic, 1, 7, 9, region_type, pool_id, nslots, slot_bytes, stride,
-                       1234, 5, 6)
+def superblock(region_type, pool_id, nslots, slot_bytes, stride, magic=MAGIC, pid=1234, epoch=7, stream=9,
+               activity=6):
+    return struct.pack("<QIQIhHIIIQQQ", magic, 1, epoch, stream, region_type, pool_id, nslots, slot_bytes, stride,
+                       pid, 5, activity)
 
 
 def test_inspect(tp, tmp):
@@ -102,6 +103,35 @@ def test_inspect(tp, tmp):
     check("PAYLOAD_POOL" in p.stdout and p.returncode == 0, "pool text")
     shutil.rmtree(kept[0])
 
+    # Pool slot_bytes (DECISIONS SHM-1): the stride, 0 or 0xFFFFFFFF are accepted, anything else refused.
+    pools = os.path.join(tmp, "pools")
+    os.mkdir(pools)
+    for name, slot_bytes, ok, note in (("stride", 128, True, None), ("zero", 0, True, "(0: unset"),
+                                       ("ones", 0xFFFFFFFF, True, "(0xFFFFFFFF: unset"),
+                                       ("bad", 64, False, None), ("bad_ones_minus_1", 0xFFFFFFFE, False, None)):
+        path = os.path.join(pools, name + ".pool")
+        with open(path, "wb") as f:
+            f.write(superblock(2, 1, 4, slot_bytes, 128) + bytes(4 * 128))
+        p = run(tp, "shm", "inspect", path)
+        if ok:
+            check(p.returncode == 0, "pool slot_bytes=%#x accepted: %s" % (slot_bytes, p.stderr.strip()))
+            check(("slot_bytes             %d" % slot_bytes) in p.stdout, "pool slot_bytes=%#x printed" % slot_bytes)
+            if note:
+                check(note in p.stdout and "stride_bytes applies" in p.stdout, "pool slot_bytes=%#x explained" %
+                      slot_bytes)
+            d = json.loads(run(tp, "shm", "inspect", path, "--json").stdout)
+            check(d.get("valid") is True and d["superblock"]["slot_bytes"] == slot_bytes and
+                  d["superblock"]["slot_bytes_unset"] is (note is not None), "pool slot_bytes=%#x JSON" % slot_bytes)
+        else:
+            check(p.returncode == 1 and "slot_bytes" in p.stderr, "pool slot_bytes=%#x refused (got %d: %s)" %
+                  (slot_bytes, p.returncode, p.stderr.strip()))
+    # A pool with a bad stride (not a multiple of 64) is refused whatever its slot_bytes.
+    path = os.path.join(pools, "bad_stride.pool")
+    with open(path, "wb") as f:
+        f.write(superblock(2, 1, 4, 0xFFFFFFFF, 100) + bytes(4 * 128))
+    p = run(tp, "shm", "inspect", path)
+    check(p.returncode == 1 and "stride_bytes" in p.stderr, "pool stride 100 refused (%s)" % p.stderr.strip())
+
     # Garbage files: clear error, exit 1, never a crash.
     g = os.path.join(tmp, "garbage")
     os.mkdir(g)
@@ -149,11 +179,69 @@ def test_inspect(tp, tmp):
     check(run(tp, "shm", "bogus").returncode == 2, "unknown shm subcommand exits 2")
 
 
+def test_gc(tp, tmp):
+    """tp shm gc: dry run by default, --apply removes dead epochs, live ones are kept."""
+    import pwd
+    p = run(tp, "demo", "--frames", "40", "--dir", tmp, "--keep")
+    check(p.returncode == 0, "demo --keep exits 0")
+    kept = [l.split()[1] for l in p.stdout.splitlines() if l.strip().startswith("kept")]
+    check(len(kept) == 1, "demo --keep prints the kept directory")
+    base = kept[0]
+    user = "".join(c if c.isalnum() or c in "._-" else "_" for c in pwd.getpwuid(os.geteuid()).pw_name)
+    dead = os.path.join(base, "tensorpool-" + user, "demo", "1", "1")
+    check(os.path.isdir(dead), "demo left its epoch directory %s" % dead)
+    # A live epoch: its superblock names this (running) test process.
+    live = os.path.join(base, "tensorpool-" + user, "ns", "9", "7")
+    os.makedirs(live)
+    with open(os.path.join(live, "header.ring"), "wb") as f:
+        f.write(superblock(1, 0, 8, 256, 0, pid=os.getpid()) + bytes(8 * 256))
+
+    # The demo's activity timestamp is fresh: with the default staleness (10 s) nothing is dead yet.
+    p = run(tp, "shm", "gc", "--base-dir", base)
+    check(p.returncode == 0, "gc dry run exits 0: %s" % p.stderr)
+    check("0 dead epoch(s)" in p.stdout and "only" in p.stdout, "fresh timestamp keeps the epoch: %s" % p.stdout)
+    # Dry run with staleness off: listed as dead, nothing removed.
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0")
+    check(p.returncode == 0 and ("dead    " + dead) in p.stdout and "not running" in p.stdout,
+          "dry run lists the dead epoch: %s" % p.stdout)
+    check("1 dead epoch(s)" in p.stdout and "dry run, nothing removed" in p.stdout, "dry run summary")
+    check(("keep    " + live) in p.stdout and "is running" in p.stdout, "the live epoch is kept: %s" % p.stdout)
+    check(os.path.isdir(dead), "dry run removed nothing")
+    # JSON lines.
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--json")
+    lines = [json.loads(l) for l in p.stdout.splitlines()]
+    by_path = {l.get("path"): l for l in lines if "path" in l}
+    check(by_path.get(dead, {}).get("verdict") == "dead" and by_path[dead]["removed"] is False, "JSON dead entry")
+    check(by_path.get(live, {}).get("verdict") == "live" and by_path[live]["pid"] == os.getpid(), "JSON live entry")
+    check(lines and lines[-1].get("summary") is True and lines[-1]["dead"] == 1 and lines[-1]["apply"] is False,
+          "JSON summary")
+    # --stream filters (the dead demo epoch is stream 1).
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--stream", "2", "--apply")
+    check(p.returncode == 0 and "0 dead" in p.stdout and os.path.isdir(dead), "--stream 2 leaves stream 1 alone")
+    # Apply.
+    p = run(tp, "shm", "gc", "--base-dir", base, "--min-stale", "0", "--stream", "1", "--apply")
+    check(p.returncode == 0 and ("removed " + dead) in p.stdout and "removed 1 of 1" in p.stdout,
+          "--apply removes the dead epoch: %s %s" % (p.stdout, p.stderr))
+    check(not os.path.exists(dead), "dead epoch directory is gone")
+    check(os.path.exists(os.path.join(live, "header.ring")), "live epoch intact")
+    # Namespace filter and errors.
+    p = run(tp, "shm", "gc", "--base-dir", base, "--namespace", "other", "--min-stale", "0")
+    check(p.returncode == 0 and "0 dead" in p.stdout and live not in p.stdout, "--namespace filters")
+    check(run(tp, "shm", "gc", "--base-dir", os.path.join(tmp, "missing")).returncode == 1, "missing base dir exits 1")
+    for bad in (["--base-dir", ""], ["--base-dir", "relative"], ["--min-stale", "abc"], ["--min-stale", "-1"],
+                ["--min-stale", "nan"], ["--namespace", "../x"], ["--bogus"], ["--min-stale"], ["--stream", "-1"],
+                ["--stream", "x"]):
+        p = run(tp, "shm", "gc", *bad)
+        check(p.returncode == 2 and p.stderr.strip() != "", "gc %s is a usage error with a message (%d: %r)" %
+              (bad, p.returncode, p.stderr.strip()))
+    shutil.rmtree(base)
+
+
 def main():
     tp, mode = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="tp-test-apps-")
     try:
-        {"demo": test_demo, "inspect": test_inspect}[mode](tp, tmp)
+        {"demo": test_demo, "inspect": test_inspect, "gc": test_gc}[mode](tp, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%s: %d failure(s)" % (mode, len(failures)))

@@ -7,10 +7,14 @@
 #include <sys/statfs.h>
 #include <sys/wait.h>
 
+#include "common/tp_clock.h"
 #include "shm_test_util.h"
 #include "tensor_pool/tp_shm.h"
 
 static char g_dir[1024];
+#ifndef TP_TEST_VECTORS_DIR
+#define TP_TEST_VECTORS_DIR "tests/vectors"
+#endif
 static const char *g_vectors_dir = NULL;
 static tp_shm_allowlist_t *g_allow = NULL;
 
@@ -55,12 +59,11 @@ static void test_shm_superblock_golden_vector(void)
     memset(&back, 0, sizeof(back));
     TP_ASSERT_OK(tp_shm_superblock_decode(golden_superblock, 64, &back));
     TP_ASSERT(0 == memcmp(&back, &sb, sizeof(sb)));
-    if (NULL != g_vectors_dir)
     {
         char path[1024];
         snprintf(path, sizeof(path), "%s/wire/ShmRegionSuperblock.shm.bin", g_vectors_dir);
         FILE *f = fopen(path, "rb");
-        if (NULL != f)
+        TP_ASSERT_MSG(NULL != f, "golden vector %s is missing (TP_VECTORS_DIR)", path);
         {
             uint8_t file[65];
             size_t n = fread(file, 1, sizeof(file), f);
@@ -125,6 +128,73 @@ static void test_shm_region_params_rules(void)
     TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_params_validate(&p));
 }
 
+/* Creation caps (issue 10): refused with the value and the cap named, before any file exists. */
+static void test_shm_region_create_caps(void)
+{
+    char path[1024];
+    path_in_dir(path, sizeof(path), "capped.pool");
+    tp_shm_region_t *r = NULL;
+    tp_shm_region_params_t p = ring_params();
+    p.nslots = TP_SHM_MAX_NSLOTS * 2;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "2097152") && NULL != strstr(tp_errmsg(), "TP_SHM_MAX_NSLOTS"),
+        "message: %s", tp_errmsg());
+    p = pool_params();
+    p.stride_bytes = TP_SHM_MAX_STRIDE_BYTES + 64;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "TP_SHM_MAX_STRIDE_BYTES"), "message: %s", tp_errmsg());
+    /* The per-region byte cap: the default refuses 2^20 slots x 1 GiB; an option lowers or raises it. */
+    p.nslots = TP_SHM_MAX_NSLOTS;
+    p.stride_bytes = TP_SHM_MAX_STRIDE_BYTES;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_check_caps(&p, 0, NULL));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "max_region_bytes"), "message: %s", tp_errmsg());
+    p = pool_params(); /* 64 + 8 x 4096 */
+    tp_shm_create_options_t o;
+    tp_shm_create_options_defaults(&o);
+    o.max_region_bytes = 8 * 4096;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_region_create(&r, path, &p, &o));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "32832 bytes") && NULL != strstr(tp_errmsg(), "32768"),
+        "message: %s", tp_errmsg());
+    struct stat st;
+    TP_ASSERT(0 != lstat(path, &st));
+    o.max_region_bytes = 64 + 8 * 4096;
+    TP_ASSERT_OK(tp_shm_region_create(&r, path, &p, &o));
+    tp_shm_region_close(r);
+    unlink(path);
+    /* The layout check sums ring and pools and applies the same caps. */
+    uint32_t strides[2] = { 4096, TP_SHM_MAX_STRIDE_BYTES + 64 };
+    uint64_t total = 0;
+    TP_ASSERT_OK(tp_shm_layout_check(NULL, 8, strides, 1, 0, &total));
+    TP_ASSERT_EQ_U64(64 + 8 * 256 + 64 + 8 * 4096, total);
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_layout_check(NULL, 8, strides, 2, 0, &total));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_shm_layout_check(NULL, TP_SHM_MAX_NSLOTS * 2, strides, 1, 0, &total));
+}
+
+/* Superblock timestamps are CLOCK_MONOTONIC (DECISIONS SHM-5), as the spec and the Julia implementation use. */
+static void test_shm_region_timestamps_are_monotonic(void)
+{
+    char path[1024];
+    path_in_dir(path, sizeof(path), "clock.pool");
+    tp_shm_region_params_t p = pool_params();
+    tp_shm_region_t *r = NULL;
+    uint64_t before = tp_clock_mono_ns();
+    TP_ASSERT_OK(tp_shm_region_create(&r, path, &p, NULL));
+    uint64_t after = tp_clock_mono_ns();
+    const tp_shm_superblock_t *sb = tp_shm_region_superblock(r);
+    uint64_t start = sb->start_timestamp_ns, activity = tp_shm_region_activity_ns(r);
+    uint64_t clock = tp_shm_activity_clock_ns();
+    tp_shm_region_close(r);
+    unlink(path);
+    TP_ASSERT_MSG(start >= before && start <= after, "start_timestamp_ns %" PRIu64 " is not CLOCK_MONOTONIC", start);
+    TP_ASSERT_EQ_U64(start, activity);
+    TP_ASSERT(clock >= after && clock <= tp_clock_mono_ns());
+    /* Ages of either domain. */
+    TP_ASSERT(tp_shm_activity_age_ns(before) >= after - before);
+    TP_ASSERT(tp_shm_activity_age_ns(tp_clock_realtime_ns() - UINT64_C(5000000000)) >= UINT64_C(5000000000));
+    TP_ASSERT(tp_shm_activity_age_ns(tp_clock_realtime_ns() - UINT64_C(5000000000)) < UINT64_C(6000000000));
+    TP_ASSERT_EQ_U64(0, tp_shm_activity_age_ns(tp_clock_mono_ns() + UINT64_C(1000000000)));
+}
+
 static void test_shm_region_create_writes_superblock(void)
 {
     char path[1200];
@@ -164,8 +234,14 @@ static void test_shm_region_create_writes_superblock(void)
     TP_ASSERT_OK(tp_shm_region_refresh_activity(r, 99999999));
     TP_ASSERT_EQ_U64(99999999, tp_shm_region_activity_ns(c));
     TP_ASSERT_ERR(TP_ERR_STATE, tp_shm_region_refresh_activity(c, 1));
+    /* Now: CLOCK_MONOTONIC, the spec's liveness domain and the other implementations' (DECISIONS SHM-5). */
+    uint64_t before = tp_clock_mono_ns();
     TP_ASSERT_OK(tp_shm_region_refresh_activity(r, 0));
-    TP_ASSERT(tp_shm_region_activity_ns(c) > UINT64_C(1600000000000000000));
+    uint64_t after = tp_clock_mono_ns();
+    uint64_t activity = tp_shm_region_activity_ns(c);
+    TP_ASSERT_MSG(activity >= before && activity <= after, "activity %" PRIu64 " not CLOCK_MONOTONIC [%" PRIu64
+        ", %" PRIu64 "]", activity, before, after);
+    TP_ASSERT(tp_shm_activity_age_ns(activity) < UINT64_C(1000000000));
     tp_shm_region_close(c);
     tp_shm_region_close(r);
 
@@ -354,6 +430,51 @@ static void test_shm_region_map_validates_each_field(void)
     TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
     TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
     TP_ASSERT(NULL != strstr(tp_errmsg(), "stride_bytes"));
+    /*
+     * Pool slot_bytes (DECISIONS SHM-1): the stride (ours), 0 and 0xFFFFFFFF (other implementations) are
+     * accepted, by the consumer mapping and by the inspection mapping; anything else is refused.
+     */
+    static const struct
+    {
+        uint32_t slot_bytes;
+        bool ok;
+    } pool_slot_cases[] = {
+        { 4096, true }, { 0, true }, { 0xFFFFFFFFu, true }, { 2048, false }, { 8192, false }, { 0xFFFFFFFEu, false },
+        { 256, false },
+    };
+    for (size_t i = 0; i < sizeof(pool_slot_cases) / sizeof(pool_slot_cases[0]); i++)
+    {
+        memcpy(tmp, sb_bytes, 64);
+        uint32_t v = pool_slot_cases[i].slot_bytes;
+        memcpy(tmp + 32, &v, 4); /* slot_bytes at offset 32, little-endian */
+        TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
+        if (pool_slot_cases[i].ok)
+        {
+            TP_ASSERT_MSG(0 == tp_shm_region_map(&m, g_allow, ppath, &pp, false), "pool slot_bytes %#x refused",
+                (unsigned)v);
+            TP_ASSERT_EQ_U64(v, tp_shm_region_superblock(m)->slot_bytes);
+            TP_ASSERT_EQ_U64(4096, tp_shm_region_superblock(m)->stride_bytes);
+            tp_shm_region_close(m);
+            TP_ASSERT_MSG(0 == tp_shm_region_map_inspect(&m, ppath), "inspect: pool slot_bytes %#x refused",
+                (unsigned)v);
+            tp_shm_region_close(m);
+        }
+        else
+        {
+            TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
+            TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "slot_bytes"), "message: %s", tp_errmsg());
+            TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map_inspect(&m, ppath));
+        }
+    }
+    /* An unset slot_bytes does not excuse a wrong stride_bytes. */
+    memcpy(tmp, sb_bytes, 64);
+    memset(tmp + 32, 0xff, 4);
+    tmp[37] = 0x20; /* stride 8192 */
+    TP_ASSERT_EQ_I64(64, pwrite(fd, tmp, 64, 0));
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_shm_region_map(&m, g_allow, ppath, &pp, false));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "stride_bytes"));
+    TP_ASSERT(tp_shm_pool_slot_bytes_ok(0, 64) && tp_shm_pool_slot_bytes_ok(64, 64) &&
+        tp_shm_pool_slot_bytes_ok(TP_SHM_POOL_SLOT_BYTES_UNSET, 64) && !tp_shm_pool_slot_bytes_ok(128, 64));
     TP_ASSERT_EQ_I64(64, pwrite(fd, sb_bytes, 64, 0));
     close(fd);
 
@@ -449,27 +570,33 @@ static void test_shm_region_require_hugepages(void)
         tp_shm_region_close(r);
         unlink(path);
     }
-    /* Positive case only where a writable hugetlbfs with free pages exists. */
-    if (path_is_hugetlbfs("/dev/hugepages") && 0 == access("/dev/hugepages", W_OK))
+}
+
+/* The positive case, only where a writable hugetlbfs with a free 2 MiB page exists (skipped otherwise). */
+static void test_shm_region_require_hugepages_on_hugetlbfs(void)
+{
+    if (!path_is_hugetlbfs("/dev/hugepages") || 0 != access("/dev/hugepages", W_OK))
     {
-        snprintf(path, sizeof(path), "/dev/hugepages/tp-test-%d.pool", (int)getpid());
-        pp.stride_bytes = 2 * 1024 * 1024;
-        pp.nslots = 1;
-        if (0 == tp_shm_region_create(&r, path, &pp, &opts))
-        {
-            TP_ASSERT(tp_shm_region_is_hugepages(r));
-            tp_shm_region_close(r);
-        }
-        else
-        {
-            fprintf(stderr, "  (hugetlbfs create failed: %s; positive case skipped)\n", tp_errmsg());
-        }
+        TP_SKIP("no writable hugetlbfs mounted at /dev/hugepages");
+    }
+    char path[1200];
+    tp_shm_region_params_t pp = pool_params();
+    tp_shm_create_options_t opts;
+    tp_shm_create_options_defaults(&opts);
+    opts.require_hugepages = true;
+    tp_shm_region_t *r = NULL;
+    snprintf(path, sizeof(path), "/dev/hugepages/tp-test-%d.pool", (int)getpid());
+    pp.stride_bytes = 2 * 1024 * 1024;
+    pp.nslots = 1;
+    if (0 != tp_shm_region_create(&r, path, &pp, &opts))
+    {
         unlink(path);
+        TP_SKIP("hugetlbfs create failed (no free hugepages?): %s", tp_errmsg());
     }
-    else
-    {
-        fprintf(stderr, "  (no writable hugetlbfs at /dev/hugepages: positive case skipped)\n");
-    }
+    bool huge = tp_shm_region_is_hugepages(r);
+    tp_shm_region_close(r);
+    unlink(path);
+    TP_ASSERT(huge);
 }
 
 static void test_shm_pool_nslots_must_match_ring(void)
@@ -574,7 +701,7 @@ static void test_shm_superblock_random_never_crash(void)
 
 int main(int argc, char **argv)
 {
-    g_vectors_dir = argc > 1 ? argv[1] : NULL;
+    g_vectors_dir = argc > 1 ? argv[1] : TP_TEST_VECTORS_DIR;
     if (0 != tp_test_mkdtemp(g_dir, sizeof(g_dir), "region"))
     {
         perror("mkdtemp");
@@ -588,12 +715,15 @@ int main(int argc, char **argv)
     }
     TP_RUN(test_shm_superblock_golden_vector);
     TP_RUN(test_shm_region_params_rules);
+    TP_RUN(test_shm_region_create_caps);
+    TP_RUN(test_shm_region_timestamps_are_monotonic);
     TP_RUN(test_shm_region_create_writes_superblock);
     TP_RUN(test_shm_region_prefault_and_mlock);
     TP_RUN(test_shm_region_map_validates_each_field);
     TP_RUN(test_shm_region_map_truncated_and_garbage);
     TP_RUN(test_shm_region_map_uri_and_containment);
     TP_RUN(test_shm_region_require_hugepages);
+    TP_RUN(test_shm_region_require_hugepages_on_hugetlbfs);
     TP_RUN(test_shm_pool_nslots_must_match_ring);
     TP_RUN(test_shm_region_inspect_mapping);
     TP_RUN(test_shm_superblock_random_never_crash);

@@ -5,6 +5,9 @@
 #include "tensor_pool/tp_shm.h"
 
 static char g_dir[1024];
+#ifndef TP_TEST_VECTORS_DIR
+#define TP_TEST_VECTORS_DIR "tests/vectors"
+#endif
 static const char *g_vectors_dir = NULL;
 static tp_shm_allowlist_t *g_allow = NULL;
 
@@ -415,12 +418,11 @@ static void test_shm_slot_header_golden_vector(void)
 {
     uint8_t golden[256];
     golden_slot_bytes(golden);
-    if (NULL != g_vectors_dir)
     {
         char path[1024];
         snprintf(path, sizeof(path), "%s/wire/SlotHeader.shm.bin", g_vectors_dir);
         FILE *fp = fopen(path, "rb");
-        if (NULL != fp)
+        TP_ASSERT_MSG(NULL != fp, "golden vector %s is missing (TP_VECTORS_DIR)", path);
         {
             uint8_t file[257];
             size_t n = fread(file, 1, sizeof(file), fp);
@@ -494,7 +496,7 @@ static void test_shm_slot_header_golden_vector(void)
 
 int main(int argc, char **argv)
 {
-    g_vectors_dir = argc > 1 ? argv[1] : NULL;
+    g_vectors_dir = argc > 1 ? argv[1] : TP_TEST_VECTORS_DIR;
     if (0 != tp_test_mkdtemp(g_dir, sizeof(g_dir), "seqlock"))
     {
         perror("mkdtemp");

@@ -3,6 +3,9 @@
 
 #include "tensor_pool/tp_tensor.h"
 
+#ifndef TP_TEST_VECTORS_DIR
+#define TP_TEST_VECTORS_DIR "tests/vectors"
+#endif
 static const char *g_vectors_dir = NULL;
 
 /* TensorHeader.bin (vectors/wire), with its two reserved pad bytes (0xa1 at 13, 0xa2 at 83). */
@@ -67,12 +70,11 @@ static void test_shm_tensor_golden_encode_decode(void)
     want[13] = 0;
     want[83] = 0;
     TP_ASSERT_MSG(0 == memcmp(buf, want, 192), "encoded TensorHeader differs from the golden vector");
-    if (NULL != g_vectors_dir)
     {
         char path[1024];
         snprintf(path, sizeof(path), "%s/wire/TensorHeader.bin", g_vectors_dir);
         FILE *f = fopen(path, "rb");
-        if (NULL != f)
+        TP_ASSERT_MSG(NULL != f, "golden vector %s is missing (TP_VECTORS_DIR)", path);
         {
             uint8_t file[193];
             size_t n = fread(file, 1, sizeof(file), f);
@@ -348,7 +350,7 @@ static void test_shm_tensor_registry(void)
 
 int main(int argc, char **argv)
 {
-    g_vectors_dir = argc > 1 ? argv[1] : NULL;
+    g_vectors_dir = argc > 1 ? argv[1] : TP_TEST_VECTORS_DIR;
     TP_RUN(test_shm_tensor_golden_encode_decode);
     TP_RUN(test_shm_tensor_encode_zero_fills_unused_dims);
     TP_RUN(test_shm_tensor_decode_embedded_header_checks);

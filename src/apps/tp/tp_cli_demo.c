@@ -17,6 +17,7 @@
 #include "common/tp_clock.h"
 #include "tensor_pool/tp.h"
 #include "tensor_pool/tp_shm.h"
+#include "tp_args.h"
 #include "tp_cli.h"
 
 int tp_cli_demo(int argc, char **argv);
@@ -118,19 +119,22 @@ int tp_cli_demo(int argc, char **argv)
     bool keep = false;
     for (int i = 1; i < argc; i++)
     {
-        if (0 == strcmp(argv[i], "--frames") && i + 1 < argc)
+        if (0 == strcmp(argv[i], "--frames"))
         {
-            char *end = NULL;
-            frames = strtoull(argv[++i], &end, 10);
-            if ('\0' != *end || 0 == frames || frames > UINT64_C(1000000000))
+            const char *v = tp_args_value("tp demo", argc, argv, &i);
+            if (NULL == v || tp_args_u64("tp demo", "--frames", v, 1, UINT64_C(1000000000), "a frame count",
+                                 &frames) < 0)
             {
-                fprintf(stderr, "tp demo: --frames needs a number in 1..1000000000\n");
                 return TP_CLI_EXIT_USAGE;
             }
         }
-        else if (0 == strcmp(argv[i], "--dir") && i + 1 < argc)
+        else if (0 == strcmp(argv[i], "--dir"))
         {
-            parent = argv[++i];
+            parent = tp_args_value("tp demo", argc, argv, &i);
+            if (NULL == parent || tp_args_path("tp demo", "--dir", parent, 900) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
         }
         else if (0 == strcmp(argv[i], "--keep"))
         {

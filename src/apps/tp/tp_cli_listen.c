@@ -17,6 +17,7 @@
 #include "common/tp_clock.h"
 #include "protocol/tp_proto.h"
 #include "tensor_pool/tp.h"
+#include "tp_args.h"
 #include "tp_cli.h"
 #include "transport/tp_transport.h"
 
@@ -437,25 +438,48 @@ int tp_cli_listen(int argc, char **argv)
         {
             s.json = true;
         }
-        else if (i + 1 < argc && 0 == strcmp(argv[i], "--channel"))
+        else if (0 == strcmp(argv[i], "--channel"))
         {
-            channel = argv[++i];
+            channel = tp_args_value("tp listen", argc, argv, &i);
+            if (NULL == channel || tp_args_path("tp listen", "--channel", channel, 1024) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
         }
-        else if (i + 1 < argc && 0 == strcmp(argv[i], "--stream"))
+        else if (0 == strcmp(argv[i], "--stream"))
         {
-            stream = (int32_t)strtol(argv[++i], NULL, 10);
+            const char *v = tp_args_value("tp listen", argc, argv, &i);
+            int64_t id = 0;
+            if (NULL == v || tp_args_i64("tp listen", "--stream", v, INT32_MIN, INT32_MAX, "a stream id", &id) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            stream = (int32_t)id;
         }
-        else if (i + 1 < argc && 0 == strcmp(argv[i], "--transport-dir"))
+        else if (0 == strcmp(argv[i], "--transport-dir"))
         {
-            dir = argv[++i];
+            dir = tp_args_value("tp listen", argc, argv, &i);
+            if (NULL == dir || tp_args_path("tp listen", "--transport-dir", dir, 4000) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
         }
-        else if (i + 1 < argc && 0 == strcmp(argv[i], "--count"))
+        else if (0 == strcmp(argv[i], "--count"))
         {
-            count = strtoull(argv[++i], NULL, 10);
+            const char *v = tp_args_value("tp listen", argc, argv, &i);
+            if (NULL == v || tp_args_u64("tp listen", "--count", v, 0, UINT64_MAX, "a message count", &count) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
         }
-        else if (i + 1 < argc && 0 == strcmp(argv[i], "--duration"))
+        else if (0 == strcmp(argv[i], "--duration"))
         {
-            duration = strtod(argv[++i], NULL);
+            const char *v = tp_args_value("tp listen", argc, argv, &i);
+            if (NULL == v ||
+                tp_args_double("tp listen", "--duration", v, 0.0, 1e9, "a number of seconds", &duration) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
         }
         else
         {

@@ -16,6 +16,7 @@
 
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
+#include "tp_args.h"
 #include "tp_cli.h"
 #if defined(TP_HAVE_AERON)
 #include "transport/aeron/tp_aeron_driver.h"
@@ -58,14 +59,33 @@ int tp_cli_media_driver(int argc, char **argv)
     {
         switch (opt)
         {
-            case 'd': dir = optarg; break;
-            case 't': duration = strtod(optarg, NULL); break;
+            case 'd':
+                dir = optarg;
+                if (tp_args_path("tp media-driver", "--dir", dir, 4000) < 0)
+                {
+                    return TP_CLI_EXIT_USAGE;
+                }
+                break;
+            case 't':
+                if (tp_args_double("tp media-driver", "--duration", optarg, 0.0, 1e9, "a number of seconds",
+                        &duration) < 0)
+                {
+                    return TP_CLI_EXIT_USAGE;
+                }
+                break;
             case 'h': tp_cli_md_usage(stdout); return TP_CLI_EXIT_OK;
             default: tp_cli_md_usage(stderr); return TP_CLI_EXIT_USAGE;
         }
     }
-    if (NULL == dir || '\0' == dir[0] || optind != argc || duration < 0)
+    if (NULL == dir)
     {
+        fprintf(stderr, "tp media-driver: --dir AERON_DIR is required\n");
+        tp_cli_md_usage(stderr);
+        return TP_CLI_EXIT_USAGE;
+    }
+    if (optind != argc)
+    {
+        fprintf(stderr, "tp media-driver: unexpected argument '%s'\n", argv[optind]);
         tp_cli_md_usage(stderr);
         return TP_CLI_EXIT_USAGE;
     }

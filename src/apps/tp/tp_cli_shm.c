@@ -7,6 +7,7 @@
 #include "common/tp_clock.h"
 #include "tensor_pool/tp.h"
 #include "tensor_pool/tp_shm.h"
+#include "tp_args.h"
 #include "tp_cli.h"
 
 int tp_cli_shm(int argc, char **argv);
@@ -17,6 +18,12 @@ static void tp_shm_usage(FILE *out)
 {
     fprintf(out,
         "usage: tp shm inspect PATH [--json] [--slots N | --all]\n"
+        "       tp shm gc [--base-dir DIR] [--namespace NS] [--stream ID] [--min-stale SECONDS] [--apply] [--json]\n"
+        "\n"
+        "gc: list (dry run, the default) or remove (--apply) the epoch directories of\n"
+        "dead producers under DIR/tensorpool-<user>/ (default DIR /dev/shm): the\n"
+        "superblock's pid is not running and its activity timestamp is older than\n"
+        "--min-stale seconds (default 10). Live, unattributable or foreign entries are kept.\n"
         "\n"
         "Print the superblock of a tensorpool SHM region (header ring or payload pool)\n"
         "and, for a header ring, its slot headers (the first %u by default).\n"
@@ -24,7 +31,15 @@ static void tp_shm_usage(FILE *out)
         "\n"
         "  --json      one JSON object instead of text\n"
         "  --slots N   show the first N slots\n"
-        "  --all       show every slot\n",
+        "  --all       show every slot\n"
+        "\n"
+        "gc options:\n"
+        "  --base-dir DIR       shm base directory (default /dev/shm)\n"
+        "  --namespace NS       only this namespace\n"
+        "  --stream ID          only this stream id\n"
+        "  --min-stale SECONDS  activity must be at least this old (default 10, 0 = pid check only)\n"
+        "  --apply              remove what a dry run lists\n"
+        "  --json               one JSON line per epoch directory, then a summary line\n",
         TP_INSPECT_DEFAULT_SLOTS);
 }
 
@@ -51,7 +66,6 @@ static void tp_json_string(FILE *out, const char *s)
 
 static void tp_print_superblock_text(FILE *out, const tp_shm_superblock_t *sb, uint64_t file_size)
 {
-    uint64_t now = tp_clock_realtime_ns();
     fprintf(out, "superblock:\n");
     fprintf(out, "  magic                  0x%016" PRIx64 " (%s)\n", sb->magic,
         TP_SHM_MAGIC == sb->magic ? "valid" : "INVALID");
@@ -61,14 +75,23 @@ static void tp_print_superblock_text(FILE *out, const tp_shm_superblock_t *sb, u
     fprintf(out, "  region_type            %d (%s)\n", (int)sb->region_type, tp_shm_region_type_name(sb->region_type));
     fprintf(out, "  pool_id                %u\n", (unsigned)sb->pool_id);
     fprintf(out, "  nslots                 %" PRIu32 "\n", sb->nslots);
-    fprintf(out, "  slot_bytes             %" PRIu32 "\n", sb->slot_bytes);
+    fprintf(out, "  slot_bytes             %" PRIu32, sb->slot_bytes);
+    if (TP_SHM_REGION_PAYLOAD_POOL == sb->region_type && sb->slot_bytes != sb->stride_bytes &&
+        tp_shm_pool_slot_bytes_ok(sb->slot_bytes, sb->stride_bytes))
+    {
+        /* Other implementations leave a pool's slot_bytes unset (0 or all-ones): the stride applies. */
+        fprintf(out, " (%s: unset for a pool, stride_bytes applies)",
+            0 == sb->slot_bytes ? "0" : "0xFFFFFFFF");
+    }
+    fprintf(out, "\n");
     fprintf(out, "  stride_bytes           %" PRIu32 "\n", sb->stride_bytes);
     fprintf(out, "  pid                    %" PRIu64 "\n", sb->pid);
     fprintf(out, "  start_timestamp_ns     %" PRIu64 "\n", sb->start_timestamp_ns);
     fprintf(out, "  activity_timestamp_ns  %" PRIu64, sb->activity_timestamp_ns);
-    if (0 != sb->activity_timestamp_ns && now >= sb->activity_timestamp_ns)
+    if (0 != sb->activity_timestamp_ns)
     {
-        fprintf(out, " (%.3f s ago)", (double)(now - sb->activity_timestamp_ns) / 1e9);
+        /* CLOCK_MONOTONIC (ours, the spec's) or CLOCK_REALTIME (older regions): tp_shm_activity_age_ns tells. */
+        fprintf(out, " (%.3f s ago)", (double)tp_shm_activity_age_ns(sb->activity_timestamp_ns) / 1e9);
     }
     fprintf(out, "\n  file_size              %" PRIu64 "\n", file_size);
 }
@@ -79,10 +102,19 @@ static void tp_print_superblock_json(FILE *out, const tp_shm_superblock_t *sb)
         "\"superblock\":{\"magic\":\"0x%016" PRIx64 "\",\"magic_valid\":%s,\"layout_version\":%" PRIu32
         ",\"epoch\":%" PRIu64 ",\"stream_id\":%" PRIu32 ",\"region_type\":%d,\"region_type_name\":\"%s\","
         "\"pool_id\":%u,\"nslots\":%" PRIu32 ",\"slot_bytes\":%" PRIu32 ",\"stride_bytes\":%" PRIu32
-        ",\"pid\":%" PRIu64 ",\"start_timestamp_ns\":%" PRIu64 ",\"activity_timestamp_ns\":%" PRIu64 "}",
+        ",\"pid\":%" PRIu64 ",\"start_timestamp_ns\":%" PRIu64 ",\"activity_timestamp_ns\":%" PRIu64,
         sb->magic, TP_SHM_MAGIC == sb->magic ? "true" : "false", sb->layout_version, sb->epoch, sb->stream_id,
         (int)sb->region_type, tp_shm_region_type_name(sb->region_type), (unsigned)sb->pool_id, sb->nslots,
         sb->slot_bytes, sb->stride_bytes, sb->pid, sb->start_timestamp_ns, sb->activity_timestamp_ns);
+    if (TP_SHM_REGION_PAYLOAD_POOL == sb->region_type)
+    {
+        /* The raw slot_bytes is kept above; this says whether it is one of the accepted pool values. */
+        fprintf(out, ",\"slot_bytes_unset\":%s",
+            sb->slot_bytes != sb->stride_bytes && tp_shm_pool_slot_bytes_ok(sb->slot_bytes, sb->stride_bytes)
+                ? "true"
+                : "false");
+    }
+    fputc('}', out);
 }
 
 static void tp_print_int_list(FILE *out, const int32_t *v, unsigned n)
@@ -158,18 +190,13 @@ static int tp_shm_inspect(int argc, char **argv)
         }
         else if (0 == strcmp(argv[i], "--slots"))
         {
-            char *end = NULL;
-            if (i + 1 >= argc || '\0' == argv[i + 1][0] || '-' == argv[i + 1][0])
+            const char *v = tp_args_value("tp shm inspect", argc, argv, &i);
+            uint64_t n = 0;
+            if (NULL == v || tp_args_u64("tp shm inspect", "--slots", v, 0, UINT32_MAX, "a slot count", &n) < 0)
             {
-                fprintf(stderr, "tp shm inspect: --slots needs a number\n");
                 return TP_CLI_EXIT_USAGE;
             }
-            slots = strtoul(argv[++i], &end, 10);
-            if ('\0' != *end)
-            {
-                fprintf(stderr, "tp shm inspect: --slots needs a number, got '%s'\n", argv[i]);
-                return TP_CLI_EXIT_USAGE;
-            }
+            slots = (unsigned long)n;
         }
         else if (0 == strcmp(argv[i], "--help") || 0 == strcmp(argv[i], "-h"))
         {
@@ -295,6 +322,171 @@ static int tp_shm_inspect(int argc, char **argv)
     return TP_CLI_EXIT_OK;
 }
 
+typedef struct tp_gc_report_stct
+{
+    bool json;
+    uint64_t dead_bytes;
+    unsigned live;
+    unsigned skipped;
+    unsigned dead;
+    unsigned removed;
+} tp_gc_report_t;
+
+static const char *tp_gc_verdict_name(tp_shm_gc_verdict_t v)
+{
+    return TP_SHM_GC_DEAD == v ? "dead" : (TP_SHM_GC_LIVE == v ? "live" : "skipped");
+}
+
+static void tp_gc_on_entry(void *clientd, const tp_shm_gc_entry_t *e)
+{
+    tp_gc_report_t *r = clientd;
+    if (TP_SHM_GC_DEAD == e->verdict)
+    {
+        r->dead++;
+        r->dead_bytes += e->bytes;
+        r->removed += e->removed ? 1u : 0u;
+    }
+    else if (TP_SHM_GC_LIVE == e->verdict)
+    {
+        r->live++;
+    }
+    else
+    {
+        r->skipped++;
+    }
+    if (r->json)
+    {
+        printf("{\"path\":");
+        tp_json_string(stdout, e->path);
+        printf(",\"namespace\":");
+        tp_json_string(stdout, e->namespace_name);
+        printf(",\"stream_id\":%" PRIu32 ",\"epoch\":%" PRIu64 ",\"pid\":%" PRIu64 ",\"activity_age_ns\":", e->stream_id,
+            e->epoch, e->pid);
+        if (UINT64_MAX == e->activity_age_ns)
+        {
+            printf("null");
+        }
+        else
+        {
+            printf("%" PRIu64, e->activity_age_ns);
+        }
+        printf(",\"bytes\":%" PRIu64 ",\"verdict\":\"%s\",\"removed\":%s,\"reason\":", e->bytes,
+            tp_gc_verdict_name(e->verdict), e->removed ? "true" : "false");
+        tp_json_string(stdout, e->reason);
+        printf("}\n");
+        return;
+    }
+    const char *action = TP_SHM_GC_DEAD == e->verdict ? (e->removed ? "removed" : "dead   ") : "keep   ";
+    printf("%s %s (%s; %" PRIu64 " bytes)\n", action, e->path, e->reason, e->bytes);
+}
+
+static int tp_shm_gc_cmd(int argc, char **argv)
+{
+    static const char *prog = "tp shm gc";
+    const char *base_dir = "/dev/shm";
+    tp_shm_gc_options_t opts;
+    tp_shm_gc_options_defaults(&opts);
+    tp_gc_report_t report;
+    memset(&report, 0, sizeof(report));
+    for (int i = 1; i < argc; i++)
+    {
+        const char *v = NULL;
+        if (0 == strcmp(argv[i], "--apply"))
+        {
+            opts.apply = true;
+        }
+        else if (0 == strcmp(argv[i], "--json"))
+        {
+            report.json = true;
+        }
+        else if (0 == strcmp(argv[i], "--base-dir"))
+        {
+            if (NULL == (v = tp_args_value(prog, argc, argv, &i)) || tp_args_path(prog, "--base-dir", v, 4000) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            if ('/' != v[0])
+            {
+                fprintf(stderr, "%s: --base-dir must be an absolute path, got '%s'\n", prog, v);
+                return TP_CLI_EXIT_USAGE;
+            }
+            base_dir = v;
+        }
+        else if (0 == strcmp(argv[i], "--namespace"))
+        {
+            if (NULL == (v = tp_args_value(prog, argc, argv, &i)))
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            if (tp_shm_name_validate("--namespace", v) < 0)
+            {
+                fprintf(stderr, "%s: %s\n", prog, tp_errmsg());
+                return TP_CLI_EXIT_USAGE;
+            }
+            opts.namespace_name = v;
+        }
+        else if (0 == strcmp(argv[i], "--stream"))
+        {
+            if (NULL == (v = tp_args_value(prog, argc, argv, &i)) ||
+                tp_args_u32(prog, "--stream", v, 0, UINT32_MAX, "a stream id", &opts.stream_id) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            opts.only_stream = true;
+        }
+        else if (0 == strcmp(argv[i], "--min-stale"))
+        {
+            double seconds = 0.0;
+            if (NULL == (v = tp_args_value(prog, argc, argv, &i)) ||
+                tp_args_double(prog, "--min-stale", v, 0.0, 1e9, "a number of seconds", &seconds) < 0)
+            {
+                return TP_CLI_EXIT_USAGE;
+            }
+            opts.min_stale_ns = (uint64_t)(seconds * 1e9);
+        }
+        else if (0 == strcmp(argv[i], "--help") || 0 == strcmp(argv[i], "-h"))
+        {
+            tp_shm_usage(stdout);
+            return TP_CLI_EXIT_OK;
+        }
+        else
+        {
+            fprintf(stderr, "%s: unknown argument '%s'\n", prog, argv[i]);
+            tp_shm_usage(stderr);
+            return TP_CLI_EXIT_USAGE;
+        }
+    }
+    opts.on_entry = tp_gc_on_entry;
+    opts.clientd = &report;
+    int rc = tp_shm_gc(base_dir, &opts);
+    if (rc < 0)
+    {
+        fprintf(stderr, "%s: %s\n", prog, tp_errmsg());
+        return TP_CLI_EXIT_FAIL;
+    }
+    if (report.json)
+    {
+        printf("{\"summary\":true,\"base_dir\":");
+        tp_json_string(stdout, base_dir);
+        printf(",\"apply\":%s,\"dead\":%u,\"removed\":%u,\"live\":%u,\"skipped\":%u,\"dead_bytes\":%" PRIu64 "}\n",
+            opts.apply ? "true" : "false", report.dead, report.removed, report.live, report.skipped,
+            report.dead_bytes);
+    }
+    else
+    {
+        printf("%s: %u dead epoch(s) (%" PRIu64 " bytes)%s, %u live, %u skipped\n", base_dir, report.dead,
+            report.dead_bytes,
+            opts.apply ? "" : " found; dry run, nothing removed (--apply removes them)", report.live,
+            report.skipped);
+        if (opts.apply)
+        {
+            printf("removed %u of %u\n", report.removed, report.dead);
+        }
+    }
+    /* Dead epochs that could not be removed are a failure of --apply. */
+    return opts.apply && report.removed != report.dead ? TP_CLI_EXIT_FAIL : TP_CLI_EXIT_OK;
+}
+
 int tp_cli_shm(int argc, char **argv)
 {
     if (argc < 2 || 0 == strcmp(argv[1], "--help") || 0 == strcmp(argv[1], "-h"))
@@ -305,6 +497,10 @@ int tp_cli_shm(int argc, char **argv)
     if (0 == strcmp(argv[1], "inspect"))
     {
         return tp_shm_inspect(argc - 1, argv + 1);
+    }
+    if (0 == strcmp(argv[1], "gc"))
+    {
+        return tp_shm_gc_cmd(argc - 1, argv + 1);
     }
     fprintf(stderr, "tp shm: unknown subcommand '%s'\n", argv[1]);
     tp_shm_usage(stderr);

@@ -23,7 +23,7 @@ int tp_cli_version(int argc, char **argv)
 static const tp_cli_command_t tp_cli_commands[] = {
     { "version", "print the library version", tp_cli_version },
     { "demo", "write and read back frames through a shared-memory pool", tp_cli_demo },
-    { "shm", "inspect shared-memory regions (tp shm inspect PATH)", tp_cli_shm },
+    { "shm", "inspect regions (tp shm inspect PATH), reclaim dead producers' epochs (tp shm gc)", tp_cli_shm },
     { "listen", "print decoded traffic: tp listen announces|descriptors|control|qos|metadata [--json]", tp_cli_listen },
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
