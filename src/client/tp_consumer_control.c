@@ -145,6 +145,8 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
     if (c->driver_mode)
     {
         tp_driver_lease_init(&c->lease, config->stream_id, c->consumer_id, TP_LEASE_ROLE_CONSUMER);
+        /* a consumer may start before its producer: on a dynamic stream it provisions the regions (§4.3) */
+        c->lease.publish_mode = 2;
         c->lease.keepalive_interval_ns = client->ctx.driver_keepalive_ns;
     }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
