@@ -234,9 +234,10 @@ void tp_driver_stream_announce(tp_driver_t *d, tp_driver_stream_t *s, uint64_t n
 int tp_driver_streams_do_work(tp_driver_t *d, uint64_t now_ns);
 
 /**
- * Epoch GC: in every stream directory of the namespace, remove epoch
- * directories that are not among the newest `epoch_gc_keep` of the stream,
- * are older than the minimum age, and are not the current epoch. `final`
+ * Epoch GC: in the stream directory of every stream this driver manages,
+ * remove epoch directories that are not among the newest `epoch_gc_keep`,
+ * are older than the minimum age, and are not the current epoch; elsewhere in
+ * the namespace remove only what dead processes left (tp_shm_gc). `final`
  * (cleanup_shm_on_exit, after the streams were closed) removes every epoch of
  * the streams this driver managed. Returns the number removed.
  */

@@ -337,7 +337,7 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final)
             /* cleanup_shm_on_exit: every epoch of the streams this driver managed, nothing of other streams */
             removed += NULL != s ? gc_stream_dir(nsfd, ns_dir, e->d_name, 0, 0, realtime, 0) : 0;
         }
-        else
+        else if (NULL != s)
         {
             removed += gc_stream_dir(nsfd, ns_dir, e->d_name, current, c->epoch_gc_keep, realtime, min_age);
         }
@@ -345,6 +345,16 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final)
     closedir(dir);
     close(nsfd);
     (void)now_ns;
+    if (!final)
+    {
+        /* streams this driver does not manage: only what dead processes left (pid gone, activity stale, §15.21a.7) */
+        tp_shm_gc_options_t gc;
+        tp_shm_gc_options_defaults(&gc);
+        gc.apply = true;
+        gc.namespace_name = c->shm_namespace;
+        int dead = tp_shm_gc(c->shm_base_dir, &gc);
+        removed += dead > 0 ? dead : 0;
+    }
     if (removed > 0)
     {
         tp_driver_count(d, TP_DRV_C_GC, (uint64_t)removed);
