@@ -315,9 +315,11 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
 {
     uint16_t schema_id = 0;
     uint16_t template_id = 0;
-    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || TP_LEASE_SCHEMA_ID != schema_id)
+    tp_sbe_header_t h;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || TP_LEASE_SCHEMA_ID != schema_id ||
+        TP_SBE_OK != tp_sbe_peek_header(buffer, length, &h) || h.version > TP_LEASE_SCHEMA_VERSION)
     {
-        return TP_LEASE_EVENT_NONE;
+        return TP_LEASE_EVENT_NONE; /* other schemas, or a newer version than we support (§4.4a: rejected) */
     }
     switch (template_id)
     {
