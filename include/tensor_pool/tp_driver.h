@@ -153,6 +153,14 @@ typedef struct tp_driver_stats_stct
     uint64_t epochs_collected;    /**< epoch directories removed by GC */
     uint64_t announces;           /**< ShmPoolAnnounce sent */
     uint64_t malformed;           /**< control messages dropped as malformed */
+    uint64_t consumers;           /**< supervisor: consumers of managed streams known now */
+    uint64_t consumers_stale;     /**< supervisor: consumers dropped as stale */
+    uint64_t consumer_configs;    /**< supervisor: ConsumerConfig sent */
+    uint64_t per_consumer_assigned; /**< per-consumer descriptor/control stream ids assigned from the ranges */
+    uint64_t per_consumer_declined; /**< per-consumer stream requests declined (range unset or exhausted) */
+    uint64_t qos_messages;        /**< QosConsumer / QosProducer received */
+    uint64_t drops_gap;           /**< sum of the known consumers' drops_gap (latest QosConsumer) */
+    uint64_t drops_late;          /**< sum of the known consumers' drops_late */
     uint64_t rejects_by_reason[12]; /**< attach rejections by tp_driver_reject_t */
 } tp_driver_stats_t;
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client/tp_producer_internal.h"
+#include "protocol/tp_proto.h"
 #include "tp_sbe/driver.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
@@ -308,7 +309,7 @@ void tp_producer_send_qos(tp_producer_t *p)
     tp_counter_add(&p->qos_sent, 1);
 }
 
-static tp_tracked_consumer_t *track_consumer(tp_producer_t *p, uint32_t consumer_id, uint64_t now_ns)
+tp_tracked_consumer_t *tp_producer_track_consumer(tp_producer_t *p, uint32_t consumer_id, uint64_t now_ns)
 {
     for (size_t i = 0; i < p->consumer_count; i++)
     {
@@ -381,6 +382,25 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
         return;
     }
     uint64_t now = tp_clock_mono_ns();
+    if (p->driver_mode && TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    {
+        /* the driver's per-consumer stream assignment (Driver Model §11): open the streams it assigned */
+        tp_proto_consumer_config_view_t v;
+        if (tp_proto_decode_consumer_config(buffer, length, &v) < 0 || v.stream_id != p->config.stream_id)
+        {
+            return;
+        }
+        tp_tracked_consumer_t *c = tp_producer_track_consumer(p, v.consumer_id, now);
+        if (NULL != c)
+        {
+            tp_producer_handle_stream_request(p, &c->desc, v.descriptor_channel.data, v.descriptor_channel.length,
+                v.descriptor_stream_id);
+            tp_producer_handle_stream_request(p, &c->ctl, v.control_channel.data, v.control_channel.length,
+                v.control_stream_id);
+            tp_producer_update_fanout_active(p);
+        }
+        return;
+    }
     if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID == h.template_id)
     {
         tp_sbe_wire_consumer_hello_t m = { 0 };
@@ -397,7 +417,7 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
             return;
         }
         tp_counter_add(&p->hellos_received, 1);
-        tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
+        tp_tracked_consumer_t *c = tp_producer_track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
         if (NULL == c)
         {
             return;
@@ -408,11 +428,16 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
         c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
         c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
         update_progress_policy(p);
-        bool send = tp_producer_handle_stream_request(p, &c->desc, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
-        send = tp_producer_handle_stream_request(p, &c->ctl, cch, clen, tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
-        if (send && NULL == c->desc.async && NULL == c->ctl.async)
+        if (!p->driver_mode) /* in driver mode the driver assigns per-consumer streams (ConsumerConfig below) */
         {
-            tp_producer_send_config(p, c);
+            bool send = tp_producer_handle_stream_request(p, &c->desc, dch, dlen,
+                tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
+            send = tp_producer_handle_stream_request(p, &c->ctl, cch, clen,
+                tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
+            if (send && NULL == c->desc.async && NULL == c->ctl.async)
+            {
+                tp_producer_send_config(p, c);
+            }
         }
         tp_producer_update_fanout_active(p);
         if (c->mapped_epoch != p->regions->epoch)
@@ -440,7 +465,7 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
     {
         return;
     }
-    tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    tp_tracked_consumer_t *c = tp_producer_track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
     if (NULL != c)
     {
         c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);

@@ -217,9 +217,9 @@ int tp_producer_fanout_work(tp_producer_t *p, uint64_t now_ns)
         {
             work++;
             changed = true;
-            if (NULL == c->desc.async && NULL == c->ctl.async)
+            if (NULL == c->desc.async && NULL == c->ctl.async && !p->driver_mode)
             {
-                tp_producer_send_config(p, c);
+                tp_producer_send_config(p, c); /* in driver mode the driver's ConsumerConfig already told the consumer */
             }
         }
     }

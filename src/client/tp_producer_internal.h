@@ -312,6 +312,8 @@ void tp_producer_regions_free(tp_producer_regions_t *r, bool remove);
 tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp_driver_grant_t *g);
 /* Driver mode (conductor): lease duty cycle and attach/lease events; returns work count. */
 int tp_producer_driver_work(tp_producer_t *p, uint64_t now_ns);
+/* Conductor: the tracked consumer `consumer_id` (added when new; NULL when the table is full). */
+tp_tracked_consumer_t *tp_producer_track_consumer(tp_producer_t *p, uint32_t consumer_id, uint64_t now_ns);
 /* Conductor: handler of the shared control stream (ConsumerHello; driver messages in driver mode). */
 void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 /* Driver mode (conductor): a driver-schema message of the control stream. */

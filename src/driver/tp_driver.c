@@ -116,6 +116,13 @@ int tp_driver_init(tp_driver_t **out, const tp_driver_config_t *config)
         tp_driver_close(d);
         return -1;
     }
+    if (tp_transport_add_subscription(&d->qos_sub, d->transport, c->qos_channel, (int32_t)c->qos_stream_id, NULL, NULL,
+            NULL, NULL, 0) < 0)
+    {
+        tp_err_prepend("driver: QoS stream %s / %u", c->qos_channel, c->qos_stream_id);
+        tp_driver_close(d);
+        return -1;
+    }
     if (c->epoch_gc_enabled && c->epoch_gc_on_startup)
     {
         tp_driver_gc(d, tp_clock_mono_ns(), false);
@@ -210,6 +217,7 @@ int tp_driver_do_work(tp_driver_t *d)
     }
     work += tp_driver_leases_check(d, now_ns);
     work += tp_driver_streams_do_work(d, now_ns);
+    work += tp_driver_supervisor_do_work(d, now_ns);
     if (d->config.epoch_gc_enabled && now_ns - d->last_gc_ns >= TP_DRIVER_GC_PERIOD_NS)
     {
         d->last_gc_ns = now_ns;
@@ -241,6 +249,14 @@ int tp_driver_stats(const tp_driver_t *driver, tp_driver_stats_t *s)
     s->malformed = LOAD(TP_DRV_C_MALFORMED);
     s->active_leases = LOAD(TP_DRV_C_ACTIVE_LEASES);
     s->streams = LOAD(TP_DRV_C_STREAMS);
+    s->consumers = LOAD(TP_DRV_C_CONSUMERS);
+    s->consumers_stale = LOAD(TP_DRV_C_CONSUMERS_STALE);
+    s->consumer_configs = LOAD(TP_DRV_C_CONFIGS);
+    s->per_consumer_assigned = LOAD(TP_DRV_C_PER_CONSUMER_ASSIGNED);
+    s->per_consumer_declined = LOAD(TP_DRV_C_PER_CONSUMER_DECLINED);
+    s->qos_messages = LOAD(TP_DRV_C_QOS);
+    s->drops_gap = LOAD(TP_DRV_C_DROPS_GAP);
+    s->drops_late = LOAD(TP_DRV_C_DROPS_LATE);
 #undef LOAD
     for (int i = 0; i < TP_DRIVER_REJECT_COUNT; i++)
     {
@@ -279,6 +295,7 @@ int tp_driver_close(tp_driver_t *d)
     }
     tp_publication_close(d->control_pub);
     tp_subscription_close(d->control_sub);
+    tp_subscription_close(d->qos_sub);
     tp_transport_close(d->transport);
     tp_shm_allowlist_close(d->allowlist);
     atomic_store(&d->terminated, true);

@@ -40,6 +40,7 @@ static void config_defaults(tp_driver_config_t *c)
     c->epoch_gc_enabled = true;
     c->epoch_gc_keep = 2;
     c->shutdown_timeout_ms = 2000;
+    c->supervisor_consumer_stale_ms = 5000;
 }
 
 int tp_driver_config_init(tp_driver_config_t **out)
@@ -769,6 +770,99 @@ static int load_policies(loader_t *l)
     return 0;
 }
 
+/*
+ * [supervisor] (the C reference's keys, DRIVER_USAGE.md): the supervisor runs
+ * in the driver's duty cycle, on the driver's control stream; per-consumer
+ * ranges given as base/range map onto driver.*_stream_id_range when those are
+ * unset.
+ */
+static int load_supervisor(loader_t *l)
+{
+    tp_driver_config_t *c = l->c;
+    const tp_toml_value_t *t = NULL;
+    static const char *const keys[] = { "control_channel", "control_stream_id", "qos_channel", "qos_stream_id",
+        "consumer_capacity", "consumer_stale_ms", "per_consumer_enabled", "per_consumer_descriptor_channel",
+        "per_consumer_descriptor_base", "per_consumer_descriptor_range", "per_consumer_control_channel",
+        "per_consumer_control_base", "per_consumer_control_range", "force_no_shm", "force_mode",
+        "payload_fallback_uri" };
+    if (tp_toml_get_table(l->doc, NULL, "supervisor", &t) < 0 ||
+        tp_toml_check_keys(l->doc, t, keys, COUNT_OF(keys), "supervisor") < 0)
+    {
+        return -1;
+    }
+    if (NULL == t)
+    {
+        return 0;
+    }
+    char control[TP_DRIVER_CHANNEL_MAX];
+    snprintf(control, sizeof(control), "%s", c->control_channel);
+    uint32_t control_id = c->control_stream_id;
+    uint32_t capacity = TP_DRIVER_MAX_CONSUMERS;
+    uint32_t mode = c->supervisor_force_mode;
+    bool enabled = true;
+    uint32_t dbase = 0, drange = 0, cbase = 0, crange = 0;
+    if (get_str(l, "supervisor.control_channel", control, sizeof(control)) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.control_stream_id", &control_id, control_id) < 0 ||
+        get_channel(l, "supervisor.qos_channel", c->qos_channel, sizeof(c->qos_channel)) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.qos_stream_id", &c->qos_stream_id, c->qos_stream_id) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.consumer_capacity", &capacity, capacity) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.consumer_stale_ms", &c->supervisor_consumer_stale_ms,
+            c->supervisor_consumer_stale_ms) < 0 ||
+        tp_toml_get_bool(l->doc, NULL, "supervisor.per_consumer_enabled", &enabled, true) < 0 ||
+        get_str(l, "supervisor.per_consumer_descriptor_channel", c->supervisor_descriptor_channel,
+            sizeof(c->supervisor_descriptor_channel)) < 0 ||
+        get_str(l, "supervisor.per_consumer_control_channel", c->supervisor_control_channel,
+            sizeof(c->supervisor_control_channel)) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.per_consumer_descriptor_base", &dbase, 0) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.per_consumer_descriptor_range", &drange, 0) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.per_consumer_control_base", &cbase, 0) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.per_consumer_control_range", &crange, 0) < 0 ||
+        tp_toml_get_bool(l->doc, NULL, "supervisor.force_no_shm", &c->supervisor_force_no_shm,
+            c->supervisor_force_no_shm) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "supervisor.force_mode", &mode, mode) < 0 ||
+        get_str(l, "supervisor.payload_fallback_uri", c->supervisor_fallback_uri, sizeof(c->supervisor_fallback_uri)) < 0)
+    {
+        return -1;
+    }
+    if (0 != strcmp(control, c->control_channel) || control_id != c->control_stream_id)
+    {
+        return tp_err_set(TP_ERR_CONFIG,
+            "%s: supervisor.control_channel/control_stream_id must be the driver's control stream (%s/%u): the "
+            "supervisor runs inside the driver",
+            tp_toml_name(l->doc), c->control_channel, c->control_stream_id);
+    }
+    if (capacity > TP_DRIVER_MAX_CONSUMERS || 0 == capacity)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "%s: supervisor.consumer_capacity: 1..%d", tp_toml_name(l->doc),
+            TP_DRIVER_MAX_CONSUMERS);
+    }
+    if (mode > 2)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "%s: supervisor.force_mode: 0 (no override), 1 (STREAM) or 2 (RATE_LIMITED), got %u",
+            tp_toml_name(l->doc), mode);
+    }
+    c->supervisor_force_mode = (uint8_t)mode;
+    if (0 == c->supervisor_consumer_stale_ms)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "%s: supervisor.consumer_stale_ms must be > 0", tp_toml_name(l->doc));
+    }
+    if (!enabled)
+    {
+        c->descriptor_stream_id_range.set = false;
+        c->control_stream_id_range.set = false;
+        return 0;
+    }
+    if (0 != drange && !c->descriptor_stream_id_range.set)
+    {
+        c->descriptor_stream_id_range = (tp_driver_range_t){ .first = dbase, .last = dbase + drange - 1, .set = true };
+    }
+    if (0 != crange && !c->control_stream_id_range.set)
+    {
+        c->control_stream_id_range = (tp_driver_range_t){ .first = cbase, .last = cbase + crange - 1, .set = true };
+    }
+    return 0;
+}
+
 static int load_profiles(loader_t *l)
 {
     tp_driver_config_t *c = l->c;
@@ -879,7 +973,7 @@ static int load_streams(loader_t *l)
 static int load_doc(tp_driver_config_t *config, tp_toml_t *doc)
 {
     tp_toml_set_env(doc, tp_toml_env_getenv, NULL);
-    static const char *const top[] = { "driver", "shm", "policies", "profiles", "streams" };
+    static const char *const top[] = { "driver", "shm", "policies", "profiles", "streams", "supervisor" };
     tp_driver_config_t *work = malloc(sizeof(*work));
     if (NULL == work)
     {
@@ -889,7 +983,8 @@ static int load_doc(tp_driver_config_t *config, tp_toml_t *doc)
     loader_t l = { .doc = doc, .c = work };
     int rc = -1;
     if (tp_toml_check_keys(doc, tp_toml_root(doc), top, COUNT_OF(top), "") == 0 && load_driver(&l) == 0 &&
-        load_shm(&l) == 0 && load_policies(&l) == 0 && load_profiles(&l) == 0 && load_streams(&l) == 0)
+        load_shm(&l) == 0 && load_policies(&l) == 0 && load_profiles(&l) == 0 && load_streams(&l) == 0 &&
+        load_supervisor(&l) == 0)
     {
         if (tp_driver_config_validate(work) < 0)
         {
@@ -1009,6 +1104,10 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
         c->cleanup_shm_on_exit ? "true" : "false", c->epoch_gc_enabled ? "true" : "false", c->epoch_gc_keep,
         (unsigned long long)tp_driver_config_gc_min_age_ns(c), c->epoch_gc_on_startup ? "true" : "false",
         c->shutdown_timeout_ms, c->shutdown_token[0] ? "<set>" : "");
+    outf(&o, "\n[supervisor]\nconsumer_stale_ms = %u\nforce_no_shm = %s\nforce_mode = %u\npayload_fallback_uri = \"%s\"\n"
+             "per_consumer_descriptor_channel = \"%s\"\nper_consumer_control_channel = \"%s\"\n",
+        c->supervisor_consumer_stale_ms, c->supervisor_force_no_shm ? "true" : "false", c->supervisor_force_mode,
+        c->supervisor_fallback_uri, c->supervisor_descriptor_channel, c->supervisor_control_channel);
     for (size_t i = 0; i < c->profile_count; i++)
     {
         const tp_driver_profile_t *p = &c->profiles[i];

@@ -501,7 +501,7 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
         TP_DRIVER_ROLE_PRODUCER == r->role ? "producer" : "consumer", node);
     /* a new epoch is announced at once; a new consumer gets a prompt announce too (at most one per 50 ms), so it
      * maps the regions without waiting for the period */
-    if (TP_DRIVER_ROLE_PRODUCER == r->role || now_ns - s->last_announce_ns >= TP_DRIVER_PROMPT_ANNOUNCE_GAP_NS)
+    if (TP_DRIVER_ROLE_PRODUCER == r->role || now_ns >= s->last_announce_ns + TP_DRIVER_PROMPT_ANNOUNCE_GAP_NS)
     {
         tp_driver_stream_announce(d, s, now_ns);
     }
@@ -613,11 +613,20 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
     (void)header;
     tp_driver_t *d = clientd;
     tp_sbe_header_t h;
-    if (TP_SBE_OK != tp_sbe_peek_header(buffer, length, &h) || TP_DRIVER_SCHEMA_ID != h.schema_id)
+    if (TP_SBE_OK != tp_sbe_peek_header(buffer, length, &h))
     {
-        return; /* other schemas share the control stream (wire messages): not ours */
+        return;
     }
     uint64_t now_ns = tp_clock_mono_ns();
+    if (TP_SBE_WIRE_SCHEMA_ID == h.schema_id)
+    {
+        tp_driver_supervisor_on_wire(d, h.template_id, buffer, length, now_ns); /* ConsumerHello */
+        return;
+    }
+    if (TP_DRIVER_SCHEMA_ID != h.schema_id)
+    {
+        return;
+    }
     switch (h.template_id)
     {
         case TP_SBE_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID:

@@ -26,6 +26,7 @@
 #define TP_DRIVER_ERROR_MESSAGE_MAX 1024
 #define TP_DRIVER_ENCODE_BUFFER 16384
 #define TP_DRIVER_UNKNOWN_RING 16
+#define TP_DRIVER_MAX_CONSUMERS 1024
 
 typedef struct tp_driver_range_stct
 {
@@ -90,6 +91,13 @@ struct tp_driver_config_stct
     bool epoch_gc_on_startup;
     uint32_t shutdown_timeout_ms;
     char shutdown_token[TP_DRIVER_TOKEN_MAX];
+    /* [supervisor] */
+    uint32_t supervisor_consumer_stale_ms;
+    bool supervisor_force_no_shm;
+    uint8_t supervisor_force_mode; /* 0 = no override, 1 STREAM, 2 RATE_LIMITED */
+    char supervisor_fallback_uri[TP_DRIVER_CHANNEL_MAX];
+    char supervisor_descriptor_channel[TP_DRIVER_CHANNEL_MAX]; /* "" = the channel the consumer asked for */
+    char supervisor_control_channel[TP_DRIVER_CHANNEL_MAX];
     /* [profiles.*], [streams.*] */
     tp_driver_profile_t profiles[TP_DRIVER_MAX_PROFILES];
     size_t profile_count;
@@ -125,7 +133,26 @@ typedef struct tp_driver_stream_stct
     uint32_t producer_client_id;
     uint64_t last_announce_ns;
     uint64_t epoch_created_ns;
+    uint64_t last_producer_qos_ns; /* supervisor: last QosProducer */
+    uint64_t producer_seq;
 } tp_driver_stream_t;
+
+/* A consumer of a managed stream, as the supervisor knows it (ConsumerHello, QosConsumer). */
+typedef struct tp_driver_consumer_stct
+{
+    uint32_t stream_id;
+    uint32_t consumer_id;
+    uint64_t last_seen_ns;
+    uint8_t mode;
+    uint32_t descriptor_stream_id; /* assigned per-consumer stream, 0 = none */
+    uint32_t control_stream_id;
+    char descriptor_channel[TP_DRIVER_CHANNEL_MAX];
+    char control_channel[TP_DRIVER_CHANNEL_MAX];
+    bool descriptor_declined; /* the request was declined: not re-evaluated on every hello */
+    bool control_declined;
+    uint64_t drops_gap;
+    uint64_t drops_late;
+} tp_driver_consumer_t;
 
 typedef enum tp_driver_role_enum
 {
@@ -151,6 +178,9 @@ struct tp_driver_stct
     tp_subscription_t *control_sub;
     tp_publication_t *control_pub;
     tp_publication_t *announce_pub; /* == control_pub when the streams are the same */
+    tp_subscription_t *qos_sub;     /* supervisor: QosConsumer / QosProducer */
+    tp_driver_consumer_t consumers[TP_DRIVER_MAX_CONSUMERS];
+    size_t consumer_count;
     tp_shm_allowlist_t *allowlist;
     tp_agent_runner_t runner;
     bool runner_started;
@@ -174,7 +204,7 @@ struct tp_driver_stct
     bool shutdown_sent;
     uint8_t encode_buffer[TP_DRIVER_ENCODE_BUFFER];
     /* counters: written by the conductor, read by tp_driver_stats from any thread */
-    _Atomic uint64_t counters[16];
+    _Atomic uint64_t counters[32];
     _Atomic uint64_t rejects[TP_DRIVER_REJECT_COUNT];
 };
 
@@ -193,7 +223,16 @@ enum
     TP_DRV_C_ANNOUNCES,
     TP_DRV_C_MALFORMED,
     TP_DRV_C_ACTIVE_LEASES,
-    TP_DRV_C_STREAMS
+    TP_DRV_C_STREAMS,
+    TP_DRV_C_CONFIGS,
+    TP_DRV_C_PER_CONSUMER_ASSIGNED,
+    TP_DRV_C_PER_CONSUMER_DECLINED,
+    TP_DRV_C_CONSUMERS_REFUSED,
+    TP_DRV_C_CONSUMERS_STALE,
+    TP_DRV_C_QOS,
+    TP_DRV_C_CONSUMERS,
+    TP_DRV_C_DROPS_GAP,
+    TP_DRV_C_DROPS_LATE
 };
 
 static inline void tp_driver_count(tp_driver_t *d, int counter, uint64_t v)
@@ -245,6 +284,16 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final);
 
 /** Close every stream's mappings (and remove their directories when `remove`). */
 void tp_driver_streams_close(tp_driver_t *d, bool remove);
+
+/* Supervisor duties (tp_driver_supervisor.c) */
+
+/** A wire-schema message of the control stream (ConsumerHello). */
+void tp_driver_supervisor_on_wire(tp_driver_t *d, uint16_t template_id, const uint8_t *buffer, size_t length,
+    uint64_t now_ns);
+/** A message of the QoS stream. */
+void tp_driver_supervisor_on_qos(tp_driver_t *d, const uint8_t *buffer, size_t length, uint64_t now_ns);
+/** QoS polling, stale consumers, aggregated counters. Returns work count. */
+int tp_driver_supervisor_do_work(tp_driver_t *d, uint64_t now_ns);
 
 /* Control plane (tp_driver_control.c) */
 

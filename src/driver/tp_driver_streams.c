@@ -177,7 +177,7 @@ int tp_driver_streams_do_work(tp_driver_t *d, uint64_t now_ns)
     for (size_t i = 0; i < d->stream_count; i++)
     {
         tp_driver_stream_t *s = &d->streams[i];
-        if (NULL != s->regions && now_ns - s->last_announce_ns >= period)
+        if (NULL != s->regions && now_ns >= s->last_announce_ns + period)
         {
             tp_driver_stream_announce(d, s, now_ns);
             work++;

@@ -367,6 +367,20 @@ static void test_config_errors(void)
     static const char reuse[] = "[policies]\nreuse_existing_shm = true\n"
                                 "[profiles.p]\npayload_pools = [{ pool_id = 1, stride_bytes = 64 }]\n";
     TP_ASSERT_ERR(TP_ERR_CONFIG, tp_driver_config_load_string(c, reuse, sizeof(reuse) - 1, "r.toml"));
+    static const char sup[] = "[supervisor]\nper_consumer_descriptor_base = 31000\nper_consumer_descriptor_range = 100\n"
+                              "force_mode = 2\nconsumer_stale_ms = 3000\n"
+                              "[profiles.p]\npayload_pools = [{ pool_id = 1, stride_bytes = 64 }]\n";
+    TP_ASSERT_OK(tp_driver_config_load_string(c, sup, sizeof(sup) - 1, "sup.toml"));
+    char printed[8192];
+    TP_ASSERT(tp_driver_config_print(c, printed, sizeof(printed)) > 0);
+    TP_ASSERT_MSG(NULL != strstr(printed, "descriptor_stream_id_range = \"31000-31099\"") &&
+            NULL != strstr(printed, "force_mode = 2"),
+        "%s", printed);
+    static const char sup_bad[] = "[supervisor]\nforce_mode = 7\n[profiles.p]\npayload_pools = [{ pool_id = 1, stride_bytes = 64 }]\n";
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_driver_config_load_string(c, sup_bad, sizeof(sup_bad) - 1, "sb.toml"));
+    static const char sup_ctl[] = "[supervisor]\ncontrol_stream_id = 4000\n[profiles.p]\npayload_pools = [{ pool_id = 1, stride_bytes = 64 }]\n";
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_driver_config_load_string(c, sup_ctl, sizeof(sup_ctl) - 1, "sc.toml"));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "inside the driver"), "%s", tp_errmsg());
     /* a failed load leaves the configuration unchanged */
     TP_ASSERT_EQ_U64(1000, tp_driver_config_control_stream_id(c));
     tp_driver_config_close(c);

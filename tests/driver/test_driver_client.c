@@ -50,7 +50,8 @@ typedef struct
     rx_t rx;
 } fx_t;
 
-static const char config[] = "[policies]\nannounce_period_ms = 100\nlease_keepalive_interval_ms = 100\n"
+static const char config[] = "[driver]\ndescriptor_stream_id_range = \"31000-31000\"\n"
+                             "[policies]\nannounce_period_ms = 100\nlease_keepalive_interval_ms = 100\n"
                              "shutdown_timeout_ms = 50\n"
                              "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 3, stride_bytes = 1024 }]\n"
                              "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n";
@@ -114,14 +115,25 @@ static int add_producer(fx_t *fx, tp_producer_t **out)
     return tp_client_add_producer(out, fx->client, &pc, 3000000000u);
 }
 
-static int add_consumer(fx_t *fx)
+static int add_consumer_to(fx_t *fx, tp_consumer_t **out, rx_t *rx, bool own_stream)
 {
     tp_consumer_config_t cc;
     tp_consumer_config_defaults(&cc);
     cc.stream_id = 10000;
     cc.on_frame = on_frame;
-    cc.clientd = &fx->rx;
-    return tp_client_add_consumer(&fx->consumer, fx->client, &cc, 3000000000u);
+    cc.clientd = rx;
+    if (own_stream)
+    {
+        /* ask for a per-consumer descriptor stream: in driver mode the id is a request token, the driver assigns */
+        snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
+        cc.descriptor_stream_id = 1;
+    }
+    return tp_client_add_consumer(out, fx->client, &cc, 3000000000u);
+}
+
+static int add_consumer(fx_t *fx)
+{
+    return add_consumer_to(fx, &fx->consumer, &fx->rx, false);
 }
 
 /* Offer numbered frames until `n` more arrive (or 3 s); returns frames offered. */
@@ -238,10 +250,49 @@ static void test_reattach_after_driver_restart(void)
     fx_close(&fx);
 }
 
+static void test_per_consumer_streams_assigned_by_driver(void)
+{
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, true));
+    rx_t rx2 = { 0 };
+    tp_consumer_t *c2 = NULL;
+    TP_ASSERT_OK(add_consumer_to(&fx, &fx.consumer, &fx.rx, true));
+    TP_ASSERT_OK(add_producer(&fx, &fx.producer));
+    pump_frames(&fx, 100);
+    /* the range holds one id: the first consumer gets 31000, the second is declined and stays on the shared stream */
+    TP_ASSERT_OK(add_consumer_to(&fx, &c2, &rx2, true));
+    uint64_t deadline = tp_clock_mono_ns() + 2000000000ull;
+    tp_consumer_stats_t s1;
+    tp_consumer_stats_t s2;
+    do
+    {
+        pump_frames(&fx, 20);
+        tp_consumer_stats(fx.consumer, &s1);
+        tp_consumer_stats(c2, &s2);
+    } while ((31000 != s1.descriptor_stream_id || 0 == rx2.frames) && tp_clock_mono_ns() < deadline);
+    TP_ASSERT_EQ_U64(31000, s1.descriptor_stream_id);
+    TP_ASSERT_EQ_U64(1100, s2.descriptor_stream_id);
+    uint64_t f1 = fx.rx.frames;
+    uint64_t f2 = rx2.frames;
+    pump_frames(&fx, 200);
+    TP_ASSERT(fx.rx.frames >= f1 + 200);
+    TP_ASSERT(rx2.frames > f2);
+    TP_ASSERT_EQ_U64(0, fx.rx.bad);
+    TP_ASSERT_EQ_U64(0, rx2.bad);
+    tp_driver_stats_t ds;
+    TP_ASSERT_OK(tp_driver_stats(fx.driver, &ds));
+    TP_ASSERT_EQ_U64(1, ds.per_consumer_assigned);
+    TP_ASSERT_EQ_U64(1, ds.per_consumer_declined);
+    TP_ASSERT_EQ_U64(2, ds.consumers);
+    tp_consumer_close(c2);
+    fx_close(&fx);
+}
+
 int main(void)
 {
     TP_RUN(test_frames_through_driver_regions);
     TP_RUN(test_no_driver_times_out_with_a_message);
     TP_RUN(test_reattach_after_driver_restart);
+    TP_RUN(test_per_consumer_streams_assigned_by_driver);
     return tp_test_finish();
 }

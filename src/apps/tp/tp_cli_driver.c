@@ -65,11 +65,15 @@ static void tp_cli_driver_print_stats(const tp_driver_t *driver)
     }
     printf("{\"driver\":\"stopped\",\"attach_requests\":%llu,\"attach_ok\":%llu,\"attach_rejected\":%llu,"
            "\"keepalives\":%llu,\"detaches\":%llu,\"leases_expired\":%llu,\"epochs_created\":%llu,"
-           "\"epochs_collected\":%llu,\"announces\":%llu,\"malformed\":%llu,\"rejects\":{",
+           "\"epochs_collected\":%llu,\"announces\":%llu,\"malformed\":%llu,\"consumers\":%llu,"
+           "\"consumer_configs\":%llu,\"per_consumer_assigned\":%llu,\"per_consumer_declined\":%llu,"
+           "\"qos_messages\":%llu,\"drops_gap\":%llu,\"drops_late\":%llu,\"rejects\":{",
         (unsigned long long)s.attach_requests, (unsigned long long)s.attach_ok, (unsigned long long)s.attach_rejected,
         (unsigned long long)s.keepalives, (unsigned long long)s.detaches, (unsigned long long)s.leases_expired,
         (unsigned long long)s.epochs_created, (unsigned long long)s.epochs_collected, (unsigned long long)s.announces,
-        (unsigned long long)s.malformed);
+        (unsigned long long)s.malformed, (unsigned long long)s.consumers, (unsigned long long)s.consumer_configs,
+        (unsigned long long)s.per_consumer_assigned, (unsigned long long)s.per_consumer_declined,
+        (unsigned long long)s.qos_messages, (unsigned long long)s.drops_gap, (unsigned long long)s.drops_late);
     for (int i = 0; i < TP_DRIVER_REJECT_COUNT; i++)
     {
         printf("%s\"%s\":%llu", i ? "," : "", tp_driver_reject_name(i), (unsigned long long)s.rejects_by_reason[i]);
