@@ -233,10 +233,30 @@ static void test_kill_producer(void)
     TP_ASSERT_EQ_U64(0, left_in_stream_dir());
 }
 
+/* Whether our output file contains `needle`. */
+static bool output_has(const char *out_name, const char *needle)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
+    FILE *f = fopen(path, "r");
+    if (NULL == f)
+    {
+        return false;
+    }
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return NULL != strstr(buf, needle);
+}
+
 static void test_kill_consumer(void)
 {
     pid_t d = spawn_driver("driver.json");
     TP_ASSERT(driver_up("driver.json"));
+    /* tp listen shows the driver control plane (attach, keepalive, revocation) */
+    const char *largs[] = { "listen", "control", "--transport-dir", dirs.transport, "--json", "--duration", "4", NULL };
+    pid_t l = spawn(tp_bin, "listen.jsonl", largs, false);
     const char *c1args[] = { "--check", "full", "--duration", "30", NULL };
     pid_t c1 = spawn(consumer_bin, "consumer1.json", c1args, true);
     const char *pargs[] = { "--rate", "2000", "--frames", "8000", "--size", "4096", "--wait-consumers", "1",
@@ -250,6 +270,12 @@ static void test_kill_consumer(void)
     int prc = wait_child(p, 20000);
     int crc = wait_child(c2, 20000);
     TP_ASSERT_EQ_I64(0, stop_driver(d));
+    TP_ASSERT_EQ_I64(0, wait_child(l, 10000));
+    TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmAttachRequest\""));
+    TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmAttachResponse\",\"correlation_id\""));
+    TP_ASSERT(output_has("listen.jsonl", "\"code\":\"OK\""));
+    TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmLeaseKeepalive\""));
+    TP_ASSERT(output_has("listen.jsonl", "\"reason\":\"EXPIRED\""));
     dump("producer.json");
     dump("consumer2.json");
     dump("driver.json");

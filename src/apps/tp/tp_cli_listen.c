@@ -3,7 +3,9 @@
  *     [--stream ID] [--transport-dir D] [--count N] [--duration SECONDS]
  *
  * Subscribes to one logical stream over the internal transport and prints
- * every decoded wire message (schema 900) as text or as JSON lines.
+ * every decoded wire message (schema 900) and driver control-plane message
+ * (schema 901: attach, keepalive, detach, revocations, shutdown) as text or
+ * as JSON lines.
  * Every message goes through the decode layer (src/protocol); undecodable
  * ones are printed as Malformed with the drop reason, never trusted further.
  */
@@ -361,11 +363,148 @@ static void print_wire(listen_state_t *s, uint16_t template_id, const uint8_t *b
 #undef DECODE
 }
 
+/* Decode with the decode layer into view v, or print Malformed (with the reason) and stop. */
+#define DECODE(kind)                                                                                      \
+    tp_proto_##kind##_view_t v;                                                                            \
+    if (tp_proto_decode_##kind(buf, len, &v) < 0)                                                          \
+    {                                                                                                     \
+        out_malformed(s, #kind);                                                                          \
+        return;                                                                                           \
+    }
+/* Driver control-plane messages (schema 901) on the control stream (Driver Model spec §4). */
+static void print_driver(listen_state_t *s, uint16_t template_id, const uint8_t *buf, size_t len)
+{
+    switch (template_id)
+    {
+        case TP_SBE_DRIVER_SHM_ATTACH_REQUEST_TEMPLATE_ID:
+        {
+            DECODE(shm_attach_request);
+            out_begin(s, "ShmAttachRequest");
+            out_u64(s, "correlation_id", (uint64_t)v.correlation_id);
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "client_id", v.client_id);
+            out_name(s, "role", tp_sbe_driver_role_name(v.role));
+            out_u64(s, "expected_layout_version", v.expected_layout_version);
+            out_name(s, "publish_mode", v.has_publish_mode ? tp_sbe_driver_publish_mode_name(v.publish_mode) : "null");
+            out_name(s, "require_hugepages", tp_sbe_driver_hugepages_policy_name(v.require_hugepages));
+            if (v.has_desired_node_id)
+            {
+                out_u64(s, "desired_node_id", v.desired_node_id);
+            }
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID:
+        {
+            DECODE(shm_attach_response);
+            out_begin(s, "ShmAttachResponse");
+            out_u64(s, "correlation_id", (uint64_t)v.correlation_id);
+            out_name(s, "code", tp_sbe_driver_response_code_name(v.code));
+            if (v.has_lease_id)
+            {
+                out_u64(s, "lease_id", v.lease_id);
+                out_u64(s, "stream_id", v.stream_id);
+                out_u64(s, "epoch", v.epoch);
+                out_u64(s, "header_nslots", v.header_nslots);
+                out_u64(s, "pools", v.pool_count);
+                out_str(s, "header_region_uri", v.header_region_uri.data, v.header_region_uri.length);
+            }
+            if (v.has_node_id)
+            {
+                out_u64(s, "node_id", v.node_id);
+            }
+            out_str(s, "error_message", v.error_message.data, v.error_message.length);
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_DETACH_REQUEST_TEMPLATE_ID:
+        {
+            DECODE(shm_detach_request);
+            out_begin(s, "ShmDetachRequest");
+            out_u64(s, "correlation_id", (uint64_t)v.correlation_id);
+            out_u64(s, "lease_id", v.lease_id);
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "client_id", v.client_id);
+            out_name(s, "role", tp_sbe_driver_role_name(v.role));
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID:
+        {
+            DECODE(shm_detach_response);
+            out_begin(s, "ShmDetachResponse");
+            out_u64(s, "correlation_id", (uint64_t)v.correlation_id);
+            out_name(s, "code", tp_sbe_driver_response_code_name(v.code));
+            out_str(s, "error_message", v.error_message.data, v.error_message.length);
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_LEASE_KEEPALIVE_TEMPLATE_ID:
+        {
+            DECODE(shm_lease_keepalive);
+            out_begin(s, "ShmLeaseKeepalive");
+            out_u64(s, "lease_id", v.lease_id);
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "client_id", v.client_id);
+            out_name(s, "role", tp_sbe_driver_role_name(v.role));
+            out_u64(s, "client_timestamp_ns", v.client_timestamp_ns);
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID:
+        {
+            DECODE(shm_driver_shutdown);
+            out_begin(s, "ShmDriverShutdown");
+            out_u64(s, "timestamp_ns", v.timestamp_ns);
+            out_name(s, "reason", tp_sbe_driver_shutdown_reason_name(v.reason));
+            out_str(s, "error_message", v.error_message.data, v.error_message.length);
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID:
+        {
+            DECODE(shm_lease_revoked);
+            out_begin(s, "ShmLeaseRevoked");
+            out_u64(s, "lease_id", v.lease_id);
+            out_u64(s, "stream_id", v.stream_id);
+            out_u64(s, "client_id", v.client_id);
+            out_name(s, "role", tp_sbe_driver_role_name(v.role));
+            out_name(s, "reason", tp_sbe_driver_lease_revoke_reason_name(v.reason));
+            out_str(s, "error_message", v.error_message.data, v.error_message.length);
+            out_end(s);
+            return;
+        }
+        case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_REQUEST_TEMPLATE_ID:
+        {
+            DECODE(shm_driver_shutdown_request);
+            out_begin(s, "ShmDriverShutdownRequest");
+            out_u64(s, "correlation_id", (uint64_t)v.correlation_id);
+            out_name(s, "reason", tp_sbe_driver_shutdown_reason_name(v.reason));
+            out_u64(s, "token_length", v.token.length); /* never the token itself */
+            out_end(s);
+            return;
+        }
+        default:
+            out_begin(s, "DriverMessage");
+            out_u64(s, "template_id", template_id);
+            out_u64(s, "length", len);
+            out_end(s);
+            return;
+    }
+}
+#undef DECODE
+
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
 {
     (void)header;
     listen_state_t *s = clientd;
     uint16_t schema_id = 0, template_id = 0;
+    if (0 == tp_proto_peek(buf, len, &schema_id, &template_id) && TP_SBE_DRIVER_SCHEMA_ID == schema_id &&
+        !s->announces_only)
+    {
+        print_driver(s, template_id, buf, len);
+        return;
+    }
     if (tp_proto_peek(buf, len, &schema_id, &template_id) < 0 || schema_id != TP_SBE_WIRE_SCHEMA_ID)
     {
         out_begin(s, "Unknown");
