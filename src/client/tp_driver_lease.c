@@ -406,7 +406,12 @@ void tp_driver_lease_detach(tp_driver_lease_t *l, tp_publication_t *control, uin
     l->deadline_ns = now_ns + l->attach_timeout_ns;
 }
 
-void tp_driver_lease_reattach(tp_driver_lease_t *l, uint64_t now_ns)
+void tp_driver_lease_reattach(tp_driver_lease_t *l, tp_publication_t *control, uint64_t now_ns)
 {
+    if (TP_LEASE_ATTACHED == l->state && NULL != control)
+    {
+        /* give the lease back first, so the driver does not hold it (and refuse our next attach) until it expires */
+        tp_driver_lease_detach(l, control, now_ns);
+    }
     enter_backoff(l, now_ns);
 }

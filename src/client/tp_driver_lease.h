@@ -118,8 +118,12 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *lease, con
 /** Send a detach for an attached lease (best effort) and close it. */
 void tp_driver_lease_detach(tp_driver_lease_t *lease, tp_publication_t *control, uint64_t now_ns);
 
-/** Drop the lease and attach again after the backoff (e.g. after a mapping failure). */
-void tp_driver_lease_reattach(tp_driver_lease_t *lease, uint64_t now_ns);
+/**
+ * Drop the lease (a detach is sent when it was granted, so the driver frees
+ * it at once) and attach again after the backoff, e.g. after the granted
+ * regions failed validation.
+ */
+void tp_driver_lease_reattach(tp_driver_lease_t *lease, tp_publication_t *control, uint64_t now_ns);
 
 /** State name for logs. */
 const char *tp_driver_lease_state_name(tp_driver_lease_state_t state);

@@ -49,9 +49,11 @@ static void take_grant(tp_producer_t *p, uint64_t now_ns)
     if (NULL == n)
     {
         /* §4.7a: a grant whose regions fail validation is a protocol error: drop it and reattach */
-        TP_LOG_WARN("producer", "stream %u: %s; reattaching", p->config.stream_id, tp_errmsg());
+        snprintf(p->lease.last_error, sizeof(p->lease.last_error), "protocol error: the granted regions fail "
+            "validation (%.190s)", tp_errmsg());
+        TP_LOG_WARN("producer", "stream %u: %s; reattaching", p->config.stream_id, p->lease.last_error);
         p->lease.protocol_errors++;
-        tp_driver_lease_reattach(&p->lease, now_ns);
+        tp_driver_lease_reattach(&p->lease, p->pub_control, now_ns);
         return;
     }
     if (!p->active)

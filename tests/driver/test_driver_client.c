@@ -11,6 +11,8 @@
 #include "client/tp_client_test_util.h"
 #include "tensor_pool/tp_shm.h"
 #include "tensor_pool/tp_driver.h"
+#include "protocol/tp_proto.h"
+#include "tp_sbe/driver.h"
 #include "tp_test.h"
 
 typedef struct
@@ -288,11 +290,101 @@ static void test_per_consumer_streams_assigned_by_driver(void)
     fx_close(&fx);
 }
 
+/* A fake driver: answers every producer attach with OK and the given URIs. */
+typedef struct
+{
+    tp_publication_t *pub;
+    const char *header_uri;
+    uint64_t answered;
+} fake_driver_t;
+
+static void fake_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    fake_driver_t *f = clientd;
+    tp_proto_shm_attach_request_view_t req;
+    uint16_t schema = 0, tmpl = 0;
+    if (tp_proto_peek(buffer, length, &schema, &tmpl) < 0 || 901 != schema || 1 != tmpl ||
+        tp_proto_decode_shm_attach_request(buffer, length, &req) < 0)
+    {
+        return;
+    }
+    uint8_t buf[1024];
+    tp_sbe_driver_shm_attach_response_t m = { 0 };
+    tp_sbe_driver_shm_attach_response_payload_pools_t g = { 0 };
+    tp_sbe_driver_shm_attach_response_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
+    tp_sbe_driver_shm_attach_response_set_correlation_id(&m, req.correlation_id);
+    tp_sbe_driver_shm_attach_response_set_code(&m, TP_SBE_DRIVER_RESPONSE_CODE_OK);
+    tp_sbe_driver_shm_attach_response_set_lease_id(&m, 1);
+    tp_sbe_driver_shm_attach_response_set_lease_expiry_timestamp_ns(&m, UINT64_MAX);
+    tp_sbe_driver_shm_attach_response_set_stream_id(&m, req.stream_id);
+    tp_sbe_driver_shm_attach_response_set_epoch(&m, 1);
+    tp_sbe_driver_shm_attach_response_set_layout_version(&m, 1);
+    tp_sbe_driver_shm_attach_response_set_header_nslots(&m, 64);
+    tp_sbe_driver_shm_attach_response_set_header_slot_bytes(&m, 256);
+    tp_sbe_driver_shm_attach_response_set_node_id(&m, UINT32_MAX);
+    tp_sbe_driver_shm_attach_response_set_payload_pools_count(&m, &g, 1);
+    tp_sbe_driver_shm_attach_response_payload_pools_next(&g);
+    tp_sbe_driver_shm_attach_response_payload_pools_set_pool_id(&g, 1);
+    tp_sbe_driver_shm_attach_response_payload_pools_set_pool_nslots(&g, 64);
+    tp_sbe_driver_shm_attach_response_payload_pools_set_stride_bytes(&g, 1024);
+    tp_sbe_driver_shm_attach_response_payload_pools_put_region_uri(&g, (const uint8_t *)f->header_uri,
+        (uint32_t)strlen(f->header_uri));
+    tp_sbe_driver_shm_attach_response_put_header_region_uri(&m, (const uint8_t *)f->header_uri,
+        (uint32_t)strlen(f->header_uri));
+    tp_sbe_driver_shm_attach_response_put_error_message(&m, (const uint8_t *)"", 0);
+    tp_publication_offer(f->pub, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_driver_shm_attach_response_encoded_length(&m),
+        NULL, NULL);
+    f->answered++;
+}
+
+static void test_hostile_grant_refused(void)
+{
+    /* §4.2, §9: URIs from the driver are validated like any other; a grant pointing outside the allowed
+     * directories (or at a file that is not a region) is a protocol error: nothing is mapped, the producer
+     * reattaches, and the add fails with the reason at the client timeout */
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, false));
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, fx.dirs.transport);
+    tp_transport_t *t = NULL;
+    fake_driver_t f = { .header_uri = "shm:file?path=/etc/passwd" };
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    TP_ASSERT_OK(tp_transport_add_publication(&f.pub, t, "aeron:ipc", 1000, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 1000, NULL, NULL, NULL, NULL, 0));
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 10000;
+    tp_async_add_producer_t *async = NULL;
+    TP_ASSERT_OK(tp_client_async_add_producer(&async, fx.client, &pc));
+    tp_producer_t *p = NULL;
+    int rc = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000ull;
+    while (0 == (rc = tp_client_async_add_producer_poll(&p, async)) && tp_clock_mono_ns() < deadline)
+    {
+        tp_client_do_work(fx.client);
+        tp_transport_do_work(t);
+        tp_subscription_poll(sub, fake_on_control, &f, 16);
+        tp_sleep_ns(200000);
+    }
+    TP_ASSERT_EQ_I64(-1, rc);
+    TP_ASSERT(f.answered >= 2); /* dropped and reattached, not trusted */
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "protocol error") || NULL != strstr(tp_errmsg(), "outside"), "%s",
+        tp_errmsg());
+    tp_subscription_close(sub);
+    tp_publication_close(f.pub);
+    tp_transport_close(t);
+    fx_close(&fx);
+}
+
 int main(void)
 {
     TP_RUN(test_frames_through_driver_regions);
     TP_RUN(test_no_driver_times_out_with_a_message);
     TP_RUN(test_reattach_after_driver_restart);
     TP_RUN(test_per_consumer_streams_assigned_by_driver);
+    TP_RUN(test_hostile_grant_refused);
     return tp_test_finish();
 }
