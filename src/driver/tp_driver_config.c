@@ -36,6 +36,7 @@ static void config_defaults(tp_driver_config_t *c)
     c->lease_keepalive_interval_ms = 1000;
     c->lease_expiry_grace_intervals = 3;
     c->node_id_reuse_cooldown_ms = 10000;
+    c->max_leases = TP_DRIVER_MAX_LEASES;
     c->prefault_shm = true;
     c->epoch_gc_enabled = true;
     c->epoch_gc_keep = 2;
@@ -161,6 +162,10 @@ int tp_driver_config_validate(const tp_driver_config_t *c)
     {
         return tp_err_set(TP_ERR_CONFIG,
             "policies: announce_period_ms, lease_keepalive_interval_ms and lease_expiry_grace_intervals must be > 0");
+    }
+    if (0 == c->max_leases || c->max_leases > TP_DRIVER_MAX_LEASES)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "policies.max_leases: 1..%d, got %u", TP_DRIVER_MAX_LEASES, c->max_leases);
     }
     if (0 == c->epoch_gc_keep)
     {
@@ -724,7 +729,7 @@ static int load_policies(loader_t *l)
     tp_driver_config_t *c = l->c;
     const tp_toml_value_t *t = NULL;
     static const char *const keys[] = { "allow_dynamic_streams", "default_profile", "announce_period_ms",
-        "lease_keepalive_interval_ms", "lease_expiry_grace_intervals", "node_id_reuse_cooldown_ms", "prefault_shm",
+        "lease_keepalive_interval_ms", "lease_expiry_grace_intervals", "node_id_reuse_cooldown_ms", "max_leases", "prefault_shm",
         "mlock_shm", "reuse_existing_shm", "cleanup_shm_on_exit", "epoch_gc_enabled", "epoch_gc_keep",
         "epoch_gc_min_age_ns", "epoch_gc_on_startup", "shutdown_timeout_ms", "shutdown_token" };
     if (tp_toml_get_table(l->doc, NULL, "policies", &t) < 0 ||
@@ -743,6 +748,7 @@ static int load_policies(loader_t *l)
             c->lease_expiry_grace_intervals) < 0 ||
         tp_toml_get_u32(l->doc, NULL, "policies.node_id_reuse_cooldown_ms", &c->node_id_reuse_cooldown_ms,
             c->node_id_reuse_cooldown_ms) < 0 ||
+        tp_toml_get_u32(l->doc, NULL, "policies.max_leases", &c->max_leases, c->max_leases) < 0 ||
         tp_toml_get_bool(l->doc, NULL, "policies.prefault_shm", &c->prefault_shm, c->prefault_shm) < 0 ||
         tp_toml_get_bool(l->doc, NULL, "policies.mlock_shm", &c->mlock_shm, c->mlock_shm) < 0 ||
         tp_toml_get_bool(l->doc, NULL, "policies.reuse_existing_shm", &reuse, false) < 0 ||
@@ -1095,12 +1101,13 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
     }
     outf(&o, "]\n\n[policies]\nallow_dynamic_streams = %s\ndefault_profile = \"%s\"\nannounce_period_ms = %u\n"
              "lease_keepalive_interval_ms = %u\nlease_expiry_grace_intervals = %u\nnode_id_reuse_cooldown_ms = %u\n"
+             "max_leases = %u\n"
              "prefault_shm = %s\nmlock_shm = %s\ncleanup_shm_on_exit = %s\nepoch_gc_enabled = %s\nepoch_gc_keep = %u\n"
              "epoch_gc_min_age_ns = %llu\nepoch_gc_on_startup = %s\nshutdown_timeout_ms = %u\nshutdown_token = \"%s\"\n",
         c->allow_dynamic_streams ? "true" : "false",
         c->default_profile[0] ? c->default_profile : (c->profile_count ? c->profiles[0].name : ""),
         c->announce_period_ms, c->lease_keepalive_interval_ms, c->lease_expiry_grace_intervals,
-        c->node_id_reuse_cooldown_ms, c->prefault_shm ? "true" : "false", c->mlock_shm ? "true" : "false",
+        c->node_id_reuse_cooldown_ms, c->max_leases, c->prefault_shm ? "true" : "false", c->mlock_shm ? "true" : "false",
         c->cleanup_shm_on_exit ? "true" : "false", c->epoch_gc_enabled ? "true" : "false", c->epoch_gc_keep,
         (unsigned long long)tp_driver_config_gc_min_age_ns(c), c->epoch_gc_on_startup ? "true" : "false",
         c->shutdown_timeout_ms, c->shutdown_token[0] ? "<set>" : "");

@@ -214,7 +214,7 @@ static tp_driver_lease_t *lease_find(tp_driver_t *d, uint64_t lease_id)
 
 static tp_driver_lease_t *lease_free_slot(tp_driver_t *d)
 {
-    for (size_t i = 0; i < TP_DRIVER_MAX_LEASES; i++)
+    for (size_t i = 0; i < d->config.max_leases; i++)
     {
         if (0 == d->leases[i].lease_id)
         {
@@ -459,7 +459,7 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
     tp_driver_lease_t *lease = lease_free_slot(d);
     if (NULL == lease)
     {
-        snprintf(msg, sizeof(msg), "no lease slot left (%d active leases)", TP_DRIVER_MAX_LEASES);
+        snprintf(msg, sizeof(msg), "no lease slot left (%u active leases, policies.max_leases)", d->config.max_leases);
         reject(d, r->correlation_id, TP_SBE_DRIVER_RESPONSE_CODE_REJECTED, TP_DRIVER_REJECT_IDS_EXHAUSTED, msg);
         return;
     }

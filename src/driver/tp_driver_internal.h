@@ -82,6 +82,7 @@ struct tp_driver_config_stct
     uint32_t lease_keepalive_interval_ms;
     uint32_t lease_expiry_grace_intervals;
     uint32_t node_id_reuse_cooldown_ms;
+    uint32_t max_leases; /* extension: 1..TP_DRIVER_MAX_LEASES active leases */
     bool prefault_shm;
     bool mlock_shm;
     bool cleanup_shm_on_exit;

@@ -151,6 +151,7 @@ static const char base_config[] = "[driver]\n"
                                   "node_id_reuse_cooldown_ms = 60000\n"
                                   "shutdown_token = \"s3cret\"\n"
                                   "shutdown_timeout_ms = 100\n"
+                                  "max_leases = 6\n"
                                   "[profiles.small]\n"
                                   "header_nslots = 64\n"
                                   "payload_pools = [{ pool_id = 1, stride_bytes = 4096 }, { pool_id = 2, stride_bytes = 65536 }]\n"
@@ -585,6 +586,18 @@ static void test_rejections_with_reasons(void)
     r = fx_raw_attach(&fx, 12, 10000, 16, 2, 1, 0, 0, 5000);
     TP_ASSERT(NULL != r && TP_SBE_DRIVER_RESPONSE_CODE_REJECTED == r->code);
     TP_ASSERT_EQ_U64(2, reject_count(&fx, TP_DRIVER_REJECT_NODE_ID));
+    /* every lease slot taken (policies.max_leases = 6 here): REJECTED, ids_exhausted */
+    int64_t corr = 100;
+    uint32_t client = 100;
+    const fx_response_t *last = NULL;
+    for (int i = 0; i < 8; i++)
+    {
+        last = fx_raw_attach(&fx, corr++, 10000, client++, 2, 1, 0, 0, UINT32_MAX);
+        TP_ASSERT(NULL != last);
+    }
+    TP_ASSERT_EQ_I64(TP_SBE_DRIVER_RESPONSE_CODE_REJECTED, last->code);
+    TP_ASSERT_MSG(NULL != strstr(last->error, "no lease slot"), "%s", last->error);
+    TP_ASSERT(reject_count(&fx, TP_DRIVER_REJECT_IDS_EXHAUSTED) >= 1);
     /* a newer schema version: UNSUPPORTED */
     uint8_t buf[64] = { 0 };
     tp_sbe_driver_shm_attach_request_t m;
