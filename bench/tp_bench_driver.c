@@ -170,42 +170,57 @@ static tp_client_t *make_client(const tpc_dirs_t *d, bool driver_mode, bool thre
     return client;
 }
 
-/* tp_client_add_consumer / add_producer + close, n times, in one mode. */
+/*
+ * tp_client_add_consumer + close, n times, then tp_client_add_producer +
+ * close, n times, in one mode. After each close the clock stops for 50 ms, so
+ * the next add does not wait for the driver's work on the previous one (a
+ * producer's detach makes the driver create the stream's next epoch, §6).
+ */
 static int bench_adds(const tpc_dirs_t *d, bool driver_mode, size_t n)
 {
     tp_client_t *client = make_client(d, driver_mode, false);
     uint64_t *cons = malloc(n * sizeof(uint64_t));
     uint64_t *prod = malloc(n * sizeof(uint64_t));
     int rc = NULL == client || NULL == cons || NULL == prod ? -1 : 0;
-    for (size_t i = 0; i < n && 0 == rc; i++)
+    for (size_t k = 0; k < 2 * n && 0 == rc; k++)
     {
-        tp_consumer_config_t cc;
-        tp_consumer_config_defaults(&cc);
-        cc.stream_id = 20010;
-        cc.on_frame = on_frame;
-        cc.use_metadata = false;
-        tp_consumer_t *c = NULL;
+        bool producer = k >= n;
         uint64_t t0 = tp_clock_mono_ns();
-        rc = tp_client_add_consumer(&c, client, &cc, 0);
-        cons[i] = tp_clock_mono_ns() - t0;
-        tp_producer_config_t pc;
-        tp_producer_config_defaults(&pc);
-        pc.stream_id = 20010;
-        pc.header_nslots = 256;
-        pc.pools[0].stride_bytes = 65536;
-        tp_producer_t *p = NULL;
-        t0 = tp_clock_mono_ns();
-        rc = 0 == rc ? tp_client_add_producer(&p, client, &pc, 0) : rc;
-        prod[i] = tp_clock_mono_ns() - t0;
+        if (producer)
+        {
+            tp_producer_config_t pc;
+            tp_producer_config_defaults(&pc);
+            pc.stream_id = 20010;
+            pc.header_nslots = 256;
+            pc.pools[0].stride_bytes = 65536;
+            tp_producer_t *p = NULL;
+            rc = tp_client_add_producer(&p, client, &pc, 0);
+            prod[k - n] = tp_clock_mono_ns() - t0;
+            tp_producer_close(p);
+        }
+        else
+        {
+            tp_consumer_config_t cc;
+            tp_consumer_config_defaults(&cc);
+            cc.stream_id = 20010;
+            cc.on_frame = on_frame;
+            cc.use_metadata = false;
+            tp_consumer_t *c = NULL;
+            rc = tp_client_add_consumer(&c, client, &cc, 0);
+            cons[k] = tp_clock_mono_ns() - t0;
+            tp_consumer_close(c);
+        }
         if (rc < 0)
         {
             fprintf(stderr, "tp_bench_driver: add (%s): %s\n", driver_mode ? "driver" : "standalone", tp_errmsg());
         }
-        tp_producer_close(p);
-        tp_consumer_close(c);
-        for (int k = 0; k < 20; k++)
+        uint64_t settle = tp_clock_mono_ns() + 50000000ull;
+        while (tp_clock_mono_ns() < settle)
         {
-            tp_client_do_work(client); /* detaches go out */
+            if (tp_client_do_work(client) <= 0) /* detaches go out */
+            {
+                tp_sleep_ns(200000);
+            }
         }
     }
     if (0 == rc)
