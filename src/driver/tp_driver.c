@@ -127,6 +127,7 @@ int tp_driver_init(tp_driver_t **out, const tp_driver_config_t *config)
     {
         tp_driver_gc(d, tp_clock_mono_ns(), false);
     }
+    d->initialized = true;
     TP_LOG_INFO("driver", "%s: control %s/%u, announce %s/%u, shm %s namespace %s, %zu profiles, %zu streams",
         c->instance_id, c->control_channel, c->control_stream_id, c->announce_channel, c->announce_stream_id,
         c->shm_base_dir, c->shm_namespace, c->profile_count, c->stream_count);
@@ -276,7 +277,7 @@ int tp_driver_close(tp_driver_t *d)
         tp_agent_runner_stop(&d->runner, 10ull * 1000000000ull);
         d->runner_started = false;
     }
-    if (NULL != d->control_pub && !d->shutdown_sent)
+    if (d->initialized && !d->shutdown_sent)
     {
         uint64_t now_ns = tp_clock_mono_ns();
         d->draining = true;

@@ -185,6 +185,7 @@ struct tp_driver_stct
     tp_shm_allowlist_t *allowlist;
     tp_agent_runner_t runner;
     bool runner_started;
+    bool initialized; /* tp_driver_init completed: close announces the shutdown */
     tp_driver_stream_t streams[TP_DRIVER_MAX_STREAMS];
     size_t stream_count;
     tp_driver_lease_t leases[TP_DRIVER_MAX_LEASES];
