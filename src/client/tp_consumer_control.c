@@ -148,6 +148,7 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
         /* a consumer may start before its producer: on a dynamic stream it provisions the regions (§4.3) */
         c->lease.publish_mode = 2;
         c->lease.keepalive_interval_ns = client->ctx.driver_keepalive_ns;
+        c->lease.driver_silence_ns = 3 * tp_context_freshness_ns(&client->ctx);
     }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_sub(c, TP_STREAM_ANNOUNCE, &c->sub_announce, true) < 0 ||
@@ -303,6 +304,15 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
     }
     if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
     {
+        if (c->driver_mode && length >= TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
+        {
+            uint32_t stream_id; /* the block starts with streamId (wire schema) */
+            memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
+            if (stream_id == c->config.stream_id)
+            {
+                tp_driver_lease_note_announce(&c->lease, tp_clock_mono_ns()); /* the driver is alive */
+            }
+        }
         /* driver mode: only the regions of a valid lease are used (§4.7) */
         if (c->use_shm && (!c->driver_mode || TP_LEASE_ATTACHED == c->lease.state))
         {

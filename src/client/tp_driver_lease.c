@@ -62,6 +62,7 @@ void tp_driver_lease_init(tp_driver_lease_t *lease, uint32_t stream_id, uint32_t
     lease->attach_timeout_ns = 1000000000ull;
     lease->backoff_min_ns = 50000000ull;
     lease->backoff_max_ns = 2000000000ull;
+    lease->driver_silence_ns = 9000000000ull;
     lease->backoff_ns = lease->backoff_min_ns;
     lease->state = TP_LEASE_UNATTACHED;
 }
@@ -151,6 +152,16 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
             return 0;
         case TP_LEASE_ATTACHED:
         {
+            if (now_ns > l->last_driver_sign_ns + l->driver_silence_ns)
+            {
+                snprintf(l->last_error, sizeof(l->last_error),
+                    "no ShmPoolAnnounce from the driver for %llu ms: driver presumed dead, reattaching",
+                    (unsigned long long)(l->driver_silence_ns / 1000000));
+                l->losses++;
+                enter_backoff(l, now_ns);
+                *event = TP_LEASE_EVENT_LOST;
+                return 1;
+            }
             if (now_ns < l->next_keepalive_ns)
             {
                 return 0;
@@ -295,6 +306,7 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
     }
     l->state = TP_LEASE_ATTACHED;
     l->backoff_ns = l->backoff_min_ns;
+    l->last_driver_sign_ns = now_ns;
     /*
      * leaseExpiryTimestampNs is a hard deadline (§4.2): keepalives go out at least twice per lease duration the
      * driver granted, even when the configured interval is longer (a driver with short leases is honoured).
@@ -380,6 +392,14 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
             return TP_LEASE_EVENT_NONE;
         }
         default: return TP_LEASE_EVENT_NONE;
+    }
+}
+
+void tp_driver_lease_note_announce(tp_driver_lease_t *l, uint64_t now_ns)
+{
+    if (now_ns > l->last_driver_sign_ns)
+    {
+        l->last_driver_sign_ns = now_ns;
     }
 }
 

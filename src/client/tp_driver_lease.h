@@ -70,6 +70,7 @@ typedef struct tp_driver_lease_stct
     uint64_t attach_timeout_ns;
     uint64_t backoff_min_ns;
     uint64_t backoff_max_ns;
+    uint64_t driver_silence_ns; /* attached, no ShmPoolAnnounce of our stream for this long: the driver is gone */
     /* state */
     tp_driver_lease_state_t state;
     int64_t correlation_id;
@@ -77,6 +78,7 @@ typedef struct tp_driver_lease_stct
     uint64_t backoff_ns;
     uint64_t next_keepalive_ns;
     uint64_t effective_interval_ns; /* keepalive_interval_ns, shortened to half the granted lease when that is less */
+    uint64_t last_driver_sign_ns;   /* grant or last announce of our stream */
     tp_driver_grant_t grant;
     char last_error[256];
     /* counters */
@@ -114,6 +116,15 @@ int tp_driver_lease_do_work(tp_driver_lease_t *lease, tp_publication_t *control,
  */
 tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *lease, const uint8_t *buffer, size_t length,
     uint64_t now_ns);
+
+/**
+ * The driver announced our stream (a ShmPoolAnnounce seen by the owner):
+ * proof that it is alive. Keepalives are one-way and other subscribers keep
+ * the control stream "connected", so a driver killed without a shutdown
+ * notice is only noticed by its silence (§4.13: rely on announces): after
+ * `driver_silence_ns` without one, do_work reports LOST and reattaches.
+ */
+void tp_driver_lease_note_announce(tp_driver_lease_t *lease, uint64_t now_ns);
 
 /** Send a detach for an attached lease (best effort) and close it. */
 void tp_driver_lease_detach(tp_driver_lease_t *lease, tp_publication_t *control, uint64_t now_ns);

@@ -97,6 +97,7 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
         tp_driver_lease_init(&p->lease, config->stream_id, p->config.producer_id, TP_LEASE_ROLE_PRODUCER);
         p->lease.publish_mode = 2; /* EXISTING_OR_CREATE: dynamic streams when the driver allows them */
         p->lease.keepalive_interval_ns = client->ctx.driver_keepalive_ns;
+        p->lease.driver_silence_ns = 3 * tp_context_freshness_ns(&client->ctx);
     }
     else
     {
@@ -120,7 +121,8 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
         (!same && add_pub(p, TP_STREAM_ANNOUNCE, &p->pub_announce) < 0) ||
         add_pub(p, TP_STREAM_QOS, &p->pub_qos) < 0 || add_pub(p, TP_STREAM_METADATA, &p->pub_metadata) < 0 ||
-        add_sub(p, TP_STREAM_CONTROL, &p->sub_control) < 0 || add_sub(p, TP_STREAM_QOS, &p->sub_qos) < 0)
+        add_sub(p, TP_STREAM_CONTROL, &p->sub_control) < 0 || add_sub(p, TP_STREAM_QOS, &p->sub_qos) < 0 ||
+        (p->driver_mode && !same && add_sub(p, TP_STREAM_ANNOUNCE, &p->sub_announce) < 0))
     {
         int code = tp_errcode();
         char msg[512];
@@ -217,6 +219,7 @@ void tp_producer_destroy(tp_producer_t *p)
     tp_publication_close(p->pub_qos);
     tp_publication_close(p->pub_metadata);
     tp_subscription_close(p->sub_control);
+    tp_subscription_close(p->sub_announce);
     tp_subscription_close(p->sub_qos);
     if (p->hot != p->regions && p->hot != p->switch_from)
     {
@@ -375,6 +378,18 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
     if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
     {
         tp_producer_driver_message(p, buffer, length, tp_clock_mono_ns());
+        return;
+    }
+    if (p->driver_mode && TP_SBE_WIRE_SCHEMA_ID == h.schema_id &&
+        TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id &&
+        length >= TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
+    {
+        uint32_t stream_id; /* the block starts with streamId (wire schema) */
+        memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
+        if (stream_id == p->config.stream_id)
+        {
+            tp_driver_lease_note_announce(&p->lease, tp_clock_mono_ns()); /* the driver is alive */
+        }
         return;
     }
     if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions)
@@ -562,6 +577,12 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
         work++;
     }
     int rc = tp_subscription_poll(p->sub_control, tp_producer_on_control, p, 16);
+    if (NULL != p->sub_announce)
+    {
+        /* driver mode with a separate announce stream: the driver's announces prove it is alive */
+        int arc = tp_subscription_poll(p->sub_announce, tp_producer_on_control, p, 16);
+        work += arc > 0 ? arc : 0;
+    }
     work += rc > 0 ? rc : 0;
     rc = tp_subscription_poll(p->sub_qos, on_qos, p, 16);
     work += rc > 0 ? rc : 0;

@@ -170,6 +170,7 @@ struct tp_producer_stct
     tp_publication_t *pub_qos;        /* conductor */
     tp_publication_t *pub_metadata;   /* conductor */
     tp_subscription_t *sub_control;   /* conductor */
+    tp_subscription_t *sub_announce;  /* conductor, driver mode with an announce stream apart from control */
     tp_subscription_t *sub_qos;       /* conductor */
 
     /* ---- application thread only (hot path) ---- */

@@ -290,6 +290,66 @@ static void test_per_consumer_streams_assigned_by_driver(void)
     fx_close(&fx);
 }
 
+static void test_silent_driver_detected(void)
+{
+    /* §4.13: a driver that dies without a shutdown notice is noticed by the silence of its announces (keepalives
+     * are one-way and the consumers keep the control stream connected); the producer stops publishing */
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, false));
+    tp_driver_config_t *cfg = NULL;
+    TP_ASSERT_OK(tp_driver_config_init(&cfg));
+    TP_ASSERT_OK(tp_driver_config_load_string(cfg, config, sizeof(config) - 1, "t.toml"));
+    TP_ASSERT_OK(tp_driver_config_set_shm_base_dir(cfg, fx.dirs.shm));
+    TP_ASSERT_OK(tp_driver_config_set_transport(cfg, NULL, fx.dirs.transport));
+    TP_ASSERT_OK(tp_driver_init(&fx.driver, cfg)); /* invoker mode: it only runs while we pump it */
+    tp_driver_config_close(cfg);
+    /* a consumer (its control subscription keeps the stream connected), added while the driver is pumped */
+    tp_consumer_config_t cc;
+    tp_consumer_config_defaults(&cc);
+    cc.stream_id = 10000;
+    cc.on_frame = on_frame;
+    cc.clientd = &fx.rx;
+    tp_async_add_consumer_t *casync = NULL;
+    TP_ASSERT_OK(tp_client_async_add_consumer(&casync, fx.client, &cc));
+    int crc = 0;
+    uint64_t cdeadline = tp_clock_mono_ns() + 3000000000ull;
+    while (0 == (crc = tp_client_async_add_consumer_poll(&fx.consumer, casync)) && tp_clock_mono_ns() < cdeadline)
+    {
+        tp_driver_do_work(fx.driver);
+        tp_client_do_work(fx.client);
+        tp_sleep_ns(100000);
+    }
+    TP_ASSERT_EQ_I64(1, crc);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 10000;
+    tp_async_add_producer_t *async = NULL;
+    TP_ASSERT_OK(tp_client_async_add_producer(&async, fx.client, &pc));
+    int rc = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 3000000000ull;
+    while (0 == (rc = tp_client_async_add_producer_poll(&fx.producer, async)) && tp_clock_mono_ns() < deadline)
+    {
+        tp_driver_do_work(fx.driver);
+        tp_client_do_work(fx.client);
+        tp_sleep_ns(100000);
+    }
+    TP_ASSERT_EQ_I64(1, rc);
+    uint8_t payload[256] = { 0 };
+    TP_ASSERT(tp_producer_offer(fx.producer, NULL, payload, sizeof(payload), NULL) >= 0);
+    /* the driver stops (as if SIGKILLed: no ShmDriverShutdown): within 3 x the freshness window, frames refused */
+    uint64_t t0 = tp_clock_mono_ns();
+    int64_t r = 0;
+    while (TP_PRODUCER_NOT_ATTACHED != r && tp_clock_mono_ns() < t0 + 3000000000ull)
+    {
+        tp_client_do_work(fx.client);
+        r = tp_producer_offer(fx.producer, NULL, payload, sizeof(payload), NULL);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NOT_ATTACHED, r);
+    TP_ASSERT(tp_clock_mono_ns() - t0 >= 400000000ull); /* not before the silence window (3 x 150 ms) */
+    fx_close(&fx);
+}
+
 /* A fake driver: answers every producer attach with OK and the given URIs. */
 typedef struct
 {
@@ -386,5 +446,6 @@ int main(void)
     TP_RUN(test_reattach_after_driver_restart);
     TP_RUN(test_per_consumer_streams_assigned_by_driver);
     TP_RUN(test_hostile_grant_refused);
+    TP_RUN(test_silent_driver_detected);
     return tp_test_finish();
 }
