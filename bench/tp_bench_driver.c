@@ -289,7 +289,8 @@ static int bench_frames(const tpc_dirs_t *d, bool driver_mode, size_t size, uint
         for (uint64_t i = 0; i < ops; i++)
         {
             int64_t r;
-            while (TP_PRODUCER_BACK_PRESSURED == (r = tp_producer_offer(p, NULL, src, size, NULL)))
+            while (TP_PRODUCER_BACK_PRESSURED == (r = tp_producer_offer(p, NULL, src, size, NULL)) ||
+                TP_PRODUCER_NOT_ATTACHED == r)
             {
             }
             if (r < 0)
@@ -312,7 +313,12 @@ static int bench_frames(const tpc_dirs_t *d, bool driver_mode, size_t size, uint
     {
         uint64_t seq = tp_producer_next_seq(p);
         uint64_t start = tp_clock_mono_ns();
-        tp_producer_offer(p, NULL, src, size, NULL);
+        if (tp_producer_offer(p, NULL, src, size, NULL) < 0)
+        {
+            fprintf(stderr, "tp_bench_driver: offer failed: %s\n", tp_errmsg());
+            rc = -1;
+            break;
+        }
         uint64_t until = start + 1000000000ull;
         while (atomic_load_explicit(&seen_seq, memory_order_acquire) != seq && tp_clock_mono_ns() < until)
         {

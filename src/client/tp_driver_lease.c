@@ -152,11 +152,11 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
             return 0;
         case TP_LEASE_ATTACHED:
         {
-            if (now_ns > l->last_driver_sign_ns + l->driver_silence_ns)
+            if (now_ns > l->last_driver_sign_ns + l->effective_silence_ns)
             {
                 snprintf(l->last_error, sizeof(l->last_error),
                     "no ShmPoolAnnounce from the driver for %llu ms: driver presumed dead, reattaching",
-                    (unsigned long long)(l->driver_silence_ns / 1000000));
+                    (unsigned long long)(l->effective_silence_ns / 1000000));
                 l->losses++;
                 enter_backoff(l, now_ns);
                 *event = TP_LEASE_EVENT_LOST;
@@ -307,6 +307,14 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
     l->state = TP_LEASE_ATTACHED;
     l->backoff_ns = l->backoff_min_ns;
     l->last_driver_sign_ns = now_ns;
+    /* the driver's announce period is not known here; its lease duration bounds it: silence is judged over at
+     * least 3 lease durations, never less than the configured window */
+    l->effective_silence_ns = l->driver_silence_ns;
+    if (UINT64_MAX != l->grant.lease_expiry_ns && l->grant.lease_expiry_ns > now_ns &&
+        3 * (l->grant.lease_expiry_ns - now_ns) > l->effective_silence_ns)
+    {
+        l->effective_silence_ns = 3 * (l->grant.lease_expiry_ns - now_ns);
+    }
     /*
      * leaseExpiryTimestampNs is a hard deadline (§4.2): keepalives go out at least twice per lease duration the
      * driver granted, even when the configured interval is longer (a driver with short leases is honoured).

@@ -79,6 +79,7 @@ typedef struct tp_driver_lease_stct
     uint64_t next_keepalive_ns;
     uint64_t effective_interval_ns; /* keepalive_interval_ns, shortened to half the granted lease when that is less */
     uint64_t last_driver_sign_ns;   /* grant or last announce of our stream */
+    uint64_t effective_silence_ns;  /* driver_silence_ns, at least 3 granted lease durations */
     tp_driver_grant_t grant;
     char last_error[256];
     /* counters */

@@ -1,6 +1,7 @@
 /*
  * `tp listen` output: publishes every golden wire vector (plus a message of
  * another schema and a truncated one) on a private embedded-transport stream,
+ * (a driver message, printed field by field, and a discovery message, printed as Unknown)
  * runs `tp listen control` in text and JSON mode, and compares what it prints
  * with tests/apps/listen_expected.{txt,jsonl} line by line
  * (TP_LISTEN_REGENERATE=1 rewrites them from the current output).
@@ -20,7 +21,7 @@ static const char *const listen_files[] = {
     "wire/ShmPoolAnnounce.bin", "wire/ConsumerHello.bin", "wire/ConsumerConfig.bin", "wire/FrameDescriptor.bin",
     "wire/FrameDescriptor.nulls.bin", "wire/FrameProgress.bin", "wire/QosConsumer.bin", "wire/QosProducer.bin",
     "wire/DataSourceAnnounce.bin", "wire/DataSourceMeta.bin", "wire/MetaBlobAnnounce.bin", "wire/MetaBlobChunk.bin",
-    "wire/MetaBlobComplete.bin", "wire/ControlResponse.bin", "driver/ShmAttachRequest.bin",
+    "wire/MetaBlobComplete.bin", "wire/ControlResponse.bin", "driver/ShmAttachRequest.bin", "discovery/DiscoveryRequest.bin",
     "wire/ShmPoolAnnounce.bin#truncated", "wire/FrameProgress.bin#truncated",
 };
 #define LISTEN_COUNT (sizeof(listen_files) / sizeof(listen_files[0]))
