@@ -443,13 +443,15 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
         rc = tp_subscription_poll(c->sub_descriptor, tp_consumer_on_descriptor, c, c->config.fragment_limit);
         work += rc > 0 ? rc : 0;
     }
-    /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
+    /*
+     * A producer that stopped announcing and refreshing its activity timestamp
+     * is dead (§15.14). The superblock timestamp is CLOCK_MONOTONIC (older
+     * regions: CLOCK_REALTIME); tp_shm_activity_age_ns reads either domain.
+     */
     uint64_t window = tp_context_freshness_ns(ctx);
     if (NULL != c->ring && now_ns > c->last_announce_ns && now_ns - c->last_announce_ns > window)
     {
-        uint64_t activity = tp_shm_region_activity_ns(c->ring);
-        uint64_t real = tp_clock_realtime_ns();
-        if (real > activity && real - activity > window)
+        if (tp_shm_activity_age_ns(tp_shm_region_activity_ns(c->ring)) > window)
         {
             TP_LOG_INFO("consumer", "stream %u: producer of epoch %llu is stale; unmapping", c->config.stream_id,
                 (unsigned long long)c->epoch);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "client/tp_client_internal.h"
+#include "client/tp_producer_internal.h"
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
@@ -1136,6 +1137,70 @@ static void test_context_validation(void)
     tpc_dirs_remove(&d);
 }
 
+/* Run the duty cycle for `ms`, refreshing the producer's activity timestamp every 20 ms (a live producer). */
+static void run_with_fresh_activity(fixture_t *f, uint64_t ms)
+{
+    uint64_t end = tp_clock_mono_ns() + ms * 1000000u;
+    while (tp_clock_mono_ns() < end)
+    {
+        TP_ASSERT_OK(tp_shm_region_refresh_activity(f->producer->regions->ring, 0));
+        uint64_t step = tp_clock_mono_ns() + 20000000u;
+        while (tp_clock_mono_ns() < step)
+        {
+            if (tp_client_do_work(f->client) <= 0)
+            {
+                tp_sleep_ns(100000);
+            }
+        }
+    }
+}
+
+/*
+ * Producer liveness as the consumer sees it (wire spec §15.14): the regions
+ * are unmapped only when announces stopped for longer than the freshness
+ * window AND the superblock activity timestamp (CLOCK_MONOTONIC) is that old
+ * too. Here the producer stops announcing (its next announce is pushed out of
+ * reach) while its activity timestamp is kept fresh, as a producer whose
+ * announces are slow or lost but which is alive: the consumer keeps the
+ * mapping. Then the activity stops as well (a dead producer): it unmaps.
+ */
+static void test_slow_announcer_stays_mapped(void)
+{
+    static fixture_t f;
+    g_freshness_ns = 200000000u; /* 200 ms (announces every 50 ms until stopped) */
+    int rc = fixture_open(&f, "slowann", true, true, NULL);
+    g_freshness_ns = 0;
+    TP_ASSERT_OK(rc);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    tp_producer_t *p = f.producer;
+    /* no more announces: neither periodic nor prompt ones (the consumer is known and on our epoch) */
+    f.client->ctx.announce_period_ns = UINT64_C(3600000000000);
+    p->next_announce_ns = UINT64_MAX;
+    p->announce_requested = false;
+    /* settle: an announce in flight arrives, and a QosConsumer tells the producer that the consumer is on its
+     * epoch (until then a ConsumerHello asks for one prompt announce) */
+    run_with_fresh_activity(&f, 200);
+    tp_consumer_stats_t st;
+    tp_consumer_stats(f.consumer, &st);
+    uint64_t unmaps = st.unmaps;
+    uint64_t accepted = st.announces_accepted;
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    /* alive: 1 s (5 freshness windows) without an announce, activity fresh */
+    run_with_fresh_activity(&f, 1000);
+    tp_consumer_stats(f.consumer, &st);
+    TP_ASSERT_EQ_U64(accepted, st.announces_accepted); /* no announce arrived meanwhile */
+    TP_ASSERT_EQ_U64(unmaps, st.unmaps);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    /* dead: the activity timestamp stops too; unmapped once it is a freshness window old */
+    uint64_t stopped = tp_clock_mono_ns();
+    TPC_WAIT_UNTIL(f.client, !tp_consumer_is_mapped(f.consumer), 3000);
+    TP_ASSERT(!tp_consumer_is_mapped(f.consumer));
+    TP_ASSERT(tp_clock_mono_ns() - stopped >= 150000000u); /* the last refresh was at most 20 ms before */
+    tp_consumer_stats(f.consumer, &st);
+    TP_ASSERT_EQ_U64(unmaps + 1, st.unmaps);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     TP_RUN(test_context_validation);
@@ -1147,6 +1212,7 @@ int main(void)
     TP_RUN(test_hostile_announces);
     TP_RUN(test_threaded_conductor);
     TP_RUN(test_metadata_and_stale);
+    TP_RUN(test_slow_announcer_stays_mapped);
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);
