@@ -114,6 +114,7 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     {
         atomic_store(&p->epoch, p->regions->epoch);
         atomic_store(&p->applied_epoch, p->regions->epoch);
+        tp_producer_reclaim_dead_epochs(p); /* our own epoch exists: a crashed predecessor's may go (§15.21a.7) */
     }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||

@@ -306,6 +306,8 @@ uint32_t tp_producer_effective_max_claims(const tp_producer_config_t *config, ui
 /* Create the regions of a new epoch (at least `min_epoch`). Returns the set or NULL. */
 tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t header_nslots, size_t pool_count,
     const tp_pool_config_t *pools, uint64_t min_epoch);
+/* Standalone mode: remove this stream's epochs of dead producers (tp_shm_gc); failures are logged, never fatal. */
+void tp_producer_reclaim_dead_epochs(tp_producer_t *p);
 /* Unmap a set of regions; `remove` also unlinks its epoch directory. NULL is ignored. */
 void tp_producer_regions_free(tp_producer_regions_t *r, bool remove);
 /* Driver mode: map the regions of a lease grant writable and validated. NULL on failure. */

@@ -110,6 +110,12 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
         layout.pool_ids[i] = pools[i].pool_id;
         layout.strides[i] = pools[i].stride_bytes;
     }
+    /* the whole layout against the creation caps and the free space, before any file exists */
+    if (tp_shm_layout_check(ctx->shm_base_dir, header_nslots, layout.strides, layout.pool_count, 0, NULL) < 0)
+    {
+        tp_err_prepend("producer: stream %u", p->config.stream_id);
+        return NULL;
+    }
     tp_shm_create_options_t opts;
     tp_shm_create_options_defaults(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
@@ -122,6 +128,45 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
         return NULL;
     }
     return regions_from_set(&set);
+}
+
+static void log_unremoved_epoch(void *clientd, const tp_shm_gc_entry_t *e)
+{
+    (void)clientd;
+    if (TP_SHM_GC_DEAD == e->verdict && !e->removed)
+    {
+        TP_LOG_WARN("producer", "dead epoch %s: %s", e->path, e->reason);
+    }
+}
+
+/*
+ * Standalone mode, after the first epoch exists: remove the epoch
+ * directories of this stream left by dead producers (tp_shm_gc: pid not
+ * running and activity at least TP_SHM_GC_DEFAULT_MIN_STALE_NS old, so a
+ * producer in another pid namespace that is still refreshing keeps its
+ * epoch). Never fatal: failures are logged at warn.
+ */
+void tp_producer_reclaim_dead_epochs(tp_producer_t *p)
+{
+    const tp_context_t *ctx = &p->client->ctx;
+    tp_shm_gc_options_t gc;
+    tp_shm_gc_options_defaults(&gc);
+    gc.apply = true;
+    gc.namespace_name = ctx->namespace_name;
+    gc.only_stream = true;
+    gc.stream_id = p->config.stream_id;
+    gc.on_entry = log_unremoved_epoch;
+    int n = tp_shm_gc(ctx->shm_base_dir, &gc);
+    if (n < 0)
+    {
+        TP_LOG_WARN("producer", "stream %u: reclaiming dead epochs under %s failed: %s", p->config.stream_id,
+            ctx->shm_base_dir, tp_errmsg());
+        tp_err_clear();
+    }
+    else if (n > 0)
+    {
+        TP_LOG_INFO("producer", "stream %u: removed %d epoch(s) of dead producers", p->config.stream_id, n);
+    }
 }
 
 /*

@@ -7,6 +7,10 @@
  * consumers.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/tp_client_internal.h"
@@ -1201,6 +1205,136 @@ static void test_slow_announcer_stays_mapped(void)
     fixture_close(&f);
 }
 
+/*
+ * A child process creates a producer on stream 4242, reports its epoch and
+ * waits to be killed. `backdate` rewrites its header ring's activity
+ * timestamp 60 s into the past (what the superblock of a producer killed a
+ * minute ago looks like; tp_shm_gc reads nothing else). *epoch_out: its epoch.
+ */
+static void spawn_and_kill_producer(const tpc_dirs_t *dirs, bool backdate, uint64_t *epoch_out)
+{
+    int fds[2];
+    TP_ASSERT_OK(pipe(fds));
+    pid_t child = fork();
+    TP_ASSERT(child >= 0);
+    if (0 == child)
+    {
+        close(fds[0]);
+        uint64_t epoch = 0;
+        tp_context_t *ctx = tpc_context(dirs);
+        tp_client_t *client = NULL;
+        tp_producer_t *p = NULL;
+        tp_producer_config_t pc;
+        tp_producer_config_defaults(&pc);
+        pc.stream_id = 4242;
+        pc.header_nslots = 64;
+        pc.pools[0].stride_bytes = 1024;
+        if (NULL != ctx && 0 == tp_client_init(&client, ctx) && 0 == tp_client_add_producer(&p, client, &pc, 5000000000u))
+        {
+            uint64_t now = tp_clock_mono_ns();
+            if (!backdate || 0 == tp_shm_region_refresh_activity(p->regions->ring,
+                                     now > UINT64_C(60000000000) ? now - UINT64_C(60000000000) : 1))
+            {
+                epoch = p->regions->epoch;
+            }
+        }
+        if (sizeof(epoch) != write(fds[1], &epoch, sizeof(epoch)))
+        {
+            _exit(1);
+        }
+        for (;;)
+        {
+            pause(); /* no duty cycle: nothing refreshes the timestamp any more */
+        }
+    }
+    close(fds[1]);
+    uint64_t epoch = 0;
+    TP_ASSERT_EQ_I64((int64_t)sizeof(epoch), (int64_t)read(fds[0], &epoch, sizeof(epoch)));
+    close(fds[0]);
+    kill(child, SIGKILL); /* our own child */
+    int status = 0;
+    TP_ASSERT_EQ_I64(child, waitpid(child, &status, 0));
+    TP_ASSERT(WIFSIGNALED(status) && SIGKILL == WTERMSIG(status));
+    *epoch_out = epoch;
+}
+
+static bool epoch_dir_exists(const tpc_dirs_t *dirs, uint64_t epoch)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    return 0 == tp_shm_epoch_dir_path(dir, sizeof(dir), dirs->shm, NULL, "default", 4242, epoch) &&
+        0 == stat(dir, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Standalone producer start (§15.21a.7): the epochs of SIGKILLed producers of its stream are reclaimed once stale. */
+static void test_restart_reclaims_dead_epoch(void)
+{
+    static tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "reclaim"));
+    uint64_t dead_epoch = 0;
+    spawn_and_kill_producer(&dirs, true, &dead_epoch);
+    TP_ASSERT_EQ_U64(1, dead_epoch);
+    TP_ASSERT(epoch_dir_exists(&dirs, 1));
+    tp_context_t *ctx = tpc_context(&dirs);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 4242;
+    pc.header_nslots = 64;
+    pc.pools[0].stride_bytes = 1024;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(2, p->regions->epoch); /* epochs are never reused */
+    TP_ASSERT(!epoch_dir_exists(&dirs, 1)); /* dead pid, activity a minute old: removed */
+    TP_ASSERT(epoch_dir_exists(&dirs, 2));
+    /* killed just now: the pid is dead but the activity is fresh (< 10 s), so the epoch is kept (DECISIONS SHM-12) */
+    spawn_and_kill_producer(&dirs, false, &dead_epoch);
+    TP_ASSERT_EQ_U64(3, dead_epoch);
+    TP_ASSERT_OK(tp_producer_close(p)); /* a clean close removes its own epoch 2 */
+    TP_ASSERT(!epoch_dir_exists(&dirs, 2));
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(4, p->regions->epoch);
+    TP_ASSERT(epoch_dir_exists(&dirs, 3));
+    TP_ASSERT(epoch_dir_exists(&dirs, 4));
+    tp_client_close(client);
+    tpc_dirs_remove(&dirs);
+}
+
+/* A layout larger than the free space of the SHM file system fails the add up front and creates nothing. */
+static void test_layout_checked_before_creation(void)
+{
+    static tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "laycheck"));
+    tp_context_t *ctx = tpc_context(&dirs);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 4242;
+    pc.header_nslots = 8192;
+    pc.pool_count = 16;
+    for (size_t i = 0; i < pc.pool_count; i++)
+    {
+        pc.pools[i].pool_id = (uint16_t)(i + 1);
+        pc.pools[i].stride_bytes = 1u << 20; /* 16 pools of 8 GiB: within the per-region caps, 128 GiB in all */
+    }
+    struct statvfs vfs;
+    TP_ASSERT_OK(statvfs(dirs.shm, &vfs));
+    TP_ASSERT((uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(128) << 30)); /* the premise of this test */
+    tp_producer_t *p = NULL;
+    TP_ASSERT_EQ_I64(-1, tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_I64(TP_ERR_IO, tp_errcode());
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "not enough space"), "%s", tp_errmsg());
+    TP_ASSERT(!epoch_dir_exists(&dirs, 1));
+    tp_client_close(client);
+    tpc_dirs_remove(&dirs);
+}
+
 int main(void)
 {
     TP_RUN(test_context_validation);
@@ -1213,6 +1347,8 @@ int main(void)
     TP_RUN(test_threaded_conductor);
     TP_RUN(test_metadata_and_stale);
     TP_RUN(test_slow_announcer_stays_mapped);
+    TP_RUN(test_restart_reclaims_dead_epoch);
+    TP_RUN(test_layout_checked_before_creation);
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);
