@@ -14,6 +14,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
 /* ------------------------------------------------------------------------- */
 /* Creation                                                                   */
@@ -285,21 +286,21 @@ void tp_consumer_destroy(tp_consumer_t *c)
 void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     tp_consumer_t *c = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0)
     {
         return;
     }
-    if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
         tp_consumer_driver_message(c, buffer, length, tp_clock_mono_ns());
         return;
     }
-    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
+    if (schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
     {
         return;
     }
-    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
     {
         /* driver mode: only the regions of a valid lease are used (§4.7) */
         if (c->use_shm && (!c->driver_mode || TP_LEASE_ATTACHED == c->lease.state))
@@ -307,11 +308,11 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
             tp_consumer_handle_announce(c, buffer, length, header);
         }
     }
-    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == template_id)
     {
         tp_consumer_handle_config(c, buffer, length);
     }
-    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id && NULL == c->sub_pc_control)
+    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == template_id && NULL == c->sub_pc_control)
     {
         tp_consumer_handle_progress(c, buffer, length);
     }

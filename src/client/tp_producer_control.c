@@ -14,6 +14,7 @@
 #include "tp_sbe/driver.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
 static int validate_config(const tp_producer_config_t *c)
 {
@@ -363,88 +364,77 @@ static void update_progress_policy(tp_producer_t *p)
     atomic_store(&p->progress_enabled, enabled);
 }
 
+/* Shared control stream: ConsumerHello (decode through src/protocol, then track; one that does not decode is ignored). */
 void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_producer_t *p = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0)
     {
         return;
     }
-    if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
         tp_producer_driver_message(p, buffer, length, tp_clock_mono_ns());
         return;
     }
-    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions)
+    if (schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions || TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID != template_id)
     {
         return;
     }
-    uint64_t now = tp_clock_mono_ns();
-    if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID == h.template_id)
+    tp_proto_consumer_hello_view_t v;
+    if (tp_proto_decode_consumer_hello(buffer, length, &v) < 0 || v.stream_id != p->config.stream_id)
     {
-        tp_sbe_wire_consumer_hello_t m = { 0 };
-        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-            tp_sbe_wire_consumer_hello_stream_id(&m) != p->config.stream_id)
-        {
-            return;
-        }
-        const char *dch = NULL, *cch = NULL;
-        uint32_t dlen = 0, clen = 0;
-        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_get_descriptor_channel(&m, &dch, &dlen) ||
-            TP_SBE_OK != tp_sbe_wire_consumer_hello_get_control_channel(&m, &cch, &clen))
-        {
-            return;
-        }
-        tp_counter_add(&p->hellos_received, 1);
-        tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
-        if (NULL == c)
-        {
-            return;
-        }
-        c->supports_progress = TP_SBE_WIRE_BOOL_TRUE == tp_sbe_wire_consumer_hello_supports_progress(&m);
-        c->progress_interval_us = tp_sbe_wire_consumer_hello_progress_interval_us(&m);
-        c->progress_bytes_delta = tp_sbe_wire_consumer_hello_progress_bytes_delta(&m);
-        c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
-        c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
-        update_progress_policy(p);
-        bool send = tp_producer_handle_stream_request(p, &c->desc, dch, dlen, tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
-        send = tp_producer_handle_stream_request(p, &c->ctl, cch, clen, tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
-        if (send && NULL == c->desc.async && NULL == c->ctl.async)
-        {
-            tp_producer_send_config(p, c);
-        }
-        tp_producer_update_fanout_active(p);
-        if (c->mapped_epoch != p->regions->epoch)
-        {
-            /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
-             * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
-            p->announce_requested = true;
-        }
+        return;
+    }
+    tp_counter_add(&p->hellos_received, 1);
+    tp_tracked_consumer_t *c = track_consumer(p, v.consumer_id, tp_clock_mono_ns());
+    if (NULL == c)
+    {
+        return;
+    }
+    c->supports_progress = v.supports_progress;
+    c->progress_interval_us = v.progress_interval_us; /* raw: the null value when absent */
+    c->progress_bytes_delta = v.progress_bytes_delta;
+    c->max_rate_hz = v.max_rate_hz;
+    c->mode = (uint8_t)v.mode;
+    update_progress_policy(p);
+    bool send = tp_producer_handle_stream_request(p, &c->desc, v.descriptor_channel.data, v.descriptor_channel.length,
+        v.descriptor_stream_id);
+    send = tp_producer_handle_stream_request(p, &c->ctl, v.control_channel.data, v.control_channel.length,
+               v.control_stream_id) ||
+        send;
+    if (send && NULL == c->desc.async && NULL == c->ctl.async)
+    {
+        tp_producer_send_config(p, c);
+    }
+    tp_producer_update_fanout_active(p);
+    if (c->mapped_epoch != p->regions->epoch)
+    {
+        /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
+         * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
+        p->announce_requested = true;
     }
 }
 
+/* QoS stream: QosConsumer (decode through src/protocol) refreshes the consumer's liveness and mapped epoch. */
 static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_producer_t *p = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
-        h.template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID)
+    uint16_t schema_id = 0, template_id = 0;
+    tp_proto_qos_consumer_view_t v;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || schema_id != TP_SBE_WIRE_SCHEMA_ID ||
+        template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID || tp_proto_decode_qos_consumer(buffer, length, &v) < 0 ||
+        v.stream_id != p->config.stream_id)
     {
         return;
     }
-    tp_sbe_wire_qos_consumer_t m = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_qos_consumer_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_qos_consumer_stream_id(&m) != p->config.stream_id)
-    {
-        return;
-    }
-    tp_tracked_consumer_t *c = track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    tp_tracked_consumer_t *c = track_consumer(p, v.consumer_id, tp_clock_mono_ns());
     if (NULL != c)
     {
-        c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
+        c->mapped_epoch = v.epoch;
     }
 }
 

@@ -9,6 +9,7 @@
 #include "common/tp_error.h"
 
 static _Thread_local tp_proto_error_t proto_last_error = TP_PROTO_OK;
+static _Thread_local const char *proto_last_field = "";
 
 const char *tp_proto_error_name(tp_proto_error_t e)
 {
@@ -34,15 +35,22 @@ tp_proto_error_t tp_proto_last_error(void)
     return proto_last_error;
 }
 
+const char *tp_proto_last_error_field(void)
+{
+    return proto_last_field;
+}
+
 static int proto_fail(const char *msg, tp_proto_error_t e, const char *what)
 {
     proto_last_error = e;
+    proto_last_field = what;
     return tp_err_set(TP_ERR_MALFORMED, "%s: %s (%s)", msg, tp_proto_error_name(e), what);
 }
 
 static int proto_ok(void)
 {
     proto_last_error = TP_PROTO_OK;
+    proto_last_field = "";
     return 0;
 }
 

@@ -66,6 +66,15 @@ const char *tp_proto_error_name(tp_proto_error_t e);
 tp_proto_error_t tp_proto_last_error(void);
 
 /**
+ * The field (schema name, e.g. "announceClockDomain", "payloadPools.regionUri
+ * is empty") or header problem the calling thread's last failed decode
+ * stopped at; "" after a success. A static string: lets a caller that keeps
+ * finer drop reasons than tp_proto_error_t tell, for instance, which
+ * required value was missing.
+ */
+const char *tp_proto_last_error_field(void);
+
+/**
  * Read the message header for dispatch. Returns 0 and sets *schema_id and
  * *template_id (either pointer may be NULL), or -1 (TOO_SHORT / NULL_BUFFER)
  * if buf is NULL or len < 8. Nothing else is checked.

@@ -15,6 +15,7 @@
 
 #include "client/tp_client_internal.h"
 #include "client/tp_producer_internal.h"
+#include "protocol/tp_proto.h"
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
@@ -434,7 +435,7 @@ static void test_hostile_announces(void)
     {
         size_t len;
         tp_announce_reject_t expect;
-    } cases[16];
+    } cases[24];
     size_t n = 0;
     uint64_t fresh = now + 100000000u; /* after the join time, within the freshness window */
     cases[n].len = encode_announce(buf, sizeof(buf), 7, fresh, 16, 256, out_ring_uri, &outpool, 1, 1);
@@ -459,6 +460,25 @@ static void test_hostile_announces(void)
     cases[n++].expect = TP_ANNOUNCE_REJECT_STALE;
     cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9);
     cases[n++].expect = TP_ANNOUNCE_REJECT_CLOCK_DOMAIN;
+    /* drop reasons of the decode layer mapped onto the consumer's (cases 11..15) */
+    pool_spec_t empty_uri = { 1, 16, 256, "" };
+    static pool_spec_t many[TP_PROTO_MAX_POOLS + 1];
+    for (size_t i = 0; i <= TP_PROTO_MAX_POOLS; i++)
+    {
+        many[i] = good;
+        many[i].id = (uint16_t)(i + 1);
+    }
+    pool_spec_t twins[2] = { good, good };
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_URI;          /* 11: empty header region URI */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_URI;          /* 12: empty pool region URI */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NO_POOLS;     /* 13: more pools than the limit */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_CLOCK_DOMAIN; /* 14: clock domain at its null value */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NO_POOLS;     /* 15: duplicate pool id */
     cases[n].len = 0;
     cases[n++].expect = TP_ANNOUNCE_REJECT_BEFORE_JOIN;
     for (size_t i = 0; i < n; i++)
@@ -480,6 +500,13 @@ static void test_hostile_announces(void)
                 len = encode_announce(buf, sizeof(buf), 5, fresh - 10 * UINT64_C(1000000000), 16, 256, ring_uri, &good, 1, 1);
                 break;
             case 10: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9); break;
+            case 11: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, "", &good, 1, 1); break;
+            case 12: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &empty_uri, 1, 1); break;
+            case 13:
+                len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, many, TP_PROTO_MAX_POOLS + 1, 1);
+                break;
+            case 14: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 255); break;
+            case 15: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, twins, 2, 1); break;
             default: len = encode_announce(buf, sizeof(buf), 5, before_join, 16, 256, ring_uri, &good, 1, 1); break;
         }
         tp_consumer_stats_t before, after;
