@@ -8,6 +8,7 @@
 
 #include "client/tp_consumer_internal.h"
 #include "common/tp_clock.h"
+#include "common/tp_crc32c.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "protocol/tp_proto.h"
@@ -94,7 +95,7 @@ static void handle_blob(tp_consumer_t *c, uint16_t template_id, const uint8_t *b
         }
         /* checksum 0 means "none" (§15.9: optional) */
         bool ok = v.meta_version == c->blob_version && c->blob_received == c->blob_len &&
-            v.checksum == c->blob_checksum && (0 == v.checksum || tp_crc32c(c->blob, c->blob_len) == v.checksum);
+            v.checksum == c->blob_checksum && (0 == v.checksum || tp_crc32c_compute(c->blob, c->blob_len) == v.checksum);
         if (!ok)
         {
             blob_discard(c);
