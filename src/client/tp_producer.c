@@ -121,15 +121,14 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
     atomic_store_explicit(&p->current_seq, e->seq + 1, memory_order_release);
     if (atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
     {
-        uint64_t tail = atomic_load_explicit(&p->fanout_tail, memory_order_relaxed);
-        if (tail - atomic_load_explicit(&p->fanout_head, memory_order_acquire) < TP_FANOUT_CAPACITY)
+        tp_fanout_entry_t *f = tp_spsc_queue_claim(&p->fanout);
+        if (NULL != f)
         {
-            tp_fanout_entry_t *f = &p->fanout[tail & (TP_FANOUT_CAPACITY - 1)];
             f->epoch = p->hot->epoch;
             f->seq = e->seq;
             f->trace_id = e->trace_id;
             f->meta_version = e->header.meta_version;
-            atomic_store_explicit(&p->fanout_tail, tail + 1, memory_order_release);
+            tp_spsc_queue_commit(&p->fanout);
         }
         else
         {
@@ -502,15 +501,14 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
     if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
     {
         /* per-consumer control streams belong to the conductor: hand the hint over (SPSC) */
-        uint64_t tail = atomic_load_explicit(&p->progress_tail, memory_order_relaxed);
-        if (tail - atomic_load_explicit(&p->progress_head, memory_order_acquire) < TP_PROGRESS_RING_CAPACITY)
+        tp_progress_entry_t *pe = tp_spsc_queue_claim(&p->progress_queue);
+        if (NULL != pe)
         {
-            tp_progress_entry_t *pe = &p->progress_ring[tail & (TP_PROGRESS_RING_CAPACITY - 1)];
             pe->epoch = p->hot->epoch;
             pe->seq = e->seq;
             pe->bytes_filled = bytes_filled;
             pe->state = state;
-            atomic_store_explicit(&p->progress_tail, tail + 1, memory_order_release);
+            tp_spsc_queue_commit(&p->progress_queue);
             sent = true;
         }
     }

@@ -81,11 +81,11 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     p->entries_capacity = p->max_claims;
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
-    p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
-    p->progress_ring = calloc(TP_PROGRESS_RING_CAPACITY, sizeof(*p->progress_ring));
     atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
     atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
-    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout || NULL == p->progress_ring)
+    if (NULL == p->entries || NULL == p->encode_buffer ||
+        tp_spsc_queue_init(&p->fanout, TP_FANOUT_CAPACITY, sizeof(tp_fanout_entry_t)) < 0 ||
+        tp_spsc_queue_init(&p->progress_queue, TP_PROGRESS_RING_CAPACITY, sizeof(tp_progress_entry_t)) < 0)
     {
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
@@ -243,8 +243,8 @@ void tp_producer_destroy(tp_producer_t *p)
     free(p->blob);
     free(p->entries);
     free(p->encode_buffer);
-    free(p->fanout);
-    free(p->progress_ring);
+    tp_spsc_queue_close(&p->fanout);
+    tp_spsc_queue_close(&p->progress_queue);
     free(p);
 }
 

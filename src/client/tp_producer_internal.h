@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 
 #include "client/tp_client_internal.h"
+#include "common/tp_spsc_queue.h"
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
@@ -212,7 +213,7 @@ struct tp_producer_stct
     _Atomic uint64_t progress_interval_ns;
     _Atomic uint64_t progress_bytes_delta;
     _Atomic bool fanout_active;           /* a consumer has its own descriptor stream: push to `fanout` */
-    _Atomic bool progress_fanout_active;  /* a progress consumer has its own control stream: push to `progress_ring` */
+    _Atomic bool progress_fanout_active;  /* a progress consumer has its own control stream: push to `progress_queue` */
     _Atomic bool progress_shared;         /* a progress consumer listens on the shared control stream */
 
     /* ---- driver mode (Driver Model spec): immutable flag, conductor-owned lease ---- */
@@ -227,14 +228,11 @@ struct tp_producer_stct
 
     /* ---- hand-over application thread -> conductor ---- */
     _Atomic(tp_producer_regions_t *) pending_regions; /* layout change (tp_producer_change_layout) */
-    /* SPSC ring of committed frames while per-consumer descriptor streams exist */
-    tp_fanout_entry_t *fanout;
-    _Alignas(64) _Atomic uint64_t fanout_tail; /* application thread */
-    _Alignas(64) _Atomic uint64_t fanout_head; /* conductor */
-    /* SPSC ring of FrameProgress while per-consumer control streams exist */
-    tp_progress_entry_t *progress_ring;
-    _Alignas(64) _Atomic uint64_t progress_tail; /* application thread */
-    _Alignas(64) _Atomic uint64_t progress_head; /* conductor */
+    /* committed frames (tp_fanout_entry_t) while per-consumer descriptor streams exist; producer side: the
+     * application thread, consumer side: the conductor */
+    tp_spsc_queue_t fanout;
+    /* FrameProgress (tp_progress_entry_t) while per-consumer control streams exist; same sides */
+    tp_spsc_queue_t progress_queue;
 };
 
 /* FrameDescriptor with its message header into buf (hot path and per-consumer fan-out). */

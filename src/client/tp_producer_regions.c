@@ -13,35 +13,28 @@
 #include "client/tp_producer_internal.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "shm/tp_shm_geometry.h"
 
+_Static_assert(TP_PRODUCER_MAX_POOLS <= TP_SHM_GEOMETRY_MAX_POOLS, "a valid producer layout passes the geometry pool count");
+
+/* A local layout against the wire spec's geometry rules (src/shm/tp_shm_geometry.h), as TP_ERR_CONFIG. */
 int tp_producer_validate_layout(uint32_t header_nslots, size_t pool_count, const tp_pool_config_t *pools)
 {
-    if (0 == header_nslots || (header_nslots & (header_nslots - 1)) != 0)
-    {
-        return tp_err_set(TP_ERR_CONFIG, "producer: header_nslots %u must be a power of two", header_nslots);
-    }
     if (0 == pool_count || pool_count > TP_PRODUCER_MAX_POOLS)
     {
         return tp_err_set(TP_ERR_CONFIG, "producer: pool_count %zu must be 1..%d", pool_count, TP_PRODUCER_MAX_POOLS);
     }
+    tp_shm_pool_geometry_t geometry[TP_PRODUCER_MAX_POOLS];
     for (size_t i = 0; i < pool_count; i++)
     {
-        if (0 == pools[i].pool_id)
-        {
-            return tp_err_set(TP_ERR_CONFIG, "producer: pool %zu has pool_id 0 (reserved for the header ring)", i);
-        }
-        if (0 == pools[i].stride_bytes || pools[i].stride_bytes % 64 != 0)
-        {
-            return tp_err_set(TP_ERR_CONFIG, "producer: pool %u stride_bytes %u must be a non-zero multiple of 64",
-                pools[i].pool_id, pools[i].stride_bytes);
-        }
-        for (size_t j = 0; j < i; j++)
-        {
-            if (pools[j].pool_id == pools[i].pool_id)
-            {
-                return tp_err_set(TP_ERR_CONFIG, "producer: duplicate pool_id %u", pools[i].pool_id);
-            }
-        }
+        geometry[i].pool_id = pools[i].pool_id;
+        geometry[i].nslots = header_nslots; /* every pool has the ring's slot count (§15.5) */
+        geometry[i].stride_bytes = pools[i].stride_bytes;
+    }
+    if (tp_shm_geometry_validate(header_nslots, TP_SHM_GEOMETRY_HEADER_SLOT_BYTES, geometry, pool_count, 0,
+            TP_ERR_CONFIG, NULL) < 0)
+    {
+        return tp_err_prepend("producer");
     }
     return 0;
 }
