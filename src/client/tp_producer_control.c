@@ -260,37 +260,22 @@ int tp_producer_send_announce(tp_producer_t *p, uint64_t now_ns)
     {
         tp_shm_region_refresh_activity(r->pools[i], 0);
     }
-    tp_sbe_wire_shm_pool_announce_t m = { 0 };
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    uint8_t *buf = p->encode_buffer;
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER))
-    {
-        return -1;
-    }
-    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, p->config.producer_id);
-    tp_sbe_wire_shm_pool_announce_set_epoch(&m, r->epoch);
-    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
-    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
-    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
-    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, r->header_nslots);
-    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
-    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
-    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)r->pool_count);
+    tp_proto_shm_pool_announce_view_t a = { .stream_id = p->config.stream_id, .producer_id = p->config.producer_id,
+        .epoch = r->epoch, .announce_timestamp_ns = now_ns, .announce_clock_domain = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC,
+        .layout_version = TP_SHM_LAYOUT_VERSION, .header_nslots = r->header_nslots,
+        .header_slot_bytes = TP_SHM_HEADER_SLOT_BYTES, .pool_count = (uint32_t)r->pool_count,
+        .header_region_uri = { r->header_uri, (uint32_t)strlen(r->header_uri) } };
     for (size_t i = 0; i < r->pool_count; i++)
     {
-        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, r->pool_ids[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, r->header_nslots);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, r->strides[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]));
+        a.pools[i] = (tp_proto_pool_view_t){ r->pool_ids[i], r->header_nslots, r->strides[i],
+            { r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]) } };
     }
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, r->header_uri, (uint32_t)strlen(r->header_uri)))
+    size_t len = 0;
+    if (tp_proto_encode_shm_pool_announce(p->encode_buffer, TP_PRODUCER_ENCODE_BUFFER, &a, &len) < 0)
     {
         return -1;
     }
-    tp_producer_offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
+    tp_producer_offer_control(p, p->pub_announce, p->encode_buffer, len);
     tp_counter_add(&p->announces, 1);
     p->last_announce_ns = now_ns;
     return 0;
