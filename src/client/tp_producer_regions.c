@@ -185,16 +185,7 @@ tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp
     snprintf(set.header_uri, sizeof(set.header_uri), "%s", g->header_uri);
     /* ascending stride: the first pool that fits a payload is the smallest */
     size_t order[TP_SHM_EPOCH_MAX_POOLS];
-    for (size_t i = 0; i < g->pool_count; i++)
-    {
-        order[i] = i;
-        for (size_t j = i; j > 0 && g->strides[order[j]] < g->strides[order[j - 1]]; j--)
-        {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    }
+    tp_shm_stride_order(g->strides, g->pool_count, order);
     for (size_t k = 0; k < g->pool_count; k++)
     {
         size_t i = order[k];

@@ -212,16 +212,10 @@ static int gc_stream_dir(int nsfd, const char *ns_dir, const char *name, uint64_
     uint64_t *epochs = malloc(TP_DRIVER_GC_MAX_EPOCHS * sizeof(uint64_t));
     size_t n = 0;
     struct dirent *e;
+    uint64_t v;
     while (NULL != epochs && n < TP_DRIVER_GC_MAX_EPOCHS && NULL != (e = readdir(dir)))
     {
-        char *end = NULL;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (0 == errno && '\0' == *end)
+        if (tp_shm_parse_decimal(e->d_name, UINT64_MAX, &v) && 0 != v)
         {
             epochs[n++] = v;
         }
@@ -298,16 +292,10 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final)
     uint64_t min_age = tp_driver_config_gc_min_age_ns(c);
     int removed = 0;
     struct dirent *e;
+    uint64_t sid;
     while (NULL != (e = readdir(dir)))
     {
-        char *end = NULL;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long sid = strtoull(e->d_name, &end, 10);
-        if (0 != errno || '\0' != *end || sid > UINT32_MAX)
+        if (!tp_shm_parse_decimal(e->d_name, UINT32_MAX, &sid))
         {
             continue;
         }
