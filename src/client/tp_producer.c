@@ -65,7 +65,7 @@ static int64_t no_pool(tp_producer_t *p, size_t length)
     return TP_PRODUCER_NO_POOL;
 }
 
-/* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code. */
+/* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code (back pressure counted). */
 static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 {
     for (int i = 0; i < TP_ADMIN_RETRIES; i++)
@@ -83,6 +83,7 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
                 tp_counter_add(&p->admin_action_retries, 1);
                 continue;
             case TP_PUBLICATION_BACK_PRESSURED:
+                tp_counter_add(&p->back_pressured, 1);
                 return TP_PRODUCER_BACK_PRESSURED;
             case TP_PUBLICATION_CLOSED:
                 return TP_PRODUCER_CLOSED;
@@ -91,6 +92,7 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
                 return TP_PRODUCER_ERROR;
         }
     }
+    tp_counter_add(&p->back_pressured, 1);
     return TP_PRODUCER_BACK_PRESSURED; /* persistent admin action: nothing was done, retry */
 }
 
@@ -150,10 +152,6 @@ int64_t tp_producer_flush_entries(tp_producer_t *p)
             int64_t rc = claim_descriptor(p, &claim);
             if (rc < 0)
             {
-                if (TP_PRODUCER_BACK_PRESSURED == rc)
-                {
-                    tp_counter_add(&p->back_pressured, 1);
-                }
                 return rc;
             }
             publish_entry(p, e, &claim, 1 == rc);
@@ -294,10 +292,6 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
     {
-        if (TP_PRODUCER_BACK_PRESSURED == rc)
-        {
-            tp_counter_add(&p->back_pressured, 1);
-        }
         return rc;
     }
     p->next_seq++;
