@@ -269,7 +269,10 @@ TP_EXPORT int64_t tp_producer_set_metadata(tp_producer_t *producer, size_t count
 TP_EXPORT int tp_producer_publish_meta_blob(tp_producer_t *producer, uint32_t blob_type, const void *data,
     size_t length);
 
-/** CRC32C (Castagnoli) of `length` bytes, as used for meta blob checksums. */
+/**
+ * CRC32C (Castagnoli, reflected 0x82F63B78) of `length` bytes, as used for
+ * meta blob checksums; crc32c("123456789") = 0xE3069283. Any thread.
+ */
 TP_EXPORT uint32_t tp_crc32c(const void *data, size_t length);
 
 /** Copy the counters. Any thread. Returns 0 or -1. */

@@ -11,6 +11,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 #include "shm/tp_shm_lib.h"
 
 _Static_assert(TP_PROGRESS_STATE_STARTED == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED &&
@@ -70,40 +71,47 @@ int tp_frame_copy(const tp_frame_t *frame, void *dst, size_t dst_len)
     return 0;
 }
 
-/* FrameProgress validation (§10.2.2): mapped epoch, monotonic within a frame, within the largest stride. */
+/*
+ * FrameProgress (§10.2.2): decode (src/protocol; a message that does not
+ * decode, e.g. an unknown state, is counted as dropped), then validate:
+ * mapped epoch, monotonic within a frame, within the largest stride.
+ */
 void tp_consumer_handle_progress(tp_consumer_t *c, const uint8_t *buffer, size_t length)
 {
-    tp_sbe_wire_frame_progress_t m = { 0 };
-    if (!c->config.supports_progress ||
-        TP_SBE_OK != tp_sbe_wire_frame_progress_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_frame_progress_stream_id(&m) != c->config.stream_id)
+    if (!c->config.supports_progress)
     {
         return;
     }
-    uint64_t epoch = tp_sbe_wire_frame_progress_epoch(&m);
-    uint64_t seq = tp_sbe_wire_frame_progress_seq(&m);
-    uint64_t filled = tp_sbe_wire_frame_progress_payload_bytes_filled(&m);
-    int state = (int)tp_sbe_wire_frame_progress_state(&m);
+    tp_proto_frame_progress_view_t v;
+    if (tp_proto_decode_frame_progress(buffer, length, &v) < 0)
+    {
+        tp_counter_add(&c->progress_dropped, 1);
+        return;
+    }
+    if (v.stream_id != c->config.stream_id)
+    {
+        return;
+    }
     uint64_t max_stride = 0;
     for (size_t i = 0; i < c->pool_count; i++)
     {
         uint64_t st = tp_shm_region_superblock(c->pools[i])->stride_bytes;
         max_stride = st > max_stride ? st : max_stride;
     }
-    bool regress = c->progress_valid && c->progress_seq == seq && filled < c->progress_bytes;
-    if (NULL == c->ring || epoch != c->epoch || filled > max_stride || regress || state < TP_PROGRESS_STATE_STARTED ||
-        state > TP_PROGRESS_STATE_COMPLETE)
+    bool regress = c->progress_valid && c->progress_seq == v.seq && v.payload_bytes_filled < c->progress_bytes;
+    if (NULL == c->ring || v.epoch != c->epoch || v.payload_bytes_filled > max_stride || regress)
     {
         tp_counter_add(&c->progress_dropped, 1);
         return;
     }
     c->progress_valid = true;
-    c->progress_seq = seq;
-    c->progress_bytes = filled;
+    c->progress_seq = v.seq;
+    c->progress_bytes = v.payload_bytes_filled;
     tp_counter_add(&c->progress_received, 1);
     if (NULL != c->config.on_progress)
     {
-        c->config.on_progress(c->config.clientd, epoch, seq, filled, (tp_progress_state_t)state);
+        /* the decode accepts only the three wire states, which tp_progress_state_t mirrors */
+        c->config.on_progress(c->config.clientd, v.epoch, v.seq, v.payload_bytes_filled, (tp_progress_state_t)v.state);
     }
 }
 
@@ -112,9 +120,9 @@ void tp_consumer_on_pc_control(void *clientd, const uint8_t *buffer, size_t leng
 {
     (void)header;
     tp_consumer_t *c = clientd;
-    tp_sbe_header_t h = { 0 };
-    if (tp_sbe_peek_header(buffer, length, &h) == 0 && h.schema_id == TP_SBE_WIRE_SCHEMA_ID &&
-        TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id)
+    uint16_t schema_id = 0, template_id = 0;
+    if (0 == tp_proto_peek(buffer, length, &schema_id, &template_id) && TP_SBE_WIRE_SCHEMA_ID == schema_id &&
+        TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == template_id)
     {
         tp_consumer_handle_progress(c, buffer, length);
     }
@@ -128,11 +136,14 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
 {
     (void)header;
     tp_consumer_t *c = clientd;
-    tp_sbe_wire_frame_descriptor_t m = { 0 };
-    if (length < TP_SBE_MESSAGE_HEADER_LENGTH ||
-        tp_sbe_get_u16(buffer + 2) != TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID ||
-        TP_SBE_OK != tp_sbe_wire_frame_descriptor_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_frame_descriptor_stream_id(&m) != c->config.stream_id)
+    /*
+     * Hot path. The peek skips other messages without formatting an error;
+     * the view decode is as cheap as the flyweight (bench: docs/CLIENT.md).
+     */
+    uint16_t template_id = 0;
+    tp_proto_frame_descriptor_view_t v;
+    if (tp_proto_peek(buffer, length, NULL, &template_id) < 0 || TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID != template_id ||
+        tp_proto_decode_frame_descriptor(buffer, length, &v) < 0 || v.stream_id != c->config.stream_id)
     {
         return;
     }
@@ -142,13 +153,13 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
         tp_counter_add(&c->descriptors_unmapped, 1);
         return;
     }
-    uint64_t epoch = tp_sbe_wire_frame_descriptor_epoch(&m);
+    uint64_t epoch = v.epoch;
     if (epoch != c->epoch)
     {
         tp_counter_add(&c->descriptors_wrong_epoch, 1);
         return;
     }
-    uint64_t seq = tp_sbe_wire_frame_descriptor_seq(&m);
+    uint64_t seq = v.seq;
     if (c->switch_dedup)
     {
         if (!c->desc_from_prev)
@@ -219,7 +230,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
             return;
         }
     }
-    uint64_t desc_ts = tp_sbe_wire_frame_descriptor_timestamp_ns(&m);
+    uint64_t desc_ts = v.timestamp_ns; /* raw: the null value when absent */
     if (TP_CONSUMER_MODE_RATE_LIMITED == c->config.mode && c->config.max_rate_hz > 0)
     {
         uint64_t t = desc_ts != TP_NULL_TIMESTAMP ? desc_ts : tp_clock_mono_ns();
@@ -249,8 +260,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
     frame.timestamp_ns = view->header.timestamp_ns;
     frame.descriptor_timestamp_ns = desc_ts;
     frame.meta_version = view->header.meta_version;
-    uint64_t trace = tp_sbe_wire_frame_descriptor_trace_id(&m);
-    frame.trace_id = UINT64_MAX == trace ? 0 : trace; /* ERRATA 1: both 0 and all-ones mean "no trace" */
+    frame.trace_id = v.trace_id; /* ERRATA 1: 0 for both 0 and all-ones ("no trace") */
     frame.pool_id = view->header.pool_id;
     frame.tensor = &view->header.tensor;
     frame.payload = view->payload;

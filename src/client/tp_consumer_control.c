@@ -14,6 +14,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
 /* ------------------------------------------------------------------------- */
 /* Creation                                                                   */
@@ -288,21 +289,21 @@ void tp_consumer_destroy(tp_consumer_t *c)
 void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     tp_consumer_t *c = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0)
     {
         return;
     }
-    if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
         tp_consumer_driver_message(c, buffer, length, tp_clock_mono_ns());
         return;
     }
-    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
+    if (schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
     {
         return;
     }
-    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+    if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
     {
         if (c->driver_mode && length >= TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
         {
@@ -319,11 +320,11 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
             tp_consumer_handle_announce(c, buffer, length, header);
         }
     }
-    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    else if (TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == template_id)
     {
         tp_consumer_handle_config(c, buffer, length);
     }
-    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == h.template_id && NULL == c->sub_pc_control)
+    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == template_id && NULL == c->sub_pc_control)
     {
         tp_consumer_handle_progress(c, buffer, length);
     }
@@ -455,13 +456,15 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
         rc = tp_subscription_poll(c->sub_descriptor, tp_consumer_on_descriptor, c, c->config.fragment_limit);
         work += rc > 0 ? rc : 0;
     }
-    /* a producer that stopped announcing and refreshing its activity timestamp is dead (§15.14) */
+    /*
+     * A producer that stopped announcing and refreshing its activity timestamp
+     * is dead (§15.14). The superblock timestamp is CLOCK_MONOTONIC (older
+     * regions: CLOCK_REALTIME); tp_shm_activity_age_ns reads either domain.
+     */
     uint64_t window = tp_context_freshness_ns(ctx);
     if (NULL != c->ring && now_ns > c->last_announce_ns && now_ns - c->last_announce_ns > window)
     {
-        uint64_t activity = tp_shm_region_activity_ns(c->ring);
-        uint64_t real = tp_clock_realtime_ns();
-        if (real > activity && real - activity > window)
+        if (tp_shm_activity_age_ns(tp_shm_region_activity_ns(c->ring)) > window)
         {
             TP_LOG_INFO("consumer", "stream %u: producer of epoch %llu is stale; unmapping", c->config.stream_id,
                 (unsigned long long)c->epoch);

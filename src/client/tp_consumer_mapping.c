@@ -11,7 +11,12 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
+#include "shm/tp_shm_geometry.h"
 #include "shm/tp_shm_lib.h"
+
+_Static_assert(TP_CONSUMER_MAX_POOLS == TP_PROTO_MAX_POOLS && TP_CONSUMER_MAX_POOLS == TP_SHM_GEOMETRY_MAX_POOLS,
+    "an announce that decodes fits the consumer's pool table");
 
 const char *tp_announce_reject_name(int reason)
 {
@@ -144,74 +149,83 @@ static bool live_superblock_ok(const tp_consumer_t *c)
     return TP_SHM_MAGIC == sb.magic && sb.epoch == c->epoch && TP_SHM_LAYOUT_VERSION == sb.layout_version;
 }
 
-/* Same epoch: is the announced header ring still the file we mapped? (walks a copy of the decoder) */
-static bool announced_ring_is_mapped(const tp_consumer_t *c, const tp_sbe_wire_shm_pool_announce_t *msg)
+/* A ShmPoolAnnounce that does not decode: the consumer's reject reason for the decode layer's drop reason. */
+static tp_announce_reject_t decode_reject_reason(void)
 {
-    tp_sbe_wire_shm_pool_announce_t m = *msg;
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g))
+    const char *field = tp_proto_last_error_field();
+    switch (tp_proto_last_error())
     {
-        return false;
+        case TP_PROTO_BAD_ENUM:
+            return TP_ANNOUNCE_REJECT_CLOCK_DOMAIN; /* the message's only enum */
+        case TP_PROTO_MISSING_REQUIRED:
+            if (0 == strncmp(field, "announceClockDomain", 19))
+            {
+                return TP_ANNOUNCE_REJECT_CLOCK_DOMAIN;
+            }
+            return NULL != strstr(field, "egionUri") ? TP_ANNOUNCE_REJECT_URI : TP_ANNOUNCE_REJECT_NO_POOLS;
+        case TP_PROTO_GROUP_OVERFLOW:
+            return TP_ANNOUNCE_REJECT_NO_POOLS; /* more pools than TP_PROTO_MAX_POOLS */
+        case TP_PROTO_VAR_DATA_OVERFLOW:
+            return TP_ANNOUNCE_REJECT_URI; /* a region URI longer than any SHM path */
+        default:
+            return TP_ANNOUNCE_REJECT_DECODE;
     }
-    while (tp_sbe_wire_shm_pool_announce_payload_pools_has_next(&g))
-    {
-        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g) ||
-            TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_get_region_uri(&g, NULL, NULL))
-        {
-            return false;
-        }
-    }
-    const char *uri = NULL;
-    uint32_t len = 0;
-    return TP_SBE_OK == tp_sbe_wire_shm_pool_announce_get_header_region_uri(&m, &uri, &len) && same_file(c, uri, len);
 }
 
+/* A layout that breaks a geometry rule (tp_shm_geometry_validate): the consumer's reject reason. */
+static tp_announce_reject_t geometry_reject_reason(tp_shm_geometry_error_t e)
+{
+    switch (e)
+    {
+        case TP_SHM_GEOMETRY_SLOT_BYTES:
+            return TP_ANNOUNCE_REJECT_SLOT_BYTES;
+        case TP_SHM_GEOMETRY_NSLOTS:
+        case TP_SHM_GEOMETRY_POOL_NSLOTS:
+            return TP_ANNOUNCE_REJECT_NSLOTS;
+        case TP_SHM_GEOMETRY_STRIDE:
+        case TP_SHM_GEOMETRY_HUGEPAGE_STRIDE:
+            return TP_ANNOUNCE_REJECT_STRIDE;
+        case TP_SHM_GEOMETRY_POOL_COUNT:
+        case TP_SHM_GEOMETRY_POOL_ID:
+        case TP_SHM_GEOMETRY_DUPLICATE_POOL_ID:
+            return TP_ANNOUNCE_REJECT_NO_POOLS;
+        default:
+            return TP_ANNOUNCE_REJECT_MAP; /* a region size that cannot be mapped */
+    }
+}
+
+/*
+ * ShmPoolAnnounce: decode (src/protocol), validate (freshness, join time,
+ * epoch, layout version, geometry), act (keep, remap or map). Every drop is
+ * counted under a tp_announce_reject_t.
+ */
 void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
-    tp_sbe_wire_shm_pool_announce_t m = { 0 };
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_for_decode_with_header(&m, buffer, 0, length))
+    tp_proto_shm_pool_announce_view_t v;
+    if (tp_proto_decode_shm_pool_announce(buffer, length, &v) < 0)
     {
-        tp_err_set(TP_ERR_MALFORMED, "announce does not decode");
-        reject(c, TP_ANNOUNCE_REJECT_DECODE);
+        reject(c, decode_reject_reason());
         return;
     }
-    if (tp_sbe_wire_shm_pool_announce_stream_id(&m) != c->config.stream_id)
+    if (v.stream_id != c->config.stream_id)
     {
         return; /* another data source on the shared control stream */
     }
-    /* Work on a copy that outlives nothing: decode every field first, bounds-checked. */
-    uint64_t epoch = tp_sbe_wire_shm_pool_announce_epoch(&m);
-    uint64_t ts = tp_sbe_wire_shm_pool_announce_announce_timestamp_ns(&m);
-    int domain = (int)tp_sbe_wire_shm_pool_announce_announce_clock_domain(&m);
-    uint32_t layout = tp_sbe_wire_shm_pool_announce_layout_version(&m);
-    uint32_t nslots = tp_sbe_wire_shm_pool_announce_header_nslots(&m);
-    uint32_t slot_bytes = tp_sbe_wire_shm_pool_announce_header_slot_bytes(&m);
+    uint64_t epoch = v.epoch;
+    uint64_t ts = v.announce_timestamp_ns;
     uint64_t now_mono = tp_clock_mono_ns();
     uint64_t window = tp_context_freshness_ns(&c->client->ctx);
-
-    uint64_t now_domain;
-    if (TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == domain)
-    {
-        now_domain = now_mono;
-    }
-    else if (TP_SBE_WIRE_CLOCK_DOMAIN_REALTIME_SYNCED == domain)
-    {
-        now_domain = tp_clock_realtime_ns(); /* no join-time rule for REALTIME_SYNCED (§10.1.1) */
-    }
-    else
-    {
-        tp_err_set(TP_ERR_VALIDATION, "unknown clock domain %d", domain);
-        reject(c, TP_ANNOUNCE_REJECT_CLOCK_DOMAIN);
-        return;
-    }
+    /* both clock domains are the only values the decode accepts */
+    bool monotonic = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == v.announce_clock_domain;
+    /* no join-time rule for REALTIME_SYNCED (§10.1.1) */
+    uint64_t now_domain = monotonic ? now_mono : tp_clock_realtime_ns();
     if ((now_domain > ts && now_domain - ts > window) || (ts > now_domain && ts - now_domain > window))
     {
         tp_err_set(TP_ERR_VALIDATION, "announce older than the freshness window");
         reject(c, TP_ANNOUNCE_REJECT_STALE);
         return;
     }
-    if (TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC == domain && ts < join_time(c, header->session_id))
+    if (monotonic && ts < join_time(c, header->session_id))
     {
         tp_err_set(TP_ERR_VALIDATION, "announce timestamp precedes the join time (replayed)");
         reject(c, TP_ANNOUNCE_REJECT_BEFORE_JOIN);
@@ -221,7 +235,8 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
     {
         if (epoch == c->epoch)
         {
-            if (!live_superblock_ok(c) || !announced_ring_is_mapped(c, &m))
+            /* same epoch: is the announced header ring still the file we mapped? */
+            if (!live_superblock_ok(c) || !same_file(c, v.header_region_uri.data, v.header_region_uri.length))
             {
                 TP_LOG_INFO("consumer", "stream %u: epoch %llu regions were recreated; remapping", c->config.stream_id,
                     (unsigned long long)epoch);
@@ -244,103 +259,39 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
             return;
         }
     }
-    if (TP_SHM_LAYOUT_VERSION != layout)
+    if (TP_SHM_LAYOUT_VERSION != v.layout_version)
     {
-        tp_err_set(TP_ERR_VALIDATION, "layout_version %u", layout);
+        tp_err_set(TP_ERR_VALIDATION, "layout_version %u", v.layout_version);
         reject(c, TP_ANNOUNCE_REJECT_LAYOUT_VERSION);
         return;
     }
-    if (TP_SHM_HEADER_SLOT_BYTES != slot_bytes)
-    {
-        tp_err_set(TP_ERR_VALIDATION, "header_slot_bytes %u", slot_bytes);
-        reject(c, TP_ANNOUNCE_REJECT_SLOT_BYTES);
-        return;
-    }
-    if (0 == nslots || (nslots & (nslots - 1)) != 0)
-    {
-        tp_err_set(TP_ERR_VALIDATION, "header_nslots %u not a power of two", nslots);
-        reject(c, TP_ANNOUNCE_REJECT_NSLOTS);
-        return;
-    }
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g))
-    {
-        tp_err_set(TP_ERR_MALFORMED, "payload pools group");
-        reject(c, TP_ANNOUNCE_REJECT_DECODE);
-        return;
-    }
-    size_t count = (size_t)tp_sbe_wire_shm_pool_announce_payload_pools_count(&g);
-    if (0 == count || count > TP_CONSUMER_MAX_POOLS)
-    {
-        tp_err_set(TP_ERR_VALIDATION, "%zu payload pools", count);
-        reject(c, TP_ANNOUNCE_REJECT_NO_POOLS);
-        return;
-    }
-    struct
-    {
-        uint16_t id;
-        uint32_t nslots;
-        uint32_t stride;
-        const char *uri;
-        uint32_t uri_len;
-    } pools[TP_CONSUMER_MAX_POOLS];
+    uint32_t nslots = v.header_nslots;
+    size_t count = v.pool_count; /* 1..TP_PROTO_MAX_POOLS (== TP_CONSUMER_MAX_POOLS) after the decode */
+    tp_shm_pool_geometry_t geometry[TP_CONSUMER_MAX_POOLS];
     for (size_t i = 0; i < count; i++)
     {
-        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g) ||
-            TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_get_region_uri(&g, &pools[i].uri, &pools[i].uri_len))
-        {
-            tp_err_set(TP_ERR_MALFORMED, "payload pool %zu", i);
-            reject(c, TP_ANNOUNCE_REJECT_DECODE);
-            return;
-        }
-        pools[i].id = tp_sbe_wire_shm_pool_announce_payload_pools_pool_id(&g);
-        pools[i].nslots = tp_sbe_wire_shm_pool_announce_payload_pools_pool_nslots(&g);
-        pools[i].stride = tp_sbe_wire_shm_pool_announce_payload_pools_stride_bytes(&g);
+        geometry[i].pool_id = v.pools[i].pool_id;
+        geometry[i].nslots = v.pools[i].pool_nslots;
+        geometry[i].stride_bytes = v.pools[i].stride_bytes;
     }
-    const char *header_uri = NULL;
-    uint32_t header_uri_len = 0;
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_get_header_region_uri(&m, &header_uri, &header_uri_len))
+    tp_shm_geometry_error_t broken = TP_SHM_GEOMETRY_OK;
+    if (tp_shm_geometry_validate(nslots, v.header_slot_bytes, geometry, count, 0, TP_ERR_VALIDATION, &broken) < 0)
     {
-        tp_err_set(TP_ERR_MALFORMED, "header region URI");
-        reject(c, TP_ANNOUNCE_REJECT_DECODE);
+        reject(c, geometry_reject_reason(broken));
         return;
-    }
-    for (size_t i = 0; i < count; i++)
-    {
-        if (pools[i].nslots != nslots)
-        {
-            tp_err_set(TP_ERR_VALIDATION, "pool %u nslots %u != header nslots %u (§15.5)", pools[i].id,
-                pools[i].nslots, nslots);
-            reject(c, TP_ANNOUNCE_REJECT_NSLOTS);
-            return;
-        }
-        if (0 == pools[i].stride || pools[i].stride % 64 != 0)
-        {
-            tp_err_set(TP_ERR_VALIDATION, "pool %u stride %u not a multiple of 64", pools[i].id, pools[i].stride);
-            reject(c, TP_ANNOUNCE_REJECT_STRIDE);
-            return;
-        }
-        for (size_t j = 0; j < i; j++)
-        {
-            if (pools[j].id == pools[i].id)
-            {
-                tp_err_set(TP_ERR_VALIDATION, "duplicate pool id %u", pools[i].id);
-                reject(c, TP_ANNOUNCE_REJECT_NO_POOLS);
-                return;
-            }
-        }
     }
     /* Map everything into locals first: fail closed, keep the old mapping until the new one is complete. */
     tp_shm_region_t *ring = NULL;
     tp_shm_region_t *mapped[TP_CONSUMER_MAX_POOLS] = { 0 };
-    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = layout,
+    tp_shm_region_params_t params = { .region_type = TP_SHM_REGION_HEADER_RING, .layout_version = v.layout_version,
         .epoch = epoch, .stream_id = c->config.stream_id, .pool_id = 0, .nslots = nslots, .stride_bytes = 0 };
-    int rc = map_region(c, &ring, header_uri, header_uri_len, &params);
+    int rc = map_region(c, &ring, v.header_region_uri.data, v.header_region_uri.length, &params);
     for (size_t i = 0; 0 == rc && i < count; i++)
     {
         params.region_type = TP_SHM_REGION_PAYLOAD_POOL;
-        params.pool_id = pools[i].id;
-        params.stride_bytes = pools[i].stride;
-        rc = map_region(c, &mapped[i], pools[i].uri, pools[i].uri_len, &params);
+        params.pool_id = v.pools[i].pool_id;
+        params.stride_bytes = v.pools[i].stride_bytes;
+        rc = map_region(c, &mapped[i], v.pools[i].region_uri.data, v.pools[i].region_uri.length, &params);
         if (0 == rc && tp_shm_pool_check_ring(ring, mapped[i]) < 0)
         {
             rc = TP_ANNOUNCE_REJECT_SUPERBLOCK + 1;

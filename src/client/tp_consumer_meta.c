@@ -8,8 +8,10 @@
 
 #include "client/tp_consumer_internal.h"
 #include "common/tp_clock.h"
+#include "common/tp_crc32c.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
 void tp_consumer_free_attrs(tp_consumer_t *c)
 {
@@ -38,64 +40,62 @@ static void blob_discard(tp_consumer_t *c)
     }
 }
 
-/* MetaBlobAnnounce / Chunk / Complete: contiguous increasing offsets covering [0, total), CRC32C. */
+/*
+ * MetaBlobAnnounce / Chunk / Complete: contiguous increasing offsets covering
+ * [0, total), CRC32C. A message that does not decode is ignored (its stream
+ * is unknown); a chunk lost that way leaves a gap that discards the blob at
+ * the next chunk or at Complete.
+ */
 static void handle_blob(tp_consumer_t *c, uint16_t template_id, const uint8_t *buffer, size_t length)
 {
     if (TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID == template_id)
     {
-        tp_sbe_wire_meta_blob_announce_t m = { 0 };
-        if (TP_SBE_OK != tp_sbe_wire_meta_blob_announce_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-            tp_sbe_wire_meta_blob_announce_stream_id(&m) != c->config.stream_id)
+        tp_proto_meta_blob_announce_view_t v;
+        if (tp_proto_decode_meta_blob_announce(buffer, length, &v) < 0 || v.stream_id != c->config.stream_id)
         {
             return;
         }
         blob_discard(c); /* an unfinished blob is superseded */
-        uint64_t total = tp_sbe_wire_meta_blob_announce_total_len(&m);
-        if (total > c->config.max_meta_blob_bytes || NULL == (c->blob = malloc(total ? total : 1)))
+        if (v.total_len > c->config.max_meta_blob_bytes || NULL == (c->blob = malloc(v.total_len ? v.total_len : 1)))
         {
             tp_counter_add(&c->meta_blobs_discarded, 1);
             return;
         }
-        c->blob_len = total;
+        c->blob_len = v.total_len;
         c->blob_received = 0;
-        c->blob_version = tp_sbe_wire_meta_blob_announce_meta_version(&m);
-        c->blob_type = tp_sbe_wire_meta_blob_announce_blob_type(&m);
-        c->blob_checksum = tp_sbe_wire_meta_blob_announce_checksum(&m);
+        c->blob_version = v.meta_version;
+        c->blob_type = v.blob_type;
+        c->blob_checksum = v.checksum;
     }
     else if (TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID == template_id)
     {
-        tp_sbe_wire_meta_blob_chunk_t m = { 0 };
-        const uint8_t *data = NULL;
-        uint32_t n = 0;
-        if (NULL == c->blob || TP_SBE_OK != tp_sbe_wire_meta_blob_chunk_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-            tp_sbe_wire_meta_blob_chunk_stream_id(&m) != c->config.stream_id)
+        tp_proto_meta_blob_chunk_view_t v;
+        if (NULL == c->blob || tp_proto_decode_meta_blob_chunk(buffer, length, &v) < 0 ||
+            v.stream_id != c->config.stream_id)
         {
             return;
         }
-        if (tp_sbe_wire_meta_blob_chunk_meta_version(&m) != c->blob_version ||
-            TP_SBE_OK != tp_sbe_wire_meta_blob_chunk_get_bytes(&m, &data, &n) ||
-            tp_sbe_wire_meta_blob_chunk_chunk_offset(&m) != c->blob_received || n > c->blob_len - c->blob_received)
+        uint32_t n = v.bytes.length;
+        if (v.meta_version != c->blob_version || v.chunk_offset != c->blob_received ||
+            n > c->blob_len - c->blob_received)
         {
             blob_discard(c); /* gap, overlap, overrun or foreign version */
             return;
         }
-        memcpy(c->blob + c->blob_received, data, n);
+        memcpy(c->blob + c->blob_received, v.bytes.data, n);
         c->blob_received += n;
     }
     else if (TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID == template_id)
     {
-        tp_sbe_wire_meta_blob_complete_t m = { 0 };
-        if (NULL == c->blob ||
-            TP_SBE_OK != tp_sbe_wire_meta_blob_complete_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-            tp_sbe_wire_meta_blob_complete_stream_id(&m) != c->config.stream_id)
+        tp_proto_meta_blob_complete_view_t v;
+        if (NULL == c->blob || tp_proto_decode_meta_blob_complete(buffer, length, &v) < 0 ||
+            v.stream_id != c->config.stream_id)
         {
             return;
         }
-        uint64_t checksum = tp_sbe_wire_meta_blob_complete_checksum(&m);
         /* checksum 0 means "none" (§15.9: optional) */
-        bool ok = tp_sbe_wire_meta_blob_complete_meta_version(&m) == c->blob_version &&
-            c->blob_received == c->blob_len && checksum == c->blob_checksum &&
-            (0 == checksum || tp_crc32c(c->blob, c->blob_len) == checksum);
+        bool ok = v.meta_version == c->blob_version && c->blob_received == c->blob_len &&
+            v.checksum == c->blob_checksum && (0 == v.checksum || tp_crc32c_compute(c->blob, c->blob_len) == v.checksum);
         if (!ok)
         {
             blob_discard(c);
@@ -111,86 +111,68 @@ static void handle_blob(tp_consumer_t *c, uint16_t template_id, const uint8_t *b
     }
 }
 
+static void free_attr_array(tp_consumer_attr_t *attrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+    {
+        free(attrs[i].key);
+        free(attrs[i].format);
+        free(attrs[i].value);
+    }
+    free(attrs);
+}
+
 void tp_consumer_on_metadata(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_consumer_t *c = clientd;
-    tp_sbe_header_t h = { 0 };
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || schema_id != TP_SBE_WIRE_SCHEMA_ID)
     {
         return;
     }
-    if (TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID == h.template_id ||
-        TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID == h.template_id ||
-        TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID == h.template_id)
+    if (TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID == template_id ||
+        TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID == template_id || TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID == template_id)
     {
-        handle_blob(c, h.template_id, buffer, length);
+        handle_blob(c, template_id, buffer, length);
         return;
     }
-    if (h.template_id != TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID)
-    {
-        return;
-    }
-    tp_sbe_wire_data_source_meta_t m = { 0 };
-    tp_sbe_wire_data_source_meta_attributes_t g = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_data_source_meta_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_data_source_meta_stream_id(&m) != c->config.stream_id)
+    tp_proto_data_source_meta_view_t v;
+    if (template_id != TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID || tp_proto_decode_data_source_meta(buffer, length, &v) < 0 ||
+        v.stream_id != c->config.stream_id || v.meta_version == c->meta_version)
     {
         return;
     }
-    uint32_t version = tp_sbe_wire_data_source_meta_meta_version(&m);
-    if (version == c->meta_version || TP_SBE_OK != tp_sbe_wire_data_source_meta_get_attributes(&m, &g))
-    {
-        return;
-    }
-    size_t count = (size_t)tp_sbe_wire_data_source_meta_attributes_count(&g);
+    size_t count = v.attribute_count; /* at most TP_PROTO_MAX_ATTRIBUTES, every one checked by the decode */
     tp_consumer_attr_t *attrs = calloc(count ? count : 1, sizeof(*attrs));
     if (NULL == attrs)
     {
         return;
     }
-    size_t n = 0;
-    bool ok = true;
-    for (; ok && n < count; n++)
+    tp_proto_attribute_iter_t it = v.attributes;
+    tp_proto_attribute_view_t a;
+    for (size_t n = 0; n < count; n++)
     {
-        const char *k = NULL, *f = NULL;
-        const uint8_t *v = NULL;
-        uint32_t kl = 0, fl = 0, vl = 0;
-        if (TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_next(&g) ||
-            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_key(&g, &k, &kl) ||
-            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_format(&g, &f, &fl) ||
-            TP_SBE_OK != tp_sbe_wire_data_source_meta_attributes_get_value(&g, &v, &vl))
+        if (1 != tp_proto_attribute_next(&it, &a))
         {
-            ok = false;
-            break;
+            free_attr_array(attrs, n);
+            return;
         }
-        attrs[n].key = strndup(k, kl);
-        attrs[n].format = strndup(f, fl);
-        attrs[n].value = malloc(vl ? vl : 1);
-        attrs[n].length = vl;
+        attrs[n].key = strndup(a.key.data, a.key.length);
+        attrs[n].format = strndup(a.format.data, a.format.length);
+        attrs[n].value = malloc(a.value.length ? a.value.length : 1);
+        attrs[n].length = a.value.length;
         if (NULL == attrs[n].key || NULL == attrs[n].format || NULL == attrs[n].value)
         {
-            ok = false;
-            n++;
-            break;
+            free_attr_array(attrs, n + 1);
+            return;
         }
-        memcpy(attrs[n].value, v, vl);
-    }
-    if (!ok)
-    {
-        for (size_t i = 0; i < n; i++)
-        {
-            free(attrs[i].key);
-            free(attrs[i].format);
-            free(attrs[i].value);
-        }
-        free(attrs);
-        return;
+        memcpy(attrs[n].value, a.value.data, a.value.length);
     }
     tp_consumer_free_attrs(c);
     c->attrs = attrs;
     c->attr_count = count;
-    c->meta_version = version;
+    c->meta_version = v.meta_version;
     tp_counter_add(&c->metadata_updates, 1);
 }
 

@@ -11,35 +11,30 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
+/* ConsumerConfig: decode (src/protocol; a message that does not decode is ignored), then act on ours. */
 void tp_consumer_handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t length)
 {
-    tp_sbe_wire_consumer_config_t m = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_consumer_config_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_consumer_config_stream_id(&m) != c->config.stream_id ||
-        tp_sbe_wire_consumer_config_consumer_id(&m) != c->consumer_id)
-    {
-        return;
-    }
-    const char *uri = NULL;
-    uint32_t uri_len = 0;
-    if (TP_SBE_OK != tp_sbe_wire_consumer_config_get_payload_fallback_uri(&m, &uri, &uri_len))
+    tp_proto_consumer_config_view_t v;
+    if (tp_proto_decode_consumer_config(buffer, length, &v) < 0 || v.stream_id != c->config.stream_id ||
+        v.consumer_id != c->consumer_id)
     {
         return;
     }
     tp_counter_add(&c->configs_received, 1);
-    int mode = (int)tp_sbe_wire_consumer_config_mode(&m);
-    if (TP_CONSUMER_MODE_STREAM == mode || TP_CONSUMER_MODE_RATE_LIMITED == mode)
+    if (TP_SBE_WIRE_MODE_STREAM == v.mode || TP_SBE_WIRE_MODE_RATE_LIMITED == v.mode)
     {
-        c->config.mode = (tp_consumer_mode_t)mode;
+        c->config.mode = (tp_consumer_mode_t)v.mode;
     }
-    c->use_shm = TP_SBE_WIRE_BOOL_FALSE != tp_sbe_wire_consumer_config_use_shm(&m);
+    c->use_shm = v.use_shm;
     atomic_store(&c->a_use_shm, c->use_shm);
     if (!c->use_shm)
     {
         /* FALLBACK (§15.12): only aeron: URIs and bridge:// are known schemes; others are unsupported */
+        uint32_t uri_len = v.payload_fallback_uri.length;
         size_t n = uri_len < sizeof(c->fallback_uri) - 1 ? uri_len : 0;
-        memcpy(c->fallback_uri, uri, n);
+        memcpy(c->fallback_uri, v.payload_fallback_uri.data, n);
         c->fallback_uri[n] = '\0';
         if (n > 0 && 0 != strncmp(c->fallback_uri, "aeron:", 6) && 0 != strncmp(c->fallback_uri, "bridge://", 9))
         {
@@ -50,19 +45,13 @@ void tp_consumer_handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t l
         tp_consumer_unmap(c);
     }
     /* Assigned per-consumer control stream (§5): FrameProgress comes from there from now on. */
-    const char *dch = NULL;
-    uint32_t dlen = 0;
-    uint32_t csid = tp_sbe_wire_consumer_config_control_stream_id(&m);
-    tp_sbe_wire_consumer_config_t m2 = m; /* var-data must be read in order: descriptor channel first */
-    const char *cch = NULL;
-    uint32_t clen = 0;
-    if (TP_SBE_OK == tp_sbe_wire_consumer_config_get_descriptor_channel(&m2, &dch, &dlen) &&
-        TP_SBE_OK == tp_sbe_wire_consumer_config_get_control_channel(&m2, &cch, &clen) && clen > 0 && csid != 0 &&
-        csid <= INT32_MAX && clen < TP_CONSUMER_CHANNEL_MAX && 0 != c->config.control_stream_id &&
-        NULL == c->pcc_async)
+    uint32_t csid = v.control_stream_id;
+    uint32_t clen = v.control_channel.length;
+    if (clen > 0 && csid != 0 && csid <= INT32_MAX && clen < TP_CONSUMER_CHANNEL_MAX &&
+        0 != c->config.control_stream_id && NULL == c->pcc_async)
     {
         char channel[TP_CONSUMER_CHANNEL_MAX];
-        memcpy(channel, cch, clen);
+        memcpy(channel, v.control_channel.data, clen);
         channel[clen] = '\0';
         if (!(NULL != c->sub_pc_control && c->pcc_stream_id == (int32_t)csid && 0 == strcmp(c->pcc_channel, channel)))
         {
@@ -77,14 +66,15 @@ void tp_consumer_handle_config(tp_consumer_t *c, const uint8_t *buffer, size_t l
         }
     }
     /* Assigned per-consumer descriptor stream (§5): subscribe to it instead of the shared one. */
-    uint32_t dsid = tp_sbe_wire_consumer_config_descriptor_stream_id(&m);
-    if (TP_SBE_OK != tp_sbe_wire_consumer_config_get_descriptor_channel(&m, &dch, &dlen) || 0 == dlen || 0 == dsid ||
-        dsid > INT32_MAX || dlen >= TP_CONSUMER_CHANNEL_MAX || 0 == c->config.descriptor_stream_id)
+    uint32_t dsid = v.descriptor_stream_id;
+    uint32_t dlen = v.descriptor_channel.length;
+    if (0 == dlen || 0 == dsid || dsid > INT32_MAX || dlen >= TP_CONSUMER_CHANNEL_MAX ||
+        0 == c->config.descriptor_stream_id)
     {
         return; /* declined (or not requested): stay on the shared stream */
     }
     char channel[TP_CONSUMER_CHANNEL_MAX];
-    memcpy(channel, dch, dlen);
+    memcpy(channel, v.descriptor_channel.data, dlen);
     channel[dlen] = '\0';
     if ((c->pc_active || NULL != c->pc_async) && c->pc_stream_id == (int32_t)dsid && 0 == strcmp(c->pc_channel, channel))
     {

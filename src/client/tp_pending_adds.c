@@ -12,45 +12,42 @@
 /* Pending transport adds                                                     */
 /* ------------------------------------------------------------------------- */
 
+/*
+ * Remove entry i of a pending list (async and destination arrays of the same
+ * length): the last entry takes its place.
+ */
+#define TP_PENDING_REMOVE(asyncs, dsts, count, i) \
+    do                                             \
+    {                                              \
+        (asyncs)[i] = (asyncs)[--(count)];         \
+        (dsts)[i] = (dsts)[count];                 \
+    } while (0)
+
 int tp_pending_adds_poll(tp_pending_adds_t *pending)
 {
     int failed = 0;
+    /* a completed add (1) and a failed one (-1, async freed by the transport) both leave the list */
     for (size_t i = 0; i < pending->pub_count;)
     {
         int rc = tp_transport_async_add_publication_poll(pending->pub_dst[i], pending->pub_async[i]);
-        if (rc < 0)
+        failed = rc < 0 ? -1 : failed;
+        if (0 == rc)
         {
-            /* async freed by the transport; forget this entry, keep polling the others */
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            failed = -1;
+            i++;
             continue;
         }
-        if (1 == rc)
-        {
-            pending->pub_async[i] = pending->pub_async[--pending->pub_count];
-            pending->pub_dst[i] = pending->pub_dst[pending->pub_count];
-            continue;
-        }
-        i++;
+        TP_PENDING_REMOVE(pending->pub_async, pending->pub_dst, pending->pub_count, i);
     }
     for (size_t i = 0; i < pending->sub_count;)
     {
         int rc = tp_transport_async_add_subscription_poll(pending->sub_dst[i], pending->sub_async[i]);
-        if (rc < 0)
+        failed = rc < 0 ? -1 : failed;
+        if (0 == rc)
         {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            failed = -1;
+            i++;
             continue;
         }
-        if (1 == rc)
-        {
-            pending->sub_async[i] = pending->sub_async[--pending->sub_count];
-            pending->sub_dst[i] = pending->sub_dst[pending->sub_count];
-            continue;
-        }
-        i++;
+        TP_PENDING_REMOVE(pending->sub_async, pending->sub_dst, pending->sub_count, i);
     }
     if (failed < 0)
     {

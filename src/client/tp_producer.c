@@ -65,7 +65,7 @@ static int64_t no_pool(tp_producer_t *p, size_t length)
     return TP_PRODUCER_NO_POOL;
 }
 
-/* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code. */
+/* Claim the descriptor's space. 1: claimed, 0: not connected (no claim), <0: TP_PRODUCER_* code (back pressure counted). */
 static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 {
     for (int i = 0; i < TP_ADMIN_RETRIES; i++)
@@ -83,6 +83,7 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
                 tp_counter_add(&p->admin_action_retries, 1);
                 continue;
             case TP_PUBLICATION_BACK_PRESSURED:
+                tp_counter_add(&p->back_pressured, 1);
                 return TP_PRODUCER_BACK_PRESSURED;
             case TP_PUBLICATION_CLOSED:
                 return TP_PRODUCER_CLOSED;
@@ -91,6 +92,7 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
                 return TP_PRODUCER_ERROR;
         }
     }
+    tp_counter_add(&p->back_pressured, 1);
     return TP_PRODUCER_BACK_PRESSURED; /* persistent admin action: nothing was done, retry */
 }
 
@@ -121,15 +123,14 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
     atomic_store_explicit(&p->current_seq, e->seq + 1, memory_order_release);
     if (atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
     {
-        uint64_t tail = atomic_load_explicit(&p->fanout_tail, memory_order_relaxed);
-        if (tail - atomic_load_explicit(&p->fanout_head, memory_order_acquire) < TP_FANOUT_CAPACITY)
+        tp_fanout_entry_t *f = tp_spsc_queue_claim(&p->fanout);
+        if (NULL != f)
         {
-            tp_fanout_entry_t *f = &p->fanout[tail & (TP_FANOUT_CAPACITY - 1)];
             f->epoch = p->hot->epoch;
             f->seq = e->seq;
             f->trace_id = e->trace_id;
             f->meta_version = e->header.meta_version;
-            atomic_store_explicit(&p->fanout_tail, tail + 1, memory_order_release);
+            tp_spsc_queue_commit(&p->fanout);
         }
         else
         {
@@ -151,10 +152,6 @@ int64_t tp_producer_flush_entries(tp_producer_t *p)
             int64_t rc = claim_descriptor(p, &claim);
             if (rc < 0)
             {
-                if (TP_PRODUCER_BACK_PRESSURED == rc)
-                {
-                    tp_counter_add(&p->back_pressured, 1);
-                }
                 return rc;
             }
             publish_entry(p, e, &claim, 1 == rc);
@@ -295,10 +292,6 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
     {
-        if (TP_PRODUCER_BACK_PRESSURED == rc)
-        {
-            tp_counter_add(&p->back_pressured, 1);
-        }
         return rc;
     }
     p->next_seq++;
@@ -502,15 +495,14 @@ int tp_frame_claim_progress(tp_frame_claim_t *claim, uint64_t bytes_filled)
     if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
     {
         /* per-consumer control streams belong to the conductor: hand the hint over (SPSC) */
-        uint64_t tail = atomic_load_explicit(&p->progress_tail, memory_order_relaxed);
-        if (tail - atomic_load_explicit(&p->progress_head, memory_order_acquire) < TP_PROGRESS_RING_CAPACITY)
+        tp_progress_entry_t *pe = tp_spsc_queue_claim(&p->progress_queue);
+        if (NULL != pe)
         {
-            tp_progress_entry_t *pe = &p->progress_ring[tail & (TP_PROGRESS_RING_CAPACITY - 1)];
             pe->epoch = p->hot->epoch;
             pe->seq = e->seq;
             pe->bytes_filled = bytes_filled;
             pe->state = state;
-            atomic_store_explicit(&p->progress_tail, tail + 1, memory_order_release);
+            tp_spsc_queue_commit(&p->progress_queue);
             sent = true;
         }
     }

@@ -15,6 +15,7 @@
 #include "tp_sbe/driver.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "protocol/tp_proto.h"
 
 static int validate_config(const tp_producer_config_t *c)
 {
@@ -81,11 +82,11 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     p->entries_capacity = p->max_claims;
     p->entries = calloc(p->max_claims, sizeof(*p->entries));
     p->encode_buffer = malloc(TP_PRODUCER_ENCODE_BUFFER);
-    p->fanout = calloc(TP_FANOUT_CAPACITY, sizeof(*p->fanout));
-    p->progress_ring = calloc(TP_PROGRESS_RING_CAPACITY, sizeof(*p->progress_ring));
     atomic_store(&p->progress_interval_ns, TP_PROGRESS_DEFAULT_INTERVAL_NS);
     atomic_store(&p->progress_bytes_delta, TP_PROGRESS_DEFAULT_BYTES);
-    if (NULL == p->entries || NULL == p->encode_buffer || NULL == p->fanout || NULL == p->progress_ring)
+    if (NULL == p->entries || NULL == p->encode_buffer ||
+        tp_spsc_queue_init(&p->fanout, TP_FANOUT_CAPACITY, sizeof(tp_fanout_entry_t)) < 0 ||
+        tp_spsc_queue_init(&p->progress_queue, TP_PROGRESS_RING_CAPACITY, sizeof(tp_progress_entry_t)) < 0)
     {
         tp_producer_destroy(p);
         return tp_err_set(TP_ERR_NO_MEMORY, "producer: out of memory");
@@ -116,6 +117,7 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     {
         atomic_store(&p->epoch, p->regions->epoch);
         atomic_store(&p->applied_epoch, p->regions->epoch);
+        tp_producer_reclaim_dead_epochs(p); /* our own epoch exists: a crashed predecessor's may go (§15.21a.7) */
     }
     bool same = tp_context_same_stream(&client->ctx, TP_STREAM_CONTROL, TP_STREAM_ANNOUNCE);
     if (add_pub(p, TP_STREAM_DESCRIPTOR, &p->pub_descriptor) < 0 || add_pub(p, TP_STREAM_CONTROL, &p->pub_control) < 0 ||
@@ -245,8 +247,8 @@ void tp_producer_destroy(tp_producer_t *p)
     free(p->blob);
     free(p->entries);
     free(p->encode_buffer);
-    free(p->fanout);
-    free(p->progress_ring);
+    tp_spsc_queue_close(&p->fanout);
+    tp_spsc_queue_close(&p->progress_queue);
     free(p);
 }
 
@@ -262,37 +264,22 @@ int tp_producer_send_announce(tp_producer_t *p, uint64_t now_ns)
     {
         tp_shm_region_refresh_activity(r->pools[i], 0);
     }
-    tp_sbe_wire_shm_pool_announce_t m = { 0 };
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    uint8_t *buf = p->encode_buffer;
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, TP_PRODUCER_ENCODE_BUFFER))
-    {
-        return -1;
-    }
-    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, p->config.producer_id);
-    tp_sbe_wire_shm_pool_announce_set_epoch(&m, r->epoch);
-    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
-    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
-    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
-    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, r->header_nslots);
-    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
-    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
-    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)r->pool_count);
+    tp_proto_shm_pool_announce_view_t a = { .stream_id = p->config.stream_id, .producer_id = p->config.producer_id,
+        .epoch = r->epoch, .announce_timestamp_ns = now_ns, .announce_clock_domain = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC,
+        .layout_version = TP_SHM_LAYOUT_VERSION, .header_nslots = r->header_nslots,
+        .header_slot_bytes = TP_SHM_HEADER_SLOT_BYTES, .pool_count = (uint32_t)r->pool_count,
+        .header_region_uri = { r->header_uri, (uint32_t)strlen(r->header_uri) } };
     for (size_t i = 0; i < r->pool_count; i++)
     {
-        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, r->pool_ids[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, r->header_nslots);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, r->strides[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]));
+        a.pools[i] = (tp_proto_pool_view_t){ r->pool_ids[i], r->header_nslots, r->strides[i],
+            { r->pool_uris[i], (uint32_t)strlen(r->pool_uris[i]) } };
     }
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, r->header_uri, (uint32_t)strlen(r->header_uri)))
+    size_t len = 0;
+    if (tp_proto_encode_shm_pool_announce(p->encode_buffer, TP_PRODUCER_ENCODE_BUFFER, &a, &len) < 0)
     {
         return -1;
     }
-    tp_producer_offer_control(p, p->pub_announce, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
+    tp_producer_offer_control(p, p->pub_announce, p->encode_buffer, len);
     tp_counter_add(&p->announces, 1);
     p->last_announce_ns = now_ns;
     return 0;
@@ -366,124 +353,113 @@ static void update_progress_policy(tp_producer_t *p)
     atomic_store(&p->progress_enabled, enabled);
 }
 
+/* Shared control stream: ConsumerHello (decode through src/protocol, then track; one that does not decode is ignored). */
 void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_producer_t *p = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0)
+    uint16_t schema_id = 0, template_id = 0;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0)
     {
         return;
     }
-    if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == h.schema_id)
+    if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
         tp_producer_driver_message(p, buffer, length, tp_clock_mono_ns());
         return;
     }
-    if (p->driver_mode && TP_SBE_WIRE_SCHEMA_ID == h.schema_id &&
-        TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id &&
-        length >= TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
+    if (p->driver_mode && TP_SBE_WIRE_SCHEMA_ID == schema_id && TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
     {
-        uint32_t stream_id; /* the block starts with streamId (wire schema) */
-        memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
-        if (stream_id == p->config.stream_id)
+        tp_proto_shm_pool_announce_view_t a;
+        if (0 == tp_proto_decode_shm_pool_announce(buffer, length, &a) && a.stream_id == p->config.stream_id)
         {
             tp_driver_lease_note_announce(&p->lease, tp_clock_mono_ns()); /* the driver is alive */
         }
         return;
     }
-    if (h.schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions)
+    if (schema_id != TP_SBE_WIRE_SCHEMA_ID || NULL == p->regions)
     {
         return;
     }
     uint64_t now = tp_clock_mono_ns();
-    if (p->driver_mode && TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == h.template_id)
+    if (p->driver_mode && TP_SBE_WIRE_CONSUMER_CONFIG_TEMPLATE_ID == template_id)
     {
         /* the driver's per-consumer stream assignment (Driver Model §11): open the streams it assigned */
-        tp_proto_consumer_config_view_t v;
-        if (tp_proto_decode_consumer_config(buffer, length, &v) < 0 || v.stream_id != p->config.stream_id)
+        tp_proto_consumer_config_view_t cv;
+        if (tp_proto_decode_consumer_config(buffer, length, &cv) < 0 || cv.stream_id != p->config.stream_id)
         {
             return;
         }
-        tp_tracked_consumer_t *c = tp_producer_track_consumer(p, v.consumer_id, now);
-        if (NULL != c)
+        tp_tracked_consumer_t *tc = tp_producer_track_consumer(p, cv.consumer_id, now);
+        if (NULL != tc)
         {
-            tp_producer_handle_stream_request(p, &c->desc, v.descriptor_channel.data, v.descriptor_channel.length,
-                v.descriptor_stream_id);
-            tp_producer_handle_stream_request(p, &c->ctl, v.control_channel.data, v.control_channel.length,
-                v.control_stream_id);
+            tp_producer_handle_stream_request(p, &tc->desc, cv.descriptor_channel.data, cv.descriptor_channel.length,
+                cv.descriptor_stream_id);
+            tp_producer_handle_stream_request(p, &tc->ctl, cv.control_channel.data, cv.control_channel.length,
+                cv.control_stream_id);
             tp_producer_update_fanout_active(p);
         }
         return;
     }
-    if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID == h.template_id)
+    if (TP_SBE_WIRE_CONSUMER_HELLO_TEMPLATE_ID != template_id)
     {
-        tp_sbe_wire_consumer_hello_t m = { 0 };
-        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-            tp_sbe_wire_consumer_hello_stream_id(&m) != p->config.stream_id)
+        return;
+    }
+    tp_proto_consumer_hello_view_t v;
+    if (tp_proto_decode_consumer_hello(buffer, length, &v) < 0 || v.stream_id != p->config.stream_id)
+    {
+        return;
+    }
+    tp_counter_add(&p->hellos_received, 1);
+    tp_tracked_consumer_t *c = tp_producer_track_consumer(p, v.consumer_id, now);
+    if (NULL == c)
+    {
+        return;
+    }
+    c->supports_progress = v.supports_progress;
+    c->progress_interval_us = v.progress_interval_us; /* raw: the null value when absent */
+    c->progress_bytes_delta = v.progress_bytes_delta;
+    c->max_rate_hz = v.max_rate_hz;
+    c->mode = (uint8_t)v.mode;
+    update_progress_policy(p);
+    if (!p->driver_mode) /* in driver mode the driver assigns per-consumer streams (ConsumerConfig above) */
+    {
+        bool send = tp_producer_handle_stream_request(p, &c->desc, v.descriptor_channel.data,
+            v.descriptor_channel.length, v.descriptor_stream_id);
+        send = tp_producer_handle_stream_request(p, &c->ctl, v.control_channel.data, v.control_channel.length,
+                   v.control_stream_id) ||
+            send;
+        if (send && NULL == c->desc.async && NULL == c->ctl.async)
         {
-            return;
+            tp_producer_send_config(p, c);
         }
-        const char *dch = NULL, *cch = NULL;
-        uint32_t dlen = 0, clen = 0;
-        if (TP_SBE_OK != tp_sbe_wire_consumer_hello_get_descriptor_channel(&m, &dch, &dlen) ||
-            TP_SBE_OK != tp_sbe_wire_consumer_hello_get_control_channel(&m, &cch, &clen))
-        {
-            return;
-        }
-        tp_counter_add(&p->hellos_received, 1);
-        tp_tracked_consumer_t *c = tp_producer_track_consumer(p, tp_sbe_wire_consumer_hello_consumer_id(&m), now);
-        if (NULL == c)
-        {
-            return;
-        }
-        c->supports_progress = TP_SBE_WIRE_BOOL_TRUE == tp_sbe_wire_consumer_hello_supports_progress(&m);
-        c->progress_interval_us = tp_sbe_wire_consumer_hello_progress_interval_us(&m);
-        c->progress_bytes_delta = tp_sbe_wire_consumer_hello_progress_bytes_delta(&m);
-        c->max_rate_hz = tp_sbe_wire_consumer_hello_max_rate_hz(&m);
-        c->mode = (uint8_t)tp_sbe_wire_consumer_hello_mode(&m);
-        update_progress_policy(p);
-        if (!p->driver_mode) /* in driver mode the driver assigns per-consumer streams (ConsumerConfig below) */
-        {
-            bool send = tp_producer_handle_stream_request(p, &c->desc, dch, dlen,
-                tp_sbe_wire_consumer_hello_descriptor_stream_id(&m));
-            send = tp_producer_handle_stream_request(p, &c->ctl, cch, clen,
-                tp_sbe_wire_consumer_hello_control_stream_id(&m)) || send;
-            if (send && NULL == c->desc.async && NULL == c->ctl.async)
-            {
-                tp_producer_send_config(p, c);
-            }
-        }
-        tp_producer_update_fanout_active(p);
-        if (c->mapped_epoch != p->regions->epoch)
-        {
-            /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
-             * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
-            p->announce_requested = true;
-        }
+    }
+    tp_producer_update_fanout_active(p);
+    if (c->mapped_epoch != p->regions->epoch)
+    {
+        /* a consumer not (yet) on our epoch, e.g. one that just started and ignores announces older than its
+         * join time (§10.1.1): answer with a prompt announce (rate limited) instead of the next period's */
+        p->announce_requested = true;
     }
 }
 
+/* QoS stream: QosConsumer (decode through src/protocol) refreshes the consumer's liveness and mapped epoch. */
 static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
     (void)header;
     tp_producer_t *p = clientd;
-    tp_sbe_header_t h;
-    if (tp_sbe_peek_header(buffer, length, &h) < 0 || h.schema_id != TP_SBE_WIRE_SCHEMA_ID ||
-        h.template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID)
+    uint16_t schema_id = 0, template_id = 0;
+    tp_proto_qos_consumer_view_t v;
+    if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0 || schema_id != TP_SBE_WIRE_SCHEMA_ID ||
+        template_id != TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID || tp_proto_decode_qos_consumer(buffer, length, &v) < 0 ||
+        v.stream_id != p->config.stream_id)
     {
         return;
     }
-    tp_sbe_wire_qos_consumer_t m = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_qos_consumer_wrap_for_decode_with_header(&m, buffer, 0, length) ||
-        tp_sbe_wire_qos_consumer_stream_id(&m) != p->config.stream_id)
-    {
-        return;
-    }
-    tp_tracked_consumer_t *c = tp_producer_track_consumer(p, tp_sbe_wire_qos_consumer_consumer_id(&m), tp_clock_mono_ns());
+    tp_tracked_consumer_t *c = tp_producer_track_consumer(p, v.consumer_id, tp_clock_mono_ns());
     if (NULL != c)
     {
-        c->mapped_epoch = tp_sbe_wire_qos_consumer_epoch(&m);
+        c->mapped_epoch = v.epoch;
     }
 }
 

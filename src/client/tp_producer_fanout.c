@@ -120,12 +120,12 @@ void tp_producer_update_fanout_active(tp_producer_t *p)
     if (desc && !atomic_load(&p->fanout_active))
     {
         /* start from the current tail: only frames committed from now on are fanned out */
-        atomic_store(&p->fanout_head, atomic_load(&p->fanout_tail));
+        tp_spsc_queue_discard_all(&p->fanout);
     }
     atomic_store(&p->fanout_active, desc);
     if (ctl && !atomic_load(&p->progress_fanout_active))
     {
-        atomic_store(&p->progress_head, atomic_load(&p->progress_tail));
+        tp_spsc_queue_discard_all(&p->progress_queue);
     }
     atomic_store(&p->progress_fanout_active, ctl);
     atomic_store(&p->progress_shared, shared);
@@ -204,6 +204,57 @@ static int poll_stream(tp_producer_t *p, tp_consumer_stream_t *st)
     return 1;
 }
 
+/* One FrameProgress of the application thread to every progress consumer with its own control stream. */
+static void fan_out_progress(void *clientd, void *element)
+{
+    tp_producer_t *p = clientd;
+    const tp_progress_entry_t *pe = element;
+    uint8_t buf[TP_PROGRESS_LENGTH];
+    tp_producer_encode_progress(p, buf, sizeof(buf), pe->epoch, pe->seq, pe->bytes_filled, (int)pe->state);
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        if (NULL != p->consumers[i].ctl.pub && p->consumers[i].supports_progress)
+        {
+            tp_producer_offer_control(p, p->consumers[i].ctl.pub, buf, sizeof(buf));
+        }
+    }
+}
+
+typedef struct fanout_drain_stct
+{
+    tp_producer_t *p;
+    uint64_t now_ns;
+} fanout_drain_t;
+
+/* One committed frame to every consumer with its own descriptor stream (rate limited per consumer). */
+static void fan_out_descriptor(void *clientd, void *element)
+{
+    fanout_drain_t *d = clientd;
+    tp_producer_t *p = d->p;
+    const tp_fanout_entry_t *f = element;
+    uint8_t buf[TP_DESCRIPTOR_LENGTH];
+    tp_producer_encode_descriptor(p, buf, sizeof(buf), f->epoch, f->seq, f->meta_version, f->trace_id);
+    for (size_t i = 0; i < p->consumer_count; i++)
+    {
+        tp_tracked_consumer_t *c = &p->consumers[i];
+        if (NULL == c->desc.pub)
+        {
+            continue;
+        }
+        if (c->max_rate_hz > 0)
+        {
+            if (d->now_ns < c->next_allowed_ns)
+            {
+                tp_counter_add(&p->per_consumer_rate_limited, 1);
+                continue;
+            }
+            c->next_allowed_ns = d->now_ns + UINT64_C(1000000000) / c->max_rate_hz;
+        }
+        tp_producer_offer_control(p, c->desc.pub, buf, sizeof(buf));
+        tp_counter_add(&p->per_consumer_descriptors, 1);
+    }
+}
+
 /* Conductor: complete pending per-consumer publications, then fan committed frames and progress out. */
 int tp_producer_fanout_work(tp_producer_t *p, uint64_t now_ns)
 {
@@ -229,56 +280,12 @@ int tp_producer_fanout_work(tp_producer_t *p, uint64_t now_ns)
     }
     if (atomic_load_explicit(&p->progress_fanout_active, memory_order_relaxed))
     {
-        uint64_t head = atomic_load_explicit(&p->progress_head, memory_order_relaxed);
-        uint64_t tail = atomic_load_explicit(&p->progress_tail, memory_order_acquire);
-        for (; head != tail; head++)
-        {
-            const tp_progress_entry_t *pe = &p->progress_ring[head & (TP_PROGRESS_RING_CAPACITY - 1)];
-            uint8_t buf[TP_PROGRESS_LENGTH];
-            tp_producer_encode_progress(p, buf, sizeof(buf), pe->epoch, pe->seq, pe->bytes_filled, (int)pe->state);
-            for (size_t i = 0; i < p->consumer_count; i++)
-            {
-                if (NULL != p->consumers[i].ctl.pub && p->consumers[i].supports_progress)
-                {
-                    tp_producer_offer_control(p, p->consumers[i].ctl.pub, buf, sizeof(buf));
-                }
-            }
-            work++;
-        }
-        atomic_store_explicit(&p->progress_head, head, memory_order_release);
+        work += (int)tp_spsc_queue_drain(&p->progress_queue, fan_out_progress, p, 0);
     }
-    if (!atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
+    if (atomic_load_explicit(&p->fanout_active, memory_order_relaxed))
     {
-        return work;
+        fanout_drain_t d = { p, now_ns };
+        work += (int)tp_spsc_queue_drain(&p->fanout, fan_out_descriptor, &d, 0);
     }
-    uint64_t head = atomic_load_explicit(&p->fanout_head, memory_order_relaxed);
-    uint64_t tail = atomic_load_explicit(&p->fanout_tail, memory_order_acquire);
-    for (; head != tail; head++)
-    {
-        const tp_fanout_entry_t *f = &p->fanout[head & (TP_FANOUT_CAPACITY - 1)];
-        uint8_t buf[TP_DESCRIPTOR_LENGTH];
-        tp_producer_encode_descriptor(p, buf, sizeof(buf), f->epoch, f->seq, f->meta_version, f->trace_id);
-        for (size_t i = 0; i < p->consumer_count; i++)
-        {
-            tp_tracked_consumer_t *c = &p->consumers[i];
-            if (NULL == c->desc.pub)
-            {
-                continue;
-            }
-            if (c->max_rate_hz > 0)
-            {
-                if (now_ns < c->next_allowed_ns)
-                {
-                    tp_counter_add(&p->per_consumer_rate_limited, 1);
-                    continue;
-                }
-                c->next_allowed_ns = now_ns + UINT64_C(1000000000) / c->max_rate_hz;
-            }
-            tp_producer_offer_control(p, c->desc.pub, buf, sizeof(buf));
-            tp_counter_add(&p->per_consumer_descriptors, 1);
-        }
-        work++;
-    }
-    atomic_store_explicit(&p->fanout_head, head, memory_order_release);
     return work;
 }

@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 
 #include "client/tp_client_internal.h"
+#include "common/tp_spsc_queue.h"
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
@@ -213,7 +214,7 @@ struct tp_producer_stct
     _Atomic uint64_t progress_interval_ns;
     _Atomic uint64_t progress_bytes_delta;
     _Atomic bool fanout_active;           /* a consumer has its own descriptor stream: push to `fanout` */
-    _Atomic bool progress_fanout_active;  /* a progress consumer has its own control stream: push to `progress_ring` */
+    _Atomic bool progress_fanout_active;  /* a progress consumer has its own control stream: push to `progress_queue` */
     _Atomic bool progress_shared;         /* a progress consumer listens on the shared control stream */
 
     /* ---- driver mode (Driver Model spec): immutable flag, conductor-owned lease ---- */
@@ -228,14 +229,11 @@ struct tp_producer_stct
 
     /* ---- hand-over application thread -> conductor ---- */
     _Atomic(tp_producer_regions_t *) pending_regions; /* layout change (tp_producer_change_layout) */
-    /* SPSC ring of committed frames while per-consumer descriptor streams exist */
-    tp_fanout_entry_t *fanout;
-    _Alignas(64) _Atomic uint64_t fanout_tail; /* application thread */
-    _Alignas(64) _Atomic uint64_t fanout_head; /* conductor */
-    /* SPSC ring of FrameProgress while per-consumer control streams exist */
-    tp_progress_entry_t *progress_ring;
-    _Alignas(64) _Atomic uint64_t progress_tail; /* application thread */
-    _Alignas(64) _Atomic uint64_t progress_head; /* conductor */
+    /* committed frames (tp_fanout_entry_t) while per-consumer descriptor streams exist; producer side: the
+     * application thread, consumer side: the conductor */
+    tp_spsc_queue_t fanout;
+    /* FrameProgress (tp_progress_entry_t) while per-consumer control streams exist; same sides */
+    tp_spsc_queue_t progress_queue;
 };
 
 /* FrameDescriptor with its message header into buf (hot path and per-consumer fan-out). */
@@ -307,6 +305,8 @@ uint32_t tp_producer_effective_max_claims(const tp_producer_config_t *config, ui
 /* Create the regions of a new epoch (at least `min_epoch`). Returns the set or NULL. */
 tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t header_nslots, size_t pool_count,
     const tp_pool_config_t *pools, uint64_t min_epoch);
+/* Standalone mode: remove this stream's epochs of dead producers (tp_shm_gc); failures are logged, never fatal. */
+void tp_producer_reclaim_dead_epochs(tp_producer_t *p);
 /* Unmap a set of regions; `remove` also unlinks its epoch directory. NULL is ignored. */
 void tp_producer_regions_free(tp_producer_regions_t *r, bool remove);
 /* Driver mode: map the regions of a lease grant writable and validated. NULL on failure. */

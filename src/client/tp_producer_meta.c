@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/tp_producer_internal.h"
+#include "common/tp_crc32c.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
@@ -135,30 +136,10 @@ int64_t tp_producer_set_metadata(tp_producer_t *p, size_t count, const char *con
     return m->meta_version;
 }
 
+/* Public wrapper of the common CRC32C (src/common/tp_crc32c.h), kept for applications. */
 uint32_t tp_crc32c(const void *data, size_t length)
 {
-    static uint32_t table[256];
-    static _Atomic int ready = 0;
-    if (!atomic_load_explicit(&ready, memory_order_acquire))
-    {
-        for (uint32_t i = 0; i < 256; i++)
-        {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-            {
-                c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            }
-            table[i] = c; /* idempotent: concurrent initialisers write the same values */
-        }
-        atomic_store_explicit(&ready, 1, memory_order_release);
-    }
-    const uint8_t *b = data;
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < length; i++)
-    {
-        crc = table[(crc ^ b[i]) & 0xFFu] ^ (crc >> 8);
-    }
-    return crc ^ 0xFFFFFFFFu;
+    return tp_crc32c_compute(data, length);
 }
 
 int tp_producer_publish_meta_blob(tp_producer_t *p, uint32_t blob_type, const void *data, size_t length)
@@ -185,7 +166,7 @@ int tp_producer_publish_meta_blob(tp_producer_t *p, uint32_t blob_type, const vo
     b->offset = 0;
     b->blob_type = blob_type;
     b->meta_version = atomic_load(&p->meta_version);
-    b->checksum = tp_crc32c(b->data, length);
+    b->checksum = tp_crc32c_compute(b->data, length);
     b->announced = false;
     cmd->ops = &meta_blob_ops;
     cmd->target = p;

@@ -13,35 +13,28 @@
 #include "client/tp_producer_internal.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "shm/tp_shm_geometry.h"
 
+_Static_assert(TP_PRODUCER_MAX_POOLS <= TP_SHM_GEOMETRY_MAX_POOLS, "a valid producer layout passes the geometry pool count");
+
+/* A local layout against the wire spec's geometry rules (src/shm/tp_shm_geometry.h), as TP_ERR_CONFIG. */
 int tp_producer_validate_layout(uint32_t header_nslots, size_t pool_count, const tp_pool_config_t *pools)
 {
-    if (0 == header_nslots || (header_nslots & (header_nslots - 1)) != 0)
-    {
-        return tp_err_set(TP_ERR_CONFIG, "producer: header_nslots %u must be a power of two", header_nslots);
-    }
     if (0 == pool_count || pool_count > TP_PRODUCER_MAX_POOLS)
     {
         return tp_err_set(TP_ERR_CONFIG, "producer: pool_count %zu must be 1..%d", pool_count, TP_PRODUCER_MAX_POOLS);
     }
+    tp_shm_pool_geometry_t geometry[TP_PRODUCER_MAX_POOLS];
     for (size_t i = 0; i < pool_count; i++)
     {
-        if (0 == pools[i].pool_id)
-        {
-            return tp_err_set(TP_ERR_CONFIG, "producer: pool %zu has pool_id 0 (reserved for the header ring)", i);
-        }
-        if (0 == pools[i].stride_bytes || pools[i].stride_bytes % 64 != 0)
-        {
-            return tp_err_set(TP_ERR_CONFIG, "producer: pool %u stride_bytes %u must be a non-zero multiple of 64",
-                pools[i].pool_id, pools[i].stride_bytes);
-        }
-        for (size_t j = 0; j < i; j++)
-        {
-            if (pools[j].pool_id == pools[i].pool_id)
-            {
-                return tp_err_set(TP_ERR_CONFIG, "producer: duplicate pool_id %u", pools[i].pool_id);
-            }
-        }
+        geometry[i].pool_id = pools[i].pool_id;
+        geometry[i].nslots = header_nslots; /* every pool has the ring's slot count (§15.5) */
+        geometry[i].stride_bytes = pools[i].stride_bytes;
+    }
+    if (tp_shm_geometry_validate(header_nslots, TP_SHM_GEOMETRY_HEADER_SLOT_BYTES, geometry, pool_count, 0,
+            TP_ERR_CONFIG, NULL) < 0)
+    {
+        return tp_err_prepend("producer");
     }
     return 0;
 }
@@ -110,6 +103,12 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
         layout.pool_ids[i] = pools[i].pool_id;
         layout.strides[i] = pools[i].stride_bytes;
     }
+    /* the whole layout against the creation caps and the free space, before any file exists */
+    if (tp_shm_layout_check(ctx->shm_base_dir, header_nslots, layout.strides, layout.pool_count, 0, NULL) < 0)
+    {
+        tp_err_prepend("producer: stream %u", p->config.stream_id);
+        return NULL;
+    }
     tp_shm_create_options_t opts;
     tp_shm_create_options_defaults(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
@@ -122,6 +121,45 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
         return NULL;
     }
     return regions_from_set(&set);
+}
+
+static void log_unremoved_epoch(void *clientd, const tp_shm_gc_entry_t *e)
+{
+    (void)clientd;
+    if (TP_SHM_GC_DEAD == e->verdict && !e->removed)
+    {
+        TP_LOG_WARN("producer", "dead epoch %s: %s", e->path, e->reason);
+    }
+}
+
+/*
+ * Standalone mode, after the first epoch exists: remove the epoch
+ * directories of this stream left by dead producers (tp_shm_gc: pid not
+ * running and activity at least TP_SHM_GC_DEFAULT_MIN_STALE_NS old, so a
+ * producer in another pid namespace that is still refreshing keeps its
+ * epoch). Never fatal: failures are logged at warn.
+ */
+void tp_producer_reclaim_dead_epochs(tp_producer_t *p)
+{
+    const tp_context_t *ctx = &p->client->ctx;
+    tp_shm_gc_options_t gc;
+    tp_shm_gc_options_defaults(&gc);
+    gc.apply = true;
+    gc.namespace_name = ctx->namespace_name;
+    gc.only_stream = true;
+    gc.stream_id = p->config.stream_id;
+    gc.on_entry = log_unremoved_epoch;
+    int n = tp_shm_gc(ctx->shm_base_dir, &gc);
+    if (n < 0)
+    {
+        TP_LOG_WARN("producer", "stream %u: reclaiming dead epochs under %s failed: %s", p->config.stream_id,
+            ctx->shm_base_dir, tp_errmsg());
+        tp_err_clear();
+    }
+    else if (n > 0)
+    {
+        TP_LOG_INFO("producer", "stream %u: removed %d epoch(s) of dead producers", p->config.stream_id, n);
+    }
 }
 
 /*
@@ -147,16 +185,7 @@ tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp
     snprintf(set.header_uri, sizeof(set.header_uri), "%s", g->header_uri);
     /* ascending stride: the first pool that fits a payload is the smallest */
     size_t order[TP_SHM_EPOCH_MAX_POOLS];
-    for (size_t i = 0; i < g->pool_count; i++)
-    {
-        order[i] = i;
-        for (size_t j = i; j > 0 && g->strides[order[j]] < g->strides[order[j - 1]]; j--)
-        {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    }
+    tp_shm_stride_order(g->strides, g->pool_count, order);
     for (size_t k = 0; k < g->pool_count; k++)
     {
         size_t i = order[k];

@@ -1445,6 +1445,31 @@ static int parse_array(tp_toml_parser_t *p, tp_toml_value_t *arr)
     return 0;
 }
 
+/* `key = value` (the cursor on the key) into `table`, in an inline table and at the top level alike. */
+static int parse_key_value(tp_toml_parser_t *p, tp_toml_value_t *table, uint32_t section)
+{
+    tp_toml_key_t key;
+    if (parse_key(p, &key) < 0)
+    {
+        return -1;
+    }
+    if ('=' != cur(p))
+    {
+        char d[32];
+        char kt[128];
+        return PERR(p, "expected '=' after key '%s', found %s", key_text(NULL, &key, key.n, kt, sizeof(kt)),
+            describe(p, d, sizeof(d)));
+    }
+    p->pos++;
+    skip_ws(p);
+    tp_toml_value_t *val = NULL;
+    if (parse_value(p, &val) < 0 || insert_kv(p, table, &key, val, section) < 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
 static int parse_inline_table(tp_toml_parser_t *p, tp_toml_value_t *tbl)
 {
     tp_toml_loc_t open = here(p);
@@ -1474,22 +1499,7 @@ static int parse_inline_table(tp_toml_parser_t *p, tp_toml_value_t *tbl)
         {
             return perr_at(p, open, "unterminated inline table (missing '}')");
         }
-        tp_toml_key_t key;
-        if (parse_key(p, &key) < 0)
-        {
-            return -1;
-        }
-        if ('=' != cur(p))
-        {
-            char d[32];
-            char kt[128];
-            return PERR(p, "expected '=' after key '%s', found %s", key_text(NULL, &key, key.n, kt, sizeof(kt)),
-                describe(p, d, sizeof(d)));
-        }
-        p->pos++;
-        skip_ws(p);
-        tp_toml_value_t *val = NULL;
-        if (parse_value(p, &val) < 0 || insert_kv(p, tbl, &key, val, section) < 0)
+        if (parse_key_value(p, tbl, section) < 0)
         {
             return -1;
         }
@@ -1742,22 +1752,7 @@ static int parse_document(tp_toml_parser_t *p)
         }
         else
         {
-            tp_toml_key_t key;
-            if (parse_key(p, &key) < 0)
-            {
-                return -1;
-            }
-            if ('=' != cur(p))
-            {
-                char d[32];
-                char kt[128];
-                return PERR(p, "expected '=' after key '%s', found %s", key_text(NULL, &key, key.n, kt, sizeof(kt)),
-                    describe(p, d, sizeof(d)));
-            }
-            p->pos++;
-            skip_ws(p);
-            tp_toml_value_t *val = NULL;
-            if (parse_value(p, &val) < 0 || insert_kv(p, table, &key, val, section) < 0)
+            if (parse_key_value(p, table, section) < 0)
             {
                 return -1;
             }

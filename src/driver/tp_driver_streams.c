@@ -15,6 +15,7 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "driver/tp_driver_internal.h"
+#include "protocol/tp_proto.h"
 #include "shm/tp_shm_epoch.h"
 #include "tp_sbe/wire.h"
 
@@ -129,43 +130,23 @@ void tp_driver_stream_announce(tp_driver_t *d, tp_driver_stream_t *s, uint64_t n
         return;
     }
     tp_shm_epoch_set_refresh_activity(&r->set, 0);
-    tp_sbe_wire_shm_pool_announce_t m = { 0 };
-    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
-    uint8_t *buf = d->encode_buffer;
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, sizeof(d->encode_buffer)))
+    const tp_shm_epoch_set_t *set = &r->set;
+    tp_proto_shm_pool_announce_view_t a = { .stream_id = s->stream_id, .producer_id = s->producer_client_id,
+        .epoch = set->epoch, .announce_timestamp_ns = now_ns, .announce_clock_domain = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC,
+        .layout_version = TP_SHM_LAYOUT_VERSION, .header_nslots = set->header_nslots,
+        .header_slot_bytes = TP_SHM_HEADER_SLOT_BYTES, .pool_count = (uint32_t)set->pool_count,
+        .header_region_uri = { set->header_uri, (uint32_t)strlen(set->header_uri) } };
+    for (size_t i = 0; i < set->pool_count; i++)
+    {
+        a.pools[i] = (tp_proto_pool_view_t){ set->pool_ids[i], set->header_nslots, set->strides[i],
+            { set->pool_uris[i], (uint32_t)strlen(set->pool_uris[i]) } };
+    }
+    size_t len = 0;
+    if (tp_proto_encode_shm_pool_announce(d->encode_buffer, sizeof(d->encode_buffer), &a, &len) < 0)
     {
         return;
     }
-    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, s->stream_id);
-    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, s->producer_client_id);
-    tp_sbe_wire_shm_pool_announce_set_epoch(&m, r->set.epoch);
-    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, now_ns);
-    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC);
-    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, TP_SHM_LAYOUT_VERSION);
-    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, r->set.header_nslots);
-    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, TP_SHM_HEADER_SLOT_BYTES);
-    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
-    tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)r->set.pool_count);
-    for (size_t i = 0; i < r->set.pool_count; i++)
-    {
-        tp_sbe_wire_shm_pool_announce_payload_pools_next(&g);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, r->set.pool_ids[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, r->set.header_nslots);
-        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, r->set.strides[i]);
-        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
-        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g,
-                             r->set.pool_uris[i], (uint32_t)strlen(r->set.pool_uris[i])))
-        {
-            return;
-        }
-    }
-    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, r->set.header_uri,
-                         (uint32_t)strlen(r->set.header_uri)))
-    {
-        return;
-    }
-    tp_driver_offer(d, d->announce_pub, buf,
-        TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m));
+    tp_driver_offer(d, d->announce_pub, d->encode_buffer, len);
     tp_driver_count(d, TP_DRV_C_ANNOUNCES, 1);
     s->last_announce_ns = now_ns;
 }
@@ -231,16 +212,10 @@ static int gc_stream_dir(int nsfd, const char *ns_dir, const char *name, uint64_
     uint64_t *epochs = malloc(TP_DRIVER_GC_MAX_EPOCHS * sizeof(uint64_t));
     size_t n = 0;
     struct dirent *e;
+    uint64_t v;
     while (NULL != epochs && n < TP_DRIVER_GC_MAX_EPOCHS && NULL != (e = readdir(dir)))
     {
-        char *end = NULL;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (0 == errno && '\0' == *end)
+        if (tp_shm_parse_decimal(e->d_name, UINT64_MAX, &v) && 0 != v)
         {
             epochs[n++] = v;
         }
@@ -317,16 +292,10 @@ int tp_driver_gc(tp_driver_t *d, uint64_t now_ns, bool final)
     uint64_t min_age = tp_driver_config_gc_min_age_ns(c);
     int removed = 0;
     struct dirent *e;
+    uint64_t sid;
     while (NULL != (e = readdir(dir)))
     {
-        char *end = NULL;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long sid = strtoull(e->d_name, &end, 10);
-        if (0 != errno || '\0' != *end || sid > UINT32_MAX)
+        if (!tp_shm_parse_decimal(e->d_name, UINT32_MAX, &sid))
         {
             continue;
         }

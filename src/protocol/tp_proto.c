@@ -9,6 +9,7 @@
 #include "common/tp_error.h"
 
 static _Thread_local tp_proto_error_t proto_last_error = TP_PROTO_OK;
+static _Thread_local const char *proto_last_field = "";
 
 const char *tp_proto_error_name(tp_proto_error_t e)
 {
@@ -34,15 +35,22 @@ tp_proto_error_t tp_proto_last_error(void)
     return proto_last_error;
 }
 
+const char *tp_proto_last_error_field(void)
+{
+    return proto_last_field;
+}
+
 static int proto_fail(const char *msg, tp_proto_error_t e, const char *what)
 {
     proto_last_error = e;
+    proto_last_field = what;
     return tp_err_set(TP_ERR_MALFORMED, "%s: %s (%s)", msg, tp_proto_error_name(e), what);
 }
 
 static int proto_ok(void)
 {
     proto_last_error = TP_PROTO_OK;
+    proto_last_field = "";
     return 0;
 }
 
@@ -238,6 +246,59 @@ int tp_proto_decode_shm_pool_announce(const uint8_t *buf, size_t len, tp_proto_s
         return proto_fail(proto_msg, TP_PROTO_MISSING_REQUIRED, "headerRegionUri is empty");
     }
     return proto_ok();
+}
+
+int tp_proto_encode_shm_pool_announce(uint8_t *buf, size_t capacity, const tp_proto_shm_pool_announce_view_t *msg,
+    size_t *length_out)
+{
+    if (NULL == buf || NULL == msg || NULL == length_out || 0 == msg->pool_count || msg->pool_count > TP_PROTO_MAX_POOLS)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: NULL argument or pool count not 1..%u",
+            TP_PROTO_MAX_POOLS);
+    }
+    tp_sbe_wire_shm_pool_announce_t m = { 0 };
+    tp_sbe_wire_shm_pool_announce_payload_pools_t g = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_wrap_and_apply_header(&m, buf, 0, capacity))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: %zu bytes are too few", capacity);
+    }
+    tp_sbe_wire_shm_pool_announce_set_stream_id(&m, msg->stream_id);
+    tp_sbe_wire_shm_pool_announce_set_producer_id(&m, msg->producer_id);
+    tp_sbe_wire_shm_pool_announce_set_epoch(&m, msg->epoch);
+    tp_sbe_wire_shm_pool_announce_set_announce_timestamp_ns(&m, msg->announce_timestamp_ns);
+    tp_sbe_wire_shm_pool_announce_set_announce_clock_domain(&m, msg->announce_clock_domain);
+    tp_sbe_wire_shm_pool_announce_set_layout_version(&m, msg->layout_version);
+    tp_sbe_wire_shm_pool_announce_set_header_nslots(&m, msg->header_nslots);
+    tp_sbe_wire_shm_pool_announce_set_header_slot_bytes(&m, msg->header_slot_bytes);
+    tp_sbe_wire_shm_pool_announce_zero_padding(&m);
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_set_payload_pools_count(&m, &g, (uint16_t)msg->pool_count))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: pools do not fit in %zu bytes", capacity);
+    }
+    for (uint32_t i = 0; i < msg->pool_count; i++)
+    {
+        const tp_proto_pool_view_t *p = &msg->pools[i];
+        if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_payload_pools_next(&g))
+        {
+            return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: pool %u does not fit", i);
+        }
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_id(&g, p->pool_id);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_pool_nslots(&g, p->pool_nslots);
+        tp_sbe_wire_shm_pool_announce_payload_pools_set_stride_bytes(&g, p->stride_bytes);
+        tp_sbe_wire_shm_pool_announce_payload_pools_zero_padding(&g);
+        if (TP_SBE_OK !=
+            tp_sbe_wire_shm_pool_announce_payload_pools_put_region_uri(&g, p->region_uri.data, p->region_uri.length))
+        {
+            return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: pool %u URI does not fit", i);
+        }
+    }
+    if (TP_SBE_OK != tp_sbe_wire_shm_pool_announce_put_header_region_uri(&m, msg->header_region_uri.data,
+                         msg->header_region_uri.length))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ShmPoolAnnounce encode: header URI does not fit");
+    }
+    *length_out = TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_shm_pool_announce_encoded_length(&m);
+    return 0;
 }
 
 int tp_proto_decode_consumer_hello(const uint8_t *buf, size_t len, tp_proto_consumer_hello_view_t *out)

@@ -22,6 +22,9 @@
  *   iterator (DataSourceMeta attributes).
  * - No allocation, no locks, no system calls (except on the error path,
  *   which formats tp_errmsg()).
+ *
+ * One encoder lives here too (tp_proto_encode_shm_pool_announce): the
+ * message that two writers (standalone producer, driver) send.
  */
 #ifndef TP_PROTOCOL_TP_PROTO_H
 #define TP_PROTOCOL_TP_PROTO_H
@@ -64,6 +67,15 @@ const char *tp_proto_error_name(tp_proto_error_t e);
 
 /** The reason of the calling thread's last failed decode (TP_PROTO_OK after a success). */
 tp_proto_error_t tp_proto_last_error(void);
+
+/**
+ * The field (schema name, e.g. "announceClockDomain", "payloadPools.regionUri
+ * is empty") or header problem the calling thread's last failed decode
+ * stopped at; "" after a success. A static string: lets a caller that keeps
+ * finer drop reasons than tp_proto_error_t tell, for instance, which
+ * required value was missing.
+ */
+const char *tp_proto_last_error_field(void);
 
 /**
  * Read the message header for dispatch. Returns 0 and sets *schema_id and
@@ -301,6 +313,17 @@ tp_proto_control_response_view_t;
 
 /** Decode a ShmPoolAnnounce. */
 int tp_proto_decode_shm_pool_announce(const uint8_t *buf, size_t len, tp_proto_shm_pool_announce_view_t *out);
+/**
+ * Encode a ShmPoolAnnounce (the one encoder of the standalone producer and
+ * the driver): the message header and every field of `msg`, pools in array
+ * order (region URIs need not be NUL-terminated). Padding is zeroed.
+ * Returns 0 and sets *length_out (header included), or -1 with tp_err set
+ * (TP_ERR_INVALID_ARGUMENT: NULL argument, pool_count not 1..TP_PROTO_MAX_POOLS,
+ * or the message does not fit in `capacity`).
+ */
+int tp_proto_encode_shm_pool_announce(uint8_t *buf, size_t capacity, const tp_proto_shm_pool_announce_view_t *msg,
+    size_t *length_out);
+
 /** Decode a ConsumerHello. */
 int tp_proto_decode_consumer_hello(const uint8_t *buf, size_t len, tp_proto_consumer_hello_view_t *out);
 /** Decode a ConsumerConfig. */

@@ -8,6 +8,39 @@
 #include "common/tp_error.h"
 #include "shm/tp_shm_epoch.h"
 
+bool tp_shm_parse_decimal(const char *name, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if ('\0' == name[0] || ('0' == name[0] && '\0' != name[1]))
+    {
+        return false;
+    }
+    for (const char *p = name; '\0' != *p; p++)
+    {
+        if (*p < '0' || *p > '9' || v > (max - (uint64_t)(*p - '0')) / 10)
+        {
+            return false;
+        }
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return true;
+}
+
+void tp_shm_stride_order(const uint32_t *strides, size_t count, size_t *order)
+{
+    for (size_t i = 0; i < count; i++)
+    {
+        order[i] = i;
+        for (size_t j = i; j > 0 && strides[order[j]] < strides[order[j - 1]]; j--)
+        {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    }
+}
+
 uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
 {
     DIR *d = opendir(stream_dir);
@@ -17,16 +50,10 @@ uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
         return 0;
     }
     struct dirent *e;
+    uint64_t v;
     while (NULL != (e = readdir(d)))
     {
-        char *end = NULL;
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-        {
-            continue;
-        }
-        errno = 0;
-        unsigned long long v = strtoull(e->d_name, &end, 10);
-        if (0 == errno && NULL != end && '\0' == *end && v > max)
+        if (tp_shm_parse_decimal(e->d_name, UINT64_MAX, &v) && v > max)
         {
             max = v;
         }
@@ -128,19 +155,7 @@ int tp_shm_epoch_set_create(tp_shm_epoch_set_t *set, const char *base_dir, const
     }
     /* pools in ascending stride order: the first that fits a payload is the smallest */
     size_t order[TP_SHM_EPOCH_MAX_POOLS];
-    for (size_t i = 0; i < layout->pool_count; i++)
-    {
-        order[i] = i;
-    }
-    for (size_t i = 1; i < layout->pool_count; i++)
-    {
-        for (size_t j = i; j > 0 && layout->strides[order[j]] < layout->strides[order[j - 1]]; j--)
-        {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    }
+    tp_shm_stride_order(layout->strides, layout->pool_count, order);
     for (size_t k = 0; k < layout->pool_count; k++)
     {
         size_t src = order[k];

@@ -9,6 +9,7 @@
 #define TP_SHM_TP_SHM_EPOCH_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "tensor_pool/tp_shm.h"
 
@@ -41,8 +42,19 @@ typedef struct tp_shm_epoch_set_stct
 } tp_shm_epoch_set_t;
 
 /**
+ * Parse a directory name of the canonical layout (a stream id or an epoch):
+ * decimal digits only, no sign, no leading zero (except "0"), at most `max`.
+ * Returns true and sets *out, false for anything else.
+ */
+bool tp_shm_parse_decimal(const char *name, uint64_t max, uint64_t *out);
+
+/** Fill order[0..count) with the indices of `strides` in ascending stride order (stable): smallest pool first. */
+void tp_shm_stride_order(const uint32_t *strides, size_t count, size_t *order);
+
+/**
  * Highest epoch directory present in `stream_dir` (0 when none or when the
- * directory does not exist). Entries that are not decimal numbers are ignored.
+ * directory does not exist). Entries that are not canonical decimal numbers
+ * (tp_shm_parse_decimal) are ignored.
  */
 uint64_t tp_shm_stream_highest_epoch(const char *stream_dir);
 

@@ -13,6 +13,7 @@
 
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
+#include "shm/tp_shm_epoch.h"
 #include "shm/tp_shm_internal.h"
 #include "tensor_pool/tp_shm.h"
 
@@ -37,26 +38,6 @@ uint64_t tp_shm_activity_age_ns(uint64_t activity_timestamp_ns)
     return now > activity_timestamp_ns ? now - activity_timestamp_ns : 0;
 }
 
-/* A decimal number of at most `max` with no sign, no leading zero (except "0") and nothing else. */
-static bool tp_shm_gc_parse_decimal(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if ('\0' == s[0] || ('0' == s[0] && '\0' != s[1]))
-    {
-        return false;
-    }
-    for (const char *p = s; '\0' != *p; p++)
-    {
-        if (*p < '0' || *p > '9' || v > (max - (uint64_t)(*p - '0')) / 10)
-        {
-            return false;
-        }
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return true;
-}
-
 /* Open the directory `name` below `dirfd`, refusing symlinks and anything that is not a directory. */
 static int tp_shm_gc_open_dir(int dirfd, const char *name)
 {
@@ -74,7 +55,7 @@ static bool tp_shm_gc_is_pool_name(const char *name)
     }
     memcpy(digits, name, n - 5);
     digits[n - 5] = '\0';
-    return tp_shm_gc_parse_decimal(digits, UINT16_MAX, &id);
+    return tp_shm_parse_decimal(digits, UINT16_MAX, &id);
 }
 
 /* Read the superblock of the regular file `name` in `dirfd` (no symlinks). 0 if it was read, -1 otherwise. */
@@ -278,7 +259,7 @@ static void tp_shm_gc_on_epoch(tp_shm_gc_walk_t *w, int streamfd, int epochfd, c
 {
     const tp_shm_gc_entry_t *parent = arg;
     uint64_t epoch;
-    if (!tp_shm_gc_parse_decimal(name, UINT64_MAX, &epoch))
+    if (!tp_shm_parse_decimal(name, UINT64_MAX, &epoch))
     {
         return;
     }
@@ -319,7 +300,7 @@ static void tp_shm_gc_on_stream(tp_shm_gc_walk_t *w, int nsfd, int streamfd, con
     (void)nsfd;
     const tp_shm_gc_entry_t *parent = arg;
     uint64_t stream_id;
-    if (!tp_shm_gc_parse_decimal(name, UINT32_MAX, &stream_id) ||
+    if (!tp_shm_parse_decimal(name, UINT32_MAX, &stream_id) ||
         (w->opts->only_stream && stream_id != w->opts->stream_id))
     {
         return;

@@ -959,16 +959,27 @@ static int tp_ipc_parse_params(const tp_uri_t *uri, uint64_t *term_length, bool 
     return tp_uri_get_bool(uri, "tether", true, tethered);
 }
 
-int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_publication_t *pub)
+/*
+ * Publication and subscription alike: the channel's parameters (term length,
+ * mtu, tether) and the stream's log, acquired with its file lock held (the
+ * caller registers its slot and unlocks). Returns 0 or -1.
+ */
+static int tp_ipc_open_log(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_ipc_log_t **log,
+    uint64_t *mtu, bool *tethered)
 {
     uint64_t term_length;
-    uint64_t mtu;
     bool explicit_term;
-    bool tethered;
-    if (tp_ipc_parse_params(uri, &term_length, &explicit_term, &mtu, &tethered) < 0)
+    if (tp_ipc_parse_params(uri, &term_length, &explicit_term, mtu, tethered) < 0)
     {
         return -1;
     }
+    return tp_ipc_log_acquire(t, stream_id, term_length, explicit_term, log);
+}
+
+int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_publication_t *pub)
+{
+    uint64_t mtu;
+    bool tethered;
     tp_ipc_publication_t *p = calloc(1, sizeof(*p));
     if (NULL == p)
     {
@@ -977,7 +988,7 @@ int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
     p->transport = t;
     p->stream_id = stream_id;
     p->liveness_timeout_ns = t->ctx.liveness_timeout_ns;
-    if (tp_ipc_log_acquire(t, stream_id, term_length, explicit_term, &p->log) < 0)
+    if (tp_ipc_open_log(t, uri, stream_id, &p->log, &mtu, &tethered) < 0)
     {
         free(p);
         return -1;
@@ -1349,14 +1360,8 @@ static const tp_subscription_ops_t tp_ipc_subscription_ops = {
 
 int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stream_id, tp_subscription_t *sub)
 {
-    uint64_t term_length;
     uint64_t mtu;
-    bool explicit_term;
     bool tethered;
-    if (tp_ipc_parse_params(uri, &term_length, &explicit_term, &mtu, &tethered) < 0)
-    {
-        return -1;
-    }
     tp_ipc_subscription_t *s = calloc(1, sizeof(*s));
     if (NULL == s)
     {
@@ -1365,15 +1370,15 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     s->transport = t;
     s->owner = sub;
     s->stream_id = stream_id;
-    s->tethered = tethered;
     s->liveness_timeout_ns = t->ctx.liveness_timeout_ns;
     s->unblock_timeout_ns = t->ctx.unblock_timeout_ns;
     s->hole_position = UINT64_MAX;
-    if (tp_ipc_log_acquire(t, stream_id, term_length, explicit_term, &s->log) < 0)
+    if (tp_ipc_open_log(t, uri, stream_id, &s->log, &mtu, &tethered) < 0)
     {
         free(s);
         return -1;
     }
+    s->tethered = tethered;
     s->copy_cap = (size_t)(s->log->term_length / 4);
     s->copy_buf = malloc(s->copy_cap);
     uint64_t tail = atomic_load(&s->log->hdr->tail);

@@ -7,9 +7,15 @@
  * consumers.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/tp_client_internal.h"
+#include "client/tp_producer_internal.h"
+#include "protocol/tp_proto.h"
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
@@ -429,7 +435,7 @@ static void test_hostile_announces(void)
     {
         size_t len;
         tp_announce_reject_t expect;
-    } cases[16];
+    } cases[24];
     size_t n = 0;
     uint64_t fresh = now + 100000000u; /* after the join time, within the freshness window */
     cases[n].len = encode_announce(buf, sizeof(buf), 7, fresh, 16, 256, out_ring_uri, &outpool, 1, 1);
@@ -454,6 +460,25 @@ static void test_hostile_announces(void)
     cases[n++].expect = TP_ANNOUNCE_REJECT_STALE;
     cases[n].len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9);
     cases[n++].expect = TP_ANNOUNCE_REJECT_CLOCK_DOMAIN;
+    /* drop reasons of the decode layer mapped onto the consumer's (cases 11..15) */
+    pool_spec_t empty_uri = { 1, 16, 256, "" };
+    static pool_spec_t many[TP_PROTO_MAX_POOLS + 1];
+    for (size_t i = 0; i <= TP_PROTO_MAX_POOLS; i++)
+    {
+        many[i] = good;
+        many[i].id = (uint16_t)(i + 1);
+    }
+    pool_spec_t twins[2] = { good, good };
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_URI;          /* 11: empty header region URI */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_URI;          /* 12: empty pool region URI */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NO_POOLS;     /* 13: more pools than the limit */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_CLOCK_DOMAIN; /* 14: clock domain at its null value */
+    cases[n].len = 0;
+    cases[n++].expect = TP_ANNOUNCE_REJECT_NO_POOLS;     /* 15: duplicate pool id */
     cases[n].len = 0;
     cases[n++].expect = TP_ANNOUNCE_REJECT_BEFORE_JOIN;
     for (size_t i = 0; i < n; i++)
@@ -475,6 +500,13 @@ static void test_hostile_announces(void)
                 len = encode_announce(buf, sizeof(buf), 5, fresh - 10 * UINT64_C(1000000000), 16, 256, ring_uri, &good, 1, 1);
                 break;
             case 10: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 9); break;
+            case 11: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, "", &good, 1, 1); break;
+            case 12: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &empty_uri, 1, 1); break;
+            case 13:
+                len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, many, TP_PROTO_MAX_POOLS + 1, 1);
+                break;
+            case 14: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, &good, 1, 255); break;
+            case 15: len = encode_announce(buf, sizeof(buf), 5, fresh, 16, 256, ring_uri, twins, 2, 1); break;
             default: len = encode_announce(buf, sizeof(buf), 5, before_join, 16, 256, ring_uri, &good, 1, 1); break;
         }
         tp_consumer_stats_t before, after;
@@ -1136,6 +1168,200 @@ static void test_context_validation(void)
     tpc_dirs_remove(&d);
 }
 
+/* Run the duty cycle for `ms`, refreshing the producer's activity timestamp every 20 ms (a live producer). */
+static void run_with_fresh_activity(fixture_t *f, uint64_t ms)
+{
+    uint64_t end = tp_clock_mono_ns() + ms * 1000000u;
+    while (tp_clock_mono_ns() < end)
+    {
+        TP_ASSERT_OK(tp_shm_region_refresh_activity(f->producer->regions->ring, 0));
+        uint64_t step = tp_clock_mono_ns() + 20000000u;
+        while (tp_clock_mono_ns() < step)
+        {
+            if (tp_client_do_work(f->client) <= 0)
+            {
+                tp_sleep_ns(100000);
+            }
+        }
+    }
+}
+
+/*
+ * Producer liveness as the consumer sees it (wire spec §15.14): the regions
+ * are unmapped only when announces stopped for longer than the freshness
+ * window AND the superblock activity timestamp (CLOCK_MONOTONIC) is that old
+ * too. Here the producer stops announcing (its next announce is pushed out of
+ * reach) while its activity timestamp is kept fresh, as a producer whose
+ * announces are slow or lost but which is alive: the consumer keeps the
+ * mapping. Then the activity stops as well (a dead producer): it unmaps.
+ */
+static void test_slow_announcer_stays_mapped(void)
+{
+    static fixture_t f;
+    g_freshness_ns = 200000000u; /* 200 ms (announces every 50 ms until stopped) */
+    int rc = fixture_open(&f, "slowann", true, true, NULL);
+    g_freshness_ns = 0;
+    TP_ASSERT_OK(rc);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    tp_producer_t *p = f.producer;
+    /* no more announces: neither periodic nor prompt ones (the consumer is known and on our epoch) */
+    f.client->ctx.announce_period_ns = UINT64_C(3600000000000);
+    p->next_announce_ns = UINT64_MAX;
+    p->announce_requested = false;
+    /* settle: an announce in flight arrives, and a QosConsumer tells the producer that the consumer is on its
+     * epoch (until then a ConsumerHello asks for one prompt announce) */
+    run_with_fresh_activity(&f, 200);
+    tp_consumer_stats_t st;
+    tp_consumer_stats(f.consumer, &st);
+    uint64_t unmaps = st.unmaps;
+    uint64_t accepted = st.announces_accepted;
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    /* alive: 1 s (5 freshness windows) without an announce, activity fresh */
+    run_with_fresh_activity(&f, 1000);
+    tp_consumer_stats(f.consumer, &st);
+    TP_ASSERT_EQ_U64(accepted, st.announces_accepted); /* no announce arrived meanwhile */
+    TP_ASSERT_EQ_U64(unmaps, st.unmaps);
+    TP_ASSERT(tp_consumer_is_mapped(f.consumer));
+    /* dead: the activity timestamp stops too; unmapped once it is a freshness window old */
+    uint64_t stopped = tp_clock_mono_ns();
+    TPC_WAIT_UNTIL(f.client, !tp_consumer_is_mapped(f.consumer), 3000);
+    TP_ASSERT(!tp_consumer_is_mapped(f.consumer));
+    TP_ASSERT(tp_clock_mono_ns() - stopped >= 150000000u); /* the last refresh was at most 20 ms before */
+    tp_consumer_stats(f.consumer, &st);
+    TP_ASSERT_EQ_U64(unmaps + 1, st.unmaps);
+    fixture_close(&f);
+}
+
+/*
+ * A child process creates a producer on stream 4242, reports its epoch and
+ * waits to be killed. `backdate` rewrites its header ring's activity
+ * timestamp 60 s into the past (what the superblock of a producer killed a
+ * minute ago looks like; tp_shm_gc reads nothing else). *epoch_out: its epoch.
+ */
+static void spawn_and_kill_producer(const tpc_dirs_t *dirs, bool backdate, uint64_t *epoch_out)
+{
+    int fds[2];
+    TP_ASSERT_OK(pipe(fds));
+    pid_t child = fork();
+    TP_ASSERT(child >= 0);
+    if (0 == child)
+    {
+        close(fds[0]);
+        uint64_t epoch = 0;
+        tp_context_t *ctx = tpc_context(dirs);
+        tp_client_t *client = NULL;
+        tp_producer_t *p = NULL;
+        tp_producer_config_t pc;
+        tp_producer_config_defaults(&pc);
+        pc.stream_id = 4242;
+        pc.header_nslots = 64;
+        pc.pools[0].stride_bytes = 1024;
+        if (NULL != ctx && 0 == tp_client_init(&client, ctx) && 0 == tp_client_add_producer(&p, client, &pc, 5000000000u))
+        {
+            uint64_t now = tp_clock_mono_ns();
+            if (!backdate || 0 == tp_shm_region_refresh_activity(p->regions->ring,
+                                     now > UINT64_C(60000000000) ? now - UINT64_C(60000000000) : 1))
+            {
+                epoch = p->regions->epoch;
+            }
+        }
+        if (sizeof(epoch) != write(fds[1], &epoch, sizeof(epoch)))
+        {
+            _exit(1);
+        }
+        for (;;)
+        {
+            pause(); /* no duty cycle: nothing refreshes the timestamp any more */
+        }
+    }
+    close(fds[1]);
+    uint64_t epoch = 0;
+    TP_ASSERT_EQ_I64((int64_t)sizeof(epoch), (int64_t)read(fds[0], &epoch, sizeof(epoch)));
+    close(fds[0]);
+    kill(child, SIGKILL); /* our own child */
+    int status = 0;
+    TP_ASSERT_EQ_I64(child, waitpid(child, &status, 0));
+    TP_ASSERT(WIFSIGNALED(status) && SIGKILL == WTERMSIG(status));
+    *epoch_out = epoch;
+}
+
+static bool epoch_dir_exists(const tpc_dirs_t *dirs, uint64_t epoch)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    return 0 == tp_shm_epoch_dir_path(dir, sizeof(dir), dirs->shm, NULL, "default", 4242, epoch) &&
+        0 == stat(dir, &st) && S_ISDIR(st.st_mode);
+}
+
+/* Standalone producer start (§15.21a.7): the epochs of SIGKILLed producers of its stream are reclaimed once stale. */
+static void test_restart_reclaims_dead_epoch(void)
+{
+    static tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "reclaim"));
+    uint64_t dead_epoch = 0;
+    spawn_and_kill_producer(&dirs, true, &dead_epoch);
+    TP_ASSERT_EQ_U64(1, dead_epoch);
+    TP_ASSERT(epoch_dir_exists(&dirs, 1));
+    tp_context_t *ctx = tpc_context(&dirs);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 4242;
+    pc.header_nslots = 64;
+    pc.pools[0].stride_bytes = 1024;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(2, p->regions->epoch); /* epochs are never reused */
+    TP_ASSERT(!epoch_dir_exists(&dirs, 1)); /* dead pid, activity a minute old: removed */
+    TP_ASSERT(epoch_dir_exists(&dirs, 2));
+    /* killed just now: the pid is dead but the activity is fresh (< 10 s), so the epoch is kept (DECISIONS SHM-12) */
+    spawn_and_kill_producer(&dirs, false, &dead_epoch);
+    TP_ASSERT_EQ_U64(3, dead_epoch);
+    TP_ASSERT_OK(tp_producer_close(p)); /* a clean close removes its own epoch 2 */
+    TP_ASSERT(!epoch_dir_exists(&dirs, 2));
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(4, p->regions->epoch);
+    TP_ASSERT(epoch_dir_exists(&dirs, 3));
+    TP_ASSERT(epoch_dir_exists(&dirs, 4));
+    tp_client_close(client);
+    tpc_dirs_remove(&dirs);
+}
+
+/* A layout larger than the free space of the SHM file system fails the add up front and creates nothing. */
+static void test_layout_checked_before_creation(void)
+{
+    static tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "laycheck"));
+    tp_context_t *ctx = tpc_context(&dirs);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 4242;
+    pc.header_nslots = 8192;
+    pc.pool_count = 16;
+    for (size_t i = 0; i < pc.pool_count; i++)
+    {
+        pc.pools[i].pool_id = (uint16_t)(i + 1);
+        pc.pools[i].stride_bytes = 1u << 20; /* 16 pools of 8 GiB: within the per-region caps, 128 GiB in all */
+    }
+    struct statvfs vfs;
+    TP_ASSERT_OK(statvfs(dirs.shm, &vfs));
+    TP_ASSERT((uint64_t)vfs.f_bavail * vfs.f_frsize < (UINT64_C(128) << 30)); /* the premise of this test */
+    tp_producer_t *p = NULL;
+    TP_ASSERT_EQ_I64(-1, tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_I64(TP_ERR_IO, tp_errcode());
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "not enough space"), "%s", tp_errmsg());
+    TP_ASSERT(!epoch_dir_exists(&dirs, 1));
+    tp_client_close(client);
+    tpc_dirs_remove(&dirs);
+}
+
 int main(void)
 {
     TP_RUN(test_context_validation);
@@ -1147,6 +1373,9 @@ int main(void)
     TP_RUN(test_hostile_announces);
     TP_RUN(test_threaded_conductor);
     TP_RUN(test_metadata_and_stale);
+    TP_RUN(test_slow_announcer_stays_mapped);
+    TP_RUN(test_restart_reclaims_dead_epoch);
+    TP_RUN(test_layout_checked_before_creation);
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);

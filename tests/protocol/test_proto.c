@@ -6,6 +6,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto_vector_table.h"
 
@@ -379,6 +380,47 @@ static void test_vectors_random_mutations(void)
     }
 }
 
+/* The one ShmPoolAnnounce encoder round-trips through the decoder; too small a buffer and bad counts fail. */
+static void test_encode_shm_pool_announce(void)
+{
+    tp_proto_shm_pool_announce_view_t a;
+    memset(&a, 0, sizeof(a));
+    a.stream_id = 10000;
+    a.producer_id = 7;
+    a.epoch = 3;
+    a.announce_timestamp_ns = 123456789;
+    a.announce_clock_domain = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC;
+    a.layout_version = 1;
+    a.header_nslots = 64;
+    a.header_slot_bytes = 256;
+    a.pool_count = 2;
+    a.pools[0] = (tp_proto_pool_view_t){ 1, 64, 256, { "shm:file?path=/dev/shm/a/1.pool", 31 } };
+    a.pools[1] = (tp_proto_pool_view_t){ 2, 64, 4096, { "shm:file?path=/dev/shm/a/2.poolXYZ", 31 } };
+    a.header_region_uri = (tp_proto_str_t){ "shm:file?path=/dev/shm/a/header.ring", 36 };
+    uint8_t buf[512];
+    size_t len = 0;
+    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(buf, sizeof(buf), &a, &len));
+    tp_proto_shm_pool_announce_view_t v;
+    TP_ASSERT_OK(tp_proto_decode_shm_pool_announce(buf, len, &v));
+    TP_ASSERT_EQ_U64(10000, v.stream_id);
+    TP_ASSERT_EQ_U64(7, v.producer_id);
+    TP_ASSERT_EQ_U64(3, v.epoch);
+    TP_ASSERT_EQ_U64(123456789, v.announce_timestamp_ns);
+    TP_ASSERT_EQ_U64(64, v.header_nslots);
+    TP_ASSERT_EQ_U64(256, v.header_slot_bytes);
+    TP_ASSERT_EQ_U64(2, v.pool_count);
+    TP_ASSERT_EQ_U64(2, v.pools[1].pool_id);
+    TP_ASSERT_EQ_U64(4096, v.pools[1].stride_bytes);
+    TP_ASSERT_EQ_U64(31, v.pools[1].region_uri.length);
+    TP_ASSERT(0 == memcmp(v.pools[1].region_uri.data, "shm:file?path=/dev/shm/a/2.pool", 31));
+    TP_ASSERT(0 == memcmp(v.header_region_uri.data, a.header_region_uri.data, 36));
+    TP_ASSERT_EQ_I64(-1, tp_proto_encode_shm_pool_announce(buf, len - 1, &a, &len));
+    a.pool_count = 0;
+    TP_ASSERT_EQ_I64(-1, tp_proto_encode_shm_pool_announce(buf, sizeof(buf), &a, &len));
+    a.pool_count = TP_PROTO_MAX_POOLS + 1;
+    TP_ASSERT_EQ_I64(-1, tp_proto_encode_shm_pool_announce(buf, sizeof(buf), &a, &len));
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -406,5 +448,6 @@ int main(int argc, char **argv)
     TP_RUN(test_error_names);
     TP_RUN(test_attribute_iterator_copy);
     TP_RUN(test_vectors_random_mutations);
+    TP_RUN(test_encode_shm_pool_announce);
     return tp_test_finish();
 }
