@@ -17,6 +17,7 @@
 #define TP_CLIENT_TP_CONSUMER_INTERNAL_H
 
 #include "client/tp_client_internal.h"
+#include "common/tp_log.h"
 #include "client/tp_driver_lease.h"
 #include "tp_sbe/wire.h"
 
@@ -141,6 +142,7 @@ struct tp_consumer_stct
     bool progress_valid;
     _Atomic uint64_t drops[TP_DROP_REASON_COUNT];
     _Atomic uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
+    tp_log_limiter_t reject_log[TP_ANNOUNCE_REJECT_COUNT]; /* tp_consumer_log.c: warn once per reason per second */
     atomic_bool mapped;
     atomic_bool a_use_shm;
 };
@@ -204,5 +206,12 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
 void tp_consumer_on_metadata(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 /* Free the cached attributes. */
 void tp_consumer_free_attrs(tp_consumer_t *c);
+
+/* ------------------------------------------------------------------------- */
+/* tp_consumer_log.c                                                          */
+/* ------------------------------------------------------------------------- */
+
+/* Warn (rate-limited per reason) that an announce was refused: reason, tp_errmsg() and what to check. */
+void tp_consumer_log_reject(tp_consumer_t *c, tp_announce_reject_t reason);
 
 #endif

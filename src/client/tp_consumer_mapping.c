@@ -53,8 +53,7 @@ void tp_consumer_unmap(tp_consumer_t *c)
 static void reject(tp_consumer_t *c, tp_announce_reject_t reason)
 {
     tp_counter_add(&c->announces_rejected[reason], 1);
-    TP_LOG_DEBUG("consumer", "stream %u: announce rejected: %s (%s)", c->config.stream_id,
-        tp_announce_reject_name(reason), tp_errmsg());
+    tp_consumer_log_reject(c, reason);
 }
 
 static uint64_t join_time(const tp_consumer_t *c, int32_t session_id)
