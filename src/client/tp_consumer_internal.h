@@ -143,6 +143,10 @@ struct tp_consumer_stct
     _Atomic uint64_t drops[TP_DROP_REASON_COUNT];
     _Atomic uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
     tp_log_limiter_t reject_log[TP_ANNOUNCE_REJECT_COUNT]; /* tp_consumer_log.c: warn once per reason per second */
+    uint32_t mapped_producer_id;   /* identity of the producer whose announce is mapped (tp_consumer_log.c) */
+    int32_t mapped_session_id;
+    _Atomic uint64_t other_producer_announces;
+    tp_log_limiter_t other_producer_log;
     atomic_bool mapped;
     atomic_bool a_use_shm;
 };
@@ -213,5 +217,11 @@ void tp_consumer_free_attrs(tp_consumer_t *c);
 
 /* Warn (rate-limited per reason) that an announce was refused: reason, tp_errmsg() and what to check. */
 void tp_consumer_log_reject(tp_consumer_t *c, tp_announce_reject_t reason);
+/*
+ * Standalone mode, an announce for our stream while mapped: true when it comes from a second producer (another producer_id or
+ * session) while the mapped one's image is still live; then it is counted, logged (rate-limited) and must be
+ * ignored: the consumer sticks to the producer it mapped.
+ */
+bool tp_consumer_other_producer(tp_consumer_t *c, uint32_t producer_id, int32_t session_id, uint64_t epoch);
 
 #endif

@@ -57,3 +57,30 @@ void tp_consumer_log_reject(tp_consumer_t *c, tp_announce_reject_t reason)
         tp_announce_reject_name(reason), (unsigned long long)atomic_load(&c->announces_rejected[reason]),
         reject_hint(reason), tp_errmsg());
 }
+
+bool tp_consumer_other_producer(tp_consumer_t *c, uint32_t producer_id, int32_t session_id, uint64_t epoch)
+{
+    /* driver mode: the driver announces every producer of the stream and admits one at a time (producer_active) */
+    if (c->driver_mode || NULL == c->ring ||
+        (producer_id == c->mapped_producer_id && session_id == c->mapped_session_id))
+    {
+        return false;
+    }
+    bool mapped_live = false;
+    for (size_t i = 0; i < c->image_count; i++)
+    {
+        mapped_live |= c->images[i].session_id == c->mapped_session_id;
+    }
+    if (!mapped_live)
+    {
+        return false; /* the mapped producer is gone (closed, or reaped after a crash): a restart may take over */
+    }
+    tp_counter_add(&c->other_producer_announces, 1);
+    tp_log_write_limited(&c->other_producer_log, TP_LOG_LIMIT_INTERVAL_NS, TP_LOG_LEVEL_WARN, "consumer",
+        "stream %u: a second producer announces this stream (producer_id %u, session %d, epoch %llu) while the "
+        "mapped one (producer_id %u, session %d, epoch %llu) is alive: ignoring it (%llu announces so far); give each "
+        "producer its own stream id", c->config.stream_id, producer_id, (int)session_id, (unsigned long long)epoch,
+        c->mapped_producer_id, (int)c->mapped_session_id, (unsigned long long)c->epoch,
+        (unsigned long long)atomic_load(&c->other_producer_announces));
+    return true;
+}

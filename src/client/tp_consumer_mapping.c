@@ -179,6 +179,11 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
     {
         return; /* another data source on the shared control stream */
     }
+    if (tp_consumer_other_producer(c, tp_sbe_wire_shm_pool_announce_producer_id(&m), header->session_id,
+        tp_sbe_wire_shm_pool_announce_epoch(&m)))
+    {
+        return;
+    }
     /* Work on a copy that outlives nothing: decode every field first, bounds-checked. */
     uint64_t epoch = tp_sbe_wire_shm_pool_announce_epoch(&m);
     uint64_t ts = tp_sbe_wire_shm_pool_announce_announce_timestamp_ns(&m);
@@ -367,6 +372,8 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
     }
     c->pool_count = count;
     c->epoch = epoch;
+    c->mapped_producer_id = tp_sbe_wire_shm_pool_announce_producer_id(&m);
+    c->mapped_session_id = header->session_id;
     c->nslots = nslots;
     c->have_last_seq = false;
     c->last_announce_ns = now_mono;

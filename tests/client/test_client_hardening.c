@@ -482,6 +482,83 @@ static void test_allow_list_under_dev_shm(void)
     }
 }
 
+/* ------------------------------------------------------------------------- */
+/* A second producer on the same stream is detected, counted, logged, ignored */
+/* ------------------------------------------------------------------------- */
+
+static int g_other_lines;
+
+static void capture_other(void *clientd, tp_log_level_t level, const char *module, const char *line)
+{
+    (void)clientd;
+    (void)module;
+    if (TP_LOG_LEVEL_WARN == level && NULL != strstr(line, "a second producer announces this stream"))
+    {
+        g_other_lines++;
+    }
+}
+
+static void test_second_producer_detected(void)
+{
+    static pair_t f;
+    pair_open(&f, "twoprod", true, false); /* producer A (epoch 1), mapped */
+    tp_consumer_stats_t st;
+    TP_ASSERT_OK(tp_consumer_stats(f.c, &st));
+    uint64_t epoch_a = st.epoch;
+    TP_ASSERT_EQ_U64(1, st.remaps);
+    tp_log_level_t saved = tp_log_level();
+    tp_log_set_level(TP_LOG_LEVEL_WARN);
+    g_other_lines = 0;
+    tp_log_set_handler(capture_other, NULL);
+    /* producer B: another client (another session) on the same stream and shm dir: a higher epoch */
+    tp_context_t *ctx = tpc_context(&f.d);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client_b = NULL;
+    TP_ASSERT_OK(tp_client_init(&client_b, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.header_nslots = 64;
+    pc.producer_id = 4242;
+    tp_producer_t *pb = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&pb, client_b, &pc, 5000000000u));
+    /* both announce (50 ms period) for 400 ms; A keeps publishing frames */
+    uint8_t buf[64] = { 0 };
+    uint64_t frames = f.rx.frames;
+    uint64_t end = tp_clock_mono_ns() + 400000000ULL;
+    while (tp_clock_mono_ns() < end)
+    {
+        tp_producer_offer(f.p, NULL, buf, sizeof(buf), NULL);
+        tp_client_do_work(client_b);
+        tp_client_do_work(f.client);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_OK(tp_consumer_stats(f.c, &st));
+    fprintf(stderr, "  two producers: epoch %llu, remaps %llu, other-producer announces %llu, warn lines %d\n",
+        (unsigned long long)st.epoch, (unsigned long long)st.remaps, (unsigned long long)st.other_producer_announces,
+        g_other_lines);
+    TP_ASSERT_EQ_U64(epoch_a, st.epoch);    /* stuck to A: no takeover */
+    TP_ASSERT_EQ_U64(1, st.remaps);         /* no remapping back and forth */
+    TP_ASSERT(st.other_producer_announces >= 3);
+    TP_ASSERT_EQ_I64(1, g_other_lines);     /* rate-limited: one line in the first second */
+    TP_ASSERT(f.rx.frames > frames);        /* A's frames still arrive */
+    /* A goes away: B takes over (a restart looks the same) */
+    TP_ASSERT_OK(tp_producer_close(f.p));
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000ULL;
+    while (tp_clock_mono_ns() < deadline && (0 != tp_consumer_stats(f.c, &st) || st.epoch == epoch_a || !st.mapped))
+    {
+        tp_client_do_work(client_b);
+        tp_client_do_work(f.client);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT(st.mapped && st.epoch > epoch_a);
+    TP_ASSERT_EQ_U64(2, st.remaps);
+    tp_log_set_handler(NULL, NULL);
+    tp_log_set_level(saved);
+    tp_client_close(client_b);
+    pair_close(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -495,5 +572,6 @@ int main(int argc, char **argv)
     TP_RUN(test_descriptors_before_mapping_unmapped);
     TP_RUN(test_frames_carry_meta_version);
     TP_RUN(test_allow_list_under_dev_shm);
+    TP_RUN(test_second_producer_detected);
     return tp_test_finish();
 }
