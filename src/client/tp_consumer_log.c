@@ -6,6 +6,7 @@
  * nothing sees why.
  */
 #include "client/tp_consumer_internal.h"
+#include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 
@@ -66,14 +67,19 @@ bool tp_consumer_other_producer(tp_consumer_t *c, uint32_t producer_id, int32_t 
     {
         return false;
     }
+    /*
+     * The mapped producer counts as alive while its image is (embedded IPC: gone at once on a clean close) and
+     * it announced within half a freshness window (1.5 announce periods by default: a crash, or Aeron, where
+     * publications of one stream share a session). Otherwise a restart may take over, as before.
+     */
     bool mapped_live = false;
     for (size_t i = 0; i < c->image_count; i++)
     {
         mapped_live |= c->images[i].session_id == c->mapped_session_id;
     }
-    if (!mapped_live)
+    if (!mapped_live || tp_clock_mono_ns() - c->last_announce_ns > tp_context_freshness_ns(&c->client->ctx) / 2)
     {
-        return false; /* the mapped producer is gone (closed, or reaped after a crash): a restart may take over */
+        return false;
     }
     tp_counter_add(&c->other_producer_announces, 1);
     tp_log_write_limited(&c->other_producer_log, TP_LOG_LIMIT_INTERVAL_NS, TP_LOG_LEVEL_WARN, "consumer",
