@@ -190,6 +190,8 @@ typedef struct tp_consumer_stats_stct
     uint64_t meta_blobs_discarded; /**< gap/overlap, checksum mismatch, too large, or superseded */
     uint64_t progress_received;    /**< FrameProgress accepted */
     uint64_t progress_dropped;     /**< FrameProgress rejected: wrong epoch, regression, beyond the pool stride */
+    uint64_t other_producer_announces; /**< ignored: announces for this stream from a second live producer
+                                            (another producer_id or session than the mapped one) */
     uint64_t epoch;                /**< current mapped epoch (0 = unmapped) */
     uint64_t last_seq;             /**< last sequence seen (current value) */
     uint32_t descriptor_stream_id; /**< stream the descriptors currently come from (shared or assigned) */

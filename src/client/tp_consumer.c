@@ -320,6 +320,7 @@ int tp_consumer_stats(const tp_consumer_t *consumer, tp_consumer_stats_t *s)
     s->meta_blobs_received = tp_counter_get(&c->meta_blobs_received);
     s->meta_blobs_discarded = tp_counter_get(&c->meta_blobs_discarded);
     s->progress_dropped = tp_counter_get(&c->progress_dropped);
+    s->other_producer_announces = tp_counter_get(&c->other_producer_announces);
     s->epoch = tp_counter_get(&c->a_epoch);
     s->last_seq = tp_counter_get(&c->a_last_seq);
     s->mapped = atomic_load(&c->mapped);

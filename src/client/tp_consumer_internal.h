@@ -17,6 +17,7 @@
 #define TP_CLIENT_TP_CONSUMER_INTERNAL_H
 
 #include "client/tp_client_internal.h"
+#include "common/tp_log.h"
 #include "client/tp_driver_lease.h"
 #include "tp_sbe/wire.h"
 
@@ -141,6 +142,11 @@ struct tp_consumer_stct
     bool progress_valid;
     _Atomic uint64_t drops[TP_DROP_REASON_COUNT];
     _Atomic uint64_t announces_rejected[TP_ANNOUNCE_REJECT_COUNT];
+    tp_log_limiter_t reject_log[TP_ANNOUNCE_REJECT_COUNT]; /* tp_consumer_log.c: warn once per reason per second */
+    uint32_t mapped_producer_id;   /* identity of the producer whose announce is mapped (tp_consumer_log.c) */
+    int32_t mapped_session_id;
+    _Atomic uint64_t other_producer_announces;
+    tp_log_limiter_t other_producer_log;
     atomic_bool mapped;
     atomic_bool a_use_shm;
 };
@@ -204,5 +210,18 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
 void tp_consumer_on_metadata(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 /* Free the cached attributes. */
 void tp_consumer_free_attrs(tp_consumer_t *c);
+
+/* ------------------------------------------------------------------------- */
+/* tp_consumer_log.c                                                          */
+/* ------------------------------------------------------------------------- */
+
+/* Warn (rate-limited per reason) that an announce was refused: reason, tp_errmsg() and what to check. */
+void tp_consumer_log_reject(tp_consumer_t *c, tp_announce_reject_t reason);
+/*
+ * Standalone mode, an announce for our stream while mapped: true when it comes from a second producer (another producer_id or
+ * session) while the mapped one's image is still live; then it is counted, logged (rate-limited) and must be
+ * ignored: the consumer sticks to the producer it mapped.
+ */
+bool tp_consumer_other_producer(tp_consumer_t *c, uint32_t producer_id, int32_t session_id, uint64_t epoch);
 
 #endif

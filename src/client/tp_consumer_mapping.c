@@ -58,8 +58,7 @@ void tp_consumer_unmap(tp_consumer_t *c)
 static void reject(tp_consumer_t *c, tp_announce_reject_t reason)
 {
     tp_counter_add(&c->announces_rejected[reason], 1);
-    TP_LOG_DEBUG("consumer", "stream %u: announce rejected: %s (%s)", c->config.stream_id,
-        tp_announce_reject_name(reason), tp_errmsg());
+    tp_consumer_log_reject(c, reason);
 }
 
 static uint64_t join_time(const tp_consumer_t *c, int32_t session_id)
@@ -211,6 +210,10 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
     {
         return; /* another data source on the shared control stream */
     }
+    if (tp_consumer_other_producer(c, v.producer_id, header->session_id, v.epoch))
+    {
+        return;
+    }
     uint64_t epoch = v.epoch;
     uint64_t ts = v.announce_timestamp_ns;
     uint64_t now_mono = tp_clock_mono_ns();
@@ -319,6 +322,8 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
     }
     c->pool_count = count;
     c->epoch = epoch;
+    c->mapped_producer_id = v.producer_id;
+    c->mapped_session_id = header->session_id;
     c->nslots = nslots;
     c->have_last_seq = false;
     c->last_announce_ns = now_mono;

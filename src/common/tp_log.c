@@ -99,6 +99,38 @@ bool tp_log_enabled(tp_log_level_t level, const char *module)
     return (int)level <= (int)tp_log_level() && tp_log_module_listed(module);
 }
 
+bool tp_log_write_limited(tp_log_limiter_t *limiter, uint64_t interval_ns, tp_log_level_t level, const char *module,
+    const char *fmt, ...)
+{
+    if (!tp_log_enabled(level, module))
+    {
+        return false;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    if (0 != limiter->next_ns && now < limiter->next_ns)
+    {
+        limiter->suppressed++;
+        return false;
+    }
+    limiter->next_ns = now + interval_ns;
+    char line[900];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof(line), fmt, args);
+    va_end(args);
+    if (0 != limiter->suppressed)
+    {
+        tp_log_write(level, module, "%s; %llu more since the last report", line,
+            (unsigned long long)limiter->suppressed);
+        limiter->suppressed = 0;
+    }
+    else
+    {
+        tp_log_write(level, module, "%s", line);
+    }
+    return true;
+}
+
 void tp_log_write(tp_log_level_t level, const char *module, const char *fmt, ...)
 {
     static const char *labels[] = { "OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };

@@ -26,6 +26,29 @@ void tp_log_write(tp_log_level_t level, const char *module, const char *fmt, ...
     } \
     while (0)
 
+/**
+ * Rate limiter for repetitive log lines (one per condition per owner, e.g.
+ * per consumer and reject reason). Not thread-safe: owned by one thread.
+ * Zero-initialise it.
+ */
+typedef struct tp_log_limiter_stct
+{
+    uint64_t next_ns;     /* earliest time of the next line (0: none logged yet) */
+    uint64_t suppressed;  /* lines suppressed since the last one logged */
+} tp_log_limiter_t;
+
+/** Default interval of rate-limited lines: at most one per second. */
+#define TP_LOG_LIMIT_INTERVAL_NS (UINT64_C(1000000000))
+
+/**
+ * Log at most one line per `interval_ns` through `limiter`; a line that
+ * follows suppressed ones says how many were suppressed ("; N more since the
+ * last report"). Returns true when the line was written. Only a level check
+ * when `level` is disabled.
+ */
+bool tp_log_write_limited(tp_log_limiter_t *limiter, uint64_t interval_ns, tp_log_level_t level, const char *module,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 #define TP_LOG_ERROR(module, ...) TP_LOG(TP_LOG_LEVEL_ERROR, module, __VA_ARGS__)
 #define TP_LOG_WARN(module, ...) TP_LOG(TP_LOG_LEVEL_WARN, module, __VA_ARGS__)
 #define TP_LOG_INFO(module, ...) TP_LOG(TP_LOG_LEVEL_INFO, module, __VA_ARGS__)

@@ -223,6 +223,59 @@ int tp_uri_get_int(
     return 0;
 }
 
+int tp_uri_parse_duration(const char *v, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    uint64_t unit = 1;
+    if (0 != errno || end == v || '-' == v[0] || ' ' == v[0])
+    {
+        return -1;
+    }
+    if (0 == strcmp(end, "s"))
+    {
+        unit = UINT64_C(1000000000);
+    }
+    else if (0 == strcmp(end, "ms"))
+    {
+        unit = UINT64_C(1000000);
+    }
+    else if (0 == strcmp(end, "us"))
+    {
+        unit = UINT64_C(1000);
+    }
+    else if (0 != strcmp(end, "ns") && '\0' != *end)
+    {
+        return -1;
+    }
+    if ((uint64_t)n > UINT64_MAX / unit)
+    {
+        return -1;
+    }
+    *out = (uint64_t)n * unit;
+    return 0;
+}
+
+int tp_uri_get_duration(
+    const tp_uri_t *uri, const char *key, uint64_t default_value, uint64_t max_value, uint64_t *out)
+{
+    const char *v = tp_uri_get(uri, key);
+    uint64_t value = default_value;
+    if (NULL != v && tp_uri_parse_duration(v, &value) < 0)
+    {
+        return tp_err_set(TP_ERR_MALFORMED, "channel parameter %s=%s is not a duration (a number of "
+            "nanoseconds, or with the suffix ns, us, ms or s)", key, v);
+    }
+    if (value > max_value)
+    {
+        return tp_err_set(TP_ERR_MALFORMED, "channel parameter %s=%" PRIu64 "ns out of range [0, %" PRIu64 "ns]", key,
+            value, max_value);
+    }
+    *out = value;
+    return 0;
+}
+
 int tp_uri_get_bool(const tp_uri_t *uri, const char *key, bool default_value, bool *out)
 {
     const char *v = tp_uri_get(uri, key);

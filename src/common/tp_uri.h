@@ -65,6 +65,19 @@ int tp_uri_get_size(
 int tp_uri_get_int(
     const tp_uri_t *uri, const char *key, int64_t default_value, int64_t min_value, int64_t max_value, int64_t *out);
 
+/**
+ * Parse a duration (Aeron syntax: nanoseconds, or a number with the suffix
+ * `ns`, `us`, `ms` or `s`) into `*out` in nanoseconds. Returns 0, or -1
+ * (no error set) when it is not one. tp_uri_get_duration: the same for a
+ * channel parameter, default when absent, at most `max_value`, -1 with
+ * TP_ERR_MALFORMED.
+ */
+int tp_uri_parse_duration(const char *value, uint64_t *out);
+
+/** As tp_uri_parse_duration, for parameter `key` of `uri`. */
+int tp_uri_get_duration(
+    const tp_uri_t *uri, const char *key, uint64_t default_value, uint64_t max_value, uint64_t *out);
+
 /** Parse a boolean parameter (`true`/`false`); default when absent. Returns 0 or -1. */
 int tp_uri_get_bool(const tp_uri_t *uri, const char *key, bool default_value, bool *out);
 

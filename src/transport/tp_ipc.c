@@ -73,6 +73,7 @@ typedef struct tp_ipc_publication_stct
     _Atomic uint64_t limit_position;    /* its position at the last scan */
     _Atomic uint32_t refused;           /* refused offers (a look at the clock every TP_IPC_REFUSED_CLOCK_PERIOD) */
     _Atomic uint64_t next_reap_ns;      /* earliest time the offer path may reap (kill(pid, 0)) again */
+    _Atomic uint64_t blocked_since_ns;  /* first back-pressured offer since the limit slot last moved (0: none) */
     uint64_t reap_interval_ns;
     uint64_t last_heartbeat_ns;
     uint64_t liveness_timeout_ns;
@@ -95,6 +96,9 @@ typedef struct tp_ipc_subscription_stct
     tp_ipc_slot_t *slot;
     uint64_t generation;
     bool tethered;
+    bool untethered_seen;     /* our tethered slot was untethered by the tether timeout (counted once) */
+    uint64_t tether_timeout_ns;
+    uint64_t protected_from;  /* frames from here on are protected while the slot is tethered (re-tether race) */
     int32_t stream_id;
     uint64_t position;
     uint64_t join_position;
@@ -120,6 +124,7 @@ typedef struct tp_ipc_subscription_stct
     _Atomic uint64_t stat_laps;
     _Atomic uint64_t stat_holes;
     _Atomic uint64_t stat_dropped;
+    _Atomic uint64_t stat_untethered;
     tp_ipc_known_image_t images[TP_IPC_MAX_PUBLISHERS];
 } tp_ipc_subscription_t;
 
@@ -387,7 +392,7 @@ static bool tp_ipc_slot_maybe_reap(
 /* Acquire a free slot in `slots`; returns its index or -1. */
 static int tp_ipc_slot_acquire(
     tp_ipc_log_t *log, tp_ipc_slot_t *slots, uint32_t count, int32_t session_id, bool tethered, uint64_t position,
-    uint64_t *generation_out, uint64_t liveness_timeout_ns)
+    uint64_t *generation_out, uint64_t liveness_timeout_ns, uint64_t tether_timeout_ns)
 {
     uint64_t now = tp_clock_mono_ns();
     for (int pass = 0; pass < 2; pass++)
@@ -413,7 +418,8 @@ static int tp_ipc_slot_acquire(
             }
             atomic_store(&slot->pid, (uint32_t)getpid());
             atomic_store(&slot->session_id, session_id);
-            atomic_store(&slot->tethered, tethered ? 1u : 0u);
+            atomic_store(&slot->tethered, tethered ? TP_IPC_TETHERED : TP_IPC_UNTETHERED);
+            atomic_store(&slot->tether_timeout_ns, tether_timeout_ns);
             atomic_store(&slot->heartbeat_ns, now);
             atomic_store(&slot->position, position);
             atomic_store(&slot->generation, generation);
@@ -650,7 +656,7 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p, bool reap, uint6
             continue;
         }
         live++;
-        if (0 != atomic_load(&slot->tethered))
+        if (TP_IPC_TETHERED == atomic_load(&slot->tethered))
         {
             uint64_t pos = atomic_load_explicit(&slot->position, memory_order_acquire);
             if (pos < min_position)
@@ -661,7 +667,13 @@ static void tp_ipc_publication_refresh(tp_ipc_publication_t *p, bool reap, uint6
         }
     }
     uint64_t base = min_position < tail ? min_position : tail;
-    atomic_store_explicit(&p->limit_slot, min_position < tail ? min_slot : -1, memory_order_relaxed);
+    int32_t limit_slot = min_position < tail ? min_slot : -1;
+    if (limit_slot != atomic_load_explicit(&p->limit_slot, memory_order_relaxed) ||
+        min_position != atomic_load_explicit(&p->limit_position, memory_order_relaxed))
+    {
+        atomic_store_explicit(&p->blocked_since_ns, 0, memory_order_relaxed); /* it moved: flow control, not a stall */
+    }
+    atomic_store_explicit(&p->limit_slot, limit_slot, memory_order_relaxed);
     atomic_store_explicit(&p->limit_position, min_position, memory_order_relaxed);
     atomic_store_explicit(&p->seen_slot_epoch, epoch, memory_order_relaxed);
     atomic_store_explicit(&p->limit, base + p->log->term_length, memory_order_release);
@@ -717,6 +729,63 @@ static void tp_ipc_publication_on_refused(tp_ipc_publication_t *p)
 }
 
 /*
+ * Tether timeout (docs/TRANSPORT.md): the offer is back-pressured by the
+ * tethered subscriber in `limit_slot`, whose position has not moved since the
+ * last scan. Time how long; once that subscriber has held us back for its
+ * tether timeout without advancing, untether it (CAS TETHERED ->
+ * UNTETHERED_TIMEOUT, then bump slot_epoch so every publisher rescans). It
+ * stays registered and keeps reading, now checked for laps like an untethered
+ * reader, and tethers itself again once it has caught up. Returns true when
+ * the caller should retry its claim (the limit was recomputed).
+ *
+ * The untether is seen by a reader that copied bytes written past its old
+ * protection: the CAS (seq_cst) is read by the refresh that raised the limit
+ * (seq_cst load) before the writer's CAS on the tail and its release fence,
+ * which pairs with the reader's acquire fence before it loads `tethered`.
+ * One clock read per back-pressured offer (vDSO, no system call).
+ */
+static bool tp_ipc_publication_check_tether(tp_ipc_publication_t *p)
+{
+    int32_t idx = atomic_load_explicit(&p->limit_slot, memory_order_relaxed);
+    if (idx < 0 || idx >= (int32_t)TP_IPC_MAX_SUBSCRIBERS)
+    {
+        return false;
+    }
+    tp_ipc_slot_t *slot = &p->log->hdr->subscribers[idx];
+    uint64_t timeout = atomic_load_explicit(&slot->tether_timeout_ns, memory_order_relaxed);
+    if (0 == timeout)
+    {
+        return false;
+    }
+    uint64_t now = tp_clock_mono_ns();
+    uint64_t since = atomic_load_explicit(&p->blocked_since_ns, memory_order_relaxed);
+    if (0 == since)
+    {
+        atomic_compare_exchange_strong_explicit(
+            &p->blocked_since_ns, &since, now, memory_order_relaxed, memory_order_relaxed);
+        return false;
+    }
+    if (now - since < timeout)
+    {
+        return false;
+    }
+    uint64_t position = atomic_load(&slot->position);
+    uint32_t expected = TP_IPC_TETHERED;
+    if (position == atomic_load_explicit(&p->limit_position, memory_order_relaxed) &&
+        TP_IPC_SLOT_ACTIVE == atomic_load(&slot->state) &&
+        atomic_compare_exchange_strong(&slot->tethered, &expected, TP_IPC_UNTETHERED_TIMEOUT))
+    {
+        atomic_fetch_add(&p->log->hdr->slot_epoch, 1);
+        TP_LOG_WARN(TP_IPC_MODULE, "IPC stream %" PRId32 ": subscriber slot %d (pid %u) held publishers back for %"
+            PRIu64 " ms without reading (stopped or stuck?): untethered; it may be lapped and will count the loss",
+            p->stream_id, (int)idx, atomic_load(&slot->pid), (now - since) / 1000000);
+    }
+    atomic_store_explicit(&p->blocked_since_ns, 0, memory_order_relaxed);
+    tp_ipc_publication_refresh(p, false, 0);
+    return true;
+}
+
+/*
  * Start a frame claimed by the CAS on the tail: tag it, then a store-store
  * barrier. The caller's later plain stores (body, header fields) overwrite
  * bytes that a lagging reader may be copying. The reader's torn-copy check
@@ -766,7 +835,11 @@ static int64_t tp_ipc_claim(tp_ipc_publication_t *p, size_t payload_length, uint
             }
             if (new_tail > atomic_load_explicit(&p->limit, memory_order_acquire))
             {
-                return TP_PUBLICATION_BACK_PRESSURED;
+                if (!tp_ipc_publication_check_tether(p) ||
+                    new_tail > atomic_load_explicit(&p->limit, memory_order_acquire))
+                {
+                    return TP_PUBLICATION_BACK_PRESSURED;
+                }
             }
         }
         if (new_tail > (uint64_t)INT64_MAX)
@@ -907,7 +980,7 @@ static int tp_ipc_pub_do_work(void *impl, uint64_t now_ns)
         TP_LOG_WARN(TP_IPC_MODULE, "IPC publication on stream %" PRId32 " lost its slot (do_work not called "
             "within the liveness timeout?); re-registering", p->stream_id);
         int idx = tp_ipc_slot_acquire(p->log, p->log->hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false,
-            0, &p->generation, p->liveness_timeout_ns);
+            0, &p->generation, p->liveness_timeout_ns, 0);
         if (idx < 0)
         {
             return 0;
@@ -995,7 +1068,7 @@ int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
     }
     p->session_id = atomic_fetch_add(&p->log->hdr->next_session_id, 1);
     int idx = tp_ipc_slot_acquire(p->log, p->log->hdr->publishers, TP_IPC_MAX_PUBLISHERS, p->session_id, false, 0,
-        &p->generation, p->liveness_timeout_ns);
+        &p->generation, p->liveness_timeout_ns, 0);
     if (idx < 0)
     {
         tp_ipc_log_put(t, p->log, NULL, 0, p->liveness_timeout_ns, true);
@@ -1021,11 +1094,14 @@ int tp_ipc_publication_open(tp_transport_t *t, const tp_uri_t *uri, int32_t stre
 /* Subscription                                                               */
 /* ------------------------------------------------------------------------- */
 
-static inline bool tp_ipc_sub_protected(tp_ipc_subscription_t *s)
+static inline bool tp_ipc_sub_protected(tp_ipc_subscription_t *s, uint64_t position)
 {
-    /* While our tethered slot stays registered, no writer can claim past our position + term length. */
-    return s->tethered && TP_IPC_SLOT_ACTIVE == atomic_load(&s->slot->state) &&
-        atomic_load(&s->slot->generation) == s->generation;
+    /*
+     * While our slot stays registered and tethered, no writer can claim past our position + term length (for
+     * frames from protected_from on: see tp_ipc_sub_check_untethered).
+     */
+    return s->tethered && position >= s->protected_from && TP_IPC_SLOT_ACTIVE == atomic_load(&s->slot->state) &&
+        atomic_load(&s->slot->generation) == s->generation && TP_IPC_TETHERED == atomic_load(&s->slot->tethered);
 }
 
 static void tp_ipc_sub_lapped(tp_ipc_subscription_t *s, uint64_t *position, uint64_t tail)
@@ -1037,6 +1113,51 @@ static void tp_ipc_sub_lapped(tp_ipc_subscription_t *s, uint64_t *position, uint
     atomic_fetch_add_explicit(&s->stat_lost_bytes, tail - *position, memory_order_relaxed);
     *position = tail;
     s->hole_position = UINT64_MAX;
+}
+
+/*
+ * A publisher untethered our slot (tether timeout: we held it back without
+ * reading). Count it once, read on unprotected (laps are detected and
+ * counted), and tether again once caught up with the tail: store TETHERED,
+ * then re-read the tail T (both seq_cst). A publisher whose scan missed the
+ * re-tether read the tail before it (scan: tail, then slot loads), so its
+ * limit is at most T + term length: frames from T on are protected at once,
+ * older ones (only if written in between) are still lap-checked
+ * (protected_from). Called at the end of a poll.
+ */
+static void tp_ipc_sub_check_untethered(tp_ipc_subscription_t *s, uint64_t *position)
+{
+    if (!s->tethered || TP_IPC_UNTETHERED_TIMEOUT != atomic_load_explicit(&s->slot->tethered, memory_order_relaxed) ||
+        atomic_load(&s->slot->generation) != s->generation)
+    {
+        return;
+    }
+    if (!s->untethered_seen)
+    {
+        s->untethered_seen = true;
+        atomic_fetch_add_explicit(&s->stat_untethered, 1, memory_order_relaxed);
+        TP_LOG_WARN(TP_IPC_MODULE, "IPC subscription on stream %" PRId32 " was untethered: it held publishers back "
+            "for its tether timeout (%" PRIu64 " ms) without reading; messages it was lapped by are counted as lost",
+            s->stream_id, s->tether_timeout_ns / 1000000);
+    }
+    uint64_t tail = atomic_load(&s->log->hdr->tail);
+    if (tail - *position > s->log->term_length && tail > *position)
+    {
+        tp_ipc_sub_lapped(s, position, tail);
+    }
+    if (tail != *position)
+    {
+        return; /* not caught up yet */
+    }
+    atomic_store(&s->slot->position, *position);
+    uint32_t expected = TP_IPC_UNTETHERED_TIMEOUT;
+    if (atomic_compare_exchange_strong(&s->slot->tethered, &expected, TP_IPC_TETHERED))
+    {
+        s->protected_from = atomic_load(&s->log->hdr->tail);
+        s->untethered_seen = false;
+        atomic_fetch_add(&s->log->hdr->slot_epoch, 1);
+        TP_LOG_INFO(TP_IPC_MODULE, "IPC subscription on stream %" PRId32 " caught up: tethered again", s->stream_id);
+    }
 }
 
 /*
@@ -1181,7 +1302,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
             .flags = f->flags,
         };
         atomic_thread_fence(memory_order_acquire);
-        if (!tp_ipc_sub_protected(s))
+        if (!tp_ipc_sub_protected(s, position))
         {
             uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
             if (tail - position > term_length)
@@ -1203,6 +1324,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         atomic_store_explicit(&s->stat_bytes,
             atomic_load_explicit(&s->stat_bytes, memory_order_relaxed) + bytes, memory_order_relaxed);
     }
+    tp_ipc_sub_check_untethered(s, &position);
     if (position != s->position)
     {
         s->position = position;
@@ -1233,6 +1355,7 @@ static int tp_ipc_sub_stats(void *impl, tp_subscription_stats_t *stats)
     stats->laps = atomic_load(&s->stat_laps);
     stats->holes = atomic_load(&s->stat_holes);
     stats->dropped = atomic_load(&s->stat_dropped);
+    stats->untethered = atomic_load(&s->stat_untethered);
     return 0;
 }
 
@@ -1311,7 +1434,7 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
                 "liveness timeout?); re-registering at the tail", s->stream_id);
             uint64_t tail = atomic_load(&s->log->hdr->tail);
             int idx = tp_ipc_slot_acquire(s->log, s->log->hdr->subscribers, TP_IPC_MAX_SUBSCRIBERS, 0, s->tethered,
-                tail, &s->generation, s->liveness_timeout_ns);
+                tail, &s->generation, s->liveness_timeout_ns, s->tether_timeout_ns);
             if (idx >= 0)
             {
                 s->slot = &s->log->hdr->subscribers[idx];
@@ -1324,6 +1447,8 @@ static int tp_ipc_sub_do_work(void *impl, uint64_t now_ns)
                     atomic_fetch_add(&s->stat_lost_messages, 1);
                 }
                 s->position = tail;
+                s->protected_from = tail;
+                s->untethered_seen = false;
             }
         }
         atomic_store(&s->slot->heartbeat_ns, now_ns);
@@ -1370,6 +1495,12 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     s->transport = t;
     s->owner = sub;
     s->stream_id = stream_id;
+    if (tp_uri_get_duration(uri, "untethered-window-limit-timeout", t->ctx.tether_timeout_ns, UINT64_MAX / 2,
+        &s->tether_timeout_ns) < 0)
+    {
+        free(s);
+        return -1;
+    }
     s->liveness_timeout_ns = t->ctx.liveness_timeout_ns;
     s->unblock_timeout_ns = t->ctx.unblock_timeout_ns;
     s->hole_position = UINT64_MAX;
@@ -1383,7 +1514,7 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     s->copy_buf = malloc(s->copy_cap);
     uint64_t tail = atomic_load(&s->log->hdr->tail);
     int idx = NULL == s->copy_buf ? -1 : tp_ipc_slot_acquire(s->log, s->log->hdr->subscribers,
-        TP_IPC_MAX_SUBSCRIBERS, 0, tethered, tail, &s->generation, s->liveness_timeout_ns);
+        TP_IPC_MAX_SUBSCRIBERS, 0, tethered, tail, &s->generation, s->liveness_timeout_ns, s->tether_timeout_ns);
     if (idx < 0)
     {
         tp_ipc_log_put(t, s->log, NULL, 0, s->liveness_timeout_ns, true);
@@ -1402,6 +1533,7 @@ int tp_ipc_subscription_open(tp_transport_t *t, const tp_uri_t *uri, int32_t str
     tail = atomic_load(&s->log->hdr->tail);
     atomic_store(&s->slot->position, tail);
     s->position = tail;
+    s->protected_from = tail;
     s->join_position = tail;
     s->last_heartbeat_ns = tp_clock_mono_ns();
     sub->ops = &tp_ipc_subscription_ops;

@@ -29,6 +29,11 @@
 #define TP_IPC_SLOT_CLAIMING 1u /* low 2 bits; the claiming process's pid is in bits 2..31 */
 #define TP_IPC_SLOT_ACTIVE 2u
 
+/* Subscriber slot `tethered` values. */
+#define TP_IPC_UNTETHERED 0u          /* tether=false: never holds publishers back */
+#define TP_IPC_TETHERED 1u            /* holds publishers back (flow control) */
+#define TP_IPC_UNTETHERED_TIMEOUT 2u  /* tethered, but untethered by a publisher after the tether timeout */
+
 /** Publisher or subscriber slot (64 bytes) in the log header. */
 typedef struct tp_ipc_slot_stct
 {
@@ -40,7 +45,8 @@ typedef struct tp_ipc_slot_stct
     _Atomic uint64_t position;      /* subscriber: consumed position */
     _Atomic uint64_t generation;    /* unique per registration */
     _Atomic uint64_t join_time_ns;
-    uint8_t pad[16];
+    _Atomic uint64_t tether_timeout_ns; /* subscriber: untether after holding publishers back this long; 0 = never */
+    uint8_t pad[8];
 } tp_ipc_slot_t;
 
 /** Log file header (TP_IPC_HEADER_LENGTH bytes; the ring follows). */

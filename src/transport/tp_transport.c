@@ -12,6 +12,7 @@
 #include "common/tp_error.h"
 #include "common/tp_idle_strategy.h"
 #include "common/tp_log.h"
+#include "common/tp_uri.h"
 #include "transport/tp_transport_internal.h"
 
 int tp_transport_context_init(tp_transport_context_t *ctx)
@@ -35,6 +36,21 @@ int tp_transport_context_init(tp_transport_context_t *ctx)
     ctx->liveness_timeout_ns = TP_TRANSPORT_DEFAULT_LIVENESS_TIMEOUT_NS;
     ctx->unblock_timeout_ns = TP_TRANSPORT_DEFAULT_UNBLOCK_TIMEOUT_NS;
     ctx->client_timeout_ns = TP_TRANSPORT_DEFAULT_CLIENT_TIMEOUT_NS;
+    ctx->tether_timeout_ns = TP_TRANSPORT_DEFAULT_TETHER_TIMEOUT_NS;
+    const char *tether = getenv(TP_TRANSPORT_TETHER_TIMEOUT_ENV);
+    uint64_t tether_ns = 0;
+    if (NULL != tether && '\0' != *tether)
+    {
+        if (tp_uri_parse_duration(tether, &tether_ns) < 0)
+        {
+            TP_LOG_WARN("transport", "ignoring %s=%s: not a duration (e.g. 100ms, 2s, 0 = never)",
+                TP_TRANSPORT_TETHER_TIMEOUT_ENV, tether);
+        }
+        else
+        {
+            ctx->tether_timeout_ns = tether_ns;
+        }
+    }
     return 0;
 }
 

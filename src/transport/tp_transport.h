@@ -56,8 +56,10 @@
 #define TP_TRANSPORT_DEFAULT_LIVENESS_TIMEOUT_NS (UINT64_C(5000000000))
 #define TP_TRANSPORT_DEFAULT_UNBLOCK_TIMEOUT_NS (UINT64_C(1000000000))
 #define TP_TRANSPORT_DEFAULT_CLIENT_TIMEOUT_NS (UINT64_C(10000000000))
+#define TP_TRANSPORT_DEFAULT_TETHER_TIMEOUT_NS (UINT64_C(100000000))
 #define TP_TRANSPORT_DIR_ENV "TP_TRANSPORT_DIR"
 #define TP_TRANSPORT_BACKEND_ENV "TP_TRANSPORT_BACKEND"
+#define TP_TRANSPORT_TETHER_TIMEOUT_ENV "TP_TETHER_TIMEOUT"
 
 typedef struct tp_transport_stct tp_transport_t;
 typedef struct tp_publication_stct tp_publication_t;
@@ -101,6 +103,12 @@ typedef struct tp_transport_context_stct
     uint64_t liveness_timeout_ns;  /**< peers silent longer than this are dead (default 5 s) */
     uint64_t unblock_timeout_ns;   /**< IPC: a claimed frame not committed in this time is skipped (default 1 s) */
     uint64_t client_timeout_ns;    /**< default timeout of the blocking helpers (default 10 s) */
+    /**
+     * IPC subscriptions: a tethered subscriber that holds publishers back without advancing for this long is
+     * untethered (it may then be lapped, and counts the loss); 0 = never (default 100 ms; channel parameter
+     * `untethered-window-limit-timeout` overrides it per subscription). docs/TRANSPORT.md, "Tether timeout".
+     */
+    uint64_t tether_timeout_ns;
     const tp_transport_faults_t *faults; /**< fault injection (tests); NULL = none (default) */
 } tp_transport_context_t;
 
@@ -155,6 +163,7 @@ typedef struct tp_subscription_stats_stct
     uint64_t laps;           /**< IPC: times the subscriber was lapped by the writers */
     uint64_t holes;          /**< IPC: uncommitted frames skipped after the unblock timeout */
     uint64_t dropped;        /**< malformed or foreign frames/datagrams dropped */
+    uint64_t untethered;     /**< IPC: times this tethered subscriber was untethered by the tether timeout */
 } tp_subscription_stats_t;
 
 /* ------------------------------------------------------------------------- */

@@ -274,7 +274,8 @@ static void test_back_pressure(void)
     tp_transport_t *t = NULL;
     tp_subscription_t *sub = NULL;
     TP_ASSERT_OK(tp_transport_init(&t, &tctx));
-    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=65536", 1100, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=65536|untethered-window-limit-timeout=60s",
+        1100, NULL, NULL, NULL, NULL, 0));
     uint8_t buf[64] = { 0 };
     int64_t rc = 0;
     uint64_t published = 0;

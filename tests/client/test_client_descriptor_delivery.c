@@ -390,8 +390,8 @@ static void test_back_pressured_offer_leaves_slot_in_progress(void)
     TP_ASSERT_OK(tp_client_add_producer(&producer, client, &pc, 5000000000u));
     /* a tethered subscriber that never polls: the descriptor log fills up */
     tp_subscription_t *sub = NULL;
-    TP_ASSERT_OK(tp_transport_add_subscription(&sub, client->transport, "aeron:ipc?term-length=65536", 1100, NULL,
-        NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, client->transport,
+        "aeron:ipc?term-length=65536|untethered-window-limit-timeout=60s", 1100, NULL, NULL, NULL, NULL, 0));
     uint8_t buf[64];
     int64_t rc = 0;
     uint64_t published = 0;

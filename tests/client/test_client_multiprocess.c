@@ -124,7 +124,9 @@ static void test_million(void)
      * (--max-gap 0) so that a consumer lagging behind is not made to skip.
      */
     const char *cargs[] = { "--until-seq", "999999", "--check", "full", "--duration", "50", "--max-gap", "0", NULL };
+    setenv("TP_TETHER_TIMEOUT", "60s", 1); /* lossless: not untethered however long the consumer is descheduled */
     pid_t c = spawn(consumer_bin, "consumer.json", cargs);
+    unsetenv("TP_TETHER_TIMEOUT");
     const char *pargs[] = { "--frames", "1000000", "--rate", "400000", "--size", "256", "--nslots", "1048576",
         "--wait-consumers", "1", "--announce-ms", "100", "--linger-ms", "200", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);

@@ -262,8 +262,9 @@ static void test_ipc_refused_offers_no_syscalls(void)
     TP_ASSERT_OK(tpt_transport(&t, g_dir, liveness, 0));
     tp_subscription_t *sub = NULL;
     tp_publication_t *pub = NULL;
-    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 31, NULL, NULL, NULL, NULL,
-        0));
+    /* not untethered (tether timeout 60 s): only the liveness timeout releases the publisher */
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k|untethered-window-limit-timeout=60s",
+        31, NULL, NULL, NULL, NULL, 0));
     uint64_t heartbeat = tp_clock_mono_ns(); /* the subscription's last heartbeat is before this */
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 31, 0));
     static uint8_t msg[1000];
@@ -462,7 +463,8 @@ static void test_ipc_back_pressure_no_loss(void)
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     tp_subscription_t *sub = NULL;
     tp_publication_t *pub = NULL;
-    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 14, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t,
+        "aeron:ipc?term-length=64k|untethered-window-limit-timeout=60s", 14, NULL, NULL, NULL, NULL, 0));
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 14, 0));
     uint8_t msg[100];
     uint64_t sent = 0;

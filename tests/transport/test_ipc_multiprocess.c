@@ -108,7 +108,8 @@ static void test_multiprocess_interleaving(void)
     tp_transport_t *t = NULL;
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     tp_subscription_t *sub = NULL;
-    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc?term-length=64k", 200, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t,
+        "aeron:ipc?term-length=64k|untethered-window-limit-timeout=60s", 200, NULL, NULL, NULL, NULL, 0));
     pid_t pids[3];
     for (int i = 0; i < nchild; i++)
     {
@@ -324,7 +325,8 @@ static void test_dead_tethered_subscriber_releases_back_pressure(void)
         tp_transport_t *ct = NULL;
         tp_subscription_t *cs = NULL;
         if (tpt_transport(&ct, g_dir, 1000000000ULL, 0) < 0 ||
-            tp_transport_add_subscription(&cs, ct, "aeron:ipc", 203, NULL, NULL, NULL, NULL, 0) < 0)
+            tp_transport_add_subscription(&cs, ct, "aeron:ipc?untethered-window-limit-timeout=60s", 203, NULL, NULL,
+                NULL, NULL, 0) < 0)
         {
             _exit(2);
         }

@@ -197,7 +197,8 @@ static void test_ipc_stress(void)
     TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
     for (int i = 0; i < N_SUBS; i++)
     {
-        TP_ASSERT_OK(tp_transport_add_subscription(&g_subs[i], t, "aeron:ipc?term-length=64k", 99, NULL, NULL, NULL,
+        TP_ASSERT_OK(tp_transport_add_subscription(&g_subs[i], t,
+            "aeron:ipc?term-length=64k|untethered-window-limit-timeout=60s", 99, NULL, NULL, NULL,
             NULL, 0));
     }
     for (int i = 0; i < N_WRITERS - 1; i++)

@@ -626,6 +626,18 @@ int tp_cli_listen(int argc, char **argv)
             return listen_usage(stderr);
         }
     }
+    /*
+     * A diagnostic tool must never hold a publisher back: subscribe untethered on IPC (it may be lapped and then
+     * misses messages, never the producer's time) unless the channel says otherwise. Aeron honours the same
+     * parameter on IPC subscriptions.
+     */
+    char untethered[1100];
+    if (0 == strncmp(channel, "aeron:ipc", 9) && ('\0' == channel[9] || '?' == channel[9]) &&
+        NULL == strstr(channel, "tether="))
+    {
+        snprintf(untethered, sizeof(untethered), "%s%stether=false", channel, '\0' == channel[9] ? "?" : "|");
+        channel = untethered;
+    }
     tp_transport_context_t tctx;
     tp_transport_t *t = NULL;
     tp_subscription_t *sub = NULL;
