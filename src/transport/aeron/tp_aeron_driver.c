@@ -1,5 +1,4 @@
 #include "transport/aeron/tp_aeron_driver.h"
-#include "transport/tp_transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,20 +182,6 @@ static int tp_aeron_driver_configure(aeron_driver_context_t *context, const char
         aeron_driver_context_set_threading_mode(context, AERON_THREADING_MODE_SHARED) < 0 ||
         aeron_driver_context_set_term_buffer_sparse_file(context, true) < 0 ||
         aeron_driver_context_set_print_configuration(context, false) < 0)
-    {
-        return -1;
-    }
-    /*
-     * Untethered subscriptions (tether=false, e.g. tp listen) that stop
-     * reading are left behind after the same bound as on the embedded IPC
-     * transport ($TP_TETHER_TIMEOUT or 100 ms) instead of Aeron's 5 s default.
-     * Aeron has no timeout for tethered subscriptions: there a stalled one
-     * holds publishers until its image liveness timeout (docs/AERON.md).
-     */
-    tp_transport_context_t tctx;
-    tp_transport_context_init(&tctx);
-    if (tctx.tether_timeout_ns > 0 && tctx.tether_timeout_ns < UINT64_MAX / 2 &&
-        aeron_driver_context_set_untethered_window_limit_timeout_ns(context, tctx.tether_timeout_ns) < 0)
     {
         return -1;
     }
