@@ -29,19 +29,23 @@ for t in "${targets[@]}"; do
     [ -f "$SRC/dict/$t.dict" ] && dict=(-dict="$SRC/dict/$t.dict")
     execs=0
     secs=0
+    fuzz_secs=0
     crashes=0
     cov=""
     while [ "$execs" -lt "$TARGET_EXECS" ] && [ "$secs" -lt "$BUDGET" ]; do
-        out="$(flock /tmp/tp-cpu.lock "$FUZZ/$t" -max_total_time="$CHUNK" -timeout=10 -rss_limit_mb=2048 \
+        out="$(flock /tmp/tp-cpu.lock "$FUZZ/$t" -max_total_time="$CHUNK" -runs=$((TARGET_EXECS - execs)) -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "$SRC/corpus/$t" 2>&1)" || crashes=$((crashes + 1))
         n="$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)"
         line="$(printf '%s\n' "$out" | grep -E '^#[0-9]+' | grep -E 'cov:' | tail -1)"
         [ -n "$line" ] && cov="$(printf '%s\n' "$line" | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
+        # Fuzzing time of the chunk as libFuzzer reports it ("Done N runs in S second(s)"), without lock waits.
+        s="$(printf '%s\n' "$out" | sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' | tail -1)"
         execs=$((execs + ${n:-0}))
         secs=$((secs + CHUNK))
-        printf '%s chunk execs=%s total=%s %s\n' "$(date -u +%H:%M:%S)" "${n:-0}" "$execs" "$cov" >>"$log"
+        fuzz_secs=$((fuzz_secs + ${s:-$CHUNK}))
+        printf '%s chunk execs=%s seconds=%s total=%s %s\n' "$(date -u +%H:%M:%S)" "${n:-0}" "${s:-?}" "$execs" "$cov" >>"$log"
         printf '%s\n' "$out" | grep -E 'ERROR|invariant failed|runtime error|Test unit written' >>"$log" || true
     done
-    printf '%s execs=%s seconds=%s exec/s=%s %s crashes=%s corpus=%s\n' "$t" "$execs" "$secs" \
-        "$((execs / (secs > 0 ? secs : 1)))" "$cov" "$crashes" "$(ls "$corpus" | wc -l)"
+    printf '%s execs=%s seconds=%s exec/s=%s %s crashes=%s corpus=%s\n' "$t" "$execs" "$fuzz_secs" \
+        "$((execs / (fuzz_secs > 0 ? fuzz_secs : 1)))" "$cov" "$crashes" "$(ls "$corpus" | wc -l)"
 done
