@@ -35,11 +35,11 @@ for t in "${targets[@]}"; do
     while [ "$execs" -lt "$TARGET_EXECS" ] && [ "$secs" -lt "$BUDGET" ]; do
         out="$(flock /tmp/tp-cpu.lock "$FUZZ/$t" -max_total_time="$CHUNK" -runs=$((TARGET_EXECS - execs)) -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "$SRC/corpus/$t" 2>&1)" || crashes=$((crashes + 1))
-        n="$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)"
-        line="$(printf '%s\n' "$out" | grep -E '^#[0-9]+' | grep -E 'cov:' | tail -1)"
+        n="$(printf '%s\n' "$out" | sed -n 's/^stat::number_of_executed_units: *//p' | tail -1)" || true
+        line="$(printf '%s\n' "$out" | grep -E '^#[0-9]+' | grep -E 'cov:' | tail -1)" || true
         [ -n "$line" ] && cov="$(printf '%s\n' "$line" | grep -oE 'cov: [0-9]+ ft: [0-9]+')"
         # Fuzzing time of the chunk as libFuzzer reports it ("Done N runs in S second(s)"), without lock waits.
-        s="$(printf '%s\n' "$out" | sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' | tail -1)"
+        s="$(printf '%s\n' "$out" | sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' | tail -1)" || true
         execs=$((execs + ${n:-0}))
         secs=$((secs + CHUNK))
         fuzz_secs=$((fuzz_secs + ${s:-$CHUNK}))
