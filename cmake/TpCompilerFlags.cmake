@@ -30,3 +30,36 @@ elseif(TP_SANITIZE STREQUAL "thread")
 elseif(NOT TP_SANITIZE STREQUAL "")
     message(FATAL_ERROR "TP_SANITIZE must be '', 'address' or 'thread' (got '${TP_SANITIZE}')")
 endif()
+
+# libFuzzer targets (tests/fuzz): clang only. Everything, the library included,
+# is built with ASan+UBSan and the fuzzer's coverage instrumentation
+# (fuzzer-no-link); only the fuzz executables link libFuzzer's main.
+if(TP_FUZZ)
+    if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+        message(FATAL_ERROR "TP_FUZZ=ON needs clang (libFuzzer); the C compiler is "
+            "${CMAKE_C_COMPILER_ID} (${CMAKE_C_COMPILER}). Configure with CC=clang.")
+    endif()
+    if(NOT TP_SANITIZE STREQUAL "")
+        message(FATAL_ERROR "TP_FUZZ=ON already builds with ASan+UBSan; leave TP_SANITIZE empty "
+            "(got '${TP_SANITIZE}')")
+    endif()
+    include(CheckCSourceCompiles)
+    set(CMAKE_REQUIRED_FLAGS "-fsanitize=fuzzer,address,undefined")
+    set(CMAKE_REQUIRED_LINK_OPTIONS "-fsanitize=fuzzer,address,undefined")
+    check_c_source_compiles([=[
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return (int)(data == NULL) + (int)(size & 0u); }
+]=] TP_HAVE_LIBFUZZER)
+    unset(CMAKE_REQUIRED_FLAGS)
+    unset(CMAKE_REQUIRED_LINK_OPTIONS)
+    if(NOT TP_HAVE_LIBFUZZER)
+        message(FATAL_ERROR "TP_FUZZ=ON: ${CMAKE_C_COMPILER} cannot link -fsanitize=fuzzer,address,undefined. "
+            "On Debian install the compiler runtime (e.g. apt-get install libclang-rt-14-dev for clang 14).")
+    endif()
+    add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+        -fno-sanitize-recover=all)
+    add_link_options(-fsanitize=address,undefined)
+    add_compile_definitions(TP_SANITIZE_ADDRESS=1 TP_FUZZING=1)
+endif()

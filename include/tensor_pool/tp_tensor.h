@@ -68,6 +68,8 @@ typedef enum tp_progress_unit_enum
  *   stride(inner) * dim(inner) otherwise. Explicit strides must not overlap:
  *   innermost stride >= element size and each outer stride >= the next inner
  *   stride times the next inner dimension.
+ *   In an empty tensor (a zero dimension) every effective stride must still
+ *   fit in int64 (in bits for TP_DTYPE_BIT), else TP_DROP_STRIDE_LAYOUT.
  * - TP_DTYPE_BIT is bit-packed: its strides must all be 0 (inferred) and its
  *   extent is ceil(element count / 8) bytes; progress hints need a whole
  *   number of bytes per row/column.

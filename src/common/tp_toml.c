@@ -1963,17 +1963,27 @@ const tp_toml_value_t *tp_toml_lookup(const tp_toml_value_t *table, const char *
     for (;;)
     {
         const char *dot = strchr(s, '.');
-        size_t n = NULL == dot ? strlen(s) : (size_t)(dot - s);
-        if (n >= sizeof(part))
+        if (NULL == dot)
+        {
+            return tp_toml_table_get(v, s);
+        }
+        /* Components of any length: keys have no length limit (a long one must not read as missing). */
+        size_t n = (size_t)(dot - s);
+        char *key = n < sizeof(part) ? part : malloc(n + 1);
+        if (NULL == key)
         {
             return NULL;
         }
-        memcpy(part, s, n);
-        part[n] = '\0';
-        v = tp_toml_table_get(v, part);
-        if (NULL == v || NULL == dot)
+        memcpy(key, s, n);
+        key[n] = '\0';
+        v = tp_toml_table_get(v, key);
+        if (key != part)
         {
-            return v;
+            free(key);
+        }
+        if (NULL == v)
+        {
+            return NULL;
         }
         s = dot + 1;
     }

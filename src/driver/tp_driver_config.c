@@ -1056,6 +1056,62 @@ __attribute__((format(printf, 2, 3))) static void outf(out_t *o, const char *fmt
     }
 }
 
+/* A TOML basic string: quotes, backslashes and control characters escaped, so that the output loads back. */
+static void out_str(out_t *o, const char *v)
+{
+    outf(o, "\"");
+    for (const unsigned char *p = (const unsigned char *)v; '\0' != *p; p++)
+    {
+        switch (*p)
+        {
+            case '"': outf(o, "\\\""); break;
+            case '\\': outf(o, "\\\\"); break;
+            case '\b': outf(o, "\\b"); break;
+            case '\t': outf(o, "\\t"); break;
+            case '\n': outf(o, "\\n"); break;
+            case '\f': outf(o, "\\f"); break;
+            case '\r': outf(o, "\\r"); break;
+            default:
+                if (*p < 0x20 || 0x7f == *p)
+                {
+                    outf(o, "\\u%04X", (unsigned)*p);
+                }
+                else
+                {
+                    outf(o, "%c", (char)*p);
+                }
+        }
+    }
+    outf(o, "\"");
+}
+
+/* `key = "value"` and a newline. */
+static void out_kv_str(out_t *o, const char *key, const char *v)
+{
+    outf(o, "%s = ", key);
+    out_str(o, v);
+    outf(o, "\n");
+}
+
+/* A table name component: bare when it can be, else quoted. */
+static void out_key(out_t *o, const char *k)
+{
+    bool bare = '\0' != k[0];
+    for (const char *p = k; bare && '\0' != *p; p++)
+    {
+        bare = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || '_' == *p ||
+            '-' == *p;
+    }
+    if (bare)
+    {
+        outf(o, "%s", k);
+    }
+    else
+    {
+        out_str(o, k);
+    }
+}
+
 static void out_range(out_t *o, const char *key, const tp_driver_range_t *r)
 {
     if (r->set)
@@ -1079,33 +1135,41 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
     {
         buf[0] = '\0';
     }
-    outf(&o, "[driver]\ninstance_id = \"%s\"\ntransport = \"%s\"\ntransport_dir = \"%s\"\n", c->instance_id,
-        c->transport_backend, c->transport_dir);
-    outf(&o, "control_channel = \"%s\"\ncontrol_stream_id = %u\n", c->control_channel, c->control_stream_id);
-    outf(&o, "announce_channel = \"%s\"\nannounce_stream_id = %u\n", c->announce_channel, c->announce_stream_id);
-    outf(&o, "qos_channel = \"%s\"\nqos_stream_id = %u\n", c->qos_channel, c->qos_stream_id);
+    outf(&o, "[driver]\n");
+    out_kv_str(&o, "instance_id", c->instance_id);
+    out_kv_str(&o, "transport", c->transport_backend);
+    out_kv_str(&o, "transport_dir", c->transport_dir);
+    out_kv_str(&o, "control_channel", c->control_channel);
+    outf(&o, "control_stream_id = %u\n", c->control_stream_id);
+    out_kv_str(&o, "announce_channel", c->announce_channel);
+    outf(&o, "announce_stream_id = %u\n", c->announce_stream_id);
+    out_kv_str(&o, "qos_channel", c->qos_channel);
+    outf(&o, "qos_stream_id = %u\n", c->qos_stream_id);
     out_range(&o, "stream_id_range", &c->stream_id_range);
     out_range(&o, "descriptor_stream_id_range", &c->descriptor_stream_id_range);
     out_range(&o, "control_stream_id_range", &c->control_stream_id_range);
-    outf(&o, "\n[shm]\nbase_dir = \"%s\"\nnamespace = \"%s\"\nrequire_hugepages = %s\npage_size_bytes = %u\n"
-             "permissions_mode = \"%o\"\nallowed_base_dirs = [",
-        c->shm_base_dir, c->shm_namespace, c->require_hugepages ? "true" : "false", c->page_size_bytes,
-        c->permissions_mode);
+    outf(&o, "\n[shm]\n");
+    out_kv_str(&o, "base_dir", c->shm_base_dir);
+    out_kv_str(&o, "namespace", c->shm_namespace);
+    outf(&o, "require_hugepages = %s\npage_size_bytes = %u\npermissions_mode = \"%o\"\nallowed_base_dirs = [",
+        c->require_hugepages ? "true" : "false", c->page_size_bytes, c->permissions_mode);
     if (0 == c->allowed_dir_count)
     {
-        outf(&o, "\"%s\"", c->shm_base_dir);
+        out_str(&o, c->shm_base_dir);
     }
     for (size_t i = 0; i < c->allowed_dir_count; i++)
     {
-        outf(&o, "%s\"%s\"", i ? ", " : "", c->allowed_dirs[i]);
+        outf(&o, "%s", i ? ", " : "");
+        out_str(&o, c->allowed_dirs[i]);
     }
-    outf(&o, "]\n\n[policies]\nallow_dynamic_streams = %s\ndefault_profile = \"%s\"\nannounce_period_ms = %u\n"
+    outf(&o, "]\n\n[policies]\nallow_dynamic_streams = %s\n", c->allow_dynamic_streams ? "true" : "false");
+    out_kv_str(&o, "default_profile",
+        c->default_profile[0] ? c->default_profile : (c->profile_count ? c->profiles[0].name : ""));
+    outf(&o, "announce_period_ms = %u\n"
              "lease_keepalive_interval_ms = %u\nlease_expiry_grace_intervals = %u\nnode_id_reuse_cooldown_ms = %u\n"
              "max_leases = %u\n"
              "prefault_shm = %s\nmlock_shm = %s\ncleanup_shm_on_exit = %s\nepoch_gc_enabled = %s\nepoch_gc_keep = %u\n"
              "epoch_gc_min_age_ns = %llu\nepoch_gc_on_startup = %s\nshutdown_timeout_ms = %u\nshutdown_token = \"%s\"\n",
-        c->allow_dynamic_streams ? "true" : "false",
-        c->default_profile[0] ? c->default_profile : (c->profile_count ? c->profiles[0].name : ""),
         c->announce_period_ms, c->lease_keepalive_interval_ms, c->lease_expiry_grace_intervals,
         c->node_id_reuse_cooldown_ms, c->max_leases, c->prefault_shm ? "true" : "false", c->mlock_shm ? "true" : "false",
         c->cleanup_shm_on_exit ? "true" : "false", c->epoch_gc_enabled ? "true" : "false", c->epoch_gc_keep,
@@ -1118,7 +1182,9 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
     for (size_t i = 0; i < c->profile_count; i++)
     {
         const tp_driver_profile_t *p = &c->profiles[i];
-        outf(&o, "\n[profiles.%s]\nheader_nslots = %u\npayload_pools = [", p->name, p->header_nslots);
+        outf(&o, "\n[profiles.");
+        out_key(&o, p->name);
+        outf(&o, "]\nheader_nslots = %u\npayload_pools = [", p->header_nslots);
         for (size_t k = 0; k < p->pool_count; k++)
         {
             outf(&o, "%s{ pool_id = %u, stride_bytes = %u }", k ? ", " : "", p->pool_ids[k], p->strides[k]);
@@ -1127,8 +1193,10 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
     }
     for (size_t i = 0; i < c->stream_count; i++)
     {
-        outf(&o, "\n[streams.%s]\nstream_id = %u\nprofile = \"%s\"\n", c->streams[i].name, c->streams[i].stream_id,
-            c->profiles[c->streams[i].profile].name);
+        outf(&o, "\n[streams.");
+        out_key(&o, c->streams[i].name);
+        outf(&o, "]\nstream_id = %u\n", c->streams[i].stream_id);
+        out_kv_str(&o, "profile", c->profiles[c->streams[i].profile].name);
     }
     return (int)o.used;
 }

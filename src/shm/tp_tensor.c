@@ -209,6 +209,18 @@ static tp_drop_reason_t tp_tensor_analyze(const tp_tensor_header_t *h, uint64_t 
             }
         }
     }
+    /*
+     * A non-empty tensor whose strides do not fit in int64 fails the extent check below. An empty one has
+     * extent 0 whatever its (possibly saturated, see tp_mul_sat) inferred strides: reject those here, so that
+     * every accepted header has representable strides (tp_tensor_header_effective_stride() >= 0).
+     */
+    for (unsigned i = 0; empty && i < n; i++)
+    {
+        if (eff[i] > (uint64_t)INT64_MAX)
+        {
+            return TP_DROP_STRIDE_LAYOUT;
+        }
+    }
 
     if (TP_PROGRESS_UNIT_NONE != h->progress_unit)
     {
@@ -371,7 +383,7 @@ int tp_tensor_header_validate(const tp_tensor_header_t *header, uint64_t values_
                 strides);
         case TP_DROP_STRIDE_LAYOUT:
             return tp_err_set(TP_ERR_VALIDATION,
-                "tensor strides [%s] overlap or contradict %s-major order for dims [%s] (%s, %zu bytes/element)",
+                "tensor strides [%s] overlap, contradict %s-major order or overflow 64 bits for dims [%s] (%s, %zu bytes/element)",
                 strides, TP_MAJOR_ORDER_ROW == header->major_order ? "row" : "column", dims,
                 tp_dtype_name(header->dtype), tp_dtype_element_size(header->dtype));
         case TP_DROP_PROGRESS_STRIDE:

@@ -875,6 +875,44 @@ static void test_toml_require_and_check_keys(void)
     tp_toml_free(doc);
 }
 
+/*
+ * Found by fuzz_toml: tp_toml_lookup (and so every getter and
+ * tp_toml_require) copied each path component into a 256-byte buffer and
+ * reported a longer key as missing although the document defines it.
+ */
+static void test_toml_long_keys(void)
+{
+    char key[600];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    char text[2048];
+    snprintf(text, sizeof(text), "%s = 7\n[%s]\nx = \"s\"\n[t.%s]\ny = true\n", key, key + 1, key + 2);
+    tp_toml_t *doc = NULL;
+    TP_ASSERT_OK(parse(text, &doc));
+    const tp_toml_value_t *root = tp_toml_root(doc);
+    TP_ASSERT(NULL != tp_toml_table_get(root, key));
+    TP_ASSERT(tp_toml_lookup(root, key) == tp_toml_table_get(root, key));
+    TP_ASSERT_OK(tp_toml_require(doc, NULL, key));
+    uint32_t u = 0;
+    TP_ASSERT_OK(tp_toml_get_u32(doc, NULL, key, &u, 1));
+    TP_ASSERT_EQ_U64(7, u);
+    /* A long key used as a table name and as a middle component of a dotted path. */
+    char path[1300];
+    snprintf(path, sizeof(path), "%s.x", key + 1);
+    const char *str = NULL;
+    TP_ASSERT_OK(tp_toml_get_string(doc, NULL, path, &str, "default"));
+    TP_ASSERT_STREQ("s", str);
+    snprintf(path, sizeof(path), "t.%s.y", key + 2);
+    bool b = false;
+    TP_ASSERT_OK(tp_toml_get_bool(doc, NULL, path, &b, false));
+    TP_ASSERT(b);
+    snprintf(path, sizeof(path), "t.%s.missing", key + 2);
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_toml_require(doc, NULL, path));
+    /* A wrong type under a long key is an error, not a silent default. */
+    TP_ASSERT_ERR(TP_ERR_CONFIG, tp_toml_get_string(doc, NULL, key, &str, "default"));
+    tp_toml_free(doc);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Environment overrides                                                    */
 /* ------------------------------------------------------------------------ */
@@ -1436,6 +1474,7 @@ int main(void)
     TP_RUN(test_toml_large_table);
     TP_RUN(test_toml_getters);
     TP_RUN(test_toml_require_and_check_keys);
+    TP_RUN(test_toml_long_keys);
     TP_RUN(test_toml_env_override_name);
     TP_RUN(test_toml_env_overrides);
     TP_RUN(test_toml_example_driver_config);

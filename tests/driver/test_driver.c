@@ -420,6 +420,44 @@ static void test_config_env_and_defaults(void)
     tp_driver_config_close(c);
 }
 
+/*
+ * Found by fuzz_driver_config: tp_driver_config_print wrote strings and
+ * table names verbatim, so a value holding a quote, a backslash or a control
+ * character (or a profile name that is not a bare key) printed TOML that did
+ * not load back. Strings are escaped and such names quoted now.
+ */
+static void test_config_print_escapes(void)
+{
+    static const char text[] = "[driver]\n"
+                               "instance_id = \"a\\\"b\\\\c\\nd\\te\\u0001f\\u007Fg\\fh\\ri\\bj\u00e9\"\n"
+                               "[shm]\n"
+                               "namespace = \"ns\"\n"
+                               "allowed_base_dirs = [\"/dev/shm\", \"/tmp/x\\\"y\"]\n"
+                               "[profiles.\"cam.1 x\"]\n"
+                               "payload_pools = [{ pool_id = 1, stride_bytes = 64 }]\n"
+                               "[streams.\"s\\\"t\"]\n"
+                               "stream_id = 10000\n"
+                               "profile = \"cam.1 x\"\n";
+    tp_driver_config_t *c = NULL;
+    TP_ASSERT_OK(tp_driver_config_init(&c));
+    TP_ASSERT_OK(tp_driver_config_load_string(c, text, sizeof(text) - 1, "esc.toml"));
+    static char buf[16384];
+    static char again[16384];
+    int n = tp_driver_config_print(c, buf, sizeof(buf));
+    TP_ASSERT(n > 0 && (size_t)n < sizeof(buf));
+    TP_ASSERT_MSG(NULL != strstr(buf, "instance_id = \"a\\\"b\\\\c\\nd\\te\\u0001f\\u007Fg\\fh\\ri\\bj\u00e9\"\n"), "%s",
+        buf);
+    TP_ASSERT_MSG(NULL != strstr(buf, "[profiles.\"cam.1 x\"]\n"), "%s", buf);
+    TP_ASSERT_MSG(NULL != strstr(buf, "[streams.\"s\\\"t\"]\n"), "%s", buf);
+    tp_driver_config_t *c2 = NULL;
+    TP_ASSERT_OK(tp_driver_config_init(&c2));
+    TP_ASSERT_OK(tp_driver_config_load_string(c2, buf, (size_t)n, "printed.toml"));
+    TP_ASSERT_EQ_I64(n, tp_driver_config_print(c2, again, sizeof(again)));
+    TP_ASSERT_STREQ(buf, again);
+    tp_driver_config_close(c2);
+    tp_driver_config_close(c);
+}
+
 static void test_attach_producer_and_consumer(void)
 {
     fx_t fx;
@@ -727,6 +765,7 @@ int main(void)
 {
     TP_RUN(test_config_errors);
     TP_RUN(test_config_env_and_defaults);
+    TP_RUN(test_config_print_escapes);
     TP_RUN(test_attach_producer_and_consumer);
     TP_RUN(test_exclusive_producer_and_epochs);
     TP_RUN(test_expiry_revokes_and_bumps_epoch);

@@ -179,6 +179,42 @@ static void test_shm_tensor_dims_and_strides_sign(void)
     TP_ASSERT_EQ_U64(0, extent);
 }
 
+/*
+ * Found by fuzz_superblock: an empty tensor (one zero dim) whose inferred
+ * outer strides overflow (saturate) passed tp_tensor_header_check with extent
+ * 0, yet tp_tensor_header_effective_stride() returned -1 for it. Strides that
+ * do not fit in int64 are now rejected as a layout error, empty or not.
+ */
+static void test_shm_tensor_empty_with_overflowing_strides(void)
+{
+    tp_tensor_header_t h;
+    memset(&h, 0, sizeof(h));
+    h.dtype = TP_DTYPE_FLOAT32;
+    h.major_order = TP_MAJOR_ORDER_ROW;
+    h.ndims = 4;
+    h.dims[0] = 16121856;
+    h.dims[1] = 1912602624;
+    h.dims[2] = 1912602624;
+    h.dims[3] = 0; /* empty */
+    h.strides[2] = 713475;
+    uint64_t extent = 99;
+    TP_ASSERT_EQ_I64(TP_DROP_STRIDE_LAYOUT, tp_tensor_header_check(&h, UINT32_MAX, &extent));
+    TP_ASSERT_EQ_U64(99, extent);
+    TP_ASSERT_ERR(TP_ERR_VALIDATION, tp_tensor_header_validate(&h, UINT32_MAX));
+    TP_ASSERT(NULL != strstr(tp_errmsg(), "overflow 64 bits"));
+    TP_ASSERT_EQ_I64(-1, tp_tensor_header_effective_stride(&h, 0));
+    /* Smaller outer dims: every stride fits in int64, so the empty tensor is accepted. */
+    h.dims[0] = 1;
+    h.dims[1] = 1000;
+    TP_ASSERT_EQ_I64(TP_DROP_NONE, tp_tensor_header_check(&h, 0, &extent));
+    TP_ASSERT_EQ_U64(0, extent);
+    for (unsigned d = 0; d < h.ndims; d++)
+    {
+        TP_ASSERT(tp_tensor_header_effective_stride(&h, d) >= 0);
+    }
+    TP_ASSERT_EQ_I64((int64_t)713475 * 1912602624, tp_tensor_header_effective_stride(&h, 1));
+}
+
 static void test_shm_tensor_strides_layout(void)
 {
     uint64_t extent = 0;
@@ -356,6 +392,7 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_tensor_decode_embedded_header_checks);
     TP_RUN(test_shm_tensor_ndims_dtype_order_unit);
     TP_RUN(test_shm_tensor_dims_and_strides_sign);
+    TP_RUN(test_shm_tensor_empty_with_overflowing_strides);
     TP_RUN(test_shm_tensor_strides_layout);
     TP_RUN(test_shm_tensor_bit_dtype);
     TP_RUN(test_shm_tensor_progress_stride);
