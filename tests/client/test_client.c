@@ -1299,6 +1299,8 @@ static void test_restart_reclaims_dead_epoch(void)
 {
     static tpc_dirs_t dirs;
     TP_ASSERT_OK(tpc_dirs_make(&dirs, "reclaim"));
+    /* over Aeron this process holds the media driver: a SIGKILLed child must not take it down with it */
+    tp_transport_t *hold = tpc_driver_hold(&dirs);
     uint64_t dead_epoch = 0;
     spawn_and_kill_producer(&dirs, true, &dead_epoch);
     TP_ASSERT_EQ_U64(1, dead_epoch);
@@ -1328,6 +1330,7 @@ static void test_restart_reclaims_dead_epoch(void)
     TP_ASSERT(epoch_dir_exists(&dirs, 3));
     TP_ASSERT(epoch_dir_exists(&dirs, 4));
     tp_client_close(client);
+    tpc_driver_release(hold);
     tpc_dirs_remove(&dirs);
 }
 
