@@ -765,7 +765,8 @@ static bool tp_ipc_publication_check_tether(tp_ipc_publication_t *p)
             &p->blocked_since_ns, &since, now, memory_order_relaxed, memory_order_relaxed);
         return false;
     }
-    if (now - since < timeout)
+    /* another thread offering on this publication may have stored a `since` read after our `now` */
+    if (now <= since || now - since < timeout)
     {
         return false;
     }
