@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "tp_client_test_util.h"
+#include "tpc_children.h"
 #include "tp_test.h"
 
 static const char *producer_bin;
@@ -56,64 +57,6 @@ static pid_t spawn(const char *bin, const char *out_name, const char *const *arg
     return pid;
 }
 
-/* Wait for our child `pid` at most `timeout_ms`; SIGKILL it (only it) on timeout. Returns the exit status or -1. */
-static int wait_child(pid_t pid, int timeout_ms)
-{
-    uint64_t deadline = tp_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-    int status = 0;
-    for (;;)
-    {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-        {
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        }
-        if (r < 0 && EINTR != errno)
-        {
-            return -1;
-        }
-        if (tp_clock_mono_ns() > deadline)
-        {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        tp_sleep_ns(10000000);
-    }
-}
-
-/* Read a numeric field of the JSON line in our output file. */
-static double field(const char *out_name, const char *key)
-{
-    char path[512], buf[4096] = { 0 }, pat[64];
-    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
-    FILE *f = fopen(path, "r");
-    if (NULL == f)
-    {
-        return -1;
-    }
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = strstr(buf, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
-
-static void dump(const char *out_name)
-{
-    char path[512], buf[4096] = { 0 };
-    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
-    FILE *f = fopen(path, "r");
-    if (f)
-    {
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        fprintf(stderr, "  %s: %s", out_name, buf);
-    }
-}
-
 static void test_million(void)
 {
     /*
@@ -130,20 +73,20 @@ static void test_million(void)
     const char *pargs[] = { "--frames", "1000000", "--rate", "400000", "--size", "256", "--nslots", "1048576",
         "--wait-consumers", "1", "--announce-ms", "100", "--linger-ms", "200", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
-    int prc = wait_child(p, 55000);
-    int crc = wait_child(c, 55000);
-    dump("producer.json");
-    dump("consumer.json");
+    int prc = tpc_wait_child(p, 55000);
+    int crc = tpc_wait_child(c, 55000);
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(1000000, (int64_t)field("producer.json", "frames"));
-    TP_ASSERT_EQ_I64(1000000, (int64_t)field("consumer.json", "descriptors"));
-    TP_ASSERT_EQ_I64(1000000, (int64_t)field("consumer.json", "frames"));
-    TP_ASSERT_EQ_I64(1000000, (int64_t)field("consumer.json", "intact"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "drops_late"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "drops_gap"));
-    TP_ASSERT_EQ_I64(999999, (int64_t)field("consumer.json", "last_seq"));
+    TP_ASSERT_EQ_I64(1000000, (int64_t)tpc_output_field(dirs.root, "producer.json", "frames"));
+    TP_ASSERT_EQ_I64(1000000, (int64_t)tpc_output_field(dirs.root, "consumer.json", "descriptors"));
+    TP_ASSERT_EQ_I64(1000000, (int64_t)tpc_output_field(dirs.root, "consumer.json", "frames"));
+    TP_ASSERT_EQ_I64(1000000, (int64_t)tpc_output_field(dirs.root, "consumer.json", "intact"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "drops_late"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "drops_gap"));
+    TP_ASSERT_EQ_I64(999999, (int64_t)tpc_output_field(dirs.root, "consumer.json", "last_seq"));
 }
 
 static void test_late_join(void)
@@ -153,15 +96,15 @@ static void test_late_join(void)
     tp_sleep_ns(1000000000u); /* the consumer joins a running stream */
     const char *cargs[] = { "--until-seq", "7999", "--check", "full", "--duration", "10", NULL };
     pid_t c = spawn(consumer_bin, "consumer.json", cargs);
-    int crc = wait_child(c, 15000);
-    int prc = wait_child(p, 15000);
-    dump("producer.json");
-    dump("consumer.json");
+    int crc = tpc_wait_child(c, 15000);
+    int prc = tpc_wait_child(p, 15000);
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(1, (int64_t)field("consumer.json", "remaps"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "intact") >= 2000);
+    TP_ASSERT_EQ_I64(1, (int64_t)tpc_output_field(dirs.root, "consumer.json", "remaps"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "intact") >= 2000);
 }
 
 static void test_restart(void)
@@ -171,19 +114,19 @@ static void test_restart(void)
     const char *pargs[] = { "--rate", "2000", "--frames", "3000", "--size", "512", "--announce-ms", "100",
         "--wait-consumers", "1", NULL };
     pid_t p1 = spawn(producer_bin, "producer1.json", pargs);
-    TP_ASSERT_EQ_I64(0, wait_child(p1, 10000));
+    TP_ASSERT_EQ_I64(0, tpc_wait_child(p1, 10000));
     /* the same stream restarts: new regions, sequence from 0, the consumer must remap */
     pid_t p2 = spawn(producer_bin, "producer2.json", pargs);
-    int crc = wait_child(c, 20000);
-    int prc = wait_child(p2, 20000);
-    dump("producer1.json");
-    dump("producer2.json");
-    dump("consumer.json");
+    int crc = tpc_wait_child(c, 20000);
+    int prc = tpc_wait_child(p2, 20000);
+    tpc_output_dump(dirs.root, "producer1.json");
+    tpc_output_dump(dirs.root, "producer2.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT(field("consumer.json", "remaps") >= 2);
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "intact") >= 3000);
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "remaps") >= 2);
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "intact") >= 3000);
 }
 
 static void test_sigkill(void)
@@ -195,22 +138,22 @@ static void test_sigkill(void)
     pid_t p1 = spawn(producer_bin, "producer1.json", p1args);
     tp_sleep_ns(1500000000u);
     kill(p1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, wait_child(p1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 5000));
     tp_sleep_ns(1000000000u); /* longer than the freshness window (3 x 100 ms): the consumer unmaps */
     const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--announce-ms", "100",
         "--wait-consumers", "1", NULL };
     pid_t p2 = spawn(producer_bin, "producer2.json", p2args);
-    int crc = wait_child(c, 25000);
-    int prc = wait_child(p2, 25000);
-    dump("producer2.json");
-    dump("consumer.json");
+    int crc = tpc_wait_child(c, 25000);
+    int prc = tpc_wait_child(p2, 25000);
+    tpc_output_dump(dirs.root, "producer2.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT(field("consumer.json", "remaps") >= 2);
-    TP_ASSERT(field("consumer.json", "unmaps") >= 1);
-    TP_ASSERT_EQ_I64(2, (int64_t)field("producer2.json", "epoch")); /* the killed epoch 1 stays on disk */
-    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "epoch"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "remaps") >= 2);
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "unmaps") >= 1);
+    TP_ASSERT_EQ_I64(2, (int64_t)tpc_output_field(dirs.root, "producer2.json", "epoch")); /* the killed epoch 1 stays on disk */
+    TP_ASSERT_EQ_I64(2, (int64_t)tpc_output_field(dirs.root, "consumer.json", "epoch"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
 }
 
 /* Layout change in a running producer process: the consumer process remaps once and follows seq from 0. */
@@ -221,20 +164,20 @@ static void test_layout(void)
     const char *pargs[] = { "--rate", "2000", "--frames", "3000", "--size", "2048", "--nslots", "64",
         "--announce-ms", "100", "--wait-consumers", "1", "--change-layout-at", "1000", "--linger-ms", "200", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
-    int crc = wait_child(c, 20000);
-    int prc = wait_child(p, 20000);
-    dump("producer.json");
-    dump("consumer.json");
+    int crc = tpc_wait_child(c, 20000);
+    int prc = tpc_wait_child(p, 20000);
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(1, (int64_t)field("producer.json", "layout_changes"));
-    TP_ASSERT_EQ_I64(2, (int64_t)field("producer.json", "epoch"));
-    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "epoch"));
-    TP_ASSERT_EQ_I64(2, (int64_t)field("consumer.json", "remaps"));
-    TP_ASSERT_EQ_I64(1, (int64_t)field("consumer.json", "unmaps"));
-    TP_ASSERT_EQ_I64(1999, (int64_t)field("consumer.json", "last_seq"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "intact") >= 2000);
+    TP_ASSERT_EQ_I64(1, (int64_t)tpc_output_field(dirs.root, "producer.json", "layout_changes"));
+    TP_ASSERT_EQ_I64(2, (int64_t)tpc_output_field(dirs.root, "producer.json", "epoch"));
+    TP_ASSERT_EQ_I64(2, (int64_t)tpc_output_field(dirs.root, "consumer.json", "epoch"));
+    TP_ASSERT_EQ_I64(2, (int64_t)tpc_output_field(dirs.root, "consumer.json", "remaps"));
+    TP_ASSERT_EQ_I64(1, (int64_t)tpc_output_field(dirs.root, "consumer.json", "unmaps"));
+    TP_ASSERT_EQ_I64(1999, (int64_t)tpc_output_field(dirs.root, "consumer.json", "last_seq"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "intact") >= 2000);
 }
 
 static void test_slow(void)
@@ -244,19 +187,19 @@ static void test_slow(void)
     const char *pargs[] = { "--rate", "10000", "--frames", "10000", "--size", "16384", "--nslots", "16",
         "--announce-ms", "100", "--wait-consumers", "1", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
-    int prc = wait_child(p, 45000);
-    int crc = wait_child(c, 45000);
-    dump("producer.json");
-    dump("consumer.json");
+    int prc = tpc_wait_child(p, 45000);
+    int crc = tpc_wait_child(c, 45000);
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "drops_late") > 0);
-    TP_ASSERT(field("consumer.json", "intact") > 0);
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "drops_late") > 0);
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "intact") > 0);
     /* every descriptor arrives; each frame is either intact or counted late (a frame the application saw
        overwritten is also counted late by the library's own re-check) */
-    TP_ASSERT_EQ_I64(10000, (int64_t)field("consumer.json", "descriptors"));
-    TP_ASSERT((int64_t)(field("consumer.json", "intact") + field("consumer.json", "drops_late")) >= 10000);
+    TP_ASSERT_EQ_I64(10000, (int64_t)tpc_output_field(dirs.root, "consumer.json", "descriptors"));
+    TP_ASSERT((int64_t)(tpc_output_field(dirs.root, "consumer.json", "intact") + tpc_output_field(dirs.root, "consumer.json", "drops_late")) >= 10000);
 }
 
 static const char *tp_bin;
@@ -281,8 +224,8 @@ static void test_listen(void)
     tp_sleep_ns(300000000u);
     const char *pargs[] = { "--rate", "100", "--frames", "50", "--size", "64", "--announce-ms", "100", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
-    TP_ASSERT_EQ_I64(0, wait_child(l, 15000));
-    TP_ASSERT_EQ_I64(0, wait_child(p, 15000));
+    TP_ASSERT_EQ_I64(0, tpc_wait_child(l, 15000));
+    TP_ASSERT_EQ_I64(0, tpc_wait_child(p, 15000));
     char buf[4096] = { 0 };
     FILE *f = fopen(out, "r");
     TP_ASSERT(NULL != f);

@@ -27,6 +27,7 @@
 
 #include "client/tp_client_test_util.h"
 #include "tensor_pool/tp_shm.h"
+#include "client/tpc_children.h"
 #include "tp_test.h"
 
 static const char *tp_bin;
@@ -76,68 +77,11 @@ static pid_t spawn_driver(const char *out_name)
     return spawn(tp_bin, out_name, args, false);
 }
 
-/* Wait for our child `pid` at most `timeout_ms`; SIGKILL it (only it) on timeout. Returns the exit status or -1. */
-static int wait_child(pid_t pid, int timeout_ms)
-{
-    uint64_t deadline = tp_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-    int status = 0;
-    for (;;)
-    {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-        {
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        }
-        if (r < 0 && EINTR != errno)
-        {
-            return -1;
-        }
-        if (tp_clock_mono_ns() > deadline)
-        {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return -1;
-        }
-        tp_sleep_ns(10000000);
-    }
-}
-
 /* Stop a driver gracefully (SIGTERM: drain, revoke, ShmDriverShutdown, cleanup) and return its exit status. */
 static int stop_driver(pid_t pid)
 {
     kill(pid, SIGTERM);
-    return wait_child(pid, 10000);
-}
-
-static double field(const char *out_name, const char *key)
-{
-    char path[512], buf[8192] = { 0 }, pat[64];
-    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
-    FILE *f = fopen(path, "r");
-    if (NULL == f)
-    {
-        return -1;
-    }
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    snprintf(pat, sizeof(pat), "\"%s\":", key);
-    const char *p = strstr(buf, pat);
-    return p ? strtod(p + strlen(pat), NULL) : -1;
-}
-
-static void dump(const char *out_name)
-{
-    char path[512], buf[8192] = { 0 };
-    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
-    FILE *f = fopen(path, "r");
-    if (f)
-    {
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        fprintf(stderr, "  %s: %s", out_name, buf);
-    }
+    return tpc_wait_child(pid, 10000);
 }
 
 /* Wait until our driver printed its "up" line. */
@@ -146,7 +90,7 @@ static bool driver_up(const char *out_name)
     uint64_t deadline = tp_clock_mono_ns() + 5000000000ull;
     while (tp_clock_mono_ns() < deadline)
     {
-        if (field(out_name, "pid") > 0)
+        if (tpc_output_field(dirs.root, out_name, "pid") > 0)
         {
             return true;
         }
@@ -212,42 +156,32 @@ static void test_kill_producer(void)
     pid_t p1 = spawn(producer_bin, "producer1.json", p1args, true);
     tp_sleep_ns(1500000000u);
     kill(p1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, wait_child(p1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 5000));
     tp_sleep_ns(600000000u); /* past the lease expiry (3 x 100 ms): the driver revokes and bumps the epoch */
     const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--wait-consumers", "1",
         "--announce-ms", "100", "--linger-ms", "300", NULL };
     pid_t p2 = spawn(producer_bin, "producer2.json", p2args, true);
-    int prc = wait_child(p2, 20000);
-    int crc = wait_child(c, 25000);
+    int prc = tpc_wait_child(p2, 20000);
+    int crc = tpc_wait_child(c, 25000);
     TP_ASSERT_EQ_I64(0, stop_driver(d));
-    dump("producer2.json");
-    dump("consumer.json");
-    dump("driver.json");
+    tpc_output_dump(dirs.root, "producer2.json");
+    tpc_output_dump(dirs.root, "consumer.json");
+    tpc_output_dump(dirs.root, "driver.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "intact") >= 2000);
-    TP_ASSERT(field("consumer.json", "epochs_seen") >= 2);
-    TP_ASSERT(field("driver.json", "leases_expired") >= 1);
-    TP_ASSERT(field("producer2.json", "epoch") > 1);
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "intact") >= 2000);
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "epochs_seen") >= 2);
+    TP_ASSERT(tpc_output_field(dirs.root, "driver.json", "leases_expired") >= 1);
+    TP_ASSERT(tpc_output_field(dirs.root, "producer2.json", "epoch") > 1);
     TP_ASSERT_EQ_U64(0, left_in_stream_dir());
 }
 
 /* Whether our output file contains `needle`. */
 static bool output_has(const char *out_name, const char *needle)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dirs.root, out_name);
-    FILE *f = fopen(path, "r");
-    if (NULL == f)
-    {
-        return false;
-    }
     static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return NULL != strstr(buf, needle);
+    return tpc_read_output(dirs.root, out_name, buf, sizeof(buf)) && NULL != strstr(buf, needle);
 }
 
 static void test_kill_consumer(void)
@@ -264,27 +198,27 @@ static void test_kill_consumer(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(c1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, wait_child(c1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(c1, 5000));
     const char *c2args[] = { "--until-seq", "7999", "--check", "full", "--duration", "15", NULL };
     pid_t c2 = spawn(consumer_bin, "consumer2.json", c2args, true);
-    int prc = wait_child(p, 20000);
-    int crc = wait_child(c2, 20000);
+    int prc = tpc_wait_child(p, 20000);
+    int crc = tpc_wait_child(c2, 20000);
     TP_ASSERT_EQ_I64(0, stop_driver(d));
-    TP_ASSERT_EQ_I64(0, wait_child(l, 10000));
+    TP_ASSERT_EQ_I64(0, tpc_wait_child(l, 10000));
     TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmAttachRequest\""));
     TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmAttachResponse\",\"correlation_id\""));
     TP_ASSERT(output_has("listen.jsonl", "\"code\":\"OK\""));
     TP_ASSERT(output_has("listen.jsonl", "\"type\":\"ShmLeaseKeepalive\""));
     TP_ASSERT(output_has("listen.jsonl", "\"reason\":\"EXPIRED\""));
-    dump("producer.json");
-    dump("consumer2.json");
-    dump("driver.json");
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer2.json");
+    tpc_output_dump(dirs.root, "driver.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(8000, (int64_t)field("producer.json", "frames"));
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer2.json", "torn"));
-    TP_ASSERT(field("consumer2.json", "intact") >= 1000);
-    TP_ASSERT(field("driver.json", "leases_expired") >= 1);
+    TP_ASSERT_EQ_I64(8000, (int64_t)tpc_output_field(dirs.root, "producer.json", "frames"));
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer2.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer2.json", "intact") >= 1000);
+    TP_ASSERT(tpc_output_field(dirs.root, "driver.json", "leases_expired") >= 1);
     TP_ASSERT_EQ_U64(0, left_in_stream_dir());
 }
 
@@ -299,24 +233,24 @@ static void test_kill_driver(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(d1, SIGKILL); /* our own child: no ShmDriverShutdown, no cleanup */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, wait_child(d1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(d1, 5000));
     tp_sleep_ns(500000000u);
     pid_t d2 = spawn_driver("driver2.json");
     TP_ASSERT(driver_up("driver2.json"));
-    int prc = wait_child(p, 40000);
-    int crc = wait_child(c, 40000);
+    int prc = tpc_wait_child(p, 40000);
+    int crc = tpc_wait_child(c, 40000);
     TP_ASSERT_EQ_I64(0, stop_driver(d2));
-    dump("producer.json");
-    dump("consumer.json");
-    dump("driver2.json");
+    tpc_output_dump(dirs.root, "producer.json");
+    tpc_output_dump(dirs.root, "consumer.json");
+    tpc_output_dump(dirs.root, "driver2.json");
     TP_ASSERT_EQ_I64(0, prc);
     TP_ASSERT_EQ_I64(0, crc);
-    TP_ASSERT_EQ_I64(12000, (int64_t)field("producer.json", "frames"));
-    TP_ASSERT(field("producer.json", "epoch") > 1); /* the new driver started above every epoch on disk (§10) */
-    TP_ASSERT(field("producer.json", "not_attached") > 0);
-    TP_ASSERT_EQ_I64(0, (int64_t)field("consumer.json", "torn"));
-    TP_ASSERT(field("consumer.json", "epochs_seen") >= 2);
-    TP_ASSERT(field("driver2.json", "attach_ok") >= 2);
+    TP_ASSERT_EQ_I64(12000, (int64_t)tpc_output_field(dirs.root, "producer.json", "frames"));
+    TP_ASSERT(tpc_output_field(dirs.root, "producer.json", "epoch") > 1); /* the new driver started above every epoch on disk (§10) */
+    TP_ASSERT(tpc_output_field(dirs.root, "producer.json", "not_attached") > 0);
+    TP_ASSERT_EQ_I64(0, (int64_t)tpc_output_field(dirs.root, "consumer.json", "torn"));
+    TP_ASSERT(tpc_output_field(dirs.root, "consumer.json", "epochs_seen") >= 2);
+    TP_ASSERT(tpc_output_field(dirs.root, "driver2.json", "attach_ok") >= 2);
     TP_ASSERT_EQ_U64(0, left_in_stream_dir());
 }
 
