@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/tp_producer_internal.h"
+#include "protocol/tp_proto.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "common/tp_uri.h"
@@ -71,20 +72,19 @@ void tp_producer_send_config(tp_producer_t *p, const tp_tracked_consumer_t *c)
 {
     uint8_t buf[2 * TP_CLIENT_CHANNEL_MAX + 128];
     bool d = NULL != c->desc.pub, k = NULL != c->ctl.pub;
-    tp_sbe_wire_consumer_config_t m = { 0 };
-    tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, sizeof(buf));
-    tp_sbe_wire_consumer_config_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_consumer_config_set_consumer_id(&m, c->consumer_id);
-    tp_sbe_wire_consumer_config_set_use_shm(&m, TP_SBE_WIRE_BOOL_TRUE);
-    tp_sbe_wire_consumer_config_set_mode(&m,
-        TP_SBE_WIRE_MODE_RATE_LIMITED == c->mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM);
-    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, d ? (uint32_t)c->desc.stream_id : 0);
-    tp_sbe_wire_consumer_config_set_control_stream_id(&m, k ? (uint32_t)c->ctl.stream_id : 0);
-    tp_sbe_wire_consumer_config_zero_padding(&m);
-    tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, "", 0);
-    tp_sbe_wire_consumer_config_put_descriptor_channel(&m, d ? c->desc.channel : "", d ? (uint32_t)strlen(c->desc.channel) : 0);
-    tp_sbe_wire_consumer_config_put_control_channel(&m, k ? c->ctl.channel : "", k ? (uint32_t)strlen(c->ctl.channel) : 0);
-    tp_producer_offer_control(p, p->pub_control, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
+    tp_proto_consumer_config_view_t v = { .stream_id = p->config.stream_id, .consumer_id = c->consumer_id,
+        .use_shm = true,
+        .mode = TP_SBE_WIRE_MODE_RATE_LIMITED == c->mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM,
+        .descriptor_stream_id = d ? (uint32_t)c->desc.stream_id : 0,
+        .control_stream_id = k ? (uint32_t)c->ctl.stream_id : 0,
+        .payload_fallback_uri = { "", 0 },
+        .descriptor_channel = { d ? c->desc.channel : "", d ? (uint32_t)strlen(c->desc.channel) : 0 },
+        .control_channel = { k ? c->ctl.channel : "", k ? (uint32_t)strlen(c->ctl.channel) : 0 } };
+    size_t len = 0;
+    if (0 == tp_proto_encode_consumer_config(buf, sizeof(buf), &v, &len))
+    {
+        tp_producer_offer_control(p, p->pub_control, buf, len);
+    }
 }
 
 static void release_stream(tp_producer_t *p, tp_consumer_stream_t *st)

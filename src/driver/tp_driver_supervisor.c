@@ -68,31 +68,21 @@ static void send_config(tp_driver_t *d, const tp_driver_consumer_t *c)
 {
     const tp_driver_config_t *cfg = &d->config;
     uint8_t buf[3 * TP_DRIVER_CHANNEL_MAX + 256];
-    tp_sbe_wire_consumer_config_t m = { 0 };
-    if (TP_SBE_OK != tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, sizeof(buf)))
-    {
-        return;
-    }
     uint8_t mode = 0 != cfg->supervisor_force_mode ? cfg->supervisor_force_mode : c->mode;
-    tp_sbe_wire_consumer_config_set_stream_id(&m, c->stream_id);
-    tp_sbe_wire_consumer_config_set_consumer_id(&m, c->consumer_id);
-    tp_sbe_wire_consumer_config_set_use_shm(&m, cfg->supervisor_force_no_shm ? TP_SBE_WIRE_BOOL_FALSE : TP_SBE_WIRE_BOOL_TRUE);
-    tp_sbe_wire_consumer_config_set_mode(&m,
-        TP_SBE_WIRE_MODE_RATE_LIMITED == mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM);
-    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, c->descriptor_stream_id);
-    tp_sbe_wire_consumer_config_set_control_stream_id(&m, c->control_stream_id);
-    tp_sbe_wire_consumer_config_zero_padding(&m);
-    const char *fallback = cfg->supervisor_fallback_uri;
     const char *dch = 0 != c->descriptor_stream_id ? c->descriptor_channel : "";
     const char *cch = 0 != c->control_stream_id ? c->control_channel : "";
-    if (TP_SBE_OK != tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, fallback, (uint32_t)strlen(fallback)) ||
-        TP_SBE_OK != tp_sbe_wire_consumer_config_put_descriptor_channel(&m, dch, (uint32_t)strlen(dch)) ||
-        TP_SBE_OK != tp_sbe_wire_consumer_config_put_control_channel(&m, cch, (uint32_t)strlen(cch)))
+    tp_proto_consumer_config_view_t v = { .stream_id = c->stream_id, .consumer_id = c->consumer_id,
+        .use_shm = !cfg->supervisor_force_no_shm,
+        .mode = TP_SBE_WIRE_MODE_RATE_LIMITED == mode ? TP_SBE_WIRE_MODE_RATE_LIMITED : TP_SBE_WIRE_MODE_STREAM,
+        .descriptor_stream_id = c->descriptor_stream_id, .control_stream_id = c->control_stream_id,
+        .payload_fallback_uri = { cfg->supervisor_fallback_uri, (uint32_t)strlen(cfg->supervisor_fallback_uri) },
+        .descriptor_channel = { dch, (uint32_t)strlen(dch) }, .control_channel = { cch, (uint32_t)strlen(cch) } };
+    size_t len = 0;
+    if (0 == tp_proto_encode_consumer_config(buf, sizeof(buf), &v, &len))
     {
-        return;
+        tp_driver_offer(d, d->control_pub, buf, len);
+        tp_driver_count(d, TP_DRV_C_CONFIGS, 1);
     }
-    tp_driver_offer(d, d->control_pub, buf, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m));
-    tp_driver_count(d, TP_DRV_C_CONFIGS, 1);
 }
 
 /* One requested per-consumer stream: assigned from the range, kept while the request stays the same. */

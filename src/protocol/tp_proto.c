@@ -248,6 +248,38 @@ int tp_proto_decode_shm_pool_announce(const uint8_t *buf, size_t len, tp_proto_s
     return proto_ok();
 }
 
+int tp_proto_encode_consumer_config(uint8_t *buf, size_t capacity, const tp_proto_consumer_config_view_t *msg,
+    size_t *length_out)
+{
+    if (NULL == buf || NULL == msg || NULL == length_out)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ConsumerConfig encode: NULL argument");
+    }
+    tp_sbe_wire_consumer_config_t m = { 0 };
+    if (TP_SBE_OK != tp_sbe_wire_consumer_config_wrap_and_apply_header(&m, buf, 0, capacity))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ConsumerConfig encode: %zu bytes are too few", capacity);
+    }
+    tp_sbe_wire_consumer_config_set_stream_id(&m, msg->stream_id);
+    tp_sbe_wire_consumer_config_set_consumer_id(&m, msg->consumer_id);
+    tp_sbe_wire_consumer_config_set_use_shm(&m, msg->use_shm ? TP_SBE_WIRE_BOOL_TRUE : TP_SBE_WIRE_BOOL_FALSE);
+    tp_sbe_wire_consumer_config_set_mode(&m, msg->mode);
+    tp_sbe_wire_consumer_config_set_descriptor_stream_id(&m, msg->descriptor_stream_id);
+    tp_sbe_wire_consumer_config_set_control_stream_id(&m, msg->control_stream_id);
+    tp_sbe_wire_consumer_config_zero_padding(&m);
+    if (TP_SBE_OK != tp_sbe_wire_consumer_config_put_payload_fallback_uri(&m, msg->payload_fallback_uri.data,
+                         msg->payload_fallback_uri.length) ||
+        TP_SBE_OK != tp_sbe_wire_consumer_config_put_descriptor_channel(&m, msg->descriptor_channel.data,
+                         msg->descriptor_channel.length) ||
+        TP_SBE_OK != tp_sbe_wire_consumer_config_put_control_channel(&m, msg->control_channel.data,
+                         msg->control_channel.length))
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "ConsumerConfig encode: strings do not fit in %zu bytes", capacity);
+    }
+    *length_out = TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_consumer_config_encoded_length(&m);
+    return 0;
+}
+
 int tp_proto_encode_shm_pool_announce(uint8_t *buf, size_t capacity, const tp_proto_shm_pool_announce_view_t *msg,
     size_t *length_out)
 {

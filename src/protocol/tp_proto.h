@@ -23,8 +23,9 @@
  * - No allocation, no locks, no system calls (except on the error path,
  *   which formats tp_errmsg()).
  *
- * One encoder lives here too (tp_proto_encode_shm_pool_announce): the
- * message that two writers (standalone producer, driver) send.
+ * Two encoders live here too (tp_proto_encode_shm_pool_announce,
+ * tp_proto_encode_consumer_config): the messages that two writers
+ * (standalone producer, driver) send.
  */
 #ifndef TP_PROTOCOL_TP_PROTO_H
 #define TP_PROTOCOL_TP_PROTO_H
@@ -322,6 +323,17 @@ int tp_proto_decode_shm_pool_announce(const uint8_t *buf, size_t len, tp_proto_s
  * or the message does not fit in `capacity`).
  */
 int tp_proto_encode_shm_pool_announce(uint8_t *buf, size_t capacity, const tp_proto_shm_pool_announce_view_t *msg,
+    size_t *length_out);
+
+/**
+ * Encode a ConsumerConfig (sent by the standalone producer and by the
+ * driver's supervisor) from a view: header and every field, padding zeroed,
+ * var-data in schema order (fallback URI, descriptor channel, control
+ * channel; empty strings mean "none"). Returns 0 and sets *length_out
+ * (header included), or -1 with tp_err set (TP_ERR_INVALID_ARGUMENT: NULL
+ * argument or the message does not fit in `capacity`).
+ */
+int tp_proto_encode_consumer_config(uint8_t *buf, size_t capacity, const tp_proto_consumer_config_view_t *msg,
     size_t *length_out);
 
 /** Decode a ConsumerHello. */

@@ -381,6 +381,28 @@ static void test_vectors_random_mutations(void)
 }
 
 /* The one ShmPoolAnnounce encoder round-trips through the decoder; too small a buffer and bad counts fail. */
+static void test_encode_consumer_config(void)
+{
+    tp_proto_consumer_config_view_t in = { .stream_id = 10000, .consumer_id = 77, .use_shm = false,
+        .mode = TP_SBE_WIRE_MODE_RATE_LIMITED, .descriptor_stream_id = 31000, .control_stream_id = 0,
+        .payload_fallback_uri = { "aeron:udp?endpoint=h:1", 22 }, .descriptor_channel = { "aeron:ipc", 9 },
+        .control_channel = { "", 0 } };
+    uint8_t buf[256];
+    size_t len = 0;
+    TP_ASSERT_OK(tp_proto_encode_consumer_config(buf, sizeof(buf), &in, &len));
+    tp_proto_consumer_config_view_t out;
+    TP_ASSERT_OK(tp_proto_decode_consumer_config(buf, len, &out));
+    TP_ASSERT_EQ_U64(10000, out.stream_id);
+    TP_ASSERT_EQ_U64(77, out.consumer_id);
+    TP_ASSERT(!out.use_shm);
+    TP_ASSERT_EQ_U64(TP_SBE_WIRE_MODE_RATE_LIMITED, out.mode);
+    TP_ASSERT_EQ_U64(31000, out.descriptor_stream_id);
+    TP_ASSERT_EQ_U64(22, out.payload_fallback_uri.length);
+    TP_ASSERT(0 == memcmp("aeron:ipc", out.descriptor_channel.data, 9) && 9 == out.descriptor_channel.length);
+    TP_ASSERT_EQ_U64(0, out.control_channel.length);
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_proto_encode_consumer_config(buf, 40, &in, &len));
+}
+
 static void test_encode_shm_pool_announce(void)
 {
     tp_proto_shm_pool_announce_view_t a;
@@ -449,5 +471,6 @@ int main(int argc, char **argv)
     TP_RUN(test_attribute_iterator_copy);
     TP_RUN(test_vectors_random_mutations);
     TP_RUN(test_encode_shm_pool_announce);
+    TP_RUN(test_encode_consumer_config);
     return tp_test_finish();
 }
