@@ -284,6 +284,18 @@ TP_EXPORT int tp_producer_stats(const tp_producer_t *producer, tp_producer_stats
  */
 TP_EXPORT uint64_t tp_producer_next_seq(const tp_producer_t *producer);
 
+/**
+ * Set the sequence number the next tp_producer_offer() / tp_producer_try_claim()
+ * uses, for stages that republish another stream's frames and must keep their
+ * sequence identity (rate limiter, bridge receiver: FrameDescriptor.seq equals
+ * the source's seq; skipped numbers are gaps). Application thread, between
+ * frames: no claim may be open. `seq` must not be below the next sequence
+ * number (sequence numbers never go back within an epoch; a layout change or,
+ * in driver mode, a new lease restarts them at 0). Returns 0, or -1 with
+ * TP_ERR_INVALID_ARGUMENT / TP_ERR_STATE and a message.
+ */
+TP_EXPORT int tp_producer_set_next_seq(tp_producer_t *producer, uint64_t seq);
+
 /** Current epoch of the producer's regions (any thread; changes with tp_producer_change_layout()). */
 TP_EXPORT uint64_t tp_producer_epoch(const tp_producer_t *producer);
 

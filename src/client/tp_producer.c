@@ -573,6 +573,35 @@ uint64_t tp_producer_next_seq(const tp_producer_t *producer)
     return producer->next_seq;
 }
 
+int tp_producer_set_next_seq(tp_producer_t *p, uint64_t seq)
+{
+    if (NULL == p || !p->active)
+    {
+        tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_set_next_seq: the producer is NULL or closed");
+        return -1;
+    }
+    if (p->count > 0)
+    {
+        tp_err_set(TP_ERR_STATE, "tp_producer_set_next_seq: %u claim(s) still open; commit or abort them first",
+            p->count);
+        return -1;
+    }
+    if (p->driver_mode && tp_producer_driver_gate(p) < 0)
+    {
+        tp_err_set(TP_ERR_STATE, "tp_producer_set_next_seq: no valid lease from the driver (not attached)");
+        return -1;
+    }
+    if (seq < p->next_seq)
+    {
+        tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_set_next_seq: %llu is below the next sequence number %llu "
+            "(sequence numbers never go back within an epoch)", (unsigned long long)seq,
+            (unsigned long long)p->next_seq);
+        return -1;
+    }
+    p->next_seq = seq;
+    return 0;
+}
+
 uint64_t tp_producer_epoch(const tp_producer_t *producer)
 {
     return producer ? atomic_load(&((tp_producer_t *)producer)->epoch) : 0;

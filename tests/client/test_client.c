@@ -232,6 +232,42 @@ static void test_claims_in_order(void)
     fixture_close(&f);
 }
 
+static void test_set_next_seq(void)
+{
+    static fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "setseq", true, true, NULL));
+    uint8_t buf[256];
+    tpc_fill(buf, 100, 0);
+    TP_ASSERT_EQ_I64(0, tp_producer_offer(f.producer, NULL, buf, 100, NULL));
+    /* a republishing stage keeps the source's sequence numbers: gaps are allowed, going back is not */
+    TP_ASSERT_OK(tp_producer_set_next_seq(f.producer, 10));
+    TP_ASSERT_EQ_U64(10, tp_producer_next_seq(f.producer));
+    tpc_fill(buf, 100, 10);
+    TP_ASSERT_EQ_I64(10, tp_producer_offer(f.producer, NULL, buf, 100, NULL));
+    TP_ASSERT_EQ_I64(-1, tp_producer_set_next_seq(f.producer, 5));
+    TP_ASSERT_EQ_U64(TP_ERR_INVALID_ARGUMENT, (uint64_t)tp_errcode());
+    TP_ASSERT_EQ_U64(11, tp_producer_next_seq(f.producer));
+    TP_ASSERT_OK(tp_producer_set_next_seq(f.producer, 11)); /* the next one itself: no-op */
+    /* not while a claim is open */
+    tp_frame_claim_t c;
+    TP_ASSERT_EQ_I64(11, tp_producer_try_claim(f.producer, 64, &c));
+    TP_ASSERT_EQ_I64(-1, tp_producer_set_next_seq(f.producer, 20));
+    TP_ASSERT_EQ_U64(TP_ERR_STATE, (uint64_t)tp_errcode());
+    TP_ASSERT_OK(tp_frame_claim_abort(&c));
+    TP_ASSERT_OK(tp_producer_set_next_seq(f.producer, 1000));
+    tpc_fill(buf, 200, 1000);
+    TP_ASSERT_EQ_I64(1000, tp_producer_offer(f.producer, NULL, buf, 200, NULL));
+    TPC_WAIT_UNTIL(f.client, f.rx.frames >= 3, 2000);
+    TP_ASSERT_EQ_U64(3, f.rx.frames);
+    TP_ASSERT_EQ_U64(0, f.rx.seqs[0]);
+    TP_ASSERT_EQ_U64(10, f.rx.seqs[1]);
+    TP_ASSERT_EQ_U64(1000, f.rx.seqs[2]);
+    TP_ASSERT_EQ_U64(3, f.rx.copies_ok); /* payloads checked against their sequence numbers */
+    TP_ASSERT_EQ_U64(0, f.rx.bad);
+    TP_ASSERT_EQ_I64(-1, tp_producer_set_next_seq(NULL, 0));
+    fixture_close(&f);
+}
+
 static void test_not_connected(void)
 {
     static fixture_t f;
@@ -1374,6 +1410,7 @@ int main(void)
     TP_RUN(test_context_getters);
     TP_RUN(test_offer_receive);
     TP_RUN(test_claims_in_order);
+    TP_RUN(test_set_next_seq);
     TP_RUN(test_not_connected);
     TP_RUN(test_back_pressure);
     TP_RUN(test_hostile_announces);
