@@ -201,6 +201,7 @@ static int load_mappings(loader_t *l)
 
 static int load_doc(tp_ratelimit_config_t *config, tp_toml_t *doc)
 {
+    tp_toml_set_env(doc, tp_toml_env_getenv, NULL); /* RATE_LIMITER_MAX_RATE_HZ overrides rate_limiter.max_rate_hz */
     static const char *const top[] = { "rate_limiter", "mappings" };
     tp_ratelimit_config_t work = *config;
     work.mapping_count = 0;

@@ -11,6 +11,7 @@ int tp_cli_demo(int argc, char **argv);
 int tp_cli_listen(int argc, char **argv);
 int tp_cli_media_driver(int argc, char **argv);
 int tp_cli_driver(int argc, char **argv);
+int tp_cli_ratelimit(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -26,6 +27,8 @@ static const tp_cli_command_t tp_cli_commands[] = {
     { "shm", "inspect regions (tp shm inspect PATH), reclaim dead producers' epochs (tp shm gc)", tp_cli_shm },
     { "listen", "print decoded traffic: tp listen announces|descriptors|control|qos|metadata [--json]", tp_cli_listen },
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
+    { "ratelimit", "run a rate limiter (tp ratelimit CONFIG.toml): republish source streams at max_rate_hz",
+        tp_cli_ratelimit },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
 };
