@@ -11,6 +11,7 @@
 
 #include "client/tp_client_test_util.h"
 #include "client/tpc_children.h"
+#include "protocol/tp_proto.h"
 #include "ratelimit/tp_ratelimit.h"
 #include "tensor_pool/tp_shm.h"
 
@@ -484,6 +485,98 @@ static void test_fallback_rate_without_hello(void)
     env_close(&e);
 }
 
+typedef struct fwd_rx_stct
+{
+    uint32_t progress_stream_id;
+    uint64_t progress_seq;
+    uint64_t progress_epoch;
+    uint32_t qos_stream_id;
+    int progress_count;
+    int qos_count;
+} fwd_rx_t;
+
+static void on_forwarded(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    fwd_rx_t *r = clientd;
+    tp_proto_frame_progress_view_t pv;
+    tp_proto_qos_producer_view_t qv;
+    if (0 == tp_proto_decode_frame_progress(buffer, length, &pv))
+    {
+        r->progress_stream_id = pv.stream_id;
+        r->progress_seq = pv.seq;
+        r->progress_epoch = pv.epoch;
+        r->progress_count++;
+    }
+    else if (0 == tp_proto_decode_qos_producer(buffer, length, &qv))
+    {
+        r->qos_stream_id = qv.stream_id;
+        r->qos_count++;
+    }
+}
+
+/* §6.1: FrameProgress and QosProducer forwarded on the destination ids, streamId rewritten, seq preserved. */
+static void test_progress_and_qos_forwarded(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    c.forward_progress = true;
+    snprintf(c.control_channel, sizeof(c.control_channel), "aeron:ipc");
+    c.source_control_stream_id = 1000; /* the clients' control stream */
+    c.dest_control_stream_id = 1001;
+    c.forward_qos = true;
+    snprintf(c.qos_channel, sizeof(c.qos_channel), "aeron:ipc");
+    c.source_qos_stream_id = 1200; /* the clients' QoS stream: the source producer's QosProducer */
+    c.dest_qos_stream_id = 1201;
+    TP_ASSERT_OK(env_open(&e, &c));
+    offer_seen(&e, 100); /* the rate limiter now mirrors the source epoch */
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, e.dirs.transport);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    tp_subscription_t *sub_progress = NULL;
+    tp_subscription_t *sub_qos = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub_progress, t, "aeron:ipc", 1001, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub_qos, t, "aeron:ipc", 1201, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc", 1000, 0));
+    uint8_t buf[128];
+    tp_sbe_wire_frame_progress_t m;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_progress_wrap_and_apply_header(&m, buf, 0, sizeof(buf)));
+    tp_sbe_wire_frame_progress_set_stream_id(&m, SRC_STREAM);
+    tp_sbe_wire_frame_progress_set_epoch(&m, tp_producer_epoch(e.producer));
+    tp_sbe_wire_frame_progress_set_seq(&m, 77);
+    tp_sbe_wire_frame_progress_set_payload_bytes_filled(&m, 10);
+    tp_sbe_wire_frame_progress_set_state(&m, TP_SBE_WIRE_FRAME_PROGRESS_STATE_PROGRESS);
+    size_t len = TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_wire_frame_progress_encoded_length(&m);
+    fwd_rx_t r;
+    memset(&r, 0, sizeof(r));
+    uint64_t deadline = tp_clock_mono_ns() + UINT64_C(10000000000);
+    while ((0 == r.progress_count || 0 == r.qos_count) && tp_clock_mono_ns() < deadline)
+    {
+        if (0 == r.progress_count)
+        {
+            tp_publication_offer(pub, buf, len, NULL, NULL);
+        }
+        pump_once(&e);
+        tp_transport_do_work(t);
+        tp_subscription_poll(sub_progress, on_forwarded, &r, 16);
+        tp_subscription_poll(sub_qos, on_forwarded, &r, 16);
+    }
+    TP_ASSERT(r.progress_count > 0);
+    TP_ASSERT_EQ_U64(DST_STREAM, r.progress_stream_id);
+    TP_ASSERT_EQ_U64(77, r.progress_seq);
+    TP_ASSERT_EQ_U64(rl_stats(&e).dest_epoch, r.progress_epoch);
+    TP_ASSERT(r.qos_count > 0);
+    TP_ASSERT_EQ_U64(DST_STREAM, r.qos_stream_id);
+    tp_ratelimit_stats_t s = rl_stats(&e);
+    TP_ASSERT(s.progress_forwarded > 0 && s.qos_forwarded > 0);
+    tp_transport_close(t);
+    env_close(&e);
+}
+
 /* §3: the destination stream must not be one of the source streams; one producer per destination. */
 static void test_config_rejects_source_as_dest(void)
 {
@@ -632,6 +725,7 @@ int main(void)
     TP_RUN(test_metadata_forwarded);
     TP_RUN(test_consumer_hello_governs);
     TP_RUN(test_fallback_rate_without_hello);
+    TP_RUN(test_progress_and_qos_forwarded);
     TP_RUN(test_config_rejects_source_as_dest);
     TP_RUN(test_exclusive_destination);
     TP_RUN(test_exclusive_destination_other_process);
