@@ -577,6 +577,85 @@ static void test_progress_and_qos_forwarded(void)
     env_close(&e);
 }
 
+static void on_meta_raw(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    (void)header;
+    tp_proto_data_source_meta_view_t v;
+    if (0 == tp_proto_decode_data_source_meta(buffer, length, &v) && 10101u == v.stream_id)
+    {
+        *(uint32_t *)clientd = v.meta_version;
+    }
+}
+
+/* §6: with metadata_stream_id configured, forwarded metadata carries that stream id. */
+static void test_metadata_stream_id(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    c.mappings[0].metadata_stream_id = 10101;
+    TP_ASSERT_OK(env_open(&e, &c));
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, e.dirs.transport);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, tp_context_get_stream_channel(e.ctx, TP_STREAM_METADATA),
+        tp_context_get_stream_id(e.ctx, TP_STREAM_METADATA), NULL, NULL, NULL, NULL, 0));
+    const char *keys[] = { "k" };
+    const char *formats[] = { "text" };
+    const uint8_t value[] = "v";
+    const uint8_t *values[] = { value };
+    uint32_t lens[] = { 1 };
+    int64_t mv = tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens);
+    TP_ASSERT(mv > 0);
+    uint32_t got = 0;
+    uint64_t deadline = tp_clock_mono_ns() + UINT64_C(10000000000);
+    while (got != (uint32_t)mv && tp_clock_mono_ns() < deadline)
+    {
+        pump_once(&e);
+        tp_transport_do_work(t);
+        tp_subscription_poll(sub, on_meta_raw, &got, 16);
+    }
+    TP_ASSERT_EQ_U64((uint64_t)mv, got);
+    tp_transport_close(t);
+    env_close(&e);
+}
+
+static uint64_t dest_consumer_epoch(env_t *e)
+{
+    tp_consumer_stats_t cs;
+    memset(&cs, 0, sizeof(cs));
+    tp_consumer_stats(e->consumer, &cs);
+    return cs.epoch;
+}
+
+/* §7: the destination epoch is the rate limiter's own and a restart takes a higher one. */
+static void test_dest_epoch_incremented_on_restart(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open(&e, &c));
+    uint64_t first = rl_stats(&e).dest_epoch;
+    TP_ASSERT(first >= 1);
+    tp_ratelimit_close(e.rl);
+    e.rl = NULL;
+    TP_ASSERT_OK(tp_ratelimit_init(&e.rl, &c, e.ctx));
+    tp_ratelimit_set_clock(e.rl, fake_clock, &e);
+    TP_ASSERT(rl_stats(&e).dest_epoch > first);
+    TP_ASSERT_EQ_U64(0, rl_stats(&e).source_epoch); /* no frame yet: the first one will be eligible at once */
+    /* the consumer follows the new epoch; the first frame after the restart passes at once */
+    PUMP_UNTIL(&e, tp_consumer_is_mapped(tp_ratelimit_source_consumer(e.rl, 0)) &&
+                       dest_consumer_epoch(&e) == rl_stats(&e).dest_epoch);
+    offer_seen(&e, 64);
+    PUMP_UNTIL(&e, e.rx_count >= 1);
+    TP_ASSERT_EQ_U64(1, e.rx_count);
+    TP_ASSERT_EQ_U64(rl_stats(&e).dest_epoch, e.rx[0].epoch);
+    env_close(&e);
+}
+
 /* §3: the destination stream must not be one of the source streams; one producer per destination. */
 static void test_config_rejects_source_as_dest(void)
 {
@@ -726,6 +805,8 @@ int main(void)
     TP_RUN(test_consumer_hello_governs);
     TP_RUN(test_fallback_rate_without_hello);
     TP_RUN(test_progress_and_qos_forwarded);
+    TP_RUN(test_metadata_stream_id);
+    TP_RUN(test_dest_epoch_incremented_on_restart);
     TP_RUN(test_config_rejects_source_as_dest);
     TP_RUN(test_exclusive_destination);
     TP_RUN(test_exclusive_destination_other_process);
