@@ -196,6 +196,25 @@ static void on_frame(void *clientd, const tp_frame_t *f)
         drop(m, TP_RATELIMIT_DROP_CLAIM);
         return;
     }
+    if (!m->staged && !m->remap_pending && f->seq + 1 < tp_producer_next_seq(m->producer))
+    {
+        /*
+         * Below the last republished seq within the same epoch number: the source restarted without a new epoch
+         * (e.g. a standalone producer whose directory was removed). Same treatment as an epoch change, else
+         * every frame would be dropped until the source caught up (DECISIONS RL-5).
+         */
+        TP_LOG_INFO("ratelimit", "stream %u: seq went back from %llu to %llu in epoch %llu: treated as a remap",
+            m->cfg.source_stream_id, (unsigned long long)(tp_producer_next_seq(m->producer) - 1),
+            (unsigned long long)f->seq, (unsigned long long)f->epoch);
+        TP_RL_STAT_ADD(m, source_epoch_changes, 1);
+        m->next_slot_ns = 0;
+        if (remap(m) < 0)
+        {
+            drop(m, TP_RATELIMIT_DROP_EPOCH);
+            m->remap_pending = true;
+            return;
+        }
+    }
     if (m->staged)
     {
         if (f->seq <= m->seq)
