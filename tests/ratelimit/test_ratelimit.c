@@ -656,6 +656,45 @@ static void test_dest_epoch_incremented_on_restart(void)
     env_close(&e);
 }
 
+/* RL-5: a source that restarts under the same epoch number (seq goes back) is a remap, not a stream of drops. */
+static void test_source_restart_same_epoch(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open(&e, &c));
+    for (int i = 0; i < 5; i++)
+    {
+        offer_seen(&e, 64);
+    }
+    PUMP_UNTIL(&e, e.rx_count >= 5);
+    uint64_t epoch = tp_producer_epoch(e.producer);
+    uint64_t dest_epoch = rl_stats(&e).dest_epoch;
+    TP_ASSERT_OK(tp_producer_close(e.producer)); /* removes its epoch directory: the next one reuses the number */
+    e.producer = NULL;
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = SRC_STREAM;
+    pc.header_nslots = 64;
+    TP_ASSERT_OK(tp_client_add_producer(&e.producer, e.src_client, &pc, 0));
+    TP_ASSERT_EQ_U64(epoch, tp_producer_epoch(e.producer));
+    /* once the source consumer follows the new producer, its seq 0.. pass again */
+    uint64_t deadline = tp_clock_mono_ns() + UINT64_C(20000000000);
+    while (rl_stats(&e).frames_out < 7 && tp_clock_mono_ns() < deadline)
+    {
+        offer(&e, 64);
+        for (int i = 0; i < 20; i++)
+        {
+            pump_once(&e);
+        }
+    }
+    tp_ratelimit_stats_t s = rl_stats(&e);
+    TP_ASSERT(s.frames_out >= 7);
+    TP_ASSERT(s.source_epoch_changes >= 1);
+    TP_ASSERT(s.dest_epoch > dest_epoch);
+    env_close(&e);
+}
+
 /* §3: the destination stream must not be one of the source streams; one producer per destination. */
 static void test_config_rejects_source_as_dest(void)
 {
@@ -807,6 +846,7 @@ int main(void)
     TP_RUN(test_progress_and_qos_forwarded);
     TP_RUN(test_metadata_stream_id);
     TP_RUN(test_dest_epoch_incremented_on_restart);
+    TP_RUN(test_source_restart_same_epoch);
     TP_RUN(test_config_rejects_source_as_dest);
     TP_RUN(test_exclusive_destination);
     TP_RUN(test_exclusive_destination_other_process);
