@@ -293,6 +293,7 @@ static int duty_cycle(void *state)
         {
             continue;
         }
+        TP_RL_STAT_SET(m, dest_epoch, tp_producer_epoch(m->producer)); /* driver mode: a new lease, a new epoch */
         if (m->staged && rl->now_ns >= m->next_slot_ns)
         {
             publish_staged(m, rl->now_ns);

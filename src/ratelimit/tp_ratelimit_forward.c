@@ -65,8 +65,8 @@ static void put_u64(uint8_t *p, uint64_t v)
  * block offset 4) replaced. The caller has decoded the message, so the
  * header and at least the fields rewritten are present.
  */
-static void forward(tp_rl_mapping_t *m, tp_publication_t *pub, const uint8_t *buffer, size_t length,
-    uint32_t stream_id, uint64_t epoch, bool is_metadata)
+static bool forward(tp_rl_mapping_t *m, tp_publication_t *pub, const uint8_t *buffer, size_t length,
+    uint32_t stream_id, uint64_t epoch)
 {
     uint8_t head[TP_SBE_MESSAGE_HEADER_LENGTH + RL_PATCH_BYTES];
     size_t n = length < sizeof(head) ? length : sizeof(head);
@@ -81,15 +81,13 @@ static void forward(tp_rl_mapping_t *m, tp_publication_t *pub, const uint8_t *bu
     int64_t rc = tp_publication_offerv(pub, iov, length > n ? 2 : 1, NULL, NULL);
     if (rc > 0)
     {
-        if (is_metadata)
-        {
-            TP_RL_STAT_ADD(m, metadata_forwarded, 1);
-        }
+        return true;
     }
-    else if (TP_PUBLICATION_NOT_CONNECTED != rc)
+    if (TP_PUBLICATION_NOT_CONNECTED != rc)
     {
-        TP_RL_STAT_ADD(m, forward_failed, 1); /* never retried: the source repeats announces and metadata */
+        TP_RL_STAT_ADD(m, forward_failed, 1); /* never retried: the sources repeat announces, metadata and QoS */
     }
+    return false;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -215,7 +213,10 @@ static void on_metadata(void *clientd, const uint8_t *buffer, size_t length, con
     }
     /* the destination producer's own DataSourceAnnounce then carries the same meta_version */
     tp_producer_set_meta_version(m->producer, meta_version);
-    forward(m, rl->pub_metadata, buffer, length, m->meta_stream_id, 0, true);
+    if (forward(m, rl->pub_metadata, buffer, length, m->meta_stream_id, 0))
+    {
+        TP_RL_STAT_ADD(m, metadata_forwarded, 1);
+    }
 }
 
 static void on_progress(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
@@ -236,8 +237,10 @@ static void on_progress(void *clientd, const uint8_t *buffer, size_t length, con
         return; /* only progress of the source epoch the destination epoch currently mirrors */
     }
     /* seq preserved; the epoch is the destination's (receivers check it against the epoch they map) */
-    forward(m, rl->pub_progress, buffer, length, m->cfg.dest_stream_id, tp_producer_epoch(m->producer), false);
-    TP_RL_STAT_ADD(m, progress_forwarded, 1);
+    if (forward(m, rl->pub_progress, buffer, length, m->cfg.dest_stream_id, tp_producer_epoch(m->producer)))
+    {
+        TP_RL_STAT_ADD(m, progress_forwarded, 1);
+    }
 }
 
 static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
@@ -278,8 +281,10 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
     {
         return;
     }
-    forward(m, rl->pub_qos, buffer, length, m->cfg.dest_stream_id, 0, false);
-    TP_RL_STAT_ADD(m, qos_forwarded, 1);
+    if (forward(m, rl->pub_qos, buffer, length, m->cfg.dest_stream_id, 0))
+    {
+        TP_RL_STAT_ADD(m, qos_forwarded, 1);
+    }
 }
 
 int tp_rl_poll_control(tp_ratelimit_t *rl)
