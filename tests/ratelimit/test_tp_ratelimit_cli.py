@@ -2,7 +2,11 @@
 """`tp ratelimit`: --check / --print-config of the example, line-numbered config errors,
 and a short run on private directories (JSON up/stopped lines with per-mapping stats).
 
-usage: test_tp_ratelimit_cli.py TP_BINARY EXAMPLE_CONFIG
+Multi-process end to end: `tp_example_producer` (stream 10000, 100 Hz) -> `tp ratelimit`
+(10 Hz) -> `tp_example_consumer` (stream 10001), three processes: every frame the
+consumer reads is intact (the bytes the producer wrote for that seq).
+
+usage: test_tp_ratelimit_cli.py TP_BINARY EXAMPLE_CONFIG PRODUCER CONSUMER
 """
 import json
 import os
@@ -27,7 +31,7 @@ def run(tp, args, env=None, timeout=60):
 
 
 def main():
-    tp, example = sys.argv[1], sys.argv[2]
+    tp, example, producer, consumer = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     p = run(tp, ["--check", example])
     check(p.returncode == 0, "example config is valid (%s)" % p.stderr)
     p = run(tp, ["--print-config", example])
@@ -65,6 +69,37 @@ def main():
             check(up.get("ratelimit") == "up" and up["mappings"][0]["dest_stream_id"] == 10001, "up line")
             check(up["mappings"][0]["rate_hz"] == 10, "configured rate")
             check(down.get("ratelimit") == "stopped" and "rate" in down["mappings"][0]["drops"], "stopped line")
+        # three processes: producer -> rate limiter -> consumer
+        rl = subprocess.Popen([tp, "ratelimit", example, "--duration", "30"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        try:
+            rl.stdout.readline()  # "up": the agent's clients exist
+            cons = subprocess.Popen([consumer, "--stream", "10001", "--duration", "20", "--until-seq", "1000000",
+                                     "--check", "full"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            prod = subprocess.run([producer, "--stream", "10000", "--rate", "100", "--frames", "300", "--size",
+                                   "4096", "--wait-consumers", "1"], env=env, capture_output=True, text=True,
+                                  timeout=60)
+            check(prod.returncode == 0, "producer exits 0 (%s)" % prod.stderr.strip())
+        finally:
+            rl.terminate()
+            out, err = rl.communicate(timeout=30)
+        stopped = [json.loads(l) for l in out.splitlines() if l.startswith('{"ratelimit":"stopped"')]
+        check(len(stopped) == 1, "rate limiter printed its stats (%r %r)" % (out, err))
+        cons.terminate()
+        cout, cerr = cons.communicate(timeout=30)
+        lines = [json.loads(l) for l in cout.splitlines() if l.startswith("{")]
+        check(len(lines) == 1, "consumer printed its summary (%r %r)" % (cout, cerr))
+        if lines and stopped:
+            c = lines[-1]
+            m = stopped[0]["mappings"][0]
+            print("  consumer:", c)
+            print("  rate limiter:", m)
+            check(c["frames"] >= 1, "frames reached the consumer through the rate limiter")
+            check(c["intact"] == c["frames"] and c["torn"] == 0, "every frame intact")
+            check(c["last_seq"] <= 299, "destination seqs are source seqs")
+            check(m["frames_out"] >= c["frames"], "the consumer read only republished frames")
+            check(m["frames_in"] <= 300, "the agent saw at most the source's frames")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
