@@ -30,6 +30,8 @@ void tp_ratelimit_config_init(tp_ratelimit_config_t *c)
     snprintf(c->qos_channel, sizeof(c->qos_channel), "%s", TP_RATELIMIT_DEFAULT_CHANNEL);
 }
 
+static int validate_mapping(const tp_ratelimit_config_t *c, size_t i, size_t count);
+
 typedef struct loader_stct
 {
     tp_toml_t *doc;
@@ -188,10 +190,8 @@ static int load_mappings(loader_t *l)
             return -1;
         }
         l->c->mapping_count = i + 1;
-        /* per-mapping checks here, so that the error carries the mapping's line */
-        tp_ratelimit_config_t one = *l->c;
-        one.mapping_count = i + 1;
-        if (tp_ratelimit_config_validate(&one) < 0 && !(strstr(tp_errmsg(), "rate_limiter.")))
+        /* the mapping against itself and the ones before it, so that the error carries its line */
+        if (validate_mapping(l->c, i, i + 1) < 0)
         {
             return tp_err_prepend("%s:%u", tp_toml_name(l->doc), tp_toml_value_line(e));
         }
@@ -256,6 +256,51 @@ static bool is_pow2(uint32_t v)
     return v && 0 == (v & (v - 1));
 }
 
+/* Mapping `i` against mappings [0, count) (count > i). Returns 0 or -1 (TP_ERR_CONFIG naming mappings[i]). */
+static int validate_mapping(const tp_ratelimit_config_t *c, size_t i, size_t count)
+{
+    const tp_ratelimit_mapping_config_t *m = &c->mappings[i];
+    uint32_t meta_id = m->metadata_stream_id ? m->metadata_stream_id : m->dest_stream_id;
+    if (0 == m->source_stream_id || 0 == m->dest_stream_id)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: source_stream_id and dest_stream_id must be non-zero", i);
+    }
+    if (!is_pow2(m->header_nslots))
+    {
+        return tp_err_set(TP_ERR_CONFIG, "mappings[%zu].header_nslots: must be a power of two, got %u", i,
+            m->header_nslots);
+    }
+    if (0 == m->pool_count || m->pool_count > TP_PRODUCER_MAX_POOLS)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "mappings[%zu].payload_pools: expected 1..%d pools", i,
+            TP_PRODUCER_MAX_POOLS);
+    }
+    for (size_t j = 0; j < count; j++)
+    {
+        const tp_ratelimit_mapping_config_t *o = &c->mappings[j];
+        if (m->dest_stream_id == o->source_stream_id || meta_id == o->source_stream_id)
+        {
+            /* §3: never publish for a source stream (and never feed our own output back in) */
+            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: destination/metadata stream id %u is the source "
+                "stream of mappings[%zu]; a rate limiter publishes only on distinct destination streams", i,
+                m->dest_stream_id == o->source_stream_id ? m->dest_stream_id : meta_id, j);
+        }
+        if (j < i && m->dest_stream_id == o->dest_stream_id)
+        {
+            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: dest_stream_id %u is also the destination of "
+                "mappings[%zu] (one producer per destination stream)", i, m->dest_stream_id, j);
+        }
+        if (j < i && m->source_stream_id == o->source_stream_id)
+        {
+            /* §4: one policy per instance and source; more policies are more instances */
+            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: source_stream_id %u is already mapped by "
+                "mappings[%zu]; use a second rate limiter instance for a second policy", i, m->source_stream_id,
+                j);
+        }
+    }
+    return 0;
+}
+
 int tp_ratelimit_config_validate(const tp_ratelimit_config_t *c)
 {
     if (NULL == c)
@@ -302,44 +347,9 @@ int tp_ratelimit_config_validate(const tp_ratelimit_config_t *c)
     }
     for (size_t i = 0; i < c->mapping_count; i++)
     {
-        const tp_ratelimit_mapping_config_t *m = &c->mappings[i];
-        uint32_t meta_id = m->metadata_stream_id ? m->metadata_stream_id : m->dest_stream_id;
-        if (0 == m->source_stream_id || 0 == m->dest_stream_id)
+        if (validate_mapping(c, i, c->mapping_count) < 0)
         {
-            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: source_stream_id and dest_stream_id must be non-zero", i);
-        }
-        if (!is_pow2(m->header_nslots))
-        {
-            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu].header_nslots: must be a power of two, got %u", i,
-                m->header_nslots);
-        }
-        if (0 == m->pool_count || m->pool_count > TP_PRODUCER_MAX_POOLS)
-        {
-            return tp_err_set(TP_ERR_CONFIG, "mappings[%zu].payload_pools: expected 1..%d pools", i,
-                TP_PRODUCER_MAX_POOLS);
-        }
-        for (size_t j = 0; j < c->mapping_count; j++)
-        {
-            const tp_ratelimit_mapping_config_t *o = &c->mappings[j];
-            if (m->dest_stream_id == o->source_stream_id || meta_id == o->source_stream_id)
-            {
-                /* §3: never publish for a source stream (and never feed our own output back in) */
-                return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: destination/metadata stream id %u is the source "
-                    "stream of mappings[%zu]; a rate limiter publishes only on distinct destination streams", i,
-                    m->dest_stream_id == o->source_stream_id ? m->dest_stream_id : meta_id, j);
-            }
-            if (j < i && m->dest_stream_id == o->dest_stream_id)
-            {
-                return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: dest_stream_id %u is also the destination of "
-                    "mappings[%zu] (one producer per destination stream)", i, m->dest_stream_id, j);
-            }
-            if (j < i && m->source_stream_id == o->source_stream_id)
-            {
-                /* §4: one policy per instance and source; more policies are more instances */
-                return tp_err_set(TP_ERR_CONFIG, "mappings[%zu]: source_stream_id %u is already mapped by "
-                    "mappings[%zu]; use a second rate limiter instance for a second policy", i, m->source_stream_id,
-                    j);
-            }
+            return -1;
         }
     }
     return 0;
