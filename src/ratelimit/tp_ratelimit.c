@@ -591,6 +591,12 @@ static int add_mapping(tp_ratelimit_t *rl, size_t i, const tp_context_t *dest_ct
 
 int tp_ratelimit_init(tp_ratelimit_t **out, const tp_ratelimit_config_t *config, const tp_context_t *ctx)
 {
+    return tp_rl_init(out, config, ctx, NULL);
+}
+
+int tp_rl_init(tp_ratelimit_t **out, const tp_ratelimit_config_t *config, const tp_context_t *ctx,
+    const tp_context_t *dest_ctx)
+{
     if (NULL == out || NULL == config)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_ratelimit_init: NULL argument");
@@ -636,13 +642,14 @@ int tp_ratelimit_init(tp_ratelimit_t **out, const tp_ratelimit_config_t *config,
         stale = 4 * (h > q ? h : q);
     }
     rl->stale_ns = stale;
-    if (context_copy(sctx, &dctx) < 0 ||
-        tp_context_set_stream(dctx, TP_STREAM_DESCRIPTOR, config->descriptor_channel,
-            (int32_t)config->descriptor_stream_id) < 0)
+    if (NULL == dest_ctx &&
+        (context_copy(sctx, &dctx) < 0 ||
+            tp_context_set_stream(dctx, TP_STREAM_DESCRIPTOR, config->descriptor_channel,
+                (int32_t)config->descriptor_stream_id) < 0))
     {
         goto done;
     }
-    if (tp_client_init(&rl->source, sctx) < 0 || tp_client_init(&rl->dest, dctx) < 0 ||
+    if (tp_client_init(&rl->source, sctx) < 0 || tp_client_init(&rl->dest, dest_ctx ? dest_ctx : dctx) < 0 ||
         tp_client_start(rl->source) < 0 || tp_client_start(rl->dest) < 0)
     {
         goto done;
@@ -654,7 +661,7 @@ int tp_ratelimit_init(tp_ratelimit_t **out, const tp_ratelimit_config_t *config,
     for (size_t i = 0; i < config->mapping_count; i++)
     {
         rl->mapping_count = i + 1;
-        if (add_mapping(rl, i, dctx) < 0)
+        if (add_mapping(rl, i, dest_ctx ? dest_ctx : dctx) < 0)
         {
             goto done;
         }

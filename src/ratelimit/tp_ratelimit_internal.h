@@ -83,6 +83,15 @@ struct tp_ratelimit_stct
     tp_rl_mapping_t mappings[TP_RATELIMIT_MAX_MAPPINGS];
 };
 
+/*
+ * tp_ratelimit_init() with the destination client's context given as is
+ * (tests: fault injection on the destination transport). `dest_ctx` NULL =
+ * derived from `ctx` with the config's descriptor stream; otherwise the
+ * caller has set that stream (and anything else) on it.
+ */
+int tp_rl_init(struct tp_ratelimit_stct **out, const tp_ratelimit_config_t *config, const tp_context_t *ctx,
+    const tp_context_t *dest_ctx);
+
 /* Own subscriptions (tp_ratelimit_forward.c): hellos, foreign announces, forwarding. Returns work done. */
 int tp_rl_poll_control(struct tp_ratelimit_stct *rl);
 

@@ -13,6 +13,8 @@
 #include "client/tpc_children.h"
 #include "protocol/tp_proto.h"
 #include "ratelimit/tp_ratelimit.h"
+#include "ratelimit/tp_ratelimit_internal.h"
+#include "client/tpc_faults.h"
 #include "tensor_pool/tp_shm.h"
 
 #define SRC_STREAM 10000u
@@ -138,7 +140,15 @@ static void base_config(tp_ratelimit_config_t *c, uint32_t rate_hz)
     c->mappings[0].per_consumer = false; /* the configured rate governs (the consumer below sends max_rate_hz 0) */
 }
 
+static int env_open_faults(env_t *e, const tp_ratelimit_config_t *config, tpc_faults_t *dest_faults);
+
 static int env_open(env_t *e, const tp_ratelimit_config_t *config)
+{
+    return env_open_faults(e, config, NULL);
+}
+
+/* With `dest_faults`, the rate limiter's destination client injects them (its descriptor publication). */
+static int env_open_faults(env_t *e, const tp_ratelimit_config_t *config, tpc_faults_t *dest_faults)
 {
     memset(e, 0, sizeof(*e));
     e->now = UINT64_C(1000000000000);
@@ -159,7 +169,22 @@ static int env_open(env_t *e, const tp_ratelimit_config_t *config)
     {
         return -1;
     }
-    if (tp_ratelimit_init(&e->rl, config, e->ctx) < 0)
+    tp_context_t *rl_dctx = NULL;
+    if (NULL != dest_faults)
+    {
+        rl_dctx = tpc_context(&e->dirs);
+        if (NULL == rl_dctx ||
+            tp_context_set_stream(rl_dctx, TP_STREAM_DESCRIPTOR, config->descriptor_channel,
+                (int32_t)config->descriptor_stream_id) < 0 ||
+            tpc_faults_install(dest_faults, rl_dctx) < 0)
+        {
+            tp_context_close(rl_dctx);
+            return -1;
+        }
+    }
+    int rc = tp_rl_init(&e->rl, config, e->ctx, rl_dctx);
+    tp_context_close(rl_dctx);
+    if (rc < 0)
     {
         fprintf(stderr, "tp_ratelimit_init: %s\n", tp_errmsg());
         return -1;
@@ -363,6 +388,38 @@ static uint64_t source_epoch_of(env_t *e)
     memset(&cs, 0, sizeof(cs));
     tp_consumer_stats(tp_ratelimit_source_consumer(e->rl, 0), &cs);
     return cs.epoch;
+}
+
+/* §5: a destination slot that cannot be claimed now is dropped and counted; the agent never waits and goes on. */
+static void test_unclaimable_slot_dropped(void)
+{
+    static tpc_faults_t faults; /* must outlive the destination client */
+    memset(&faults, 0, sizeof(faults));
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open_faults(&e, &c, &faults));
+    offer_seen(&e, 100); /* seq 0 */
+    PUMP_UNTIL(&e, e.rx_count >= 1);
+    /* the next descriptor claim of the destination fails: seq 1 stays queued (committed later by a flush), and
+       seq 2, in the same duty cycle, finds the producer still busy with it: dropped, not waited for */
+    atomic_store(&faults.fail_try_claims, 1);
+    TP_ASSERT(offer(&e, 100) >= 0);
+    TP_ASSERT(offer(&e, 100) >= 0);
+    PUMP_UNTIL(&e, rl_frames_in(&e) >= 3);
+    offer_seen(&e, 100); /* seq 3: the agent went on */
+    PUMP_UNTIL(&e, e.rx_count >= 3);
+    pump_settle(&e);
+    tp_ratelimit_stats_t s = rl_stats(&e);
+    TP_ASSERT_EQ_U64(4, s.frames_in);
+    TP_ASSERT_EQ_U64(1, s.drops[TP_RATELIMIT_DROP_CLAIM]);
+    TP_ASSERT_EQ_U64(3, s.frames_out);
+    TP_ASSERT_EQ_U64(3, e.rx_count);
+    TP_ASSERT_EQ_U64(0, e.rx[0].seq);
+    TP_ASSERT_EQ_U64(1, e.rx[1].seq);
+    TP_ASSERT_EQ_U64(3, e.rx[2].seq);
+    TP_ASSERT(e.rx[1].payload_ok && e.rx[2].payload_ok);
+    env_close(&e);
 }
 
 /* §7: a source epoch change drops the in-flight frame, moves the destination to a new epoch, resets the timer. */
@@ -839,6 +896,7 @@ int main(void)
     TP_RUN(test_unlimited_passes_everything);
     TP_RUN(test_seq_preserved_in_dest_header);
     TP_RUN(test_dest_too_small_counted);
+    TP_RUN(test_unclaimable_slot_dropped);
     TP_RUN(test_epoch_change_resets_timer);
     TP_RUN(test_metadata_forwarded);
     TP_RUN(test_consumer_hello_governs);
