@@ -125,12 +125,15 @@ static void publish_staged(tp_rl_mapping_t *m, uint64_t now_ns)
 /*
  * Move the destination to a new epoch (§7: a source epoch change is a remap
  * boundary; the source's sequence numbers restart, and a destination seq never
- * goes back within an epoch). Standalone: a layout change to the same layout;
- * driver mode: a new lease (the driver assigns the epoch).
+ * goes back within an epoch). Standalone: a layout change to the same layout
+ * (inline); driver mode: a new lease, asked for asynchronously and polled by
+ * the following duty cycles, so that no mapping waits for the driver.
+ * Returns 0 done, 1 still waiting for the driver, -1 failed (retried).
  */
 static int remap(tp_rl_mapping_t *m)
 {
     abort_staged(m, TP_RATELIMIT_DROP_EPOCH);
+    m->remap_pending = true;
     tp_ratelimit_t *rl = m->rl;
     if (!rl->driver_mode)
     {
@@ -142,18 +145,36 @@ static int remap(tp_rl_mapping_t *m)
     }
     else
     {
-        tp_producer_config_t pc;
-        tp_producer_config_defaults(&pc);
-        pc.stream_id = m->cfg.dest_stream_id;
-        pc.producer_id = m->producer_id;
-        snprintf(pc.name, sizeof(pc.name), "%s", rl->config.instance_id);
-        tp_producer_close(m->producer);
-        m->producer = NULL;
-        if (tp_client_add_producer(&m->producer, rl->dest, &pc, rl->client_timeout_ns) < 0)
+        if (NULL == m->pending_add)
         {
-            m->producer = NULL;
+            tp_producer_config_t pc;
+            tp_producer_config_defaults(&pc);
+            pc.stream_id = m->cfg.dest_stream_id;
+            pc.producer_id = m->producer_id;
+            snprintf(pc.name, sizeof(pc.name), "%s", rl->config.instance_id);
+            if (NULL != m->producer)
+            {
+                tp_producer_close(m->producer); /* gives the lease back: the next one has a new epoch */
+                m->producer = NULL;
+            }
+            if (tp_client_async_add_producer(&m->pending_add, rl->dest, &pc) < 0)
+            {
+                m->pending_add = NULL;
+                return -1;
+            }
+        }
+        tp_producer_t *p = NULL;
+        int rc = tp_client_async_add_producer_poll(&p, m->pending_add);
+        if (0 == rc)
+        {
+            return 1;
+        }
+        m->pending_add = NULL; /* freed by the poll */
+        if (rc < 0)
+        {
             return -1;
         }
+        m->producer = p;
     }
     m->remap_pending = false;
     TP_RL_STAT_SET(m, dest_epoch, tp_producer_epoch(m->producer));
@@ -161,6 +182,12 @@ static int remap(tp_rl_mapping_t *m)
         m->cfg.dest_stream_id, (unsigned long long)m->source_epoch,
         (unsigned long long)tp_producer_epoch(m->producer));
     return 0;
+}
+
+static void remap_failed(tp_rl_mapping_t *m)
+{
+    tp_log_write_limited(&m->log_frame, TP_LOG_LIMIT_INTERVAL_NS, TP_LOG_LEVEL_WARN, "ratelimit",
+        "stream %u: moving the destination to a new epoch failed (retried): %s", m->cfg.dest_stream_id, tp_errmsg());
 }
 
 /*
@@ -183,13 +210,18 @@ static void on_frame(void *clientd, const tp_frame_t *f)
         TP_RL_STAT_SET(m, source_epoch, f->epoch);
         m->next_slot_ns = 0; /* timer reset: the first frame after the remap is eligible at once */
     }
-    if (m->remap_pending && remap(m) < 0)
+    if (m->remap_pending)
     {
-        tp_log_write_limited(&m->log_frame, TP_LOG_LIMIT_INTERVAL_NS, TP_LOG_LEVEL_WARN, "ratelimit",
-            "stream %u: destination remap failed (retried): %s", m->cfg.dest_stream_id,
-            tp_errmsg());
-        drop(m, TP_RATELIMIT_DROP_EPOCH);
-        return;
+        int rc = remap(m);
+        if (0 != rc)
+        {
+            if (rc < 0)
+            {
+                remap_failed(m);
+            }
+            drop(m, TP_RATELIMIT_DROP_EPOCH); /* until the destination is in its new epoch */
+            return;
+        }
     }
     if (NULL == m->producer)
     {
@@ -208,10 +240,14 @@ static void on_frame(void *clientd, const tp_frame_t *f)
             (unsigned long long)f->seq, (unsigned long long)f->epoch);
         TP_RL_STAT_ADD(m, source_epoch_changes, 1);
         m->next_slot_ns = 0;
-        if (remap(m) < 0)
+        int rc = remap(m);
+        if (0 != rc)
         {
+            if (rc < 0)
+            {
+                remap_failed(m);
+            }
             drop(m, TP_RATELIMIT_DROP_EPOCH);
-            m->remap_pending = true;
             return;
         }
     }
@@ -284,10 +320,12 @@ static int duty_cycle(void *state)
         tp_rl_mapping_t *m = &rl->mappings[i];
         if (m->remap_pending && !m->staged)
         {
-            if (remap(m) == 0)
+            int rc = remap(m);
+            if (rc < 0)
             {
-                work++;
+                remap_failed(m);
             }
+            work += 0 == rc ? 1 : 0;
         }
         if (NULL == m->producer)
         {
@@ -760,6 +798,26 @@ int tp_ratelimit_close(tp_ratelimit_t *rl)
         if (m->consumer)
         {
             tp_consumer_close(m->consumer);
+        }
+        if (m->pending_add)
+        {
+            /* a destination lease asked for at a remap: wait for it (bounded), then give it back */
+            tp_producer_t *p = NULL;
+            int rc = 0;
+            uint64_t deadline = tp_clock_mono_ns() + rl->client_timeout_ns;
+            while (0 == (rc = tp_client_async_add_producer_poll(&p, m->pending_add)) && tp_clock_mono_ns() < deadline)
+            {
+                if (tp_client_do_work(rl->dest) <= 0)
+                {
+                    tp_sleep_ns(100000);
+                }
+            }
+            if (0 == rc)
+            {
+                TP_LOG_WARN("ratelimit", "stream %u: a destination lease request still pending at close is left to "
+                    "the client's close", m->cfg.dest_stream_id);
+            }
+            m->producer = 1 == rc ? p : m->producer;
         }
         if (m->producer)
         {

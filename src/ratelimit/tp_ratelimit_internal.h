@@ -44,6 +44,7 @@ typedef struct tp_rl_mapping_stct
     /* epochs (§7) */
     uint64_t source_epoch;       /* 0 = no frame seen yet */
     bool remap_pending;          /* the destination must move to a new epoch before the next frame */
+    tp_async_add_producer_t *pending_add; /* driver mode: the new destination lease being asked for */
 
     /* per-consumer mode (§4): the consumer whose ConsumerHello governs */
     uint32_t consumer_id;        /* 0 = none */

@@ -2,8 +2,9 @@
  * Rate limiter in driver mode (RateLimiter spec §3, Driver Model): the agent
  * attaches to the SHM driver as the destination stream's producer (regions
  * from the driver's profile), frames flow source -> agent -> consumer through
- * driver-owned regions with their seq, and the driver refuses a second
- * producer on the destination stream (exclusive producer).
+ * driver-owned regions with their seq, the driver refuses a second
+ * producer on the destination stream (exclusive producer), and a source
+ * epoch change moves the destination to a new lease and epoch (§7).
  */
 #include <string.h>
 
@@ -139,7 +140,36 @@ static void test_driver_mode(void)
     TP_ASSERT_OK(tp_ratelimit_stats(rl, 0, &s));
     TP_ASSERT(s.frames_out >= 20);
     TP_ASSERT(s.dest_epoch >= 1);
-    /* driver mode: the destination regions are the driver's, not under the agent's own epoch directory */
+    /* a source epoch change (the source producer takes a new lease): the agent asks the driver for a new
+       destination lease without stopping its duty cycle, and frames flow again in the new destination epoch */
+    uint64_t dest_epoch = s.dest_epoch;
+    uint64_t frames_before = rx.frames;
+    TP_ASSERT_OK(tp_producer_close(p));
+    p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, src, &pc, 0));
+    deadline = tp_clock_mono_ns() + UINT64_C(20000000000);
+    while (rx.frames < frames_before + 20 && tp_clock_mono_ns() < deadline)
+    {
+        uint64_t seq = tp_producer_next_seq(p);
+        for (size_t i = 0; i < sizeof(buf); i++)
+        {
+            buf[i] = (uint8_t)(seq * 3 + i);
+        }
+        tp_producer_offer(p, NULL, buf, sizeof(buf), NULL);
+        for (int i = 0; i < 20; i++)
+        {
+            tp_client_do_work(src);
+            if (tp_client_do_work(dst) <= 0)
+            {
+                tp_sleep_ns(100000);
+            }
+        }
+    }
+    TP_ASSERT(rx.frames >= frames_before + 20);
+    TP_ASSERT_EQ_U64(0, rx.bad);
+    TP_ASSERT_OK(tp_ratelimit_stats(rl, 0, &s));
+    TP_ASSERT(s.source_epoch_changes >= 1);
+    TP_ASSERT(s.dest_epoch > dest_epoch);
     TP_ASSERT_OK(tp_ratelimit_stop(rl));
     tp_consumer_close(consumer);
     tp_client_close(dst);
