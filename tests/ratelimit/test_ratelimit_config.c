@@ -92,9 +92,34 @@ static void test_full(void)
     TP_ASSERT(n > 0 && (size_t)n < sizeof(buf));
     tp_ratelimit_config_t again;
     TP_ASSERT_OK(load(&again, buf));
-    TP_ASSERT_EQ_U64(30, again.mappings[1].max_rate_hz);
+    TP_ASSERT(!again.mappings[1].max_rate_set); /* still inherited */
+    TP_ASSERT_EQ_U64(10101, again.mappings[0].metadata_stream_id);
+    TP_ASSERT_EQ_U64(0, again.mappings[1].metadata_stream_id);
     TP_ASSERT_EQ_U64(c.mappings[0].pools[1].stride_bytes, again.mappings[0].pools[1].stride_bytes);
     TP_ASSERT_EQ_U64(c.dest_qos_stream_id, again.dest_qos_stream_id);
+}
+
+/* --print-config output loads back even with quotes, backslashes and control characters in strings. */
+static void test_print_escapes(void)
+{
+    static const char text[] = "[rate_limiter]\n"
+                               "instance_id = \"a \\\"quoted\\\" \\\\ name\\u0001\\ttab\"\n"
+                               "descriptor_channel = \"aeron:ipc\"\n"
+                               "descriptor_stream_id = 1101\n"
+                               "shm_base_dir = '/dev/shm/with \"quote'\n"
+                               "[[mappings]]\nsource_stream_id = 1\ndest_stream_id = 2\n";
+    tp_ratelimit_config_t c;
+    TP_ASSERT_OK(load(&c, text));
+    TP_ASSERT_STREQ("a \"quoted\" \\ name\001\ttab", c.instance_id);
+    char buf[8192];
+    char buf2[8192];
+    TP_ASSERT(tp_ratelimit_config_print(&c, buf, sizeof(buf)) > 0);
+    tp_ratelimit_config_t again;
+    TP_ASSERT_OK(load(&again, buf));
+    TP_ASSERT_STREQ(c.instance_id, again.instance_id);
+    TP_ASSERT_STREQ(c.shm_base_dir, again.shm_base_dir);
+    TP_ASSERT(tp_ratelimit_config_print(&again, buf2, sizeof(buf2)) > 0);
+    TP_ASSERT_STREQ(buf, buf2);
 }
 
 /* Errors carry the file name and line and name the key. */
@@ -183,6 +208,7 @@ int main(void)
 {
     TP_RUN(test_minimal_and_defaults);
     TP_RUN(test_full);
+    TP_RUN(test_print_escapes);
     TP_RUN(test_errors);
     TP_RUN(test_forwarding_needs_ids);
     TP_RUN(test_one_policy_per_source);
