@@ -120,6 +120,46 @@ TP_EXPORT int tp_tracelink_emitter_stats(const tp_tracelink_emitter_t *emitter, 
 /** Close the emitter and its transport connection. Returns 0 or -1. */
 TP_EXPORT int tp_tracelink_emitter_close(tp_tracelink_emitter_t *emitter);
 
+/* ------------------------------------------------------------------------- */
+/* TraceLinkSet reception                                                     */
+/* ------------------------------------------------------------------------- */
+
+/** Opaque TraceLinkSet listener: a subscription on the control stream. */
+typedef struct tp_tracelink_listener_stct tp_tracelink_listener_t;
+
+/**
+ * A decoded, valid TraceLinkSet: output frame (stream_id, epoch, seq) has
+ * trace id `trace_id`, derived from `count` (>= 1) unique non-zero parents
+ * (valid during the call).
+ */
+typedef void (*tp_tracelink_handler_t)(void *clientd, uint32_t stream_id, uint64_t epoch, uint64_t seq,
+    uint64_t trace_id, const uint64_t *parents, size_t count);
+
+/** Listener counters. */
+typedef struct tp_tracelink_listener_stats_stct
+{
+    uint64_t received;     /**< valid TraceLinkSets handed to the handler */
+    uint64_t malformed;    /**< schema-904 messages that failed decoding (zero/duplicate parents, truncated, ...) */
+    uint64_t other_schema; /**< other control-plane messages skipped by the schemaId gate (§13) */
+} tp_tracelink_listener_stats_t;
+
+/**
+ * Create a listener on `channel`/`stream_id` (NULL/0: the context's control
+ * stream). Messages of other schemas are skipped before decoding (§13).
+ * Returns 0 or -1.
+ */
+TP_EXPORT int tp_tracelink_listener_create(tp_tracelink_listener_t **out, const tp_context_t *ctx, const char *channel,
+    int32_t stream_id, tp_tracelink_handler_t handler, void *clientd);
+
+/** Run the transport duty cycle and deliver up to `limit` messages. Returns the number of messages polled or -1. */
+TP_EXPORT int tp_tracelink_listener_poll(tp_tracelink_listener_t *listener, int limit);
+
+/** Copy the counters. Returns 0 or -1. */
+TP_EXPORT int tp_tracelink_listener_stats(const tp_tracelink_listener_t *listener, tp_tracelink_listener_stats_t *stats);
+
+/** Close the listener. Returns 0. */
+TP_EXPORT int tp_tracelink_listener_close(tp_tracelink_listener_t *listener);
+
 #ifdef __cplusplus
 }
 #endif
