@@ -391,6 +391,60 @@ static void test_merge_map_late_join(void)
     tpc_dirs_remove(&dirs);
 }
 
+/* §10.4, §10.5: a TIMESTAMP barrier asks with TimestampMergeMapRequest; the authority answers with its timestamp map. */
+static void test_merge_map_late_join_timestamp(void)
+{
+    tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "trace-tsmerge"));
+    tp_context_t *ctx = tpc_context(&dirs);
+    tp_merge_map_authority_t *auth = NULL;
+    TP_ASSERT_OK(tp_merge_map_authority_create(&auth, ctx, NULL, 0, UINT64_C(600000000000)));
+    tp_ts_merge_map_t m;
+    memset(&m, 0, sizeof(m));
+    m.out_stream_id = 700;
+    m.epoch = 2;
+    m.clock_domain = TP_JOIN_CLOCK_MONOTONIC;
+    m.has_lateness_ns = true;
+    m.lateness_ns = 10;
+    m.rule_count = 1;
+    m.rules[0] = (tp_merge_ts_rule_t){ .input_stream_id = 701, .type = TP_MERGE_TIME_RULE_WINDOW_NS,
+        .timestamp_source = TP_TIMESTAMP_SOURCE_SLOT_HEADER, .has_window_ns = true, .window_ns = 100 };
+    TP_ASSERT_OK(tp_merge_map_authority_set_ts_map(auth, &m));
+    /* a sequence map for the same out stream is held separately and does not answer timestamp requests */
+    tp_seq_merge_map_t sm = make_map(2);
+    sm.out_stream_id = 700;
+    TP_ASSERT_OK(tp_merge_map_authority_set_seq_map(auth, &sm));
+    uint64_t now = tp_clock_mono_ns();
+    tp_merge_map_authority_do_work(auth, now);
+    tp_join_barrier_config_t bc = { .kind = TP_JOIN_TIMESTAMP, .out_stream_id = 700, .out_epoch = 2 };
+    tp_join_barrier_t *b = NULL;
+    TP_ASSERT_OK(tp_join_barrier_create(&b, &bc));
+    tp_merge_map_listener_t *l = NULL;
+    TP_ASSERT_OK(tp_merge_map_listener_create(&l, ctx, NULL, 0, b, 20000000u));
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000u;
+    while (!tp_join_barrier_has_map(b) && tp_clock_mono_ns() < deadline)
+    {
+        now = tp_clock_mono_ns();
+        if (tp_merge_map_authority_do_work(auth, now) + tp_merge_map_listener_do_work(l, now) <= 0)
+        {
+            tp_sleep_ns(200000);
+        }
+    }
+    TP_ASSERT(tp_join_barrier_has_map(b));
+    tp_merge_map_authority_stats_t as;
+    TP_ASSERT_OK(tp_merge_map_authority_stats(auth, &as));
+    TP_ASSERT(as.requests_answered >= 1);
+    tp_join_result_t r;
+    tp_join_barrier_observe(b, 701, 1, 0, TP_NULL_TIMESTAMP, 990, 1, now);
+    TP_ASSERT_EQ_I64(1, tp_join_barrier_ready_time(b, 1000, TP_JOIN_CLOCK_MONOTONIC, now, &r)); /* lateness 10 applied */
+    TP_ASSERT_EQ_I64(0, tp_join_barrier_ready_time(b, 1001, TP_JOIN_CLOCK_MONOTONIC, now, &r));
+    tp_merge_map_listener_close(l);
+    tp_merge_map_authority_close(auth);
+    tp_join_barrier_close(b);
+    tp_context_close(ctx);
+    tpc_dirs_remove(&dirs);
+}
+
 int main(void)
 {
     TP_RUN(test_trace_id_format);
@@ -398,6 +452,7 @@ int main(void)
     TP_RUN(test_producer_trace_config);
     TP_RUN(test_emitter);
     TP_RUN(test_merge_map_late_join);
+    TP_RUN(test_merge_map_late_join_timestamp);
     tp_test_cleanup_tracked();
     return tp_test_finish();
 }
