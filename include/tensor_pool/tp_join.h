@@ -241,7 +241,7 @@ TP_EXPORT int tp_join_barrier_set_epoch(tp_join_barrier_t *barrier, uint64_t epo
  * of an older epoch are ignored. `descriptor_timestamp_ns` is
  * TP_NULL_TIMESTAMP when absent, `slot_timestamp_ns` 0 when absent.
  * Returns 1 recorded, 0 ignored (no rule names the stream, or an older
- * epoch).
+ * epoch), -1 for a NULL barrier.
  */
 TP_EXPORT int tp_join_barrier_observe(tp_join_barrier_t *barrier, uint32_t stream_id, uint64_t epoch, uint64_t seq,
     uint64_t descriptor_timestamp_ns, uint64_t slot_timestamp_ns, uint64_t trace_id, uint64_t now_ns);
@@ -252,7 +252,7 @@ TP_EXPORT int tp_join_barrier_observe_frame(tp_join_barrier_t *barrier, const tp
 /**
  * Record that the stage processed input frame `seq` (time `time_ns` in the
  * rule's source, 0 if unknown) of `stream_id`: the processed cursor/time
- * used when config.use_processed_cursor is set. Returns 1 or 0 (unknown stream).
+ * used when config.use_processed_cursor is set. Returns 1, 0 (unknown stream) or -1 (NULL barrier).
  */
 TP_EXPORT int tp_join_barrier_processed(tp_join_barrier_t *barrier, uint32_t stream_id, uint64_t seq, uint64_t time_ns);
 

@@ -194,17 +194,17 @@ int tp_join_barrier_close(tp_join_barrier_t *b)
 
 tp_join_kind_t tp_join_barrier_kind(const tp_join_barrier_t *b)
 {
-    return b->config.kind;
+    return NULL != b ? b->config.kind : (tp_join_kind_t)0;
 }
 
 uint32_t tp_join_barrier_out_stream_id(const tp_join_barrier_t *b)
 {
-    return b->config.out_stream_id;
+    return NULL != b ? b->config.out_stream_id : 0;
 }
 
 uint64_t tp_join_barrier_out_epoch(const tp_join_barrier_t *b)
 {
-    return b->config.out_epoch;
+    return NULL != b ? b->config.out_epoch : 0;
 }
 
 bool tp_join_barrier_has_map(const tp_join_barrier_t *b)
@@ -352,6 +352,10 @@ int tp_join_barrier_set_epoch(tp_join_barrier_t *b, uint64_t epoch)
 int tp_join_barrier_observe(tp_join_barrier_t *b, uint32_t stream_id, uint64_t epoch, uint64_t seq,
     uint64_t descriptor_timestamp_ns, uint64_t slot_timestamp_ns, uint64_t trace_id, uint64_t now_ns)
 {
+    if (NULL == b)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_join_barrier_observe: NULL barrier");
+    }
     join_input_t *in = join_find(b, stream_id);
     if (NULL == in)
     {
@@ -428,6 +432,10 @@ int tp_join_barrier_observe_frame(tp_join_barrier_t *b, const tp_frame_t *frame,
 
 int tp_join_barrier_processed(tp_join_barrier_t *b, uint32_t stream_id, uint64_t seq, uint64_t time_ns)
 {
+    if (NULL == b)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_join_barrier_processed: NULL barrier");
+    }
     join_input_t *in = join_find(b, stream_id);
     if (NULL == in)
     {

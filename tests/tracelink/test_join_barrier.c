@@ -258,6 +258,16 @@ static void test_processed_cursor(void)
     TP_ASSERT_EQ_I64(1, tp_join_barrier_processed(b, B, 4, 0));
     TP_ASSERT_EQ_I64(1, tp_join_barrier_ready_seq(b, 4, 1, &r));
     TP_ASSERT_EQ_I64(0, tp_join_barrier_processed(b, C, 4, 0));
+    /* NULL arguments: errors, never a crash */
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_processed(NULL, A, 4, 0));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_observe(NULL, A, 1, 1, 0, 0, 0, 0));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_ready_seq(NULL, 4, 1, &r));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_ready_seq(b, 4, 1, NULL));
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_apply_seq_map(b, NULL));
+    TP_ASSERT(!tp_join_barrier_has_map(NULL));
+    tp_join_barrier_config_t bad = { .kind = (tp_join_kind_t)9 };
+    tp_join_barrier_t *none = NULL;
+    TP_ASSERT_ERR(TP_ERR_INVALID_ARGUMENT, tp_join_barrier_create(&none, &bad));
     tp_join_barrier_close(b);
 }
 

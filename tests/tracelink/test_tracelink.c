@@ -13,6 +13,43 @@
 #include "protocol/tp_proto_tracelink.h"
 #include "tp_test.h"
 
+#include <stdatomic.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TL_NOALLOC_SKIP 1
+#else
+#define TL_NOALLOC_SKIP 0
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static atomic_int counting = 0;
+static atomic_ulong allocations = 0;
+void *malloc(size_t n)
+{
+    if (atomic_load_explicit(&counting, memory_order_relaxed))
+    {
+        atomic_fetch_add(&allocations, 1);
+    }
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+    if (atomic_load_explicit(&counting, memory_order_relaxed))
+    {
+        atomic_fetch_add(&allocations, 1);
+    }
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+    if (atomic_load_explicit(&counting, memory_order_relaxed))
+    {
+        atomic_fetch_add(&allocations, 1);
+    }
+    return __libc_realloc(p, n);
+}
+#endif
+
 static void test_trace_id_format(void)
 {
     tp_trace_id_generator_t g;
@@ -204,6 +241,25 @@ static void test_emitter(void)
     }
     TP_ASSERT(tp_tracelink_emitter_is_connected(em));
     TP_ASSERT_EQ_I64(1, tp_tracelink_emit(em, 10003, 4, 5, 99, parents, 3));
+#if !TL_NOALLOC_SKIP
+    /* minting and emitting allocate nothing (§14.1: no allocation per message); not connected: dropped */
+    tp_trace_id_generator_t gen;
+    tp_trace_id_generator_init(&gen, 5);
+    tp_tracelink_emitter_t *idle = NULL;
+    TP_ASSERT_OK(tp_tracelink_emitter_create(&idle, ctx, "aeron:ipc", 4242));
+    atomic_store(&counting, 1);
+    for (int i = 0; i < 1000; i++)
+    {
+        uint64_t p2[2] = { tp_trace_id_next(&gen), tp_trace_id_next(&gen) };
+        tp_tracelink_emit(idle, 1, 1, (uint64_t)i, tp_trace_id_next(&gen), p2, 2);
+    }
+    atomic_store(&counting, 0);
+    TP_ASSERT_EQ_U64(0, atomic_load(&allocations));
+    tp_tracelink_emitter_stats_t ist;
+    TP_ASSERT_OK(tp_tracelink_emitter_stats(idle, &ist));
+    TP_ASSERT_EQ_U64(1000, ist.dropped_not_connected);
+    tp_tracelink_emitter_close(idle);
+#endif
     /* invalid: duplicate parent, zero parent, zero trace id, too many, none */
     uint64_t dup[2] = { 7, 7 };
     uint64_t zero[2] = { 7, 0 };
