@@ -14,5 +14,7 @@
 #include "tensor_pool/tp_log.h"
 #include "tensor_pool/tp_producer.h"
 #include "tensor_pool/tp_tensor.h"
+#include "tensor_pool/tp_tracelink.h"
+#include "tensor_pool/tp_join.h"
 
 #endif
