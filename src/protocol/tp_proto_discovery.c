@@ -164,7 +164,10 @@ static int disc_report(const char *msg, const disc_fail_t *f)
 
 /*
  * The D1 fallback, shared by both messages: decode with the fixed layout,
- * then the reference one; a decode that consumes the whole buffer wins.
+ * then the reference one. A reference decode is taken only when it consumes
+ * the buffer exactly (so that a truncated or padded fixed message is not
+ * read as a reference one with shifted fields); a fixed decode that leaves
+ * trailing bytes is taken when the reference decode does not fit exactly.
  */
 #define DISC_FALLBACK(MSG, FIXED, REF, VIEW_T)                                                             \
     do                                                                                                     \
@@ -190,7 +193,7 @@ static int disc_report(const char *msg, const disc_fail_t *f)
         {                                                                                                  \
             VIEW_T alt;                                                                                    \
             int rrc = REF(buf, len, &alt, &rused, &rf);                                                    \
-            if (0 == rrc && (rused == len || 0 != frc))                                                    \
+            if (0 == rrc && rused == len)                                                    \
             {                                                                                              \
                 memcpy(out, &alt, sizeof(alt));                                                            \
                 out->layout = TP_PROTO_DISCOVERY_LAYOUT_REFERENCE;                                         \

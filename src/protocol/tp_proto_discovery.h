@@ -24,9 +24,9 @@
  * - Two layouts (DECISIONS D1): the message is decoded with our codec (tags
  *   entries as var-data, ERRATA 2) and, when that fails or leaves bytes over,
  *   with the reference tool's layout (tags entries of blockLength 0 carrying
- *   no bytes). The first that decodes the whole buffer wins; otherwise the
- *   first that decodes at all (trailing bytes ignored); otherwise the error
- *   of our codec is reported. The chosen layout is in `layout`. In the
+ *   no bytes). A decode that consumes the whole buffer wins (fixed first);
+ *   otherwise a fixed decode with trailing bytes; otherwise the error of our
+ *   codec is reported. A reference decode must consume the buffer exactly. The chosen layout is in `layout`. In the
  *   reference layout every tag is empty (length 0 = "not provided", §5.0).
  * - No allocation, no locks, no system calls (except formatting the error).
  */
