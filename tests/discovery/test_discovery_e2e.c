@@ -1,0 +1,482 @@
+/*
+ * Discovery end to end, in one process on private directories:
+ * - the driver's embedded provider (requests on the driver control stream)
+ *   answers a tp_discovery client with the stream a producer attached through
+ *   the driver, authority = the driver; filters (tags, name, stream id);
+ * - the standalone provider, fed by the driver's announces, answers too;
+ * - hostile requests to a provider (garbage, empty or unusable response
+ *   channel, response stream 0, a reference-layout peer) are counted drops or
+ *   ERROR responses, and a reference-layout request gets a reference-layout
+ *   response.
+ */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "client/tp_client_test_util.h"
+#include "discovery/tp_discovery_provider.h"
+#include "protocol/tp_proto_discovery.h"
+#include "tensor_pool/tp_discovery.h"
+#include "tensor_pool/tp_driver.h"
+#include "tp_test.h"
+
+typedef struct
+{
+    tpc_dirs_t dirs;
+    tp_transport_t *hold;
+    tp_driver_t *driver;
+    tp_client_t *client;
+    tp_producer_t *producer;
+} fx_t;
+
+static const char base_config[] =
+    "[policies]\nannounce_period_ms = 100\nlease_keepalive_interval_ms = 100\nshutdown_timeout_ms = 50\n"
+    "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 3, stride_bytes = 1024 }]\n"
+    "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n";
+
+static const char discovery_config[] =
+    "[discovery]\nenabled = true\nmetadata_channel = \"aeron:ipc\"\nmetadata_stream_id = 1300\n"
+    "[discovery.streams.cam]\nstream_id = 10000\ntags = [\"camera\", \"Front\"]\ndata_source_id = 42\n";
+
+static int fx_open(fx_t *fx, const char *tag, bool embedded)
+{
+    memset(fx, 0, sizeof(*fx));
+    if (tpc_dirs_make(&fx->dirs, tag) < 0)
+    {
+        return -1;
+    }
+    fx->hold = tpc_driver_hold(&fx->dirs);
+    char text[2048];
+    snprintf(text, sizeof(text), "%s%s", base_config, embedded ? discovery_config : "");
+    tp_driver_config_t *cfg = NULL;
+    int rc = -1;
+    if (0 == tp_driver_config_init(&cfg) && 0 == tp_driver_config_load_string(cfg, text, strlen(text), "t.toml") &&
+        0 == tp_driver_config_set_shm_base_dir(cfg, fx->dirs.shm) &&
+        0 == tp_driver_config_set_transport(cfg, NULL, fx->dirs.transport) && 0 == tp_driver_init(&fx->driver, cfg) &&
+        0 == tp_driver_start(fx->driver))
+    {
+        rc = 0;
+    }
+    else
+    {
+        fprintf(stderr, "driver: %s\n", tp_errmsg());
+    }
+    tp_driver_config_close(cfg);
+    if (rc < 0)
+    {
+        return -1;
+    }
+    tp_context_t *ctx = tpc_context(&fx->dirs);
+    if (NULL == ctx || tp_context_set_driver_mode(ctx, true) < 0 || tp_context_set_driver_keepalive_ns(ctx, 100000000u) < 0 ||
+        tp_context_set_client_timeout_ns(ctx, 1500000000u) < 0 || tp_context_set_use_conductor_thread(ctx, true) < 0 ||
+        tp_client_init(&fx->client, ctx) < 0 || tp_client_start(fx->client) < 0)
+    {
+        fprintf(stderr, "client: %s\n", tp_errmsg());
+        tp_context_close(ctx);
+        return -1;
+    }
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 10000;
+    snprintf(pc.name, sizeof(pc.name), "cam-front");
+    if (tp_client_add_producer(&fx->producer, fx->client, &pc, 3000000000u) < 0)
+    {
+        fprintf(stderr, "producer: %s\n", tp_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+static void fx_close(fx_t *fx)
+{
+    tp_client_close(fx->client);
+    tp_driver_close(fx->driver);
+    tpc_driver_release(fx->hold);
+    tpc_dirs_remove(&fx->dirs);
+}
+
+static tp_discovery_client_t *discovery_client(const fx_t *fx, int32_t request_stream_id)
+{
+    tp_context_t *ctx = tpc_context(&fx->dirs);
+    tp_discovery_client_options_t o;
+    tp_discovery_client_options_defaults(&o);
+    o.request_stream_id = request_stream_id; /* 0: the context's control stream (embedded provider) */
+    o.client_id = 77;
+    tp_discovery_client_t *dc = NULL;
+    if (NULL == ctx || tp_discovery_client_init(&dc, ctx, &o) < 0)
+    {
+        fprintf(stderr, "discovery client: %s\n", tp_errmsg());
+    }
+    tp_context_close(ctx);
+    return dc;
+}
+
+/* Query until `want` results (or 5 s: metadata arrives asynchronously). Returns the last result set. */
+static tp_discovery_results_t *query_until(tp_discovery_client_t *dc, const tp_discovery_query_t *q, size_t want)
+{
+    tp_discovery_results_t *res = NULL;
+    uint64_t deadline = tp_clock_mono_ns() + 5000000000ull;
+    do
+    {
+        tp_discovery_results_close(res);
+        res = NULL;
+        if (tp_discovery_query(dc, q, &res) < 0)
+        {
+            fprintf(stderr, "query: %s\n", tp_errmsg());
+            return NULL;
+        }
+        if (tp_discovery_results_count(res) == want)
+        {
+            return res;
+        }
+        tp_sleep_ns(50000000);
+    } while (tp_clock_mono_ns() < deadline);
+    return res;
+}
+
+static void check_result(const tp_discovery_result_t *r, const char *instance_id)
+{
+    TP_ASSERT(NULL != r);
+    if (NULL == r)
+    {
+        return;
+    }
+    TP_ASSERT_EQ_U64(10000, r->stream_id);
+    TP_ASSERT(r->epoch >= 1);
+    TP_ASSERT_EQ_U64(1, r->layout_version);
+    TP_ASSERT_EQ_U64(256, r->header_nslots);
+    TP_ASSERT_EQ_U64(256, r->header_slot_bytes);
+    TP_ASSERT_EQ_U64(8, r->max_dims);
+    TP_ASSERT_EQ_U64(1, r->pool_count);
+    TP_ASSERT_EQ_U64(3, r->pools[0].pool_id);
+    TP_ASSERT_EQ_U64(1024, r->pools[0].stride_bytes);
+    TP_ASSERT(0 == strncmp(r->header_region_uri, "shm:file?path=", 14));
+    TP_ASSERT_STREQ(instance_id, r->driver_instance_id);
+    TP_ASSERT_STREQ("aeron:ipc?term-length=4m", r->driver_control_channel);
+    TP_ASSERT_EQ_U64(1000, r->driver_control_stream_id);
+}
+
+static void test_embedded_provider_finds_attached_producer(void)
+{
+    fx_t fx;
+    if (fx_open(&fx, "disc-emb", true) < 0)
+    {
+        TP_ASSERT_MSG(false, "fixture");
+        fx_close(&fx);
+        return;
+    }
+    tp_discovery_client_t *dc = discovery_client(&fx, 0);
+    TP_ASSERT(NULL != dc);
+    tp_discovery_query_t q;
+    tp_discovery_query_init(&q);
+    q.has_stream_id = true;
+    q.stream_id = 10000;
+    tp_discovery_results_t *res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(TP_DISCOVERY_STATUS_OK, tp_discovery_results_status(res));
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    const tp_discovery_result_t *r = tp_discovery_results_at(res, 0);
+    check_result(r, "driver-01");
+    if (NULL != r)
+    {
+        TP_ASSERT(r->has_data_source_id && 42 == r->data_source_id);
+        TP_ASSERT_EQ_U64(2, r->tag_count);
+    }
+    tp_discovery_results_close(res);
+
+    /* tags: AND, case-sensitive */
+    const char *tags[] = { "camera", "Front" };
+    tp_discovery_query_init(&q);
+    q.tags = tags;
+    q.tag_count = 2;
+    res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    tp_discovery_results_close(res);
+    const char *wrong[] = { "camera", "front" };
+    q.tags = wrong;
+    TP_ASSERT_OK(tp_discovery_query(dc, &q, &res));
+    TP_ASSERT_EQ_U64(TP_DISCOVERY_STATUS_OK, tp_discovery_results_status(res)); /* OK with zero results (§5.2) */
+    TP_ASSERT_EQ_U64(0, tp_discovery_results_count(res));
+    tp_discovery_results_close(res);
+
+    /* the producer's DataSourceAnnounce name, heard on the metadata stream */
+    tp_discovery_query_init(&q);
+    q.data_source_name = "cam-front";
+    res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    if (1 == tp_discovery_results_count(res))
+    {
+        TP_ASSERT_STREQ("cam-front", tp_discovery_results_at(res, 0)->data_source_name);
+    }
+    tp_discovery_results_close(res);
+
+    /* a stream nobody announces */
+    tp_discovery_query_init(&q);
+    q.has_stream_id = true;
+    q.stream_id = 10001;
+    TP_ASSERT_OK(tp_discovery_query(dc, &q, &res));
+    TP_ASSERT_EQ_U64(0, tp_discovery_results_count(res));
+    tp_discovery_results_close(res);
+    tp_discovery_client_stats_t s;
+    TP_ASSERT_OK(tp_discovery_client_stats(dc, &s));
+    TP_ASSERT(s.responses >= 5);
+    tp_discovery_client_close(dc);
+    fx_close(&fx);
+}
+
+typedef struct
+{
+    tp_discovery_provider_t *provider;
+    tp_transport_t *transport;
+    atomic_bool stop;
+} runner_t;
+
+static void *run_provider(void *arg)
+{
+    runner_t *r = arg;
+    while (!atomic_load(&r->stop))
+    {
+        tp_transport_do_work(r->transport);
+        if (tp_discovery_provider_do_work(r->provider, tp_clock_mono_ns()) <= 0)
+        {
+            tp_sleep_ns(200000);
+        }
+    }
+    return NULL;
+}
+
+static int open_transport(const fx_t *fx, tp_transport_t **t)
+{
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    return tp_transport_context_set_dir(&tctx, fx->dirs.transport) < 0 ? -1 : tp_transport_init(t, &tctx);
+}
+
+static void standalone_config(tp_discovery_provider_config_t *c)
+{
+    tp_discovery_provider_config_defaults(c);
+    c->source_count = 1;
+    tp_discovery_source_config_t *s = &c->sources[0];
+    snprintf(s->name, sizeof(s->name), "local");
+    snprintf(s->instance_id, sizeof(s->instance_id), "driver-01");
+    snprintf(s->control_channel, sizeof(s->control_channel), "aeron:ipc?term-length=4m");
+    s->control_stream_id = 1000;
+    snprintf(s->announce_channel, sizeof(s->announce_channel), "aeron:ipc?term-length=4m");
+    s->announce_stream_id = 1000;
+    snprintf(s->metadata_channel, sizeof(s->metadata_channel), "aeron:ipc");
+    s->metadata_stream_id = 1300;
+    s->announce_period_ms = 100;
+}
+
+static void test_standalone_provider_fed_by_announces(void)
+{
+    fx_t fx;
+    if (fx_open(&fx, "disc-std", false) < 0)
+    {
+        TP_ASSERT_MSG(false, "fixture");
+        fx_close(&fx);
+        return;
+    }
+    runner_t run = { 0 };
+    tp_discovery_provider_config_t c;
+    standalone_config(&c);
+    TP_ASSERT_OK(open_transport(&fx, &run.transport));
+    TP_ASSERT_OK(tp_discovery_provider_init(&run.provider, run.transport, &c));
+    pthread_t th;
+    TP_ASSERT(0 == pthread_create(&th, NULL, run_provider, &run));
+    tp_discovery_client_t *dc = discovery_client(&fx, (int32_t)TP_DISCOVERY_DEFAULT_STREAM_ID);
+    tp_discovery_query_t q;
+    tp_discovery_query_init(&q);
+    tp_discovery_results_t *res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    check_result(tp_discovery_results_at(res, 0), "driver-01");
+    tp_discovery_results_close(res);
+    q.data_source_name = "cam-front";
+    res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    tp_discovery_results_close(res);
+    tp_discovery_client_close(dc);
+    atomic_store(&run.stop, true);
+    pthread_join(th, NULL);
+    tp_discovery_provider_stats_t s;
+    tp_discovery_provider_stats(run.provider, &s);
+    TP_ASSERT(s.announces > 0);
+    TP_ASSERT(s.responses_ok >= 2);
+    tp_discovery_provider_close(run.provider);
+    tp_transport_close(run.transport);
+    fx_close(&fx);
+}
+
+/* ------------------------------------------------------------------ hostile */
+
+typedef struct
+{
+    int responses;
+    tp_proto_discovery_layout_t layout;
+    tp_sbe_discovery_discovery_status_t status;
+    uint64_t request_id;
+    uint32_t result_count;
+} seen_t;
+
+static void on_seen(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *h)
+{
+    (void)h;
+    seen_t *s = clientd;
+    tp_proto_discovery_response_view_t v;
+    if (tp_proto_decode_discovery_response(buf, len, &v) == 0)
+    {
+        s->responses++;
+        s->layout = v.layout;
+        s->status = v.status;
+        s->request_id = v.request_id;
+        s->result_count = v.result_count;
+    }
+}
+
+static size_t request(uint8_t *buf, size_t cap, uint64_t id, const char *channel, size_t channel_len, uint32_t stream,
+    tp_proto_discovery_layout_t layout, uint32_t ntags)
+{
+    tp_proto_discovery_request_view_t m;
+    memset(&m, 0, sizeof(m));
+    m.request_id = id;
+    m.response_stream_id = stream;
+    m.response_channel.data = channel;
+    m.response_channel.length = (uint32_t)channel_len;
+    for (uint32_t i = 0; i < ntags; i++)
+    {
+        m.tags[i].data = "camera";
+        m.tags[i].length = 6;
+    }
+    m.tag_count = ntags;
+    size_t len = 0;
+    return tp_proto_encode_discovery_request(buf, cap, &m, layout, &len) == 0 ? len : 0;
+}
+
+static void pump(tp_discovery_provider_t *p, tp_transport_t *t, tp_subscription_t *sub, seen_t *seen,
+    tp_discovery_provider_stats_t *st, int want_field_offset, uint64_t want, int want_responses)
+{
+    uint64_t deadline = tp_clock_mono_ns() + 3000000000ull;
+    while (tp_clock_mono_ns() < deadline)
+    {
+        tp_transport_do_work(t);
+        tp_discovery_provider_do_work(p, tp_clock_mono_ns());
+        tp_subscription_poll(sub, on_seen, seen, 16);
+        tp_discovery_provider_stats(p, st);
+        uint64_t v = 0;
+        memcpy(&v, (const uint8_t *)st + want_field_offset, sizeof(v));
+        if (v >= want && seen->responses >= want_responses)
+        {
+            return;
+        }
+        tp_sleep_ns(200000);
+    }
+}
+
+#define FIELD(f) ((int)offsetof(tp_discovery_provider_stats_t, f))
+
+static void test_hostile_requests_are_counted_drops(void)
+{
+    tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "disc-bad"));
+    tp_transport_t *hold = tpc_driver_hold(&dirs);
+    fx_t fx;
+    memset(&fx, 0, sizeof(fx));
+    fx.dirs = dirs;
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(open_transport(&fx, &t));
+    tp_discovery_provider_config_t c;
+    tp_discovery_provider_config_defaults(&c);
+    tp_discovery_provider_t *p = NULL;
+    TP_ASSERT_OK(tp_discovery_provider_init(&p, t, &c));
+    tp_publication_t *pub = NULL;
+    tp_subscription_t *sub = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, c.channel, (int32_t)c.stream_id, 2000000000ull));
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 7004, NULL, NULL, NULL, NULL, 2000000000ull));
+    if (NULL == p || NULL == pub || NULL == sub)
+    {
+        return;
+    }
+    seen_t seen = { 0 };
+    tp_discovery_provider_stats_t st;
+    uint8_t buf[4096];
+    /* the provider's subscription must be connected before anything is offered */
+    uint64_t deadline = tp_clock_mono_ns() + 2000000000ull;
+    while (!tp_publication_is_connected(pub) && tp_clock_mono_ns() < deadline)
+    {
+        tp_transport_do_work(t);
+        tp_discovery_provider_do_work(p, tp_clock_mono_ns());
+        tp_sleep_ns(100000);
+    }
+    /* garbage with the discovery header */
+    uint8_t junk[40];
+    memset(junk, 0xA5, sizeof(junk));
+    tp_sbe_put_header(junk, 32, 1, 910, 1);
+    TP_ASSERT(tp_publication_offer(pub, junk, 20, NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(dropped_malformed), 1, 0);
+    TP_ASSERT_EQ_U64(1, st.dropped_malformed);
+    /* empty response channel: dropped silently (§5.1) */
+    size_t n = request(buf, sizeof(buf), 1, "", 0, 7004, TP_PROTO_DISCOVERY_LAYOUT_FIXED, 0);
+    TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(dropped_empty_channel), 1, 0);
+    TP_ASSERT_EQ_U64(1, st.dropped_empty_channel);
+    /* hostile channel strings: control bytes, not a URI, an unknown medium, an over-long one */
+    static const char ctl[] = "aeron:ipc\n\x01";
+    const char *bad[] = { ctl, "not-a-uri", "aeron:tcp?endpoint=x", "aeron:udp?endpoint=" };
+    for (int i = 0; i < 4; i++)
+    {
+        n = request(buf, sizeof(buf), 2, bad[i], strlen(bad[i]), 7004, TP_PROTO_DISCOVERY_LAYOUT_FIXED, 0);
+        TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    }
+    char longch[1100];
+    memset(longch, 'a', sizeof(longch));
+    memcpy(longch, "aeron:ipc?a=", 12);
+    n = request(buf, sizeof(buf), 3, longch, sizeof(longch), 7004, TP_PROTO_DISCOVERY_LAYOUT_FIXED, 0);
+    TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(dropped_bad_channel), 4, 0);
+    TP_ASSERT(st.dropped_bad_channel >= 3);
+    TP_ASSERT_EQ_U64(2, st.dropped_malformed); /* the over-long channel fails the decode */
+    TP_ASSERT_EQ_U64(0, seen.responses);
+    /* response stream 0 with a usable channel: ERROR to that endpoint (§5.1 SHOULD) */
+    tp_subscription_t *sub0 = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&sub0, t, "aeron:ipc", 0, NULL, NULL, NULL, NULL, 2000000000ull));
+    seen_t seen0 = { 0 };
+    n = request(buf, sizeof(buf), 4, "aeron:ipc", 9, 0, TP_PROTO_DISCOVERY_LAYOUT_FIXED, 0);
+    TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    pump(p, t, sub0, &seen0, &st, FIELD(responses_error), 1, 1);
+    TP_ASSERT_EQ_U64(1, st.responses_error);
+    TP_ASSERT_EQ_U64(1, seen0.responses);
+    TP_ASSERT_EQ_U64(TP_SBE_DISCOVERY_DISCOVERY_STATUS_ERROR, seen0.status);
+    TP_ASSERT_EQ_U64(4, seen0.request_id);
+    tp_subscription_close(sub0);
+    /* a reference-tool peer (tags without bytes) gets a response in its layout */
+    n = request(buf, sizeof(buf), 5, "aeron:ipc", 9, 7004, TP_PROTO_DISCOVERY_LAYOUT_REFERENCE, 2);
+    TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(responses_ok), 1, 1);
+    TP_ASSERT_EQ_U64(1, st.requests_reference);
+    TP_ASSERT_EQ_U64(1, seen.responses);
+    TP_ASSERT_EQ_U64(5, seen.request_id);
+    TP_ASSERT_EQ_U64(TP_SBE_DISCOVERY_DISCOVERY_STATUS_OK, seen.status);
+    TP_ASSERT_EQ_U64(0, seen.result_count);
+    /* a message of another schema on the request stream is ignored */
+    uint8_t other[16] = { 0 };
+    tp_sbe_put_header(other, 8, 1, 900, 1);
+    TP_ASSERT(tp_publication_offer(pub, other, sizeof(other), NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(ignored), 1, 1);
+    TP_ASSERT(st.ignored >= 1);
+    TP_ASSERT_EQ_U64(7, st.requests); /* decoded: empty channel, 4 bad channels, stream 0, reference */
+    tp_publication_close(pub);
+    tp_subscription_close(sub);
+    tp_discovery_provider_close(p);
+    tp_transport_close(t);
+    tpc_driver_release(hold);
+    tpc_dirs_remove(&dirs);
+}
+
+int main(void)
+{
+    TP_RUN(test_embedded_provider_finds_attached_producer);
+    TP_RUN(test_standalone_provider_fed_by_announces);
+    TP_RUN(test_hostile_requests_are_counted_drops);
+    return tp_test_finish();
+}
