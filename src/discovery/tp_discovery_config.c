@@ -70,6 +70,10 @@ static int load_streams(tp_toml_t *doc, const tp_toml_value_t *streams, tp_disco
         {
             return tp_toml_value_error(doc, s, "at most %u streams", TP_DISCOVERY_MAX_CONFIG_STREAMS);
         }
+        if (strlen(name) >= sizeof(c->streams[0].name))
+        {
+            return tp_toml_value_error(doc, s, "a stream name of at most %zu bytes", sizeof(c->streams[0].name) - 1);
+        }
         static const char *const keys[] = { "stream_id", "driver", "tags", "data_source_id", "data_source_name" };
         char where[128];
         snprintf(where, sizeof(where), "discovery.streams.%s", name);
@@ -201,6 +205,10 @@ static int load_drivers(tp_toml_t *doc, tp_discovery_provider_config_t *c)
         if (c->source_count >= TP_DISCOVERY_MAX_SOURCES)
         {
             return tp_toml_value_error(doc, d, "at most %u drivers", TP_DISCOVERY_MAX_SOURCES);
+        }
+        if (strlen(name) >= sizeof(c->sources[0].name))
+        {
+            return tp_toml_value_error(doc, d, "a driver name of at most %zu bytes", sizeof(c->sources[0].name) - 1);
         }
         static const char *const keys[] = { "instance_id", "control_channel", "control_stream_id", "announce_channel",
             "announce_stream_id", "metadata_channel", "metadata_stream_id", "announce_period_ms" };

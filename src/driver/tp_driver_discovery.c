@@ -69,17 +69,38 @@ int tp_driver_discovery_config_load(tp_toml_t *doc, tp_driver_config_t *c)
     return 0;
 }
 
-static size_t print_str(char *buf, size_t len, size_t used, const char *key, const char *v)
+/* A TOML basic string (quotes, backslashes and control bytes escaped) so that the print loads back. */
+static size_t print_quoted(char *buf, size_t len, size_t used, const char *v)
 {
-    int n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "%s = \"", key);
+    int n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "\"");
     used += n > 0 ? (size_t)n : 0;
-    for (const char *p = v; '\0' != *p; p++)
+    for (const unsigned char *p = (const unsigned char *)v; '\0' != *p; p++)
     {
-        n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used,
-            ('"' == *p || '\\' == *p) ? "\\%c" : "%c", *p);
+        char *dst = NULL == buf || used >= len ? NULL : buf + used;
+        size_t room = used >= len ? 0 : len - used;
+        if ('"' == *p || '\\' == *p)
+        {
+            n = snprintf(dst, room, "\\%c", *p);
+        }
+        else if (*p < 0x20 || 0x7f == *p)
+        {
+            n = snprintf(dst, room, "\\u%04x", *p);
+        }
+        else
+        {
+            n = snprintf(dst, room, "%c", *p);
+        }
         used += n > 0 ? (size_t)n : 0;
     }
-    n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "\"\n");
+    n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "\"");
+    return used + (n > 0 ? (size_t)n : 0);
+}
+
+static size_t print_str(char *buf, size_t len, size_t used, const char *key, const char *v)
+{
+    int n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "%s = ", key);
+    used = print_quoted(buf, len, used + (n > 0 ? (size_t)n : 0), v);
+    n = snprintf(NULL == buf || used >= len ? NULL : buf + used, used >= len ? 0 : len - used, "\n");
     return used + (n > 0 ? (size_t)n : 0);
 }
 
@@ -103,10 +124,13 @@ size_t tp_driver_discovery_config_print(const tp_driver_config_t *c, char *buf, 
     for (uint32_t i = 0; i < d->stream_count; i++)
     {
         const tp_discovery_stream_config_t *s = &d->streams[i];
-        PRINTF("\n[discovery.streams.\"%s\"]\nstream_id = %u\ntags = [", s->name, s->stream_id);
+        PRINTF("\n[discovery.streams.");
+        used = print_quoted(buf, len, used, s->name);
+        PRINTF("]\nstream_id = %u\ntags = [", s->stream_id);
         for (uint32_t k = 0; k < s->tag_count; k++)
         {
-            PRINTF("%s\"%s\"", k ? ", " : "", s->tags[k]);
+            PRINTF("%s", k ? ", " : "");
+            used = print_quoted(buf, len, used, s->tags[k]);
         }
         PRINTF("]\n");
         if (s->has_data_source_id)
