@@ -185,6 +185,17 @@ TP_EXPORT const tp_discovery_result_t *tp_discovery_results_at(const tp_discover
 /** Results the client dropped as invalid (empty/zero authority, pool_nslots != header_nslots). */
 TP_EXPORT size_t tp_discovery_results_invalid(const tp_discovery_results_t *r);
 
+/**
+ * Point `ctx` at the authority of result `r` (§5.2: clients MUST use the
+ * authority fields to attach): driver mode on, the control stream set to
+ * r->driver_control_channel / r->driver_control_stream_id. A tp_client made
+ * from `ctx` then attaches through that driver, which grants the current
+ * epoch and layout; the client validates them and the superblocks and follows
+ * ShmPoolAnnounce for liveness (§7). Returns 0, or -1 (TP_ERR_INVALID_ARGUMENT:
+ * NULL, empty channel or zero stream id).
+ */
+TP_EXPORT int tp_discovery_result_apply_to_context(const tp_discovery_result_t *r, tp_context_t *ctx);
+
 /** Free a result set (NULL is fine). */
 TP_EXPORT void tp_discovery_results_close(tp_discovery_results_t *r);
 

@@ -4,6 +4,7 @@
  */
 #include "tensor_pool/tp_discovery.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,22 @@ const tp_discovery_result_t *tp_discovery_results_at(const tp_discovery_results_
 size_t tp_discovery_results_invalid(const tp_discovery_results_t *r)
 {
     return NULL == r ? 0 : r->invalid;
+}
+
+int tp_discovery_result_apply_to_context(const tp_discovery_result_t *r, tp_context_t *ctx)
+{
+    if (NULL == r || NULL == ctx || NULL == r->driver_control_channel || '\0' == r->driver_control_channel[0] ||
+        0 == r->driver_control_stream_id || r->driver_control_stream_id > INT32_MAX)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT,
+            "tp_discovery_result_apply_to_context: NULL argument or a result without a valid authority");
+    }
+    if (tp_context_set_stream(ctx, TP_STREAM_CONTROL, r->driver_control_channel, (int32_t)r->driver_control_stream_id) < 0 ||
+        tp_context_set_driver_mode(ctx, true) < 0)
+    {
+        return tp_err_prepend("tp_discovery_result_apply_to_context");
+    }
+    return 0;
 }
 
 /* §5.2: authority present and non-zero; pool_nslots equal to header_nslots (v1.0). */

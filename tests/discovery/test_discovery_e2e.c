@@ -136,6 +136,12 @@ static tp_discovery_results_t *query_until(tp_discovery_client_t *dc, const tp_d
     return res;
 }
 
+static void ignore_frame(void *clientd, const tp_frame_t *frame)
+{
+    (void)clientd;
+    (void)frame;
+}
+
 static void check_result(const tp_discovery_result_t *r, const char *instance_id)
 {
     TP_ASSERT(NULL != r);
@@ -182,6 +188,21 @@ static void test_embedded_provider_finds_attached_producer(void)
     {
         TP_ASSERT(r->has_data_source_id && 42 == r->data_source_id);
         TP_ASSERT_EQ_U64(2, r->tag_count);
+        /* attach through the authority the result names (§5.2, §7): a consumer in driver mode */
+        tp_context_t *ctx = tpc_context(&fx.dirs);
+        tp_client_t *client = NULL;
+        tp_consumer_t *consumer = NULL;
+        TP_ASSERT_OK(tp_discovery_result_apply_to_context(r, ctx));
+        TP_ASSERT(tp_context_driver_mode(ctx));
+        TP_ASSERT_STREQ(r->driver_control_channel, tp_context_get_stream_channel(ctx, TP_STREAM_CONTROL));
+        TP_ASSERT_OK(tp_client_init(&client, ctx));
+        tp_consumer_config_t cc;
+        tp_consumer_config_defaults(&cc);
+        cc.stream_id = r->stream_id;
+        cc.on_frame = ignore_frame;
+        TP_ASSERT_OK(tp_client_add_consumer(&consumer, client, &cc, 3000000000u));
+        tp_client_close(client);
+        tp_context_close(ctx);
     }
     tp_discovery_results_close(res);
 
