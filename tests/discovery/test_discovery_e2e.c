@@ -158,6 +158,7 @@ static void check_result(const tp_discovery_result_t *r, const char *instance_id
     TP_ASSERT_EQ_U64(1, r->pool_count);
     TP_ASSERT_EQ_U64(3, r->pools[0].pool_id);
     TP_ASSERT_EQ_U64(1024, r->pools[0].stride_bytes);
+    TP_ASSERT_EQ_U64(r->header_nslots, r->pools[0].pool_nslots); /* §5.2: pool_nslots == header_nslots */
     TP_ASSERT(0 == strncmp(r->header_region_uri, "shm:file?path=", 14));
     TP_ASSERT_STREQ(instance_id, r->driver_instance_id);
     TP_ASSERT_STREQ("aeron:ipc?term-length=4m", r->driver_control_channel);
@@ -408,10 +409,14 @@ static void test_hostile_requests_are_counted_drops(void)
     TP_ASSERT_OK(open_transport(&fx, &t));
     tp_discovery_provider_config_t c;
     tp_discovery_provider_config_defaults(&c);
+    c.max_results = 2;
     tp_discovery_provider_t *p = NULL;
     TP_ASSERT_OK(tp_discovery_provider_init(&p, t, &c));
     tp_publication_t *pub = NULL;
     tp_subscription_t *sub = NULL;
+    tp_subscription_t *req_watch = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&req_watch, t, c.channel, (int32_t)c.stream_id, NULL, NULL, NULL, NULL,
+        2000000000ull));
     TP_ASSERT_OK(tp_transport_add_publication(&pub, t, c.channel, (int32_t)c.stream_id, 2000000000ull));
     TP_ASSERT_OK(tp_transport_add_subscription(&sub, t, "aeron:ipc", 7004, NULL, NULL, NULL, NULL, 2000000000ull));
     if (NULL == p || NULL == pub || NULL == sub)
@@ -469,6 +474,7 @@ static void test_hostile_requests_are_counted_drops(void)
     TP_ASSERT_EQ_U64(1, seen0.responses);
     TP_ASSERT_EQ_U64(TP_SBE_DISCOVERY_DISCOVERY_STATUS_ERROR, seen0.status);
     TP_ASSERT_EQ_U64(4, seen0.request_id);
+    TP_ASSERT_EQ_U64(0, seen0.result_count); /* ERROR: results empty (§5.2) */
     tp_subscription_close(sub0);
     /* a reference-tool peer (tags without bytes) gets a response in its layout */
     n = request(buf, sizeof(buf), 5, "aeron:ipc", 9, 7004, TP_PROTO_DISCOVERY_LAYOUT_REFERENCE, 2);
@@ -486,10 +492,190 @@ static void test_hostile_requests_are_counted_drops(void)
     pump(p, t, sub, &seen, &st, FIELD(ignored), 1, 1);
     TP_ASSERT(st.ignored >= 1);
     TP_ASSERT_EQ_U64(7, st.requests); /* decoded: empty channel, 4 bad channels, stream 0, reference */
+    /* §4.3: nothing was answered on the request stream (the client did not ask for it) */
+    seen_t on_request_stream = { 0 };
+    while (tp_subscription_poll(req_watch, on_seen, &on_request_stream, 64) > 0)
+    {
+    }
+    TP_ASSERT_EQ_U64(0, on_request_stream.responses);
+    tp_subscription_close(req_watch);
+    /* §5.2: more matches than max_results -> ERROR with a message, no results */
+    tp_discovery_registry_t *reg = tp_discovery_provider_registry(p);
+    tp_discovery_authority_t a = { "driver-z", "aeron:ipc", 1000 };
+    for (uint32_t i = 0; i < 3; i++)
+    {
+        tp_proto_shm_pool_announce_view_t an;
+        memset(&an, 0, sizeof(an));
+        an.stream_id = 500 + i;
+        an.epoch = 1;
+        an.header_nslots = 8;
+        an.pool_count = 1;
+        an.pools[0] = (tp_proto_pool_view_t){ 1, 8, 64, { "shm:file?path=/x", 16 } };
+        an.header_region_uri = (tp_proto_str_t){ "shm:file?path=/h", 16 };
+        tp_discovery_registry_on_announce(reg, &a, &an, tp_clock_mono_ns(), 60000000000ull);
+    }
+    seen.responses = 0;
+    n = request(buf, sizeof(buf), 6, "aeron:ipc", 9, 7004, TP_PROTO_DISCOVERY_LAYOUT_FIXED, 0);
+    TP_ASSERT(tp_publication_offer(pub, buf, n, NULL, NULL) > 0);
+    pump(p, t, sub, &seen, &st, FIELD(responses_error), 2, 1);
+    TP_ASSERT_EQ_U64(1, seen.responses);
+    TP_ASSERT_EQ_U64(TP_SBE_DISCOVERY_DISCOVERY_STATUS_ERROR, seen.status);
+    TP_ASSERT_EQ_U64(0, seen.result_count);
     tp_publication_close(pub);
     tp_subscription_close(sub);
     tp_discovery_provider_close(p);
     tp_transport_close(t);
+    tpc_driver_release(hold);
+    tpc_dirs_remove(&dirs);
+}
+
+/* ------------------------------------------------------- client validation */
+
+/* A fake provider on 7000 that answers with crafted responses on 7004. */
+typedef struct
+{
+    tp_transport_t *t;
+    tp_subscription_t *sub;
+    tp_publication_t *pub;
+    atomic_bool stop;
+    uint64_t first_id;   /* scenario 1: unknown id, newer version, then mixed results */
+    uint64_t second_id;  /* scenario 2: ERROR carrying results */
+} fake_t;
+
+static void fake_result(tp_proto_discovery_result_view_t *r, uint32_t stream, uint64_t epoch, const char *channel,
+    uint32_t control_stream, uint32_t pool_nslots)
+{
+    memset(r, 0, sizeof(*r));
+    r->stream_id = stream;
+    r->epoch = epoch;
+    r->layout_version = 1;
+    r->header_nslots = 64;
+    r->header_slot_bytes = 256;
+    r->max_dims = 8;
+    r->driver_control_stream_id = control_stream;
+    r->pool_count = 1;
+    r->pools[0] = (tp_proto_pool_view_t){ 1, pool_nslots, 1024, { "shm:file?path=/p", 16 } };
+    r->header_region_uri = (tp_proto_str_t){ "shm:file?path=/h", 16 };
+    r->driver_instance_id = (tp_proto_str_t){ "fake", 4 };
+    r->driver_control_channel = (tp_proto_str_t){ channel, (uint32_t)strlen(channel) };
+}
+
+static void fake_send(fake_t *f, uint64_t id, tp_sbe_discovery_discovery_status_t status,
+    const tp_proto_discovery_result_view_t *results, uint32_t n, uint16_t version)
+{
+    uint8_t *buf = malloc(65536);
+    tp_proto_discovery_response_encoder_t enc;
+    size_t len = 0;
+    tp_proto_discovery_response_begin(&enc, buf, 65536, TP_PROTO_DISCOVERY_LAYOUT_FIXED, id, status, n);
+    for (uint32_t i = 0; i < n; i++)
+    {
+        tp_proto_discovery_response_add(&enc, &results[i]);
+    }
+    tp_proto_discovery_response_finish(&enc, "", 0, &len);
+    tp_sbe_put_u16(buf + 6, version);
+    uint64_t deadline = tp_clock_mono_ns() + 2000000000ull;
+    while (tp_publication_offer(f->pub, buf, len, NULL, NULL) <= 0 && tp_clock_mono_ns() < deadline)
+    {
+        tp_transport_do_work(f->t);
+        tp_sleep_ns(100000);
+    }
+    free(buf);
+}
+
+static void fake_on_request(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *h)
+{
+    (void)h;
+    fake_t *f = clientd;
+    tp_proto_discovery_request_view_t q;
+    if (tp_proto_decode_discovery_request(buf, len, &q) < 0)
+    {
+        return;
+    }
+    if (0 == f->first_id || q.request_id == f->first_id)
+    {
+        f->first_id = q.request_id;
+        tp_proto_discovery_result_view_t r[7];
+        fake_result(&r[0], 1, 1, "aeron:ipc", 1000, 64);
+        fake_send(f, q.request_id + 1, TP_SBE_DISCOVERY_DISCOVERY_STATUS_OK, r, 1, 1); /* unknown id */
+        fake_send(f, q.request_id, TP_SBE_DISCOVERY_DISCOVERY_STATUS_OK, r, 1, 2);     /* newer version */
+        fake_result(&r[0], 1, 5, "aeron:ipc", 1000, 64);
+        fake_result(&r[1], 1, 3, "aeron:ipc", 1000, 64);  /* stale epoch of stream 1 */
+        fake_result(&r[2], 1, 7, "aeron:ipc", 1000, 64);  /* newer epoch of stream 1 */
+        fake_result(&r[3], 2, 1, "", 1000, 64);           /* empty authority channel */
+        fake_result(&r[4], 3, 1, "aeron:ipc", 0, 64);     /* zero authority stream */
+        fake_result(&r[5], 4, 1, "aeron:ipc", 1000, 32);  /* pool_nslots != header_nslots */
+        fake_result(&r[6], 5, 1, "aeron:ipc", 1000, 64);
+        fake_send(f, q.request_id, TP_SBE_DISCOVERY_DISCOVERY_STATUS_OK, r, 7, 1);
+    }
+    else if (0 == f->second_id || q.request_id == f->second_id)
+    {
+        f->second_id = q.request_id;
+        tp_proto_discovery_result_view_t r[1];
+        fake_result(&r[0], 1, 1, "aeron:ipc", 1000, 64);
+        fake_send(f, q.request_id, TP_SBE_DISCOVERY_DISCOVERY_STATUS_ERROR, r, 1, 1); /* results must be ignored */
+    }
+}
+
+static void *run_fake(void *arg)
+{
+    fake_t *f = arg;
+    while (!atomic_load(&f->stop))
+    {
+        tp_transport_do_work(f->t);
+        if (tp_subscription_poll(f->sub, fake_on_request, f, 8) <= 0)
+        {
+            tp_sleep_ns(200000);
+        }
+    }
+    return NULL;
+}
+
+static void test_client_validates_responses(void)
+{
+    tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "disc-cli"));
+    tp_transport_t *hold = tpc_driver_hold(&dirs);
+    fx_t fx;
+    memset(&fx, 0, sizeof(fx));
+    fx.dirs = dirs;
+    fake_t f;
+    memset(&f, 0, sizeof(f));
+    TP_ASSERT_OK(open_transport(&fx, &f.t));
+    TP_ASSERT_OK(tp_transport_add_subscription(&f.sub, f.t, "aeron:ipc", 7000, NULL, NULL, NULL, NULL, 2000000000ull));
+    TP_ASSERT_OK(tp_transport_add_publication(&f.pub, f.t, TP_DISCOVERY_DEFAULT_RESPONSE_CHANNEL, 7004, 2000000000ull));
+    pthread_t th;
+    TP_ASSERT(0 == pthread_create(&th, NULL, run_fake, &f));
+    tp_discovery_client_t *dc = discovery_client(&fx, 7000);
+    tp_discovery_query_t q;
+    tp_discovery_query_init(&q);
+    tp_discovery_results_t *res = NULL;
+    TP_ASSERT_OK(tp_discovery_query(dc, &q, &res));
+    TP_ASSERT_EQ_U64(TP_DISCOVERY_STATUS_OK, tp_discovery_results_status(res));
+    TP_ASSERT_EQ_U64(2, tp_discovery_results_count(res));   /* stream 1 (epoch 7) and stream 5 */
+    TP_ASSERT_EQ_U64(3, tp_discovery_results_invalid(res)); /* empty channel, zero stream, nslots mismatch */
+    const tp_discovery_result_t *r0 = tp_discovery_results_at(res, 0);
+    if (NULL != r0)
+    {
+        TP_ASSERT_EQ_U64(1, r0->stream_id);
+        TP_ASSERT_EQ_U64(7, r0->epoch); /* stale epochs discarded (§7) */
+    }
+    TP_ASSERT(NULL == tp_discovery_results_at(res, 2));
+    tp_discovery_results_close(res);
+    tp_discovery_client_stats_t st;
+    TP_ASSERT_OK(tp_discovery_client_stats(dc, &st));
+    TP_ASSERT_EQ_U64(1, st.dropped_unknown_id);
+    TP_ASSERT_EQ_U64(1, st.dropped_malformed); /* version 2 rejected (§10) */
+    /* ERROR with a non-zero result count: the results are ignored (§5.2) */
+    TP_ASSERT_OK(tp_discovery_query(dc, &q, &res));
+    TP_ASSERT_EQ_U64(TP_DISCOVERY_STATUS_ERROR, tp_discovery_results_status(res));
+    TP_ASSERT_EQ_U64(0, tp_discovery_results_count(res));
+    tp_discovery_results_close(res);
+    tp_discovery_client_close(dc);
+    atomic_store(&f.stop, true);
+    pthread_join(th, NULL);
+    tp_publication_close(f.pub);
+    tp_subscription_close(f.sub);
+    tp_transport_close(f.t);
     tpc_driver_release(hold);
     tpc_dirs_remove(&dirs);
 }
@@ -499,5 +685,6 @@ int main(void)
     TP_RUN(test_embedded_provider_finds_attached_producer);
     TP_RUN(test_standalone_provider_fed_by_announces);
     TP_RUN(test_hostile_requests_are_counted_drops);
+    TP_RUN(test_client_validates_responses);
     return tp_test_finish();
 }
