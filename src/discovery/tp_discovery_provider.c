@@ -253,7 +253,11 @@ static bool pub_has_pending(const tp_discovery_provider_t *p, uint32_t index)
     return false;
 }
 
-/* The publication entry for (channel, stream): cached, or a new add (LRU replaced). -1 if it cannot be had. */
+/*
+ * The publication entry for (channel, stream): cached, or a new add (LRU
+ * replaced). -1 if the transport refuses the channel, -2 when every cached
+ * publication still has a response pending.
+ */
 static int pub_get(tp_discovery_provider_t *p, const char *channel, size_t length, int32_t stream_id, uint64_t now_ns)
 {
     int free_slot = -1;
@@ -279,7 +283,7 @@ static int pub_get(tp_discovery_provider_t *p, const char *channel, size_t lengt
     int slot = free_slot >= 0 ? free_slot : lru;
     if (slot < 0)
     {
-        return -1;
+        return -2;
     }
     disc_pub_t *e = &p->pubs[slot];
     if (e->in_use)
@@ -317,7 +321,14 @@ static void respond(tp_discovery_provider_t *p, const char *channel, size_t chan
     int pub = pub_get(p, channel, channel_length, stream_id, now_ns);
     if (pub < 0)
     {
-        p->stats.dropped_bad_channel++;
+        if (-2 == pub)
+        {
+            p->stats.dropped_busy++;
+        }
+        else
+        {
+            p->stats.dropped_bad_channel++;
+        }
         return;
     }
     disc_pending_t *q = &p->pending[slot];

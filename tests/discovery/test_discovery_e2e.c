@@ -680,8 +680,50 @@ static void test_client_validates_responses(void)
     tpc_dirs_remove(&dirs);
 }
 
+static void test_driver_config_discovery_section(void)
+{
+    tp_driver_config_t *cfg = NULL;
+    TP_ASSERT_OK(tp_driver_config_init(&cfg));
+    static const char *const bad[] = {
+        "[discovery]\nenabeld = true\n",                                   /* unknown key */
+        "[discovery]\nenabled = true\nchannel = \"tcp://x\"\n",          /* not an aeron URI */
+        "[discovery]\nenabled = true\nmax_results = 0\n",                 /* out of range */
+        "[discovery.streams.a]\nstream_id = 1\ndriver = \"x\"\n",        /* standalone-only key */
+        "[discovery.streams.a]\ntags = [\"t\"]\n",                        /* stream_id missing */
+        "[discovery.streams.a]\nstream_id = 1\ntags = [\"\"]\n",         /* empty tag */
+    };
+    char text[2048];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        snprintf(text, sizeof(text), "%s%s", base_config, bad[i]);
+        TP_ASSERT_ERR(TP_ERR_CONFIG, tp_driver_config_load_string(cfg, text, strlen(text), "bad.toml"));
+        TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), "discovery") || NULL != strstr(tp_errmsg(), "stream_id") ||
+            NULL != strstr(tp_errmsg(), "tag"), "case %zu: message names the key: %s", i, tp_errmsg());
+    }
+    /* a valid section prints and loads back to the same text (tp driver --print-config) */
+    snprintf(text, sizeof(text), "%s%s[discovery.streams.b]\nstream_id = 2\ntags = [\"q\\\"x\"]\n"
+        "data_source_name = \"a\\nb\"\n", base_config, discovery_config);
+    TP_ASSERT_OK(tp_driver_config_load_string(cfg, text, strlen(text), "ok.toml"));
+    int n = tp_driver_config_print(cfg, NULL, 0);
+    char *p1 = malloc((size_t)n + 1);
+    tp_driver_config_print(cfg, p1, (size_t)n + 1);
+    TP_ASSERT(NULL != strstr(p1, "[discovery]\nenabled = true"));
+    tp_driver_config_t *again = NULL;
+    TP_ASSERT_OK(tp_driver_config_init(&again));
+    TP_ASSERT_OK(tp_driver_config_load_string(again, p1, strlen(p1), "printed.toml"));
+    int n2 = tp_driver_config_print(again, NULL, 0);
+    char *p2 = malloc((size_t)n2 + 1);
+    tp_driver_config_print(again, p2, (size_t)n2 + 1);
+    TP_ASSERT_STREQ(p1, p2);
+    free(p1);
+    free(p2);
+    tp_driver_config_close(again);
+    tp_driver_config_close(cfg);
+}
+
 int main(void)
 {
+    TP_RUN(test_driver_config_discovery_section);
     TP_RUN(test_embedded_provider_finds_attached_producer);
     TP_RUN(test_standalone_provider_fed_by_announces);
     TP_RUN(test_hostile_requests_are_counted_drops);
