@@ -223,6 +223,7 @@ static tp_discovery_entry_t *insert(tp_discovery_registry_t *r, const char *id, 
             {
                 slot = &r->entries[i];
                 r->stats.expired++;
+                r->stats.entries--; /* counted again below */
             }
         }
     }

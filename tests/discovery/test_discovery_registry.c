@@ -257,6 +257,9 @@ static void test_capacity_and_caps(void)
     TP_ASSERT_EQ_U64(TP_DISCOVERY_UPSERT_REFUSED, tp_discovery_registry_on_announce(r, &A1, &a, 10 * MS, 1000 * MS));
     /* once one has expired its slot is reused */
     TP_ASSERT_EQ_U64(TP_DISCOVERY_UPSERT_INSERTED, tp_discovery_registry_on_announce(r, &A1, &a, 2000 * MS, 1000 * MS));
+    tp_discovery_registry_stats_t s0;
+    tp_discovery_registry_stats(r, &s0);
+    TP_ASSERT_EQ_U64(2, s0.entries);
     /* an empty control channel or zero control stream id is never returned (§5.2) */
     tp_discovery_registry_t *r2 = NULL;
     TP_ASSERT_OK(tp_discovery_registry_init(&r2, 2));
