@@ -275,7 +275,7 @@ static int pub_get(tp_discovery_provider_t *p, const char *channel, size_t lengt
             e->last_used_ns = now_ns;
             return (int)i;
         }
-        if (!pub_has_pending(p, i) && (lru < 0 || e->last_used_ns < p->pubs[lru].last_used_ns))
+        if (!pub_has_pending(p, i) && NULL == e->async && (lru < 0 || e->last_used_ns < p->pubs[lru].last_used_ns))
         {
             lru = (int)i;
         }

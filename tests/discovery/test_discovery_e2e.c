@@ -39,7 +39,10 @@ static const char discovery_config[] =
     "[discovery]\nenabled = true\nmetadata_channel = \"aeron:ipc\"\nmetadata_stream_id = 1300\n"
     "[discovery.streams.cam]\nstream_id = 10000\ntags = [\"camera\", \"Front\"]\ndata_source_id = 42\n";
 
-static int fx_open(fx_t *fx, const char *tag, bool embedded)
+static const char discovery_own_stream_config[] =
+    "[discovery]\nenabled = true\nchannel = \"aeron:ipc\"\nstream_id = 7000\n";
+
+static int fx_open_with(fx_t *fx, const char *tag, const char *extra)
 {
     memset(fx, 0, sizeof(*fx));
     if (tpc_dirs_make(&fx->dirs, tag) < 0)
@@ -48,7 +51,7 @@ static int fx_open(fx_t *fx, const char *tag, bool embedded)
     }
     fx->hold = tpc_driver_hold(&fx->dirs);
     char text[2048];
-    snprintf(text, sizeof(text), "%s%s", base_config, embedded ? discovery_config : "");
+    snprintf(text, sizeof(text), "%s%s", base_config, extra);
     tp_driver_config_t *cfg = NULL;
     int rc = -1;
     if (0 == tp_driver_config_init(&cfg) && 0 == tp_driver_config_load_string(cfg, text, strlen(text), "t.toml") &&
@@ -87,6 +90,11 @@ static int fx_open(fx_t *fx, const char *tag, bool embedded)
         return -1;
     }
     return 0;
+}
+
+static int fx_open(fx_t *fx, const char *tag, bool embedded)
+{
+    return fx_open_with(fx, tag, embedded ? discovery_config : "");
 }
 
 static void fx_close(fx_t *fx)
@@ -243,6 +251,27 @@ static void test_embedded_provider_finds_attached_producer(void)
     tp_discovery_client_stats_t s;
     TP_ASSERT_OK(tp_discovery_client_stats(dc, &s));
     TP_ASSERT(s.responses >= 5);
+    tp_discovery_client_close(dc);
+    fx_close(&fx);
+}
+
+/* The embedded provider on a request stream of its own (not the control stream): its own subscription. */
+static void test_embedded_provider_on_its_own_stream(void)
+{
+    fx_t fx;
+    if (fx_open_with(&fx, "disc-own", discovery_own_stream_config) < 0)
+    {
+        TP_ASSERT_MSG(false, "fixture");
+        fx_close(&fx);
+        return;
+    }
+    tp_discovery_client_t *dc = discovery_client(&fx, 7000);
+    tp_discovery_query_t q;
+    tp_discovery_query_init(&q);
+    tp_discovery_results_t *res = query_until(dc, &q, 1);
+    TP_ASSERT_EQ_U64(1, tp_discovery_results_count(res));
+    check_result(tp_discovery_results_at(res, 0), "driver-01");
+    tp_discovery_results_close(res);
     tp_discovery_client_close(dc);
     fx_close(&fx);
 }
@@ -725,6 +754,7 @@ int main(void)
 {
     TP_RUN(test_driver_config_discovery_section);
     TP_RUN(test_embedded_provider_finds_attached_producer);
+    TP_RUN(test_embedded_provider_on_its_own_stream);
     TP_RUN(test_standalone_provider_fed_by_announces);
     TP_RUN(test_hostile_requests_are_counted_drops);
     TP_RUN(test_client_validates_responses);
