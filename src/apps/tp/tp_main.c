@@ -12,6 +12,7 @@ int tp_cli_listen(int argc, char **argv);
 int tp_cli_media_driver(int argc, char **argv);
 int tp_cli_driver(int argc, char **argv);
 int tp_cli_trace(int argc, char **argv);
+int tp_cli_discovery(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -31,6 +32,8 @@ static const tp_cli_command_t tp_cli_commands[] = {
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
+    { "discovery", "find streams (tp discovery query [--stream-id N] [--tag T]... [--json]), run a provider (serve)",
+        tp_cli_discovery },
 };
 
 static void tp_cli_usage(FILE *out)
