@@ -266,6 +266,16 @@ TP_EXPORT int tp_producer_change_layout(tp_producer_t *producer, const tp_produc
 TP_EXPORT int64_t tp_producer_set_metadata(tp_producer_t *producer, size_t count, const char *const *keys,
     const char *const *formats, const uint8_t *const *values, const uint32_t *value_lengths);
 
+/**
+ * Set the meta_version that the following frames and DataSourceAnnounce
+ * carry, without sending DataSourceMeta: for stages that republish another
+ * stream and must keep its meta_version (rate limiter, bridge receiver; the
+ * stage forwards the source's DataSourceMeta itself). A later
+ * tp_producer_set_metadata() continues from this value. Any thread; a
+ * relaxed atomic store (no allocation, no system call). Returns 0 or -1.
+ */
+TP_EXPORT int tp_producer_set_meta_version(tp_producer_t *producer, uint32_t meta_version);
+
 /** Largest meta blob accepted by tp_producer_publish_meta_blob() (64 MiB). */
 #define TP_META_BLOB_MAX_BYTES (UINT64_C(64) * 1024 * 1024)
 

@@ -136,6 +136,16 @@ int64_t tp_producer_set_metadata(tp_producer_t *p, size_t count, const char *con
     return m->meta_version;
 }
 
+int tp_producer_set_meta_version(tp_producer_t *p, uint32_t meta_version)
+{
+    if (NULL == p)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_producer_set_meta_version: NULL producer");
+    }
+    atomic_store_explicit(&p->meta_version, meta_version, memory_order_relaxed);
+    return 0;
+}
+
 /* Public wrapper of the common CRC32C (src/common/tp_crc32c.h), kept for applications. */
 uint32_t tp_crc32c(const void *data, size_t length)
 {

@@ -107,6 +107,16 @@ def main():
         "[profiles.p]\nheader_nslots = 8\npayload_pools = [ { pool_id = 1, stride_bytes = 4096 } ]\n"
         "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n")
 
+    put("fuzz_ratelimit_config", "ratelimiter.toml", (ROOT / "config" / "ratelimiter.toml").read_text())
+    put("fuzz_ratelimit_config", "minimal.toml",
+        '[rate_limiter]\ninstance_id = "x"\ndescriptor_channel = "aeron:ipc"\ndescriptor_stream_id = 1\n'
+        '[[mappings]]\nsource_stream_id = 1\ndest_stream_id = 2\n')
+    put("fuzz_ratelimit_config", "forwarding.toml",
+        '[rate_limiter]\ninstance_id = "x"\ndescriptor_channel = "aeron:ipc"\ndescriptor_stream_id = 1\n'
+        'forward_progress = true\nsource_control_stream_id = 5\ndest_control_stream_id = 6\nforward_qos = true\n'
+        'source_qos_stream_id = 7\ndest_qos_stream_id = 8\n[[mappings]]\nsource_stream_id = 1\ndest_stream_id = 2\n'
+        'max_rate_hz = 3\nmetadata_stream_id = 9\npayload_pools = [{ pool_id = 2, stride_bytes = 128 }]\n'
+        '[[mappings]]\nsource_stream_id = 3\ndest_stream_id = 4\n')
 
 if __name__ == "__main__":
     main()

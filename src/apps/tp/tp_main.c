@@ -13,6 +13,7 @@ int tp_cli_media_driver(int argc, char **argv);
 int tp_cli_driver(int argc, char **argv);
 int tp_cli_trace(int argc, char **argv);
 int tp_cli_discovery(int argc, char **argv);
+int tp_cli_ratelimit(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -30,6 +31,8 @@ static const tp_cli_command_t tp_cli_commands[] = {
         tp_cli_listen },
     { "trace", "print a frame's lineage from what it hears: tp trace SEQ [--stream-id N] [--json]", tp_cli_trace },
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
+    { "ratelimit", "run a rate limiter (tp ratelimit CONFIG.toml): republish source streams at max_rate_hz",
+        tp_cli_ratelimit },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
     { "discovery", "find streams (tp discovery query [--stream-id N] [--tag T]... [--json]), run a provider (serve)",
