@@ -11,6 +11,7 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
 #include "protocol/tp_proto.h"
 #include "shm/tp_shm_lib.h"
 
@@ -241,6 +242,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
         }
         c->next_allowed_ns = t + UINT64_C(1000000000) / c->config.max_rate_hz;
     }
+    TP_STAGE_MARK(TP_STAGE_C_DESC_OK);
     tp_shm_frame_view_t *view = &c->frame_internal.view;
     tp_drop_reason_t reason =
         tp_shm_frame_begin(c->ring, (const tp_shm_region_t *const *)c->pools, c->pool_count, seq, view);
@@ -253,6 +255,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
         }
         return;
     }
+    TP_STAGE_MARK(TP_STAGE_C_SLOT_OK);
     tp_frame_t frame;
     frame.stream_id = c->config.stream_id;
     frame.epoch = epoch;

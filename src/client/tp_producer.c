@@ -17,6 +17,7 @@
 #include "client/tp_producer_internal.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
 
 void tp_producer_config_defaults(tp_producer_config_t *config)
 {
@@ -101,6 +102,7 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
 {
     tp_shm_slot_write_header(p->hot->ring, e->seq, &e->header); /* validated before; cannot fail */
     tp_shm_slot_write_commit(p->hot->ring, e->seq);
+    TP_STAGE_MARK(TP_STAGE_P_SEQLOCK);
     if (connected)
     {
         tp_producer_encode_descriptor(p, claim->data, claim->length, p->hot->epoch, e->seq, e->header.meta_version, e->trace_id);
@@ -113,6 +115,7 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
         {
             tp_counter_add(&p->descriptors_published, 1);
         }
+        TP_STAGE_MARK(TP_STAGE_P_DESC_COMMIT);
     }
     else
     {
@@ -154,6 +157,7 @@ int64_t tp_producer_flush_entries(tp_producer_t *p)
             {
                 return rc;
             }
+            TP_STAGE_MARK(TP_STAGE_P_DESC_CLAIM);
             publish_entry(p, e, &claim, 1 == rc);
             published++;
         }
@@ -288,12 +292,14 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
             length);
     }
     fill_header(p, e, tensor, length, options);
+    TP_STAGE_MARK(TP_STAGE_P_SLOT);
     tp_buffer_claim_t claim;
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
     {
         return rc;
     }
+    TP_STAGE_MARK(TP_STAGE_P_DESC_CLAIM);
     p->next_seq++;
     publish_entry(p, e, &claim, 1 == rc);
     return (int64_t)e->seq;
@@ -390,6 +396,7 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
         return TP_PRODUCER_ERROR;
     }
     fill_header(p, e, tensor, length, options);
+    TP_STAGE_MARK(TP_STAGE_P_SLOT);
     e->ready = true;
     uint64_t seq = claim->seq;
     claim->producer = NULL;

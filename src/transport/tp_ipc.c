@@ -30,6 +30,7 @@
 #include "common/tp_error.h"
 #include "common/tp_fs.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
 
 _Static_assert(sizeof(tp_ipc_slot_t) == 64, "slot size");
 _Static_assert(offsetof(tp_ipc_log_header_t, tail) == 128, "tail offset");
@@ -1267,6 +1268,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
             }
             break;
         }
+        TP_STAGE_MARK(TP_STAGE_C_SEEN);
         uint64_t aligned = tp_ipc_align((uint64_t)(uint32_t)frame_length);
         if (frame_length < (int32_t)TP_IPC_FRAME_HEADER_LENGTH || aligned > term_length - offset)
         {
@@ -1315,6 +1317,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         position += aligned;
         delivered++;
         bytes += length;
+        TP_STAGE_MARK(TP_STAGE_C_DELIVERED);
         handler(clientd, s->copy_buf, length, &header);
     }
     if (delivered > 0)
