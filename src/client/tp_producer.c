@@ -18,6 +18,7 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "common/tp_stage_probe.h"
+#include "shm/tp_shm_lib.h"
 
 void tp_producer_config_defaults(tp_producer_config_t *config)
 {
@@ -100,8 +101,8 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 /* Header written, seq_commit set, descriptor committed (or dropped when not connected). */
 static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_claim_t *claim, bool connected)
 {
-    tp_shm_slot_write_header(p->hot->ring, e->seq, &e->header); /* validated before; cannot fail */
-    tp_shm_slot_write_commit(p->hot->ring, e->seq);
+    /* header built by fill_header, tensor checked at offer/commit: write it and commit in one call */
+    tp_shm_slot_publish(p->hot->ring, e->seq, &e->header);
     TP_STAGE_MARK(TP_STAGE_P_SEQLOCK);
     if (connected)
     {
