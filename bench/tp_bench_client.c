@@ -41,7 +41,10 @@
  * unless --no-pin, as in tp_transport_bench.
  *
  *   tp_bench_client [--smoke] [--sizes 64,4096,...] [--backend embedded|aeron|all] [--stages] [--no-pin]
- *                   [--no-raw]
+ *                   [--no-raw] [--idle busy_spin|noop|yield|backoff]
+ *
+ * --idle: the conductor's idle strategy (default busy_spin: a pause instruction per idle duty cycle; noop spins
+ * without it).
  *
  * --backend: which backends to measure (default all that are built).
  */
@@ -68,6 +71,7 @@ static _Atomic uint64_t seen_ns = 0;
 static _Atomic uint64_t seen_ticks = 0;
 static bool g_pin = true;
 static bool g_stages = false;
+static const char *g_idle = "busy_spin";
 
 /* Pin the calling thread to `cpu` when pinning is on and the machine has more than one CPU. */
 static void pin_cpu(int cpu)
@@ -267,7 +271,7 @@ static int tp_bench_size(const char *backend, size_t size, size_t si, int smoke,
     tp_client_t *client = NULL;
     if (NULL == ctx || tp_context_set_transport_backend(ctx, backend) < 0 ||
         (aeron && tp_context_set_transport_dir(ctx, aeron_dir) < 0) ||
-        tp_context_set_use_conductor_thread(ctx, true) < 0 || tp_context_set_idle_strategy(ctx, "spin") < 0 ||
+        tp_context_set_use_conductor_thread(ctx, true) < 0 || tp_context_set_idle_strategy(ctx, g_idle) < 0 ||
         tp_client_init(&client, ctx) < 0 || tp_client_start(client) < 0)
     {
         fprintf(stderr, "tp_bench_client (%s): %s\n", backend, tp_errmsg());
@@ -638,6 +642,10 @@ int main(int argc, char **argv)
         {
             g_pin = false;
         }
+        else if (0 == strcmp(argv[i], "--idle") && i + 1 < argc)
+        {
+            g_idle = argv[++i];
+        }
         else if (0 == strcmp(argv[i], "--no-raw"))
         {
             raw = false;
@@ -645,7 +653,7 @@ int main(int argc, char **argv)
         else
         {
             fprintf(stderr, "usage: tp_bench_client [--smoke] [--sizes 64,4096,...] [--backend embedded|aeron|all] "
-                "[--stages] [--no-pin] [--no-raw]\n");
+                "[--stages] [--no-pin] [--no-raw] [--idle busy_spin|noop|...]\n");
             return 1;
         }
     }
