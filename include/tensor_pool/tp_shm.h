@@ -586,7 +586,7 @@ typedef struct tp_shm_frame_view_stct
     uint64_t seq;
     uint64_t seq_commit;        /**< value observed by tp_shm_frame_begin() */
     uint32_t header_index;
-    tp_shm_slot_header_t header; /**< validated snapshot of the slot header */
+    tp_shm_slot_header_t header; /**< validated snapshot of the slot header (dims/strides beyond ndims read as 0) */
     uint64_t extent_bytes;       /**< tensor extent implied by dims/strides */
     const uint8_t *payload;      /**< into the pool mapping; NULL when values_len_bytes == 0 */
     const tp_shm_region_t *ring;

@@ -13,6 +13,7 @@
 #include "common/tp_log.h"
 #include "common/tp_stage_probe.h"
 #include "protocol/tp_proto.h"
+#include "protocol/tp_proto_hot.h"
 #include "shm/tp_shm_lib.h"
 
 _Static_assert(TP_PROGRESS_STATE_STARTED == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED &&
@@ -138,13 +139,12 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
     (void)header;
     tp_consumer_t *c = clientd;
     /*
-     * Hot path. The peek skips other messages without formatting an error;
-     * the view decode is as cheap as the flyweight (bench: docs/CLIENT.md).
+     * Hot path: the inline decoder (src/protocol/tp_proto_hot.h: the checks of tp_proto_decode_frame_descriptor,
+     * template first, no call, no error formatting for the other messages of the stream), then the cheapest
+     * semantic checks first: stream, mapping, epoch, seq.
      */
-    uint16_t template_id = 0;
     tp_proto_frame_descriptor_view_t v;
-    if (tp_proto_peek(buffer, length, NULL, &template_id) < 0 || TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID != template_id ||
-        tp_proto_decode_frame_descriptor(buffer, length, &v) < 0 || v.stream_id != c->config.stream_id)
+    if (!tp_proto_hot_decode_frame_descriptor(buffer, length, &v) || v.stream_id != c->config.stream_id)
     {
         return;
     }

@@ -1,4 +1,5 @@
 /* Header ring slots and the seq_commit seqlock (wire §8, §9, §15.3–15.5, §15.18, §15.21). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/tp_error.h"
@@ -63,9 +64,9 @@ int tp_shm_slot_header_encode(uint8_t *slot, size_t len, const tp_shm_slot_heade
  * load is at a fixed offset below TP_SHM_HEADER_SLOT_BYTES, so torn bytes give
  * wrong values, never an out-of-bounds read). Only the bytes that carry fields
  * are read: up to the end of the TensorHeader's strides (slot byte 147), not
- * its padding.
+ * its padding; with `used_dims_only` only the dims/strides below ndims.
  */
-static inline tp_drop_reason_t tp_shm_slot_decode_body(const uint8_t *slot, tp_shm_slot_header_t *out)
+static inline tp_drop_reason_t tp_shm_slot_decode_body(const uint8_t *slot, tp_shm_slot_header_t *out, bool used_dims_only)
 {
     out->seq_commit = tp_sbe_get_u64(slot);
     out->values_len_bytes = tp_sbe_get_u32(slot + 8);
@@ -79,7 +80,9 @@ static inline tp_drop_reason_t tp_shm_slot_decode_body(const uint8_t *slot, tp_s
         memset(&out->tensor, 0, sizeof(out->tensor));
         return TP_DROP_HEADER_LENGTH;
     }
-    return tp_tensor_header_decode(slot + TP_SLOT_TENSOR_OFFSET, TP_TENSOR_HEADER_ENCODED_LENGTH, &out->tensor);
+    return used_dims_only ? tp_tensor_header_decode_used(slot + TP_SLOT_TENSOR_OFFSET, &out->tensor)
+                          : tp_tensor_header_decode(slot + TP_SLOT_TENSOR_OFFSET, TP_TENSOR_HEADER_ENCODED_LENGTH,
+                                &out->tensor);
 }
 
 tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_shm_slot_header_t *out)
@@ -101,7 +104,7 @@ tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_s
         memset(&out->tensor, 0, sizeof(out->tensor));
         return TP_DROP_HEADER_LENGTH;
     }
-    return tp_shm_slot_decode_body(slot, out);
+    return tp_shm_slot_decode_body(slot, out, false);
 }
 
 static inline uint8_t *tp_shm_slot_ptr(const tp_shm_region_t *ring, uint64_t seq, uint32_t *index_out)
@@ -324,7 +327,7 @@ tp_drop_reason_t tp_shm_frame_begin(const tp_shm_region_t *ring, const tp_shm_re
      * it decoded to).
      */
     tp_shm_slot_header_t *h = &view->header;
-    tp_drop_reason_t decoded = tp_shm_slot_decode_body(slot, h);
+    tp_drop_reason_t decoded = tp_shm_slot_decode_body(slot, h, true);
     if (TP_DROP_NONE != tp_shm_seqlock_read_end(ring, seq, token))
     {
         return TP_DROP_LATE;

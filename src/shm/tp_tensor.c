@@ -454,13 +454,9 @@ int tp_tensor_header_encode(const tp_tensor_header_t *header, uint8_t *buf, size
     return 0;
 }
 
-tp_drop_reason_t tp_tensor_header_decode(const uint8_t *buf, size_t len, tp_tensor_header_t *out)
+/* Message header checks of an embedded TensorHeader, in the order of the drop reasons. */
+static inline tp_drop_reason_t tp_tensor_header_check_message_header(const uint8_t *buf)
 {
-    if (NULL == buf || len != TP_TENSOR_HEADER_ENCODED_LENGTH)
-    {
-        return TP_DROP_HEADER_LENGTH;
-    }
-    /* message header fields read directly (little-endian), checked in the order of the drop reasons */
     if (TP_SBE_WIRE_SCHEMA_ID != tp_sbe_get_u16(buf + 4))
     {
         return TP_DROP_HEADER_SCHEMA_ID;
@@ -476,6 +472,43 @@ tp_drop_reason_t tp_tensor_header_decode(const uint8_t *buf, size_t len, tp_tens
     if (TP_TENSOR_BLOCK_LENGTH != tp_sbe_get_u16(buf))
     {
         return TP_DROP_HEADER_BLOCK_LENGTH;
+    }
+    return TP_DROP_NONE;
+}
+
+tp_drop_reason_t tp_tensor_header_decode_used(const uint8_t *buf, tp_tensor_header_t *out)
+{
+    tp_drop_reason_t r = tp_tensor_header_check_message_header(buf);
+    if (TP_DROP_NONE != r)
+    {
+        return r;
+    }
+    const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
+    memset(out, 0, sizeof(*out));
+    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
+    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
+    out->ndims = m[4];
+    out->progress_unit = (tp_progress_unit_t)m[6];
+    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
+    unsigned n = out->ndims < TP_MAX_DIMS ? out->ndims : TP_MAX_DIMS;
+    for (unsigned i = 0; i < n; i++)
+    {
+        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
+        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
+    }
+    return TP_DROP_NONE;
+}
+
+tp_drop_reason_t tp_tensor_header_decode(const uint8_t *buf, size_t len, tp_tensor_header_t *out)
+{
+    if (NULL == buf || len != TP_TENSOR_HEADER_ENCODED_LENGTH)
+    {
+        return TP_DROP_HEADER_LENGTH;
+    }
+    tp_drop_reason_t r = tp_tensor_header_check_message_header(buf);
+    if (TP_DROP_NONE != r)
+    {
+        return r;
     }
     const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
     memset(out, 0, sizeof(*out));
