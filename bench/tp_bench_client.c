@@ -24,8 +24,8 @@
  * ping-pong: one frame in flight, measured from just before the publish call
  * to the consumer's callback.
  *
- * Beside the client, in the same run, the raw embedded IPC transport is
- * measured with the same thread layout: one "raw_transport" line with the
+ * Beside the client, in the same run (before each size), the raw embedded IPC
+ * transport is measured with the same thread layout: one "raw_transport" line with the
  * ping-pong latency (offer -> fragment handler) of a FrameDescriptor-sized
  * message and the offer throughput with one subscriber draining.
  *
@@ -698,12 +698,14 @@ int main(int argc, char **argv)
     /* The backend is chosen per run here, not by the test environment. */
     unsetenv("TP_TEST_TRANSPORT");
     int rc_exit = 0;
-    if (raw && run_embedded && tp_bench_raw_transport(smoke) < 0)
-    {
-        rc_exit = 1;
-    }
     for (size_t si = 0; si < nsizes && 0 == rc_exit; si++)
     {
+        /* the raw transport right before each size: this host's cache-line transfer cost can change mid-run */
+        if (raw && run_embedded && tp_bench_raw_transport(smoke) < 0)
+        {
+            rc_exit = 1;
+            break;
+        }
         tp_bench_result_t embedded[2] = { { 0 } };
         tp_bench_result_t aeron[2] = { { 0 } };
         if (run_embedded && tp_bench_size("embedded", sizes[si], si, smoke, embedded) < 0)
