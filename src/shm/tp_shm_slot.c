@@ -190,6 +190,10 @@ int tp_shm_slot_write_header(tp_shm_region_t *ring, uint64_t seq, const tp_shm_s
 
 void tp_shm_slot_publish(tp_shm_region_t *ring, uint64_t seq, const tp_shm_slot_header_t *h)
 {
+    if (NULL == ring || !ring->writable)
+    {
+        return; /* as write_begin refused it: nothing is written, consumers count the slot as not committed */
+    }
     uint8_t *slot = tp_shm_slot_ptr(ring, seq, NULL);
     tp_shm_slot_encode_body(slot, h);
     /* release: the header (and the payload written before it) is visible before COMMITTED */
