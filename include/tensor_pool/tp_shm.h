@@ -586,7 +586,7 @@ typedef struct tp_shm_frame_view_stct
     uint64_t seq;
     uint64_t seq_commit;        /**< value observed by tp_shm_frame_begin() */
     uint32_t header_index;
-    tp_shm_slot_header_t header; /**< validated snapshot of the slot header */
+    tp_shm_slot_header_t header; /**< validated snapshot of the slot header (dims/strides beyond ndims read as 0) */
     uint64_t extent_bytes;       /**< tensor extent implied by dims/strides */
     const uint8_t *payload;      /**< into the pool mapping; NULL when values_len_bytes == 0 */
     const tp_shm_region_t *ring;
@@ -594,10 +594,11 @@ typedef struct tp_shm_frame_view_stct
 } tp_shm_frame_view_t;
 
 /**
- * Begin a zero-copy read of frame `seq`: seqlock begin, copy the 256-byte slot,
- * acquire fence and re-check (so the header snapshot is consistent), decode
- * and validate it (embedded header, tensor rules, payload_offset == 0,
- * pool_id among `pools`, payload_slot == header_index < pool nslots,
+ * Begin a zero-copy read of frame `seq`: seqlock begin, decode the slot's
+ * fields, acquire fence and re-check (so the decoded header is a consistent
+ * snapshot; a torn read is TP_DROP_LATE), then validate it (embedded
+ * header, tensor rules, payload_offset == 0, pool_id among `pools`,
+ * payload_slot == header_index < pool nslots,
  * values_len_bytes <= stride_bytes), and point view->payload at the payload.
  * The payload may still be overwritten while the application reads it: call
  * tp_shm_frame_end() after reading and discard what was read unless it

@@ -332,7 +332,8 @@ static int conductor_do_work(void *state)
 {
     tp_client_t *client = state;
     int work = (int)tp_mpsc_queue_drain(&client->commands, drain_handler, client, 16);
-    int rc = tp_transport_do_work(client->transport);
+    uint64_t now_ns = tp_clock_mono_ns(); /* one clock read per duty cycle, shared with the transport */
+    int rc = tp_transport_do_work_at(client->transport, now_ns);
     if (rc < 0)
     {
         tp_client_report_error(client, "transport duty cycle");
@@ -349,7 +350,6 @@ static int conductor_do_work(void *state)
     {
         work += tp_client_poll_orphan_adds(client);
     }
-    uint64_t now_ns = tp_clock_mono_ns();
     for (size_t i = 0; i < client->producer_count; i++)
     {
         work += tp_producer_do_work(client->producers[i], now_ns);

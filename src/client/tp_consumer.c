@@ -11,7 +11,9 @@
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
 #include "protocol/tp_proto.h"
+#include "protocol/tp_proto_hot.h"
 #include "shm/tp_shm_lib.h"
 
 _Static_assert(TP_PROGRESS_STATE_STARTED == (int)TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED &&
@@ -137,13 +139,12 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
     (void)header;
     tp_consumer_t *c = clientd;
     /*
-     * Hot path. The peek skips other messages without formatting an error;
-     * the view decode is as cheap as the flyweight (bench: docs/CLIENT.md).
+     * Hot path: the inline decoder (src/protocol/tp_proto_hot.h: the checks of tp_proto_decode_frame_descriptor,
+     * template first, no call, no error formatting for the other messages of the stream), then the cheapest
+     * semantic checks first: stream, mapping, epoch, seq.
      */
-    uint16_t template_id = 0;
     tp_proto_frame_descriptor_view_t v;
-    if (tp_proto_peek(buffer, length, NULL, &template_id) < 0 || TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID != template_id ||
-        tp_proto_decode_frame_descriptor(buffer, length, &v) < 0 || v.stream_id != c->config.stream_id)
+    if (!tp_proto_hot_decode_frame_descriptor(buffer, length, &v) || v.stream_id != c->config.stream_id)
     {
         return;
     }
@@ -241,6 +242,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
         }
         c->next_allowed_ns = t + UINT64_C(1000000000) / c->config.max_rate_hz;
     }
+    TP_STAGE_MARK(TP_STAGE_C_DESC_OK);
     tp_shm_frame_view_t *view = &c->frame_internal.view;
     tp_drop_reason_t reason =
         tp_shm_frame_begin(c->ring, (const tp_shm_region_t *const *)c->pools, c->pool_count, seq, view);
@@ -253,6 +255,7 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
         }
         return;
     }
+    TP_STAGE_MARK(TP_STAGE_C_SLOT_OK);
     tp_frame_t frame;
     frame.stream_id = c->config.stream_id;
     frame.epoch = epoch;

@@ -17,6 +17,8 @@
 #include "client/tp_producer_internal.h"
 #include "common/tp_error.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
+#include "shm/tp_shm_lib.h"
 
 void tp_producer_config_defaults(tp_producer_config_t *config)
 {
@@ -99,8 +101,9 @@ static int64_t claim_descriptor(tp_producer_t *p, tp_buffer_claim_t *claim)
 /* Header written, seq_commit set, descriptor committed (or dropped when not connected). */
 static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_claim_t *claim, bool connected)
 {
-    tp_shm_slot_write_header(p->hot->ring, e->seq, &e->header); /* validated before; cannot fail */
-    tp_shm_slot_write_commit(p->hot->ring, e->seq);
+    /* header built by fill_header, tensor checked at offer/commit: write it and commit in one call */
+    tp_shm_slot_publish(p->hot->ring, e->seq, &e->header);
+    TP_STAGE_MARK(TP_STAGE_P_SEQLOCK);
     if (connected)
     {
         tp_producer_encode_descriptor(p, claim->data, claim->length, p->hot->epoch, e->seq, e->header.meta_version, e->trace_id);
@@ -113,6 +116,7 @@ static void publish_entry(tp_producer_t *p, tp_producer_entry_t *e, tp_buffer_cl
         {
             tp_counter_add(&p->descriptors_published, 1);
         }
+        TP_STAGE_MARK(TP_STAGE_P_DESC_COMMIT);
     }
     else
     {
@@ -154,6 +158,7 @@ int64_t tp_producer_flush_entries(tp_producer_t *p)
             {
                 return rc;
             }
+            TP_STAGE_MARK(TP_STAGE_P_DESC_CLAIM);
             publish_entry(p, e, &claim, 1 == rc);
             published++;
         }
@@ -292,12 +297,14 @@ int64_t tp_producer_offer(tp_producer_t *p, const tp_tensor_header_t *tensor, co
             length);
     }
     fill_header(p, e, tensor, length, options);
+    TP_STAGE_MARK(TP_STAGE_P_SLOT);
     tp_buffer_claim_t claim;
     int64_t rc = claim_descriptor(p, &claim);
     if (rc < 0)
     {
         return rc;
     }
+    TP_STAGE_MARK(TP_STAGE_P_DESC_CLAIM);
     p->next_seq++;
     publish_entry(p, e, &claim, 1 == rc);
     return (int64_t)e->seq;
@@ -394,6 +401,7 @@ int64_t tp_frame_claim_commit(tp_frame_claim_t *claim, const tp_tensor_header_t 
         return TP_PRODUCER_ERROR;
     }
     fill_header(p, e, tensor, length, options);
+    TP_STAGE_MARK(TP_STAGE_P_SLOT);
     e->ready = true;
     uint64_t seq = claim->seq;
     claim->producer = NULL;

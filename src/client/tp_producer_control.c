@@ -532,7 +532,10 @@ int tp_producer_do_work(tp_producer_t *p, uint64_t now_ns)
     {
         p->announce_requested = true; /* first subscriber appeared */
     }
-    p->announce_connected = connected;
+    if (connected != p->announce_connected)
+    {
+        p->announce_connected = connected; /* stored on change only: no store per duty cycle */
+    }
     bool prompt = p->announce_requested && now_ns >= p->last_announce_ns + TP_ANNOUNCE_PROMPT_MIN_GAP_NS;
     if (now_ns >= p->next_announce_ns || prompt)
     {

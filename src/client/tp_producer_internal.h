@@ -175,6 +175,13 @@ struct tp_producer_stct
     tp_subscription_t *sub_announce;  /* conductor, driver mode with an announce stream apart from control */
     tp_subscription_t *sub_qos;       /* conductor */
 
+    /*
+     * The groups below are written by different threads: a cache line of padding between them keeps the
+     * conductor's per-cycle stores off the lines the hot path writes or reads every frame (whatever the
+     * allocation's alignment).
+     */
+    uint8_t pad_before_hot_[64];
+
     /* ---- application thread only (hot path) ---- */
     tp_producer_regions_t *hot;     /* the regions the hot path writes */
     uint64_t next_seq;
@@ -192,6 +199,7 @@ struct tp_producer_stct
         admin_action_retries, no_pool_drops, claims_aborted, progress_sent;
     _Atomic uint64_t fanout_overflow;
     _Atomic uint32_t meta_version;  /* incremented by tp_producer_set_metadata (caller's thread) */
+    uint8_t pad_after_hot_[64];
 
     /* ---- conductor only ---- */
     tp_producer_regions_t *regions; /* the regions announced */
@@ -238,20 +246,35 @@ struct tp_producer_stct
     tp_spsc_queue_t progress_queue;
 };
 
-/* FrameDescriptor with its message header into buf (hot path and per-consumer fan-out). */
+_Static_assert(TP_SBE_WIRE_FRAME_DESCRIPTOR_STREAM_ID_OFFSET == 0 && TP_SBE_WIRE_FRAME_DESCRIPTOR_EPOCH_OFFSET == 4 &&
+        TP_SBE_WIRE_FRAME_DESCRIPTOR_SEQ_OFFSET == 12 && TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_OFFSET == 20 &&
+        TP_SBE_WIRE_FRAME_DESCRIPTOR_META_VERSION_OFFSET == 28 && TP_SBE_WIRE_FRAME_DESCRIPTOR_TRACE_ID_OFFSET == 32 &&
+        TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH == 40,
+    "FrameDescriptor layout changed: update tp_producer_encode_descriptor");
+
+/*
+ * FrameDescriptor with its message header into buf (hot path and per-consumer
+ * fan-out): the fixed 48 bytes written directly with the generated
+ * little-endian stores (no flyweight wrap). `len` must be at least
+ * TP_DESCRIPTOR_LENGTH (a shorter buffer is left untouched).
+ */
 static inline void tp_producer_encode_descriptor(const tp_producer_t *p, uint8_t *buf, size_t len, uint64_t epoch, uint64_t seq,
     uint32_t meta_version, uint64_t trace_id)
 {
-    tp_sbe_wire_frame_descriptor_t m = { 0 };
-    tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, buf, 0, len);
-    tp_sbe_wire_frame_descriptor_set_stream_id(&m, p->config.stream_id);
-    tp_sbe_wire_frame_descriptor_set_epoch(&m, epoch);
-    tp_sbe_wire_frame_descriptor_set_seq(&m, seq);
-    tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, p->config.descriptor_timestamp
-            ? tp_clock_mono_ns()
-            : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
-    tp_sbe_wire_frame_descriptor_set_meta_version(&m, meta_version);
-    tp_sbe_wire_frame_descriptor_set_trace_id(&m, trace_id);
+    if (len < TP_DESCRIPTOR_LENGTH)
+    {
+        return;
+    }
+    tp_sbe_put_header(buf, TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH, TP_SBE_WIRE_FRAME_DESCRIPTOR_TEMPLATE_ID,
+        TP_SBE_WIRE_SCHEMA_ID, TP_SBE_WIRE_SCHEMA_VERSION);
+    uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
+    tp_sbe_put_u32(m + 0, p->config.stream_id);
+    tp_sbe_put_u64(m + 4, epoch);
+    tp_sbe_put_u64(m + 12, seq);
+    tp_sbe_put_u64(m + 20, p->config.descriptor_timestamp ? tp_clock_mono_ns()
+                                                         : TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_NULL_VALUE);
+    tp_sbe_put_u32(m + 28, meta_version);
+    tp_sbe_put_u64(m + 32, trace_id);
 }
 
 /* FrameProgress with its message header into buf (shared control stream and per-consumer fan-out). */

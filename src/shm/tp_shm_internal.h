@@ -42,6 +42,23 @@ struct tp_shm_region_stct
  */
 int tp_shm_open_beneath(const char *dir, const char *rel, int flags);
 
+/*
+ * tp_tensor.c: the 192-byte embedded TensorHeader written field by field
+ * (ndims <= TP_MAX_DIMS is the caller's precondition; unused dims/strides and
+ * the padding are written as zeros).
+ */
+void tp_tensor_header_encode_raw(const tp_tensor_header_t *header, uint8_t *buf);
+
+/*
+ * tp_tensor.c: tp_tensor_header_decode of a 192-byte embedded TensorHeader
+ * that reads only the dims/strides in use (the first min(ndims, 8)); the
+ * others are 0 in *out. Every rule of tp_tensor_header_check looks at those
+ * only, and a 1-3-D header then stays within the slot's first two cache
+ * lines (the frame path's seqlock read touches fewer lines the producer just
+ * wrote).
+ */
+tp_drop_reason_t tp_tensor_header_decode_used(const uint8_t *buf, tp_tensor_header_t *out);
+
 /* The seq_commit word of a header slot (8-byte aligned: base is page aligned, 64 + i*256). */
 static inline _Atomic uint64_t *tp_shm_seq_word(uint8_t *slot)
 {

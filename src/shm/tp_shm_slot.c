@@ -1,4 +1,5 @@
 /* Header ring slots and the seq_commit seqlock (wire §8, §9, §15.3–15.5, §15.18, §15.21). */
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/tp_error.h"
@@ -12,65 +13,98 @@ _Static_assert(TP_SBE_WIRE_SLOT_HEADER_BLOCK_LENGTH + 4 + TP_TENSOR_HEADER_ENCOD
 _Static_assert(TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_TENSOR_HEADER_BLOCK_LENGTH == TP_TENSOR_HEADER_ENCODED_LENGTH,
     "embedded TensorHeader length");
 
+/* SlotHeader block offsets (raw block at slot offset 0, no message header), then headerBytes at 60. */
+_Static_assert(TP_SBE_WIRE_SLOT_HEADER_VALUES_LEN_BYTES_OFFSET == 8 && TP_SBE_WIRE_SLOT_HEADER_PAYLOAD_SLOT_OFFSET == 12 &&
+        TP_SBE_WIRE_SLOT_HEADER_POOL_ID_OFFSET == 16 && TP_SBE_WIRE_SLOT_HEADER_PAYLOAD_OFFSET_OFFSET == 18 &&
+        TP_SBE_WIRE_SLOT_HEADER_TIMESTAMP_NS_OFFSET == 22 && TP_SBE_WIRE_SLOT_HEADER_META_VERSION_OFFSET == 30 &&
+        TP_SBE_WIRE_SLOT_HEADER_PAD_OFFSET == 34 && TP_SBE_WIRE_SLOT_HEADER_BLOCK_LENGTH == 60,
+    "SlotHeader layout changed: update tp_shm_slot_encode_body/decode");
+#define TP_SLOT_HEADER_BYTES_LENGTH_OFFSET 60u /* u32 length of headerBytes */
+#define TP_SLOT_TENSOR_OFFSET 64u              /* the embedded TensorHeader */
+
+/*
+ * Bytes 8..255 of a slot (everything but seq_commit), field by field with the
+ * generated little-endian stores, straight into `slot` (a private buffer or
+ * the live slot while seq_commit says "in progress"): no flyweight wrap, no
+ * separate zeroing pass, no intermediate copy. ndims <= TP_MAX_DIMS is the
+ * caller's precondition.
+ */
+static inline void tp_shm_slot_encode_body(uint8_t *slot, const tp_shm_slot_header_t *h)
+{
+    tp_sbe_put_u32(slot + 8, h->values_len_bytes);
+    tp_sbe_put_u32(slot + 12, h->payload_slot);
+    tp_sbe_put_u16(slot + 16, h->pool_id);
+    tp_sbe_put_u32(slot + 18, h->payload_offset);
+    tp_sbe_put_u64(slot + 22, h->timestamp_ns);
+    tp_sbe_put_u32(slot + 30, h->meta_version);
+    memset(slot + 34, 0, TP_SLOT_HEADER_BYTES_LENGTH_OFFSET - 34); /* pad (u8) and the block padding */
+    tp_sbe_put_u32(slot + TP_SLOT_HEADER_BYTES_LENGTH_OFFSET, TP_TENSOR_HEADER_ENCODED_LENGTH);
+    tp_tensor_header_encode_raw(&h->tensor, slot + TP_SLOT_TENSOR_OFFSET);
+}
+
 int tp_shm_slot_header_encode(uint8_t *slot, size_t len, const tp_shm_slot_header_t *h)
 {
-    uint8_t tensor[TP_TENSOR_HEADER_ENCODED_LENGTH];
     if (NULL == slot || NULL == h || len < TP_SHM_HEADER_SLOT_BYTES)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "slot header encode needs a %u-byte buffer",
             TP_SHM_HEADER_SLOT_BYTES);
     }
-    if (tp_tensor_header_encode(&h->tensor, tensor, sizeof(tensor)) < 0)
+    if (h->tensor.ndims > TP_MAX_DIMS)
     {
-        return -1;
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tensor ndims %u exceeds %d", (unsigned)h->tensor.ndims,
+            TP_MAX_DIMS);
     }
-    memset(slot, 0, TP_SHM_HEADER_SLOT_BYTES);
-    tp_sbe_wire_slot_header_t m;
-    if (TP_SBE_OK != tp_sbe_wire_slot_header_wrap_for_encode(&m, slot, 0, TP_SHM_HEADER_SLOT_BYTES))
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "slot header: codec wrap failed");
-    }
-    tp_sbe_wire_slot_header_set_seq_commit(&m, h->seq_commit);
-    tp_sbe_wire_slot_header_set_values_len_bytes(&m, h->values_len_bytes);
-    tp_sbe_wire_slot_header_set_payload_slot(&m, h->payload_slot);
-    tp_sbe_wire_slot_header_set_pool_id(&m, h->pool_id);
-    tp_sbe_wire_slot_header_set_payload_offset(&m, h->payload_offset);
-    tp_sbe_wire_slot_header_set_timestamp_ns(&m, h->timestamp_ns);
-    tp_sbe_wire_slot_header_set_meta_version(&m, h->meta_version);
-    tp_sbe_wire_slot_header_set_pad(&m, 0);
-    tp_sbe_wire_slot_header_zero_padding(&m);
-    if (TP_SBE_OK != tp_sbe_wire_slot_header_put_header_bytes(&m, tensor, (uint32_t)sizeof(tensor)))
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "slot header: headerBytes does not fit");
-    }
+    tp_sbe_put_u64(slot, h->seq_commit);
+    tp_shm_slot_encode_body(slot, h);
     return 0;
 }
 
-tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_shm_slot_header_t *out)
+/*
+ * Decode a slot (a snapshot, or the live slot inside a seqlock read: every
+ * load is at a fixed offset below TP_SHM_HEADER_SLOT_BYTES, so torn bytes give
+ * wrong values, never an out-of-bounds read). Only the bytes that carry fields
+ * are read: up to the end of the TensorHeader's strides (slot byte 147), not
+ * its padding; with `used_dims_only` only the dims/strides below ndims.
+ */
+static inline tp_drop_reason_t tp_shm_slot_decode_body(const uint8_t *slot, tp_shm_slot_header_t *out, bool used_dims_only)
 {
-    tp_sbe_wire_slot_header_t m;
-    if (NULL == slot || NULL == out ||
-        TP_SBE_OK != tp_sbe_wire_slot_header_wrap_for_decode(&m, slot, 0, TP_SBE_WIRE_SLOT_HEADER_BLOCK_LENGTH,
-                         TP_SBE_WIRE_SCHEMA_VERSION, len))
-    {
-        return TP_DROP_HEADER_LENGTH;
-    }
-    out->seq_commit = tp_sbe_wire_slot_header_seq_commit(&m);
-    out->values_len_bytes = tp_sbe_wire_slot_header_values_len_bytes(&m);
-    out->payload_slot = tp_sbe_wire_slot_header_payload_slot(&m);
-    out->pool_id = tp_sbe_wire_slot_header_pool_id(&m);
-    out->payload_offset = tp_sbe_wire_slot_header_payload_offset(&m);
-    out->timestamp_ns = tp_sbe_wire_slot_header_timestamp_ns(&m);
-    out->meta_version = tp_sbe_wire_slot_header_meta_version(&m);
-    const uint8_t *data = NULL;
-    uint32_t length = 0;
-    if (TP_SBE_OK != tp_sbe_wire_slot_header_get_header_bytes(&m, &data, &length) ||
-        TP_TENSOR_HEADER_ENCODED_LENGTH != length)
+    out->seq_commit = tp_sbe_get_u64(slot);
+    out->values_len_bytes = tp_sbe_get_u32(slot + 8);
+    out->payload_slot = tp_sbe_get_u32(slot + 12);
+    out->pool_id = tp_sbe_get_u16(slot + 16);
+    out->payload_offset = tp_sbe_get_u32(slot + 18);
+    out->timestamp_ns = tp_sbe_get_u64(slot + 22);
+    out->meta_version = tp_sbe_get_u32(slot + 30);
+    if (TP_TENSOR_HEADER_ENCODED_LENGTH != tp_sbe_get_u32(slot + TP_SLOT_HEADER_BYTES_LENGTH_OFFSET))
     {
         memset(&out->tensor, 0, sizeof(out->tensor));
         return TP_DROP_HEADER_LENGTH;
     }
-    return tp_tensor_header_decode(data, length, &out->tensor);
+    return used_dims_only ? tp_tensor_header_decode_used(slot + TP_SLOT_TENSOR_OFFSET, &out->tensor)
+                          : tp_tensor_header_decode(slot + TP_SLOT_TENSOR_OFFSET, TP_TENSOR_HEADER_ENCODED_LENGTH,
+                                &out->tensor);
+}
+
+tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_shm_slot_header_t *out)
+{
+    if (NULL == slot || NULL == out || len < TP_SBE_WIRE_SLOT_HEADER_BLOCK_LENGTH)
+    {
+        return TP_DROP_HEADER_LENGTH;
+    }
+    if (len < TP_SHM_HEADER_SLOT_BYTES)
+    {
+        /* the fixed block fits, headerBytes does not */
+        out->seq_commit = tp_sbe_get_u64(slot);
+        out->values_len_bytes = tp_sbe_get_u32(slot + 8);
+        out->payload_slot = tp_sbe_get_u32(slot + 12);
+        out->pool_id = tp_sbe_get_u16(slot + 16);
+        out->payload_offset = tp_sbe_get_u32(slot + 18);
+        out->timestamp_ns = tp_sbe_get_u64(slot + 22);
+        out->meta_version = tp_sbe_get_u32(slot + 30);
+        memset(&out->tensor, 0, sizeof(out->tensor));
+        return TP_DROP_HEADER_LENGTH;
+    }
+    return tp_shm_slot_decode_body(slot, out, false);
 }
 
 static inline uint8_t *tp_shm_slot_ptr(const tp_shm_region_t *ring, uint64_t seq, uint32_t *index_out)
@@ -125,7 +159,6 @@ int tp_shm_slot_write_begin(tp_shm_region_t *ring, uint64_t seq)
 
 int tp_shm_slot_write_header(tp_shm_region_t *ring, uint64_t seq, const tp_shm_slot_header_t *h)
 {
-    uint8_t local[TP_SHM_HEADER_SLOT_BYTES];
     uint32_t index;
     if (tp_shm_ring_writable(ring) < 0)
     {
@@ -150,13 +183,21 @@ int tp_shm_slot_write_header(tp_shm_region_t *ring, uint64_t seq, const tp_shm_s
     {
         return -1;
     }
-    if (tp_shm_slot_header_encode(local, sizeof(local), h) < 0)
-    {
-        return -1;
-    }
     /* Every byte but seq_commit, which only write_begin/write_commit touch. */
-    memcpy(slot + 8, local + 8, TP_SHM_HEADER_SLOT_BYTES - 8);
+    tp_shm_slot_encode_body(slot, h);
     return 0;
+}
+
+void tp_shm_slot_publish(tp_shm_region_t *ring, uint64_t seq, const tp_shm_slot_header_t *h)
+{
+    if (NULL == ring || !ring->writable)
+    {
+        return; /* as write_begin refused it: nothing is written, consumers count the slot as not committed */
+    }
+    uint8_t *slot = tp_shm_slot_ptr(ring, seq, NULL);
+    tp_shm_slot_encode_body(slot, h);
+    /* release: the header (and the payload written before it) is visible before COMMITTED */
+    atomic_store_explicit(tp_shm_seq_word(slot), (seq << 1) | 1u, memory_order_release);
 }
 
 int tp_shm_slot_write_commit(tp_shm_region_t *ring, uint64_t seq)
@@ -265,7 +306,6 @@ tp_drop_reason_t tp_shm_slot_read(const tp_shm_region_t *ring, uint32_t index, t
 tp_drop_reason_t tp_shm_frame_begin(const tp_shm_region_t *ring, const tp_shm_region_t *const *pools,
     size_t pool_count, uint64_t seq, tp_shm_frame_view_t *view)
 {
-    uint8_t local[TP_SHM_HEADER_SLOT_BYTES];
     uint64_t token = 0;
     if (NULL == view)
     {
@@ -284,17 +324,21 @@ tp_drop_reason_t tp_shm_frame_begin(const tp_shm_region_t *ring, const tp_shm_re
     uint32_t index;
     const uint8_t *slot = tp_shm_slot_ptr(ring, seq, &index);
     view->header_index = index;
-    memcpy(local, slot, sizeof(local));
+    /*
+     * Decode straight from the slot (no 256-byte snapshot): the fields are read between the acquire load of
+     * seq_commit and the acquire fence + re-load in read_end, exactly like a snapshot copy would be, and nothing
+     * decoded is trusted before read_end confirmed that seq_commit did not move (a torn decode is LATE, whatever
+     * it decoded to).
+     */
+    tp_shm_slot_header_t *h = &view->header;
+    tp_drop_reason_t decoded = tp_shm_slot_decode_body(slot, h, true);
     if (TP_DROP_NONE != tp_shm_seqlock_read_end(ring, seq, token))
     {
         return TP_DROP_LATE;
     }
-    /* `local` is now a consistent snapshot of a committed slot for `seq`. */
-    tp_shm_slot_header_t *h = &view->header;
-    r = tp_shm_slot_header_decode(local, sizeof(local), h);
-    if (TP_DROP_NONE != r)
+    if (TP_DROP_NONE != decoded)
     {
-        return r;
+        return decoded;
     }
     h->seq_commit = token;
     r = tp_tensor_header_check(&h->tensor, h->values_len_bytes, &view->extent_bytes);

@@ -1,10 +1,12 @@
 /* TensorHeader: registry, layout validation, codec glue (wire §8.2, §15.8). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/tp_error.h"
 #include "tensor_pool/tp_tensor.h"
 #include "tp_sbe/wire.h"
+#include "tp_shm_internal.h"
 
 #define TP_TENSOR_BLOCK_LENGTH 184u
 
@@ -398,6 +400,40 @@ int tp_tensor_header_validate(const tp_tensor_header_t *header, uint64_t values_
     }
 }
 
+/*
+ * The 192 bytes of an embedded TensorHeader (message header + 184-byte block),
+ * written field by field with the generated little-endian stores: no flyweight
+ * wrap and no separate zeroing pass (the frame hot path writes it straight into
+ * the slot). ndims <= TP_MAX_DIMS is the caller's precondition; dims/strides
+ * beyond ndims and the padding are written as zeros.
+ */
+void tp_tensor_header_encode_raw(const tp_tensor_header_t *header, uint8_t *buf)
+{
+    _Static_assert(TP_SBE_WIRE_TENSOR_HEADER_DTYPE_OFFSET == 0 && TP_SBE_WIRE_TENSOR_HEADER_MAJOR_ORDER_OFFSET == 2 &&
+            TP_SBE_WIRE_TENSOR_HEADER_NDIMS_OFFSET == 4 && TP_SBE_WIRE_TENSOR_HEADER_PAD_ALIGN_OFFSET == 5 &&
+            TP_SBE_WIRE_TENSOR_HEADER_PROGRESS_UNIT_OFFSET == 6 &&
+            TP_SBE_WIRE_TENSOR_HEADER_PROGRESS_STRIDE_BYTES_OFFSET == 7 && TP_SBE_WIRE_TENSOR_HEADER_DIMS_OFFSET == 11 &&
+            TP_SBE_WIRE_TENSOR_HEADER_STRIDES_OFFSET == 43 && TP_SBE_WIRE_TENSOR_HEADER_PAD_OFFSET == 75 &&
+            TP_SBE_WIRE_TENSOR_HEADER_BLOCK_LENGTH == TP_TENSOR_BLOCK_LENGTH,
+        "TensorHeader layout changed: update tp_tensor_header_encode_raw/decode");
+    tp_sbe_put_header(buf, TP_TENSOR_BLOCK_LENGTH, TP_SBE_WIRE_TENSOR_HEADER_TEMPLATE_ID, TP_SBE_WIRE_SCHEMA_ID,
+        TP_SBE_WIRE_SCHEMA_VERSION);
+    uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
+    tp_sbe_put_i16(m + 0, (int16_t)header->dtype);
+    tp_sbe_put_i16(m + 2, (int16_t)header->major_order);
+    m[4] = header->ndims;
+    m[5] = 0;
+    m[6] = (uint8_t)header->progress_unit;
+    tp_sbe_put_u32(m + 7, header->progress_stride_bytes);
+    for (unsigned i = 0; i < TP_MAX_DIMS; i++)
+    {
+        bool used = i < header->ndims;
+        tp_sbe_put_i32(m + 11 + 4 * i, used ? header->dims[i] : 0);
+        tp_sbe_put_i32(m + 43 + 4 * i, used ? header->strides[i] : 0);
+    }
+    memset(m + 75, 0, TP_TENSOR_BLOCK_LENGTH - 75);
+}
+
 int tp_tensor_header_encode(const tp_tensor_header_t *header, uint8_t *buf, size_t len)
 {
     if (NULL == header || NULL == buf)
@@ -414,67 +450,77 @@ int tp_tensor_header_encode(const tp_tensor_header_t *header, uint8_t *buf, size
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tensor ndims %u exceeds %d", (unsigned)header->ndims,
             TP_MAX_DIMS);
     }
-    memset(buf, 0, TP_TENSOR_HEADER_ENCODED_LENGTH);
-    tp_sbe_wire_tensor_header_t m;
-    if (TP_SBE_OK != tp_sbe_wire_tensor_header_wrap_and_apply_header(&m, buf, 0, TP_TENSOR_HEADER_ENCODED_LENGTH))
-    {
-        return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tensor header: codec wrap failed");
-    }
-    tp_sbe_wire_tensor_header_set_dtype(&m, (tp_sbe_wire_dtype_t)header->dtype);
-    tp_sbe_wire_tensor_header_set_major_order(&m, (tp_sbe_wire_major_order_t)header->major_order);
-    tp_sbe_wire_tensor_header_set_ndims(&m, header->ndims);
-    tp_sbe_wire_tensor_header_set_pad_align(&m, 0);
-    tp_sbe_wire_tensor_header_set_progress_unit(&m, (tp_sbe_wire_progress_unit_t)header->progress_unit);
-    tp_sbe_wire_tensor_header_set_progress_stride_bytes(&m, header->progress_stride_bytes);
-    for (size_t i = 0; i < TP_MAX_DIMS; i++)
-    {
-        bool used = i < header->ndims;
-        tp_sbe_wire_tensor_header_set_dims(&m, i, used ? header->dims[i] : 0);
-        tp_sbe_wire_tensor_header_set_strides(&m, i, used ? header->strides[i] : 0);
-    }
-    tp_sbe_wire_tensor_header_set_pad(&m, 0);
+    tp_tensor_header_encode_raw(header, buf);
     return 0;
+}
+
+/* Message header checks of an embedded TensorHeader, in the order of the drop reasons. */
+static inline tp_drop_reason_t tp_tensor_header_check_message_header(const uint8_t *buf)
+{
+    if (TP_SBE_WIRE_SCHEMA_ID != tp_sbe_get_u16(buf + 4))
+    {
+        return TP_DROP_HEADER_SCHEMA_ID;
+    }
+    if (TP_SBE_WIRE_TENSOR_HEADER_TEMPLATE_ID != tp_sbe_get_u16(buf + 2))
+    {
+        return TP_DROP_HEADER_TEMPLATE_ID;
+    }
+    if (tp_sbe_get_u16(buf + 6) > TP_SBE_WIRE_SCHEMA_VERSION)
+    {
+        return TP_DROP_HEADER_VERSION;
+    }
+    if (TP_TENSOR_BLOCK_LENGTH != tp_sbe_get_u16(buf))
+    {
+        return TP_DROP_HEADER_BLOCK_LENGTH;
+    }
+    return TP_DROP_NONE;
+}
+
+tp_drop_reason_t tp_tensor_header_decode_used(const uint8_t *buf, tp_tensor_header_t *out)
+{
+    tp_drop_reason_t r = tp_tensor_header_check_message_header(buf);
+    if (TP_DROP_NONE != r)
+    {
+        return r;
+    }
+    const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
+    memset(out, 0, sizeof(*out));
+    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
+    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
+    out->ndims = m[4];
+    out->progress_unit = (tp_progress_unit_t)m[6];
+    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
+    unsigned n = out->ndims < TP_MAX_DIMS ? out->ndims : TP_MAX_DIMS;
+    for (unsigned i = 0; i < n; i++)
+    {
+        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
+        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
+    }
+    return TP_DROP_NONE;
 }
 
 tp_drop_reason_t tp_tensor_header_decode(const uint8_t *buf, size_t len, tp_tensor_header_t *out)
 {
-    tp_sbe_header_t hdr;
-    if (NULL == buf || len != TP_TENSOR_HEADER_ENCODED_LENGTH || 0 != tp_sbe_peek_header(buf, len, &hdr))
+    if (NULL == buf || len != TP_TENSOR_HEADER_ENCODED_LENGTH)
     {
         return TP_DROP_HEADER_LENGTH;
     }
-    if (TP_SBE_WIRE_SCHEMA_ID != hdr.schema_id)
+    tp_drop_reason_t r = tp_tensor_header_check_message_header(buf);
+    if (TP_DROP_NONE != r)
     {
-        return TP_DROP_HEADER_SCHEMA_ID;
+        return r;
     }
-    if (TP_SBE_WIRE_TENSOR_HEADER_TEMPLATE_ID != hdr.template_id)
-    {
-        return TP_DROP_HEADER_TEMPLATE_ID;
-    }
-    if (hdr.version > TP_SBE_WIRE_SCHEMA_VERSION)
-    {
-        return TP_DROP_HEADER_VERSION;
-    }
-    if (TP_TENSOR_BLOCK_LENGTH != hdr.block_length)
-    {
-        return TP_DROP_HEADER_BLOCK_LENGTH;
-    }
-    tp_sbe_wire_tensor_header_t m;
-    if (TP_SBE_OK != tp_sbe_wire_tensor_header_wrap_for_decode(&m, buf, TP_SBE_MESSAGE_HEADER_LENGTH,
-                         hdr.block_length, hdr.version, len))
-    {
-        return TP_DROP_HEADER_LENGTH;
-    }
+    const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
     memset(out, 0, sizeof(*out));
-    out->dtype = (tp_dtype_t)tp_sbe_wire_tensor_header_dtype(&m);
-    out->major_order = (tp_major_order_t)tp_sbe_wire_tensor_header_major_order(&m);
-    out->ndims = tp_sbe_wire_tensor_header_ndims(&m);
-    out->progress_unit = (tp_progress_unit_t)tp_sbe_wire_tensor_header_progress_unit(&m);
-    out->progress_stride_bytes = tp_sbe_wire_tensor_header_progress_stride_bytes(&m);
-    for (size_t i = 0; i < TP_MAX_DIMS; i++)
+    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
+    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
+    out->ndims = m[4];
+    out->progress_unit = (tp_progress_unit_t)m[6];
+    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
+    for (unsigned i = 0; i < TP_MAX_DIMS; i++)
     {
-        out->dims[i] = tp_sbe_wire_tensor_header_dims(&m, i);
-        out->strides[i] = tp_sbe_wire_tensor_header_strides(&m, i);
+        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
+        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
     }
     return TP_DROP_NONE;
 }

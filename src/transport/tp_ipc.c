@@ -30,6 +30,7 @@
 #include "common/tp_error.h"
 #include "common/tp_fs.h"
 #include "common/tp_log.h"
+#include "common/tp_stage_probe.h"
 
 _Static_assert(sizeof(tp_ipc_slot_t) == 64, "slot size");
 _Static_assert(offsetof(tp_ipc_log_header_t, tail) == 128, "tail offset");
@@ -40,6 +41,8 @@ _Static_assert(sizeof(tp_ipc_frame_header_t) == TP_IPC_FRAME_HEADER_LENGTH, "fra
 #define TP_IPC_MODULE "transport"
 /* Refused offers between two clock reads on the refused-offer path (power of two). */
 #define TP_IPC_REFUSED_CLOCK_PERIOD 1024u
+/* is_connected calls between two clock reads (reaping check) when nothing changed (power of two). */
+#define TP_IPC_CONNECTED_CLOCK_PERIOD 64u
 
 typedef struct tp_ipc_log_stct
 {
@@ -72,6 +75,7 @@ typedef struct tp_ipc_publication_stct
     _Atomic int32_t limit_slot;         /* subscriber slot holding the limit back, -1: the tail did */
     _Atomic uint64_t limit_position;    /* its position at the last scan */
     _Atomic uint32_t refused;           /* refused offers (a look at the clock every TP_IPC_REFUSED_CLOCK_PERIOD) */
+    _Atomic uint32_t connected_checks;  /* is_connected calls (a look at the clock every TP_IPC_CONNECTED_CLOCK_PERIOD) */
     _Atomic uint64_t next_reap_ns;      /* earliest time the offer path may reap (kill(pid, 0)) again */
     _Atomic uint64_t blocked_since_ns;  /* first back-pressured offer since the limit slot last moved (0: none) */
     uint64_t reap_interval_ns;
@@ -947,11 +951,33 @@ static int tp_ipc_abort(tp_buffer_claim_t *claim)
     return tp_ipc_claim_finish(claim, TP_IPC_FRAME_TYPE_PAD);
 }
 
+/*
+ * Connectedness changes only when a subscriber slot is taken, released or
+ * reaped, and each of those bumps slot_epoch: rescan (loads only) when it
+ * moved since the last scan, otherwise the cached answer is exact. A caller
+ * polling this every duty cycle (the producer's conductor) therefore pays two
+ * loads, not a 64-slot scan and a clock read. Dead subscribers are still
+ * reaped from here, at most once per reap interval, on one call in
+ * TP_IPC_CONNECTED_CLOCK_PERIOD (and by do_work every liveness / 10).
+ */
 static bool tp_ipc_pub_is_connected(void *impl)
 {
     tp_ipc_publication_t *p = impl;
-    uint64_t now = tp_clock_mono_ns();
-    tp_ipc_publication_refresh(p, tp_ipc_publication_reap_due(p, now), now);
+    uint32_t n = atomic_load_explicit(&p->connected_checks, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->connected_checks, n, memory_order_relaxed); /* a lost increment is harmless */
+    if (1 == n || 0 == n % TP_IPC_CONNECTED_CLOCK_PERIOD)
+    {
+        uint64_t now = tp_clock_mono_ns();
+        if (tp_ipc_publication_reap_due(p, now))
+        {
+            tp_ipc_publication_refresh(p, true, now);
+            return atomic_load_explicit(&p->connected, memory_order_relaxed);
+        }
+    }
+    if (atomic_load(&p->log->hdr->slot_epoch) != atomic_load_explicit(&p->seen_slot_epoch, memory_order_relaxed))
+    {
+        tp_ipc_publication_refresh(p, false, 0);
+    }
     return atomic_load_explicit(&p->connected, memory_order_relaxed);
 }
 
@@ -1267,6 +1293,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
             }
             break;
         }
+        TP_STAGE_MARK(TP_STAGE_C_SEEN);
         uint64_t aligned = tp_ipc_align((uint64_t)(uint32_t)frame_length);
         if (frame_length < (int32_t)TP_IPC_FRAME_HEADER_LENGTH || aligned > term_length - offset)
         {
@@ -1315,6 +1342,7 @@ static int tp_ipc_sub_poll(void *impl, tp_fragment_handler_t handler, void *clie
         position += aligned;
         delivered++;
         bytes += length;
+        TP_STAGE_MARK(TP_STAGE_C_DELIVERED);
         handler(clientd, s->copy_buf, length, &header);
     }
     if (delivered > 0)

@@ -196,7 +196,11 @@ int tp_transport_close(tp_transport_t *t)
 
 int tp_transport_do_work(tp_transport_t *t)
 {
-    uint64_t now = tp_clock_mono_ns();
+    return tp_transport_do_work_at(t, tp_clock_mono_ns());
+}
+
+int tp_transport_do_work_at(tp_transport_t *t, uint64_t now)
+{
     int work = 0;
     for (tp_publication_t *p = t->publications; NULL != p; p = p->next)
     {

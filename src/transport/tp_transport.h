@@ -206,6 +206,13 @@ int tp_transport_close(tp_transport_t *t);
  */
 int tp_transport_do_work(tp_transport_t *t);
 
+/**
+ * tp_transport_do_work() with the caller's CLOCK_MONOTONIC reading `now_ns`
+ * (a duty cycle that already read the clock saves a second read; a reading
+ * a few microseconds old is fine, the transport's timers are milliseconds).
+ */
+int tp_transport_do_work_at(tp_transport_t *t, uint64_t now_ns);
+
 /** Backend name of a transport ("embedded", "aeron"). */
 const char *tp_transport_backend_name(const tp_transport_t *t);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto_vector_table.h"
+#include "protocol/tp_proto_hot.h"
 
 static const char *vectors_dir = NULL;
 
@@ -248,6 +249,79 @@ static void test_attach_response_required_fields(void)
     free(b);
 }
 
+/* The frame path's inline decoder (tp_proto_hot.h) agrees with tp_proto_decode_frame_descriptor everywhere. */
+static void test_frame_descriptor_hot_decoder_agrees(void)
+{
+    uint8_t valid[64];
+    memset(valid, 0, sizeof(valid));
+    tp_sbe_wire_frame_descriptor_t m;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&m, valid, 0, sizeof(valid)));
+    tp_sbe_wire_frame_descriptor_set_stream_id(&m, 10000);
+    tp_sbe_wire_frame_descriptor_set_epoch(&m, 3);
+    tp_sbe_wire_frame_descriptor_set_seq(&m, 77);
+    tp_sbe_wire_frame_descriptor_set_timestamp_ns(&m, 123456789);
+    tp_sbe_wire_frame_descriptor_set_meta_version(&m, 5);
+    tp_sbe_wire_frame_descriptor_set_trace_id(&m, 99);
+    uint32_t rng = 12345;
+    size_t accepted = 0, rejected = 0;
+    for (int iter = 0; iter < 20000; iter++)
+    {
+        uint8_t b[64];
+        memcpy(b, valid, sizeof(b));
+        size_t len = 48;
+        int mutations = iter % 4;
+        for (int k = 0; k < mutations; k++)
+        {
+            rng = rng * 1103515245u + 12345u;
+            uint32_t r = rng >> 8;
+            switch (r % 4)
+            {
+                case 0: /* a header byte */
+                    b[(r >> 4) % 8] ^= (uint8_t)(1u << ((r >> 8) % 8));
+                    break;
+                case 1: /* a body byte, incl. the null/trace sentinels */
+                    b[8 + (r >> 4) % 40] = (r >> 12) & 1 ? 0xff : 0x00;
+                    break;
+                case 2: /* length */
+                    len = (r >> 4) % 65;
+                    break;
+                default: /* block length */
+                    b[0] = (uint8_t)(36 + (r >> 4) % 24);
+                    b[1] = 0;
+                    break;
+            }
+        }
+        if (len > sizeof(b))
+        {
+            len = sizeof(b);
+        }
+        tp_proto_frame_descriptor_view_t slow, fast;
+        memset(&fast, 0xa5, sizeof(fast));
+        bool slow_ok = 0 == tp_proto_decode_frame_descriptor(b, len, &slow);
+        bool fast_ok = tp_proto_hot_decode_frame_descriptor(b, len, &fast);
+        TP_ASSERT_EQ_I64(slow_ok, fast_ok);
+        if (slow_ok)
+        {
+            accepted++;
+            TP_ASSERT_EQ_U64(slow.stream_id, fast.stream_id);
+            TP_ASSERT_EQ_U64(slow.epoch, fast.epoch);
+            TP_ASSERT_EQ_U64(slow.seq, fast.seq);
+            TP_ASSERT_EQ_I64(slow.has_timestamp_ns, fast.has_timestamp_ns);
+            TP_ASSERT_EQ_U64(slow.timestamp_ns, fast.timestamp_ns);
+            TP_ASSERT_EQ_I64(slow.has_meta_version, fast.has_meta_version);
+            TP_ASSERT_EQ_U64(slow.meta_version, fast.meta_version);
+            TP_ASSERT_EQ_I64(slow.has_trace_id, fast.has_trace_id);
+            TP_ASSERT_EQ_U64(slow.trace_id, fast.trace_id);
+        }
+        else
+        {
+            rejected++;
+        }
+    }
+    TP_ASSERT(accepted > 1000 && rejected > 1000); /* both outcomes were exercised */
+    TP_ASSERT(!tp_proto_hot_decode_frame_descriptor(NULL, 48, &(tp_proto_frame_descriptor_view_t){ 0 }));
+}
+
 static void test_frame_descriptor_trace_and_longer_block(void)
 {
     /* A longer block (a newer minor layout) is accepted; the extra bytes are skipped. */
@@ -466,6 +540,7 @@ int main(int argc, char **argv)
     TP_RUN(test_enums);
     TP_RUN(test_attach_response_required_fields);
     TP_RUN(test_frame_descriptor_trace_and_longer_block);
+    TP_RUN(test_frame_descriptor_hot_decoder_agrees);
     TP_RUN(test_peek_and_arguments);
     TP_RUN(test_error_names);
     TP_RUN(test_attribute_iterator_copy);

@@ -3,6 +3,8 @@
 
 #include "shm_test_util.h"
 #include "tensor_pool/tp_shm.h"
+#include "shm/tp_shm_lib.h"
+#include "tp_sbe/wire.h"
 
 static char g_dir[1024];
 #ifndef TP_TEST_VECTORS_DIR
@@ -215,6 +217,46 @@ static void test_shm_writer_full_overwrite(void)
     h.seq_commit = 9;
     TP_ASSERT_OK(tp_shm_slot_header_encode(want, sizeof(want), &h));
     TP_ASSERT(0 == memcmp(slot, want, 256));
+    fixture_close(&f);
+}
+
+/*
+ * The producer's hot path (tp_shm_slot_publish: header + commit in one call) leaves exactly the bytes of
+ * write_header + write_commit over a slot full of garbage, and the frame view reads it back with dims/strides
+ * beyond ndims reported as 0 (DECISIONS PERF-3) even when the slot holds garbage there.
+ */
+static void test_shm_slot_publish_matches_write_header(void)
+{
+    fixture_t f;
+    TP_ASSERT_OK(fixture_open(&f, "publish"));
+    uint8_t *slot = mutable_slot(&f, 5);
+    memset(slot + 8, 0xff, 248);
+    tp_shm_slot_header_t h = frame_header(5, 48);
+    h.tensor.ndims = 2;
+    h.tensor.dims[0] = 4;
+    h.tensor.dims[1] = 12;
+    TP_ASSERT_OK(tp_shm_slot_write_begin(f.ring, 5));
+    tp_shm_slot_publish(f.ring, 5, &h);
+    uint8_t want[256];
+    h.seq_commit = (5u << 1) | 1u;
+    TP_ASSERT_OK(tp_shm_slot_header_encode(want, sizeof(want), &h));
+    TP_ASSERT(0 == memcmp(slot, want, 256));
+    /* a foreign writer's nonzero dims beyond ndims: tools see them, the frame view does not */
+    tp_sbe_put_u32(slot + 64 + 8 + 11 + 4 * 5, 777);
+    tp_shm_slot_header_t raw;
+    TP_ASSERT_EQ_I64(TP_DROP_NONE, tp_shm_slot_header_decode(slot, 256, &raw));
+    TP_ASSERT_EQ_I64(777, raw.tensor.dims[5]);
+    const tp_shm_region_t *pools[1] = { f.cpool };
+    tp_shm_frame_view_t v;
+    TP_ASSERT_EQ_I64(TP_DROP_NONE, tp_shm_frame_begin(f.cring, pools, 1, 5, &v));
+    TP_ASSERT_EQ_I64(2, v.header.tensor.ndims);
+    TP_ASSERT_EQ_I64(4, v.header.tensor.dims[0]);
+    TP_ASSERT_EQ_I64(12, v.header.tensor.dims[1]);
+    TP_ASSERT_EQ_I64(0, v.header.tensor.dims[5]);
+    TP_ASSERT_EQ_U64(48, v.extent_bytes);
+    TP_ASSERT_EQ_U64(1005, v.header.timestamp_ns);
+    TP_ASSERT_EQ_U64(5, v.header.meta_version);
+    TP_ASSERT_EQ_I64(TP_DROP_NONE, tp_shm_frame_end(&v));
     fixture_close(&f);
 }
 
@@ -512,6 +554,7 @@ int main(int argc, char **argv)
     TP_RUN(test_shm_seqlock_states);
     TP_RUN(test_shm_frame_copy_out);
     TP_RUN(test_shm_writer_full_overwrite);
+    TP_RUN(test_shm_slot_publish_matches_write_header);
     TP_RUN(test_shm_writer_rejects_bad_headers);
     TP_RUN(test_shm_frame_rejects_corrupt_slots);
     TP_RUN(test_shm_frame_random_slots_never_crash);
