@@ -1018,6 +1018,7 @@ static int bridge_sender_init(tp_bridge_t *b)
         cc.clientd = m;
         cc.use_metadata = false;
         cc.fragment_limit = BRIDGE_FRAGMENT_LIMIT;
+        cc.supports_progress = m->cfg.forward_progress; /* the source producer sends FrameProgress only then */
         if (tp_client_add_consumer(&m->consumer, b->client, &cc, 0) < 0)
         {
             return tp_err_set(tp_errcode(), "bridge: consumer of source stream %u: %s", cc.stream_id, tp_errmsg());

@@ -11,6 +11,7 @@ int tp_cli_demo(int argc, char **argv);
 int tp_cli_listen(int argc, char **argv);
 int tp_cli_media_driver(int argc, char **argv);
 int tp_cli_driver(int argc, char **argv);
+int tp_cli_bridge(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -28,6 +29,7 @@ static const tp_cli_command_t tp_cli_commands[] = {
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
+    { "bridge", "run the SHM Aeron-UDP bridge (tp bridge [CONFIG.toml]): frames between hosts over UDP", tp_cli_bridge },
 };
 
 static void tp_cli_usage(FILE *out)

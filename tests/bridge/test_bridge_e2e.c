@@ -1,0 +1,370 @@
+/*
+ * The bridge end to end in one process: host A (producer of stream 10000 and
+ * the bridge sender) and host B (the bridge receiver and a consumer of stream
+ * 20000) with separate transport and SHM directories, joined only by UDP on
+ * 127.0.0.1. Checks sequence and trace id preservation, payload bytes,
+ * multi-chunk frames, CRC32C, metadata / TraceLinkSet / FrameProgress
+ * forwarding with stream ids rewritten, and a source epoch change (remap).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tp_bridge_test_util.h"
+#include "bridge/tp_bridge.h"
+#include "common/tp_error.h"
+#include "protocol/tp_proto.h"
+#include "tp_sbe/tracelink.h"
+
+#define N_FRAMES 300
+
+typedef struct
+{
+    uint64_t count;
+    uint64_t bad;
+    uint64_t last_seq;
+    uint64_t last_epoch;
+    uint64_t trace_mismatch;
+} rx_t;
+
+static uint32_t frame_len(uint64_t seq)
+{
+    return 0 == seq % 50 ? 40000u + (uint32_t)seq : (0 == seq % 7 ? 3000u : 16u + (uint32_t)(seq % 200));
+}
+
+static void fill(uint8_t *p, uint32_t len, uint64_t seq)
+{
+    for (uint32_t i = 0; i < len; i++)
+    {
+        p[i] = (uint8_t)(seq * 131u + i * 7u);
+    }
+}
+
+static void on_frame(void *clientd, const tp_frame_t *f)
+{
+    rx_t *rx = clientd;
+    static uint8_t expect[65536];
+    bool ok = f->length == frame_len(f->seq) && f->length <= sizeof(expect);
+    if (ok)
+    {
+        fill(expect, (uint32_t)f->length, f->seq);
+        ok = 0 == memcmp(expect, f->payload, f->length) && tp_frame_is_valid(f);
+    }
+    rx->bad += ok ? 0 : 1;
+    rx->trace_mismatch += f->trace_id == f->seq + 1000 ? 0 : 1;
+    rx->count++;
+    rx->last_seq = f->seq;
+    rx->last_epoch = f->epoch;
+}
+
+typedef struct
+{
+    uint64_t meta_20000;
+    uint64_t tracelink_20000;
+    uint64_t progress_20000;
+    uint64_t announces_10000_on_b;
+} seen_t;
+
+static void on_b_metadata(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *h)
+{
+    (void)h;
+    seen_t *s = clientd;
+    uint16_t schema = 0;
+    uint16_t tmpl = 0;
+    tp_proto_peek(buf, len, &schema, &tmpl);
+    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID == tmpl)
+    {
+        tp_proto_data_source_meta_view_t v;
+        if (0 == tp_proto_decode_data_source_meta(buf, len, &v) && 20000 == v.stream_id && 1 == v.attribute_count)
+        {
+            tp_proto_attribute_view_t a;
+            tp_proto_attribute_iter_t it = v.attributes;
+            if (1 == tp_proto_attribute_next(&it, &a) && 9 == a.key.length && 0 == memcmp(a.key.data, "bridgekey", 9))
+            {
+                s->meta_20000++;
+            }
+        }
+    }
+    if (TP_SBE_TRACELINK_SCHEMA_ID == schema)
+    {
+        tp_sbe_tracelink_trace_link_set_t t;
+        if (TP_SBE_OK == tp_sbe_tracelink_trace_link_set_wrap_for_decode_with_header(&t, buf, 0, len) &&
+            20000 == tp_sbe_tracelink_trace_link_set_stream_id(&t) && 77 == tp_sbe_tracelink_trace_link_set_trace_id(&t))
+        {
+            s->tracelink_20000++;
+        }
+    }
+}
+
+static void on_b_control(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *h)
+{
+    (void)h;
+    seen_t *s = clientd;
+    uint16_t schema = 0;
+    uint16_t tmpl = 0;
+    tp_proto_peek(buf, len, &schema, &tmpl);
+    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == tmpl)
+    {
+        tp_proto_frame_progress_view_t v;
+        if (0 == tp_proto_decode_frame_progress(buf, len, &v) && 20000 == v.stream_id && 64 == v.payload_bytes_filled)
+        {
+            s->progress_20000++;
+        }
+    }
+    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == tmpl)
+    {
+        tp_proto_shm_pool_announce_view_t v;
+        if (0 == tp_proto_decode_shm_pool_announce(buf, len, &v) && 10000 == v.stream_id)
+        {
+            s->announces_10000_on_b++; /* the source announce must never be republished on B (§7.2) */
+        }
+    }
+}
+
+typedef struct
+{
+    tp_client_t *ca;
+    tp_client_t *cb;
+    tp_bridge_t *sender;
+    tp_bridge_t *receiver;
+    tp_transport_t *tb;
+    tp_subscription_t *b_meta;
+    tp_subscription_t *b_ctrl;
+    seen_t seen;
+} world_t;
+
+static int pump(world_t *w)
+{
+    int work = tp_client_do_work(w->ca) + tp_bridge_do_work(w->sender) + tp_bridge_do_work(w->receiver) +
+        tp_client_do_work(w->cb);
+    tp_transport_do_work(w->tb);
+    work += tp_subscription_poll(w->b_meta, on_b_metadata, &w->seen, 64);
+    work += tp_subscription_poll(w->b_ctrl, on_b_control, &w->seen, 64);
+    return work;
+}
+
+#define PUMP_UNTIL(w, cond, ms)                                                                            \
+    do                                                                                                     \
+    {                                                                                                      \
+        uint64_t dl_ = tp_clock_mono_ns() + (uint64_t)(ms) * 1000000u;                                     \
+        while (!(cond) && tp_clock_mono_ns() < dl_)                                                        \
+        {                                                                                                  \
+            if (pump(w) <= 0)                                                                              \
+            {                                                                                              \
+                tp_sleep_ns(50000);                                                                        \
+            }                                                                                              \
+        }                                                                                                  \
+    } while (0)
+
+static void run(bool crc)
+{
+    tpc_dirs_t da;
+    tpc_dirs_t db;
+    TP_ASSERT_OK(tpc_dirs_make(&da, "bra"));
+    TP_ASSERT_OK(tpc_dirs_make(&db, "brb"));
+    tp_transport_t *driver_a = tpc_driver_hold(&da);
+    tp_transport_t *driver_b = tpc_driver_hold(&db);
+    int ports[3] = { tpb_free_udp_port(), tpb_free_udp_port(), tpb_free_udp_port() };
+    TP_ASSERT(0 != ports[0] && 0 != ports[1] && 0 != ports[2]);
+    static world_t w;
+    memset(&w, 0, sizeof(w));
+    static char text[4096];
+    static tp_bridge_config_t cfg;
+    const char *extra = crc ? "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n"
+                              "integrity_crc32c = true\n"
+                            : "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n";
+    tpb_config_text(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc");
+    tp_bridge_config_defaults(&cfg);
+    TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver.toml"));
+    TP_ASSERT_OK(tp_bridge_init(&w.receiver, &cfg, NULL));
+    tpb_config_text(text, sizeof(text), "sender", &da, ports, extra, "aeron:ipc");
+    tp_bridge_config_defaults(&cfg);
+    TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "sender.toml"));
+    TP_ASSERT_OK(tp_bridge_init(&w.sender, &cfg, NULL));
+
+    tp_context_t *ctxa = tpc_context(&da);
+    tp_context_t *ctxb = tpc_context(&db);
+    TP_ASSERT_OK(tp_client_init(&w.ca, ctxa));
+    TP_ASSERT_OK(tp_client_init(&w.cb, ctxb));
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, db.transport);
+    TP_ASSERT_OK(tp_transport_init(&w.tb, &tctx));
+    TP_ASSERT_OK(tp_transport_add_subscription(&w.b_meta, w.tb, "aeron:ipc", 1300, NULL, NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&w.b_ctrl, w.tb, "aeron:ipc", 1000, NULL, NULL, NULL, NULL, 0));
+
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 10000;
+    pc.header_nslots = 256;
+    pc.pools[0].stride_bytes = 65536;
+    tp_producer_t *prod = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&prod, w.ca, &pc, 0));
+    rx_t rx;
+    memset(&rx, 0, sizeof(rx));
+    tp_consumer_config_t cc;
+    tp_consumer_config_defaults(&cc);
+    cc.stream_id = 20000;
+    cc.on_frame = on_frame;
+    cc.clientd = &rx;
+    tp_consumer_t *cons = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&cons, w.cb, &cc, 0));
+
+    /* The receiver creates the destination producer from the first forwarded announce (mirror profile). */
+    PUMP_UNTIL(&w, tp_consumer_is_mapped(cons), 10000);
+    TP_ASSERT_MSG(tp_consumer_is_mapped(cons), "the destination stream never got mapped");
+    tp_producer_t *dest = tp_bridge_dest_producer(w.receiver, 0);
+    TP_ASSERT(NULL != dest);
+    tp_producer_layout_t dl;
+    TP_ASSERT_OK(tp_producer_layout(dest, &dl));
+    TP_ASSERT_EQ_U64(256, dl.header_nslots);
+    TP_ASSERT_EQ_U64(65536, dl.pools[0].stride_bytes);
+    /* Let the UDP publications see the receiver (status messages). */
+    PUMP_UNTIL(&w, false, 200);
+
+    const char *key = "bridgekey";
+    const char *fmt = "text";
+    const uint8_t *val = (const uint8_t *)"v";
+    uint32_t vlen = 1;
+    TP_ASSERT(tp_producer_set_metadata(prod, 1, &key, &fmt, &val, &vlen) > 0);
+
+    static uint8_t buf[65536];
+    for (uint64_t i = 0; i < N_FRAMES; i++)
+    {
+        uint64_t seq = tp_producer_next_seq(prod);
+        uint32_t len = frame_len(seq);
+        fill(buf, len, seq);
+        tp_frame_options_t o = { .timestamp_ns = 0, .trace_id = seq + 1000 };
+        int64_t r;
+        while ((r = tp_producer_offer(prod, NULL, buf, len, &o)) == TP_PRODUCER_BACK_PRESSURED)
+        {
+            pump(&w);
+        }
+        TP_ASSERT_EQ_I64((int64_t)seq, r);
+        PUMP_UNTIL(&w, rx.count > i, 2000);
+    }
+    TP_ASSERT_EQ_U64(N_FRAMES, rx.count);
+    TP_ASSERT_EQ_U64(0, rx.bad);
+    TP_ASSERT_EQ_U64(0, rx.trace_mismatch);
+    TP_ASSERT_EQ_U64(N_FRAMES - 1, rx.last_seq);
+
+    /* TraceLinkSet on A's metadata stream, forwarded to B with stream_id rewritten. */
+    tp_transport_t *ta = NULL;
+    tp_transport_context_t tca;
+    tp_transport_context_init(&tca);
+    tp_transport_context_set_dir(&tca, da.transport);
+    TP_ASSERT_OK(tp_transport_init(&ta, &tca));
+    tp_publication_t *a_meta = NULL;
+    TP_ASSERT_OK(tp_transport_add_publication(&a_meta, ta, "aeron:ipc", 1300, 0));
+    uint8_t tl[128];
+    tp_sbe_tracelink_trace_link_set_t t;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_tracelink_trace_link_set_wrap_and_apply_header(&t, tl, 0, sizeof(tl)));
+    tp_sbe_tracelink_trace_link_set_set_stream_id(&t, 10000);
+    tp_sbe_tracelink_trace_link_set_set_epoch(&t, tp_producer_epoch(prod));
+    tp_sbe_tracelink_trace_link_set_set_seq(&t, 3);
+    tp_sbe_tracelink_trace_link_set_set_trace_id(&t, 77);
+    tp_sbe_tracelink_trace_link_set_parents_t g;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_tracelink_trace_link_set_set_parents_count(&t, &g, 2));
+    tp_sbe_tracelink_trace_link_set_parents_next(&g);
+    tp_sbe_tracelink_trace_link_set_parents_set_trace_id(&g, 5);
+    tp_sbe_tracelink_trace_link_set_parents_next(&g);
+    tp_sbe_tracelink_trace_link_set_parents_set_trace_id(&g, 6);
+    size_t tl_len = 8 + tp_sbe_tracelink_trace_link_set_encoded_length(&t);
+    PUMP_UNTIL(&w, tp_publication_offer(a_meta, tl, tl_len, NULL, NULL) > 0, 2000);
+
+    /* FrameProgress of an open claim on A's control stream, forwarded to B's control stream 1000 as stream 20000. */
+    tp_frame_claim_t claim;
+    TP_ASSERT(tp_producer_try_claim(prod, 128, &claim) >= 0);
+    fill(claim.data, 128, claim.seq);
+    PUMP_UNTIL(&w, tp_frame_claim_progress(&claim, 64) > 0, 3000);
+    PUMP_UNTIL(&w, w.seen.progress_20000 > 0 && w.seen.tracelink_20000 > 0 && w.seen.meta_20000 > 0, 3000);
+    TP_ASSERT_MSG(w.seen.progress_20000 > 0, "no forwarded FrameProgress on B");
+    TP_ASSERT_MSG(w.seen.tracelink_20000 > 0, "no forwarded TraceLinkSet on B");
+    TP_ASSERT_MSG(w.seen.meta_20000 > 0, "no forwarded DataSourceMeta on B");
+    tp_frame_options_t o = { .trace_id = claim.seq + 1000 };
+    uint64_t before = rx.count;
+    /* frame_len(seq) must match: commit the claim with that length only if it equals 128, else abort. */
+    if (128 == frame_len(claim.seq))
+    {
+        TP_ASSERT(tp_frame_claim_commit(&claim, NULL, 128, &o) >= 0);
+        PUMP_UNTIL(&w, rx.count > before, 2000);
+    }
+    else
+    {
+        TP_ASSERT_OK(tp_frame_claim_abort(&claim));
+    }
+
+    /* A source epoch change: the receiver drops in-flight state and moves the destination to a new local epoch. */
+    uint64_t dest_epoch = tp_producer_epoch(dest);
+    tp_producer_layout_t nl = { .header_nslots = 128, .pool_count = 1 };
+    nl.pools[0].pool_id = 1;
+    nl.pools[0].stride_bytes = 65536;
+    TP_ASSERT_OK(tp_producer_change_layout(prod, &nl));
+    PUMP_UNTIL(&w, tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0)) > dest_epoch, 5000);
+    TP_ASSERT(tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0)) > dest_epoch);
+    PUMP_UNTIL(&w, false, 300); /* the consumer remaps to the new local epoch */
+    before = rx.count;
+    for (uint64_t i = 0; i < 20; i++)
+    {
+        uint64_t seq = tp_producer_next_seq(prod);
+        TP_ASSERT_EQ_U64(i, seq);
+        uint32_t len = frame_len(seq);
+        fill(buf, len, seq);
+        tp_frame_options_t oo = { .trace_id = seq + 1000 };
+        TP_ASSERT_EQ_I64((int64_t)seq, tp_producer_offer(prod, NULL, buf, len, &oo));
+        PUMP_UNTIL(&w, rx.count > before + i, 2000);
+    }
+    TP_ASSERT_EQ_U64(before + 20, rx.count);
+    TP_ASSERT_EQ_U64(19, rx.last_seq);
+    TP_ASSERT_EQ_U64(0, rx.bad);
+
+    tp_bridge_stats_t ss;
+    tp_bridge_stats_t rs;
+    TP_ASSERT_OK(tp_bridge_stats(w.sender, &ss));
+    TP_ASSERT_OK(tp_bridge_stats(w.receiver, &rs));
+    char json[8192];
+    TP_ASSERT(tp_bridge_stats_json(&rs, json, sizeof(json)) > 0);
+    fprintf(stderr, "  receiver: %s\n", json);
+    TP_ASSERT(ss.sender.announces_forwarded > 0);
+    TP_ASSERT(ss.sender.metadata_forwarded > 0);
+    TP_ASSERT(rs.receiver.local_epochs >= 1);
+    TP_ASSERT_EQ_U64(rs.receiver.frames_completed, rs.receiver.frames_published);
+    TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_CRC]);
+    TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_BAD_HEADER]);
+    TP_ASSERT_EQ_U64(0, w.seen.announces_10000_on_b);
+    TP_ASSERT(rs.receiver.chunks > rs.receiver.frames_completed); /* multi-chunk frames went through */
+
+    tp_publication_close(a_meta);
+    tp_transport_close(ta);
+    tp_consumer_close(cons);
+    tp_producer_close(prod);
+    tp_bridge_close(w.sender);
+    tp_bridge_close(w.receiver);
+    tp_subscription_close(w.b_meta);
+    tp_subscription_close(w.b_ctrl);
+    tp_transport_close(w.tb);
+    tp_client_close(w.ca);
+    tp_client_close(w.cb);
+    tp_context_close(ctxa);
+    tp_context_close(ctxb);
+    tpc_driver_release(driver_a);
+    tpc_driver_release(driver_b);
+    tpc_dirs_remove(&da);
+    tpc_dirs_remove(&db);
+}
+
+static void test_bridge_end_to_end(void)
+{
+    run(false);
+}
+
+static void test_bridge_end_to_end_crc32c(void)
+{
+    run(true);
+}
+
+int main(void)
+{
+    TP_RUN(test_bridge_end_to_end);
+    TP_RUN(test_bridge_end_to_end_crc32c);
+    return tp_test_finish();
+}
