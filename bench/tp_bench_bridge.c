@@ -131,6 +131,8 @@ static int run_size(size_t size, uint32_t mtu, bool smoke)
     snprintf(extra, sizeof(extra), "mtu_bytes = %u\nforward_metadata = false\nmax_payload_bytes = %zu\n", mtu,
         size + 4096);
     char chan[128];
+    char params[32];
+    snprintf(params, sizeof(params), "|mtu=%u", mtu);
     int rc = -1;
     tp_context_t *ctxa = tpc_context(&da);
     tp_context_t *ctxb = tpc_context(&db);
@@ -147,7 +149,7 @@ static int run_size(size_t size, uint32_t mtu, bool smoke)
     size_t nb = 0;
     size_t nu = 0;
     uint64_t window = (2u << 20) / size > 0 ? (2u << 20) / size : 1;
-    tpb_config_text(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc");
+    tpb_config_text_params(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc", params);
     tp_bridge_config_defaults(&cfg);
     if (NULL == buf || NULL == lat_b || NULL == lat_u ||
         tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver") < 0 ||
@@ -155,7 +157,7 @@ static int run_size(size_t size, uint32_t mtu, bool smoke)
     {
         goto done;
     }
-    tpb_config_text(text, sizeof(text), "sender", &da, ports, extra, "aeron:ipc");
+    tpb_config_text_params(text, sizeof(text), "sender", &da, ports, extra, "aeron:ipc", params);
     tp_bridge_config_defaults(&cfg);
     if (tp_bridge_config_load_string(&cfg, text, strlen(text), "sender") < 0 ||
         tp_bridge_init(&w.sender, &cfg, NULL) < 0 || tp_client_init(&w.ca, ctxa) < 0 ||
