@@ -44,6 +44,9 @@ typedef struct bridge_mapping_stct
     bool want_set;
     bool bump_epoch;                       /* source epoch changed after frames were published locally */
     tp_publication_t *local_control_pub;   /* dest_control_stream_id */
+    uint32_t producer_id;                  /* of the destination producer (tells its announces from others') */
+    uint64_t foreign_announce_ns;          /* last announce of dest_stream_id by another producer (0 = none) */
+    bool conflict;                         /* another producer owns dest_stream_id: the mapping failed (§4) */
     uint64_t drops[TP_BRIDGE_DROP_COUNT];  /* publish-step drops (not in the assembler) */
     uint64_t frames_published;
 }
@@ -74,6 +77,8 @@ struct tp_bridge_stct
     tp_subscription_t *control_sub;
     tp_subscription_t *metadata_sub;
     tp_publication_t *local_metadata_pub;
+    tp_subscription_t *local_announce_sub; /* destination host's announces: exclusive-producer check (§4) */
+    uint64_t started_ns;
     uint8_t *scratch;                      /* BRIDGE_MSG_MAX + one chunk message */
     size_t scratch_capacity;
     tp_bridge_stats_t stats;               /* global parts; per-mapping parts are added in tp_bridge_stats */
@@ -536,15 +541,31 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
         TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: %s", m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
         return -1;
     }
+    if (m->conflict)
+    {
+        return 0;
+    }
     if (NULL == m->producer)
     {
-        if (NULL != m->producer_add)
+        /* §4: attach as the exclusive producer: first listen one announce window for another producer. */
+        uint64_t listen_ns = 2u * (uint64_t)b->config.announce_period_ms * 1000000u;
+        if (NULL != m->producer_add || tp_clock_mono_ns() - b->started_ns < listen_ns)
         {
             return 0;
+        }
+        if (0 != m->foreign_announce_ns && tp_clock_mono_ns() - m->foreign_announce_ns < 3u * listen_ns)
+        {
+            m->conflict = true;
+            TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: another producer announces destination stream %u: the "
+                "mapping is disabled (remap it to a free dest_stream_id)", m->cfg.source_stream_id,
+                m->cfg.dest_stream_id, m->cfg.dest_stream_id);
+            return -1;
         }
         tp_producer_config_t pc;
         tp_producer_config_defaults(&pc);
         pc.stream_id = m->cfg.dest_stream_id;
+        pc.producer_id = m->producer_id;
+        pc.remove_on_close = false; /* §8: a restarted receiver creates the next local epoch */
         pc.header_nslots = m->want_layout.header_nslots;
         pc.pool_count = m->want_layout.pool_count;
         memcpy(pc.pools, m->want_layout.pools, sizeof(pc.pools));
@@ -776,6 +797,11 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
 static void receiver_publish(tp_bridge_t *b, bridge_mapping_t *m, const tp_bridge_frame_t *f)
 {
     tp_producer_t *p = m->producer;
+    if (m->conflict)
+    {
+        m->drops[TP_BRIDGE_DROP_DEST_CONFLICT]++;
+        return;
+    }
     if (NULL == p)
     {
         m->drops[TP_BRIDGE_DROP_NO_LOCAL_POOL]++;
@@ -924,6 +950,39 @@ static void receiver_on_metadata_msg(void *clientd, const uint8_t *buf, size_t l
         tracelink ? &b->stats.receiver.tracelinks_published : &b->stats.receiver.metadata_published);
 }
 
+/* Destination host's announce stream: another producer of a destination stream is a conflict (§4). */
+static void receiver_on_local_announce(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
+{
+    (void)header;
+    tp_bridge_t *b = clientd;
+    uint16_t schema = 0;
+    uint16_t tmpl = 0;
+    tp_proto_shm_pool_announce_view_t v;
+    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema ||
+        TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID != tmpl || tp_proto_decode_shm_pool_announce(buf, len, &v) < 0)
+    {
+        return;
+    }
+    for (size_t i = 0; i < b->mapping_count; i++)
+    {
+        bridge_mapping_t *m = &b->mappings[i];
+        if (m->cfg.dest_stream_id != v.stream_id || v.producer_id == m->producer_id)
+        {
+            continue;
+        }
+        m->foreign_announce_ns = b->now_ns;
+        if (NULL != m->producer && !m->conflict)
+        {
+            m->conflict = true;
+            TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: producer %u also announces destination stream %u: the mapping "
+                "is disabled and its producer closed (remap it to a free dest_stream_id)", m->cfg.source_stream_id,
+                m->cfg.dest_stream_id, v.producer_id, m->cfg.dest_stream_id);
+            tp_producer_close(m->producer);
+            m->producer = NULL;
+        }
+    }
+}
+
 /* ======================================================================= set-up */
 
 static int add_pub(tp_bridge_t *b, tp_publication_t **pub, const char *channel, uint32_t stream_id)
@@ -1067,25 +1126,21 @@ static int bridge_receiver_init(tp_bridge_t *b)
         {
             return -1;
         }
+        m->producer_id = 0x42520000u ^ (uint32_t)(m->cfg.dest_stream_id * 2654435761u);
         if (m->cfg.profile_index >= 0)
         {
-            /* A fixed profile: the destination producer exists from the start (§4: exclusive producer). */
+            /* A fixed profile: the layout is known now; the producer is created by the duty cycle (§4 check). */
             receiver_layout_from(m, c, NULL, &m->want_layout);
             m->want_set = true;
-            tp_producer_config_t pc;
-            tp_producer_config_defaults(&pc);
-            pc.stream_id = m->cfg.dest_stream_id;
-            pc.header_nslots = m->want_layout.header_nslots;
-            pc.pool_count = m->want_layout.pool_count;
-            memcpy(pc.pools, m->want_layout.pools, sizeof(pc.pools));
-            snprintf(pc.name, sizeof(pc.name), "%s", c->instance_id);
-            if (tp_bridge_assembler_set_capacity(&m->assembler, layout_max_stride(&m->want_layout)) < 0 ||
-                tp_client_add_producer(&m->producer, b->client, &pc, 0) < 0)
+            if (tp_bridge_assembler_set_capacity(&m->assembler, layout_max_stride(&m->want_layout)) < 0)
             {
-                return tp_err_set(tp_errcode(), "bridge: producer of destination stream %u: %s", pc.stream_id,
-                    tp_errmsg());
+                return -1;
             }
         }
+    }
+    if (add_sub(b, &b->local_announce_sub, c->local_channel, c->local_announce_stream_id) < 0)
+    {
+        return -1;
     }
     return 0;
 }
@@ -1119,6 +1174,7 @@ int tp_bridge_init(tp_bridge_t **out, const tp_bridge_config_t *config, const tp
     b->scratch_capacity = BRIDGE_MSG_MAX + TP_BRIDGE_CHUNK_OVERHEAD + TP_BRIDGE_HEADER_BYTES + 65536u;
     b->scratch = malloc(b->scratch_capacity);
     b->now_ns = tp_clock_mono_ns();
+    b->started_ns = b->now_ns;
     if (NULL == b->scratch || bridge_context(b) < 0 || (b->sender && bridge_sender_init(b) < 0) ||
         (b->receiver && bridge_receiver_init(b) < 0))
     {
@@ -1194,6 +1250,8 @@ int tp_bridge_do_work(tp_bridge_t *b)
             rc = tp_subscription_poll(b->metadata_sub, receiver_on_metadata_msg, b, BRIDGE_FRAGMENT_LIMIT);
             work += rc > 0 ? rc : 0;
         }
+        rc = tp_subscription_poll(b->local_announce_sub, receiver_on_local_announce, b, BRIDGE_FRAGMENT_LIMIT);
+        work += rc > 0 ? rc : 0;
         for (size_t i = 0; i < b->mapping_count; i++)
         {
             bridge_mapping_t *m = &b->mappings[i];
@@ -1372,6 +1430,7 @@ int tp_bridge_close(tp_bridge_t *b)
     tp_subscription_close(b->control_sub);
     tp_subscription_close(b->metadata_sub);
     tp_publication_close(b->local_metadata_pub);
+    tp_subscription_close(b->local_announce_sub);
     if (NULL != b->transport)
     {
         tp_transport_close(b->transport);

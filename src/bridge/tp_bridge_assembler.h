@@ -48,7 +48,8 @@ typedef enum tp_bridge_drop_en
     TP_BRIDGE_DROP_NO_LOCAL_POOL = 21,  /**< no local pool fits the payload / no local producer yet (§6.7) */
     TP_BRIDGE_DROP_LOCAL_PUBLISH = 22,  /**< the local producer refused the frame (back pressure, error) */
     TP_BRIDGE_DROP_PROGRESS = 23,       /**< forwarded FrameProgress with no mapping / unknown or expired frame (§9) */
-    TP_BRIDGE_DROP_COUNT = 24
+    TP_BRIDGE_DROP_DEST_CONFLICT = 24,  /**< another producer announces the destination stream: the mapping failed (§4) */
+    TP_BRIDGE_DROP_COUNT = 25
 }
 tp_bridge_drop_t;
 

@@ -331,7 +331,25 @@ static void run(bool crc)
     TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_CRC]);
     TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_BAD_HEADER]);
     TP_ASSERT_EQ_U64(0, w.seen.announces_10000_on_b);
+    /* Only bridge chunks and control messages crossed: no FrameDescriptor or other schema over UDP (§7). */
+    TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_UNKNOWN_SCHEMA]);
+    TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_DECODE]);
     TP_ASSERT(rs.receiver.chunks > rs.receiver.frames_completed); /* multi-chunk frames went through */
+
+    /* §8: a restarted receiver writes into a new local epoch (above the previous one). */
+    if (!crc)
+    {
+        uint64_t old_epoch = tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0));
+        tp_bridge_close(w.receiver);
+        w.receiver = NULL;
+        tpb_config_text(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc");
+        tp_bridge_config_defaults(&cfg);
+        TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver.toml"));
+        TP_ASSERT_OK(tp_bridge_init(&w.receiver, &cfg, NULL));
+        PUMP_UNTIL(&w, NULL != tp_bridge_dest_producer(w.receiver, 0), 5000);
+        TP_ASSERT(NULL != tp_bridge_dest_producer(w.receiver, 0));
+        TP_ASSERT(tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0)) > old_epoch);
+    }
 
     tp_publication_close(a_meta);
     tp_transport_close(ta);
@@ -362,8 +380,143 @@ static void test_bridge_end_to_end_crc32c(void)
     run(true);
 }
 
+/* Bridge-channel input a receiver must drop and count, and a destination stream owned by another producer (§4). */
+static void test_receiver_hostile_input_and_conflict(void)
+{
+    TPC_SKIP_ON_AERON("raw datagrams to the embedded UDP endpoints");
+    tpc_dirs_t db;
+    TP_ASSERT_OK(tpc_dirs_make(&db, "brh"));
+    int ports[3] = { tpb_free_udp_port(), tpb_free_udp_port(), tpb_free_udp_port() };
+    static char text[4096];
+    static tp_bridge_config_t cfg;
+    tpb_config_text(text, sizeof(text), "receiver", &db, ports, "", "aeron:ipc");
+    tp_bridge_config_defaults(&cfg);
+    TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver.toml"));
+    tp_bridge_t *rcv = NULL;
+    TP_ASSERT_OK(tp_bridge_init(&rcv, &cfg, NULL));
+    /* Another producer already owns destination stream 20000 on host B. */
+    tp_context_t *ctxb = tpc_context(&db);
+    tp_client_t *cb = NULL;
+    TP_ASSERT_OK(tp_client_init(&cb, ctxb));
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 20000;
+    pc.header_nslots = 64;
+    tp_producer_t *other = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&other, cb, &pc, 0));
+
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, db.transport);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    char chan[128];
+    tp_publication_t *pay = NULL;
+    tp_publication_t *ctl = NULL;
+    snprintf(chan, sizeof(chan), "aeron:udp?endpoint=127.0.0.1:%d", ports[0]);
+    TP_ASSERT_OK(tp_transport_add_publication(&pay, t, chan, 50000, 0));
+    snprintf(chan, sizeof(chan), "aeron:udp?endpoint=127.0.0.1:%d", ports[1]);
+    TP_ASSERT_OK(tp_transport_add_publication(&ctl, t, chan, 50001, 0));
+    uint64_t dl = tp_clock_mono_ns() + 5000000000ull;
+    while ((!tp_publication_is_connected(pay) || !tp_publication_is_connected(ctl)) && tp_clock_mono_ns() < dl)
+    {
+        tp_bridge_do_work(rcv);
+        tp_client_do_work(cb);
+        tp_transport_do_work(t);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT(tp_publication_is_connected(pay) && tp_publication_is_connected(ctl));
+
+    /* A valid single-chunk frame of stream 10000 before any announce. */
+    uint8_t header[256];
+    memset(header, 0, sizeof(header));
+    tp_sbe_put_u64(header, 1); /* seq 0, committed */
+    tp_sbe_put_u32(header + 8, 16);
+    tp_sbe_put_u16(header + 16, 1);
+    tp_sbe_put_u32(header + 60, 192);
+    tp_tensor_header_t th = { .dtype = TP_DTYPE_UINT8, .major_order = TP_MAJOR_ORDER_ROW, .ndims = 1 };
+    th.dims[0] = 16;
+    TP_ASSERT_OK(tp_tensor_header_encode(&th, header + 64, 192));
+    uint8_t payload[16] = { 1, 2, 3 };
+    tp_proto_bridge_chunk_view_t c = { .stream_id = 10000, .epoch = 1, .seq = 0, .chunk_index = 0, .chunk_count = 1,
+        .chunk_length = 16, .payload_length = 16, .header_included = true, .header_bytes = { header, 256 },
+        .payload = { payload, 16 } };
+    uint8_t msg[1024];
+    size_t len = 0;
+    TP_ASSERT_OK(tp_proto_encode_bridge_chunk(msg, sizeof(msg), &c, &len));
+    uint8_t garbage[40];
+    memset(garbage, 0x77, sizeof(garbage));
+    uint8_t fd[64];
+    tp_sbe_wire_frame_descriptor_t fdm;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_descriptor_wrap_and_apply_header(&fdm, fd, 0, sizeof(fd)));
+    size_t fd_len = 8 + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH;
+    /* A ShmPoolAnnounce of a stream no mapping has, and one of the mapped source. */
+    tp_proto_shm_pool_announce_view_t a;
+    memset(&a, 0, sizeof(a));
+    a.stream_id = 999;
+    a.producer_id = 5;
+    a.epoch = 1;
+    a.announce_clock_domain = TP_SBE_WIRE_CLOCK_DOMAIN_MONOTONIC;
+    a.layout_version = 1;
+    a.header_nslots = 64;
+    a.header_slot_bytes = 256;
+    a.pool_count = 1;
+    a.pools[0] = (tp_proto_pool_view_t){ .pool_id = 1, .pool_nslots = 64, .stride_bytes = 4096,
+        .region_uri = { "shm:file?path=/x", 16 } };
+    a.header_region_uri = (tp_proto_str_t){ "shm:file?path=/y", 16 };
+    uint8_t ann[1024];
+    size_t ann_len = 0;
+    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
+    TP_ASSERT(tp_publication_offer(pay, msg, len, NULL, NULL) > 0);
+    TP_ASSERT(tp_publication_offer(pay, garbage, sizeof(garbage), NULL, NULL) > 0);
+    TP_ASSERT(tp_publication_offer(pay, garbage, 3, NULL, NULL) > 0);
+    TP_ASSERT(tp_publication_offer(pay, fd, fd_len, NULL, NULL) > 0);
+    TP_ASSERT(tp_publication_offer(ctl, ann, ann_len, NULL, NULL) > 0);
+    a.stream_id = 10000;
+    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
+    tp_bridge_stats_t s;
+    memset(&s, 0, sizeof(s));
+    dl = tp_clock_mono_ns() + 5000000000ull;
+    while (tp_clock_mono_ns() < dl && (s.receiver.drops[TP_BRIDGE_DROP_DEST_CONFLICT] == 0))
+    {
+        /* keep announcing the source and sending its frame: the destination must never be created */
+        tp_publication_offer(ctl, ann, ann_len, NULL, NULL);
+        c.seq++;
+        tp_sbe_put_u64(header, (c.seq << 1) | 1u);
+        TP_ASSERT_OK(tp_proto_encode_bridge_chunk(msg, sizeof(msg), &c, &len));
+        tp_publication_offer(pay, msg, len, NULL, NULL);
+        for (int k = 0; k < 20; k++)
+        {
+            tp_bridge_do_work(rcv);
+            tp_client_do_work(cb);
+            tp_transport_do_work(t);
+            tp_sleep_ns(1000000);
+        }
+        tp_bridge_stats(rcv, &s);
+    }
+    char json[8192];
+    tp_bridge_stats_json(&s, json, sizeof(json));
+    fprintf(stderr, "  %s\n", json);
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_NO_ANNOUNCE] >= 1);
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_UNKNOWN_SCHEMA] >= 2); /* garbage and a FrameDescriptor */
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_DECODE] >= 1);         /* 3 bytes: no message header */
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_UNKNOWN_STREAM] >= 1);
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_DEST_CONFLICT] >= 1);
+    TP_ASSERT(NULL == tp_bridge_dest_producer(rcv, 0));
+    TP_ASSERT_EQ_U64(0, s.receiver.frames_published);
+    tp_publication_close(pay);
+    tp_publication_close(ctl);
+    tp_transport_close(t);
+    tp_bridge_close(rcv);
+    tp_producer_close(other);
+    tp_client_close(cb);
+    tp_context_close(ctxb);
+    tpc_dirs_remove(&db);
+}
+
 int main(void)
 {
+    TP_RUN(test_receiver_hostile_input_and_conflict);
     TP_RUN(test_bridge_end_to_end);
     TP_RUN(test_bridge_end_to_end_crc32c);
     return tp_test_finish();
