@@ -72,6 +72,7 @@ struct tp_bridge_stct
     tp_publication_t *metadata_pub;
     tp_subscription_t *announce_sub;
     tp_subscription_t *source_metadata_sub;
+    tp_subscription_t *qos_sub;            /* local QoS stream, when forward_qos and it is not a mapping's control stream */
     /* receiver */
     tp_subscription_t *payload_sub;
     tp_subscription_t *control_sub;
@@ -476,6 +477,45 @@ static void sender_on_control_msg(void *clientd, const uint8_t *buf, size_t len,
     }
 }
 
+/* Local QoS stream: QosProducer / QosConsumer of the mapped sources (§9, forward_qos; DECISIONS BR-7). */
+static void sender_on_qos_msg(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
+{
+    tp_bridge_t *b = clientd;
+    uint16_t schema = 0;
+    uint16_t tmpl = 0;
+    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema ||
+        (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID != tmpl && TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID != tmpl))
+    {
+        return;
+    }
+    uint32_t stream_id = 0;
+    if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl)
+    {
+        tp_proto_qos_producer_view_t v;
+        if (tp_proto_decode_qos_producer(buf, len, &v) < 0)
+        {
+            b->stats.sender.local_malformed++;
+            return;
+        }
+        stream_id = v.stream_id;
+    }
+    else
+    {
+        tp_proto_qos_consumer_view_t v;
+        if (tp_proto_decode_qos_consumer(buf, len, &v) < 0)
+        {
+            b->stats.sender.local_malformed++;
+            return;
+        }
+        stream_id = v.stream_id;
+    }
+    bridge_mapping_t *m = mapping_by_source(b, stream_id);
+    if (NULL != m && m->cfg.forward_qos && m->cfg.source_control_stream_id != b->config.local_qos_stream_id)
+    {
+        sender_on_control_msg(m, buf, len, header);
+    }
+}
+
 /* ===================================================================== receiver */
 
 static void receiver_layout_from(const bridge_mapping_t *m, const tp_bridge_config_t *cfg,
@@ -566,6 +606,13 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
         pc.stream_id = m->cfg.dest_stream_id;
         pc.producer_id = m->producer_id;
         pc.remove_on_close = false; /* §8: a restarted receiver creates the next local epoch */
+        /*
+         * §4: no per-consumer streams. A channel prefix with a parameter no channel may carry: every
+         * request matches nothing that parses, so the producer declines them all (ConsumerConfig with
+         * an empty channel) and consumers stay on the shared descriptor stream.
+         */
+        snprintf(pc.per_consumer_channels[0], sizeof(pc.per_consumer_channels[0]), "%s",
+            "aeron:ipc?tp-bridge-no-per-consumer-streams=1");
         pc.header_nslots = m->want_layout.header_nslots;
         pc.pool_count = m->want_layout.pool_count;
         memcpy(pc.pools, m->want_layout.pools, sizeof(pc.pools));
@@ -1087,6 +1134,11 @@ static int bridge_sender_init(tp_bridge_t *b)
         {
             return -1;
         }
+        if (m->cfg.forward_qos && m->cfg.source_control_stream_id != c->local_qos_stream_id && NULL == b->qos_sub &&
+            add_sub(b, &b->qos_sub, c->local_channel, c->local_qos_stream_id) < 0)
+        {
+            return -1;
+        }
     }
     return 0;
 }
@@ -1222,6 +1274,11 @@ int tp_bridge_do_work(tp_bridge_t *b)
         if (NULL != b->source_metadata_sub)
         {
             rc = tp_subscription_poll(b->source_metadata_sub, sender_on_metadata_msg, b, BRIDGE_FRAGMENT_LIMIT);
+            work += rc > 0 ? rc : 0;
+        }
+        if (NULL != b->qos_sub)
+        {
+            rc = tp_subscription_poll(b->qos_sub, sender_on_qos_msg, b, BRIDGE_FRAGMENT_LIMIT);
             work += rc > 0 ? rc : 0;
         }
         uint64_t period = (uint64_t)b->config.announce_forward_ms * 1000000u;
@@ -1426,6 +1483,7 @@ int tp_bridge_close(tp_bridge_t *b)
     tp_publication_close(b->metadata_pub);
     tp_subscription_close(b->announce_sub);
     tp_subscription_close(b->source_metadata_sub);
+    tp_subscription_close(b->qos_sub);
     tp_subscription_close(b->payload_sub);
     tp_subscription_close(b->control_sub);
     tp_subscription_close(b->metadata_sub);

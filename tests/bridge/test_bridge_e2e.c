@@ -61,6 +61,7 @@ typedef struct
     uint64_t meta_20000;
     uint64_t tracelink_20000;
     uint64_t progress_20000;
+    uint64_t qos_producer_20000;
     uint64_t announces_10000_on_b;
 } seen_t;
 
@@ -108,6 +109,14 @@ static void on_b_control(void *clientd, const uint8_t *buf, size_t len, const tp
         if (0 == tp_proto_decode_frame_progress(buf, len, &v) && 20000 == v.stream_id && 64 == v.payload_bytes_filled)
         {
             s->progress_20000++;
+        }
+    }
+    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl)
+    {
+        tp_proto_qos_producer_view_t v;
+        if (0 == tp_proto_decode_qos_producer(buf, len, &v) && 20000 == v.stream_id)
+        {
+            s->qos_producer_20000++;
         }
     }
     if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == tmpl)
@@ -170,8 +179,9 @@ static void run(bool crc)
     static char text[4096];
     static tp_bridge_config_t cfg;
     const char *extra = crc ? "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n"
-                              "integrity_crc32c = true\n"
-                            : "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n";
+                              "forward_qos = true\nintegrity_crc32c = true\n"
+                            : "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n"
+                              "forward_qos = true\n";
     tpb_config_text(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc");
     tp_bridge_config_defaults(&cfg);
     TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver.toml"));
@@ -206,6 +216,9 @@ static void run(bool crc)
     cc.stream_id = 20000;
     cc.on_frame = on_frame;
     cc.clientd = &rx;
+    /* A per-consumer descriptor stream request: the bridge's producer must decline it (§4). */
+    snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
+    cc.descriptor_stream_id = 1177;
     tp_consumer_t *cons = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&cons, w.cb, &cc, 0));
 
@@ -280,6 +293,11 @@ static void run(bool crc)
     TP_ASSERT_MSG(w.seen.progress_20000 > 0, "no forwarded FrameProgress on B");
     TP_ASSERT_MSG(w.seen.tracelink_20000 > 0, "no forwarded TraceLinkSet on B");
     TP_ASSERT_MSG(w.seen.meta_20000 > 0, "no forwarded DataSourceMeta on B");
+    PUMP_UNTIL(&w, w.seen.qos_producer_20000 > 0, 3000);
+    TP_ASSERT_MSG(w.seen.qos_producer_20000 > 0, "no forwarded QosProducer on B's control stream");
+    tp_consumer_stats_t cst;
+    TP_ASSERT_OK(tp_consumer_stats(cons, &cst));
+    TP_ASSERT_EQ_U64(1100, cst.descriptor_stream_id); /* still the shared descriptor stream */
     tp_frame_options_t o = { .trace_id = claim.seq + 1000 };
     uint64_t before = rx.count;
     /* frame_len(seq) must match: commit the claim with that length only if it equals 128, else abort. */
