@@ -490,6 +490,16 @@ static void test_receiver_hostile_input_and_conflict(void)
     TP_ASSERT(tp_publication_offer(pay, garbage, 3, NULL, NULL) > 0);
     TP_ASSERT(tp_publication_offer(pay, fd, fd_len, NULL, NULL) > 0);
     TP_ASSERT(tp_publication_offer(ctl, ann, ann_len, NULL, NULL) > 0);
+    /* FrameProgress of an unknown stream, and of a mapping without progress forwarding: dropped (§9). */
+    uint8_t fp[64];
+    tp_sbe_wire_frame_progress_t fpm;
+    TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_progress_wrap_and_apply_header(&fpm, fp, 0, sizeof(fp)));
+    tp_sbe_wire_frame_progress_set_stream_id(&fpm, 999);
+    tp_sbe_wire_frame_progress_set_state(&fpm, TP_SBE_WIRE_FRAME_PROGRESS_STATE_STARTED);
+    size_t fp_len = 8 + TP_SBE_WIRE_FRAME_PROGRESS_BLOCK_LENGTH;
+    TP_ASSERT(tp_publication_offer(ctl, fp, fp_len, NULL, NULL) > 0);
+    tp_sbe_wire_frame_progress_set_stream_id(&fpm, 10000);
+    TP_ASSERT(tp_publication_offer(ctl, fp, fp_len, NULL, NULL) > 0);
     a.stream_id = 10000;
     TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
     tp_bridge_stats_t s;
@@ -520,6 +530,8 @@ static void test_receiver_hostile_input_and_conflict(void)
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_DECODE] >= 1);         /* 3 bytes: no message header */
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_UNKNOWN_STREAM] >= 1);
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_DEST_CONFLICT] >= 1);
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_PROGRESS] >= 2);
+    TP_ASSERT_EQ_U64(0, s.receiver.progress_published);
     TP_ASSERT(NULL == tp_bridge_dest_producer(rcv, 0));
     TP_ASSERT_EQ_U64(0, s.receiver.frames_published);
     tp_publication_close(pay);
