@@ -1298,9 +1298,10 @@ int tp_bridge_do_work(tp_bridge_t *b)
     }
     if (b->receiver)
     {
-        rc = tp_subscription_poll(b->payload_sub, receiver_on_bridge_msg, b, BRIDGE_FRAGMENT_LIMIT);
-        work += rc > 0 ? rc : 0;
+        /* Control first: an announce and the first chunks sent right after it arrive in the same cycle. */
         rc = tp_subscription_poll(b->control_sub, receiver_on_bridge_msg, b, BRIDGE_FRAGMENT_LIMIT);
+        work += rc > 0 ? rc : 0;
+        rc = tp_subscription_poll(b->payload_sub, receiver_on_bridge_msg, b, BRIDGE_FRAGMENT_LIMIT);
         work += rc > 0 ? rc : 0;
         if (NULL != b->metadata_sub)
         {
