@@ -500,10 +500,19 @@ static void test_receiver_hostile_input_and_conflict(void)
     TP_ASSERT(tp_publication_offer(ctl, fp, fp_len, NULL, NULL) > 0);
     tp_sbe_wire_frame_progress_set_stream_id(&fpm, 10000);
     TP_ASSERT(tp_publication_offer(ctl, fp, fp_len, NULL, NULL) > 0);
-    a.stream_id = 10000;
-    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
     tp_bridge_stats_t s;
     memset(&s, 0, sizeof(s));
+    dl = tp_clock_mono_ns() + 5000000000ull;
+    while (tp_clock_mono_ns() < dl && s.receiver.drops[TP_BRIDGE_DROP_NO_ANNOUNCE] == 0)
+    {
+        tp_bridge_do_work(rcv);
+        tp_client_do_work(cb);
+        tp_transport_do_work(t);
+        tp_sleep_ns(1000000);
+        tp_bridge_stats(rcv, &s);
+    }
+    a.stream_id = 10000;
+    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
     dl = tp_clock_mono_ns() + 5000000000ull;
     while (tp_clock_mono_ns() < dl && (s.receiver.drops[TP_BRIDGE_DROP_DEST_CONFLICT] == 0))
     {
