@@ -176,7 +176,7 @@ static void on_frame(void *clientd, const tp_frame_t *f)
 
 static void test_million_frames_two_processes(void)
 {
-    TPC_SKIP_ON_AERON("embedded UDP loopback with sender-side loss injection");
+    TPC_SKIP_ON_AERON("both simulated hosts would start embedded media drivers from several processes at once");
     uint64_t n_frames = 1000000;
     const char *env = getenv("TP_BRIDGE_FRAMES");
     if (NULL != env && atoll(env) > 0)
