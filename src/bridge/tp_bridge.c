@@ -619,9 +619,10 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
         snprintf(pc.name, sizeof(pc.name), "%s", b->config.instance_id);
         if (tp_client_async_add_producer(&m->producer_add, b->client, &pc) < 0)
         {
-            TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: cannot add the destination producer: %s",
-                m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
+            TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: cannot add the destination producer (retried at the next "
+                "announce): %s", m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
             m->producer_add = NULL;
+            m->want_set = false;
             return -1;
         }
         m->bump_epoch = false;
@@ -638,8 +639,9 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
     }
     if (tp_producer_change_layout(m->producer, &m->want_layout) < 0)
     {
-        TP_LOG_WARN(BRIDGE_LOG, "mapping %u -> %u: local layout change failed (retried): %s", m->cfg.source_stream_id,
-            m->cfg.dest_stream_id, tp_errmsg());
+        TP_LOG_WARN(BRIDGE_LOG, "mapping %u -> %u: local layout change failed (retried at the next announce): %s",
+            m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
+        m->want_set = false;
         return -1;
     }
     m->bump_epoch = false;
@@ -659,6 +661,22 @@ static void receiver_on_announce(tp_bridge_t *b, const uint8_t *buf, size_t len)
     if (NULL == m)
     {
         b->rx_drops[TP_BRIDGE_DROP_UNKNOWN_STREAM]++;
+        return;
+    }
+    /*
+     * The announce sizes the assembly buffers and, with the mirror profile, the destination regions: its
+     * geometry must be one a producer may announce (wire §15.21a) and its strides within max_payload_bytes.
+     */
+    bool ok = 256 == v.header_slot_bytes && 0 != v.header_nslots && 0 == (v.header_nslots & (v.header_nslots - 1)) &&
+        v.pool_count <= TP_BRIDGE_MAX_POOLS;
+    for (uint32_t i = 0; ok && i < v.pool_count; i++)
+    {
+        ok = 0 != v.pools[i].pool_id && 0 != v.pools[i].stride_bytes && 0 == v.pools[i].stride_bytes % 64 &&
+            v.pools[i].stride_bytes <= b->config.max_payload_bytes;
+    }
+    if (!ok)
+    {
+        m->drops[TP_BRIDGE_DROP_BAD_ANNOUNCE]++;
         return;
     }
     tp_bridge_source_layout_t src;
@@ -1243,11 +1261,6 @@ int tp_bridge_init(tp_bridge_t **out, const tp_bridge_config_t *config, const tp
     return 0;
 }
 
-bool tp_bridge_is_ready(const tp_bridge_t *b)
-{
-    return NULL != b;
-}
-
 tp_producer_t *tp_bridge_dest_producer(const tp_bridge_t *b, size_t index)
 {
     return NULL != b && index < b->mapping_count ? b->mappings[index].producer : NULL;
@@ -1323,9 +1336,10 @@ int tp_bridge_do_work(tp_bridge_t *b)
                     work++;
                     if (rc < 0)
                     {
-                        TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: destination producer: %s",
-                            m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
+                        TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: destination producer (retried at the next "
+                            "announce): %s", m->cfg.source_stream_id, m->cfg.dest_stream_id, tp_errmsg());
                         m->producer = NULL;
+                        m->want_set = false;
                     }
                 }
             }

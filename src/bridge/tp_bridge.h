@@ -114,9 +114,6 @@ int tp_bridge_do_work(tp_bridge_t *b);
 /** Copy the counters. Returns 0 or -1. */
 int tp_bridge_stats(const tp_bridge_t *b, tp_bridge_stats_t *out);
 
-/** Whether every sender consumer and receiver subscription is in place (the adds completed). */
-bool tp_bridge_is_ready(const tp_bridge_t *b);
-
 /** The destination producer of mapping `index` (NULL before it exists). For tools and tests. */
 struct tp_producer_stct *tp_bridge_dest_producer(const tp_bridge_t *b, size_t index);
 

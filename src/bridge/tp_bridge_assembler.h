@@ -49,7 +49,8 @@ typedef enum tp_bridge_drop_en
     TP_BRIDGE_DROP_LOCAL_PUBLISH = 22,  /**< the local producer refused the frame (back pressure, error) */
     TP_BRIDGE_DROP_PROGRESS = 23,       /**< forwarded FrameProgress with no mapping / unknown or expired frame (§9) */
     TP_BRIDGE_DROP_DEST_CONFLICT = 24,  /**< another producer announces the destination stream: the mapping failed (§4) */
-    TP_BRIDGE_DROP_COUNT = 25
+    TP_BRIDGE_DROP_BAD_ANNOUNCE = 25,   /**< forwarded ShmPoolAnnounce with an impossible geometry or strides above max_payload_bytes */
+    TP_BRIDGE_DROP_COUNT = 26
 }
 tp_bridge_drop_t;
 

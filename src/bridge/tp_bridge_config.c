@@ -557,13 +557,8 @@ static int load_mappings(tp_toml_t *doc, tp_bridge_config_t *c)
     return 0;
 }
 
-int tp_bridge_config_load_string(tp_bridge_config_t *c, const char *text, size_t len, const char *name)
+static int load_doc(tp_bridge_config_t *c, tp_toml_t *doc)
 {
-    tp_toml_t *doc = NULL;
-    if (NULL == c || tp_toml_parse_string(text, len, name, &doc) < 0)
-    {
-        return -1;
-    }
     static const char *const top[] = { "bridge", "local", "mappings", "profiles" };
     int rc = (tp_toml_check_keys(doc, tp_toml_root(doc), top, COUNT_OF(top), "") == 0 && load_local(doc, c) == 0 &&
         load_bridge(doc, c) == 0 && load_profiles(doc, c) == 0 && load_mappings(doc, c) == 0) ? 0 : -1;
@@ -571,16 +566,22 @@ int tp_bridge_config_load_string(tp_bridge_config_t *c, const char *text, size_t
     return rc;
 }
 
+int tp_bridge_config_load_string(tp_bridge_config_t *c, const char *text, size_t len, const char *name)
+{
+    tp_toml_t *doc = NULL;
+    if (NULL == c || tp_toml_parse_string(text, len, name, &doc) < 0)
+    {
+        return NULL == c ? tp_err_set(TP_ERR_INVALID_ARGUMENT, "bridge config: NULL argument") : -1;
+    }
+    return load_doc(c, doc);
+}
+
 int tp_bridge_config_load_file(tp_bridge_config_t *c, const char *path)
 {
     tp_toml_t *doc = NULL;
     if (NULL == c || tp_toml_parse_file(path, &doc) < 0)
     {
-        return -1;
+        return NULL == c ? tp_err_set(TP_ERR_INVALID_ARGUMENT, "bridge config: NULL argument") : -1;
     }
-    static const char *const top[] = { "bridge", "local", "mappings", "profiles" };
-    int rc = (tp_toml_check_keys(doc, tp_toml_root(doc), top, COUNT_OF(top), "") == 0 && load_local(doc, c) == 0 &&
-        load_bridge(doc, c) == 0 && load_profiles(doc, c) == 0 && load_mappings(doc, c) == 0) ? 0 : -1;
-    tp_toml_free(doc);
-    return rc;
+    return load_doc(c, doc);
 }

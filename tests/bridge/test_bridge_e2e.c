@@ -490,6 +490,12 @@ static void test_receiver_hostile_input_and_conflict(void)
     TP_ASSERT(tp_publication_offer(pay, garbage, 3, NULL, NULL) > 0);
     TP_ASSERT(tp_publication_offer(pay, fd, fd_len, NULL, NULL) > 0);
     TP_ASSERT(tp_publication_offer(ctl, ann, ann_len, NULL, NULL) > 0);
+    /* An announce of the mapped source with an impossible geometry: never used (BAD_ANNOUNCE). */
+    a.stream_id = 10000;
+    a.header_slot_bytes = 128;
+    TP_ASSERT_OK(tp_proto_encode_shm_pool_announce(ann, sizeof(ann), &a, &ann_len));
+    TP_ASSERT(tp_publication_offer(ctl, ann, ann_len, NULL, NULL) > 0);
+    a.header_slot_bytes = 256;
     /* FrameProgress of an unknown stream, and of a mapping without progress forwarding: dropped (§9). */
     uint8_t fp[64];
     tp_sbe_wire_frame_progress_t fpm;
@@ -540,6 +546,7 @@ static void test_receiver_hostile_input_and_conflict(void)
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_UNKNOWN_STREAM] >= 1);
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_DEST_CONFLICT] >= 1);
     TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_PROGRESS] >= 2);
+    TP_ASSERT(s.receiver.drops[TP_BRIDGE_DROP_BAD_ANNOUNCE] >= 1);
     TP_ASSERT_EQ_U64(0, s.receiver.progress_published);
     TP_ASSERT(NULL == tp_bridge_dest_producer(rcv, 0));
     TP_ASSERT_EQ_U64(0, s.receiver.frames_published);
