@@ -585,10 +585,22 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
     {
         return 0;
     }
+    if (NULL != m->producer && b->config.driver_mode && m->bump_epoch)
+    {
+        /*
+         * Driver mode: the driver owns the layout and the epoch (no tp_producer_change_layout). A source
+         * remap releases the lease and attaches again: the new lease comes with the next epoch, where
+         * sequence numbers may start again (DECISIONS BR-17).
+         */
+        tp_producer_close(m->producer);
+        m->producer = NULL;
+        m->bump_epoch = false;
+        b->stats.receiver.local_epochs++;
+    }
     if (NULL == m->producer)
     {
         /* §4: attach as the exclusive producer: first listen one announce window for another producer. */
-        uint64_t listen_ns = 2u * (uint64_t)b->config.announce_period_ms * 1000000u;
+        uint64_t listen_ns = b->config.driver_mode ? 0 : 2u * (uint64_t)b->config.announce_period_ms * 1000000u;
         if (NULL != m->producer_add || tp_clock_mono_ns() - b->started_ns < listen_ns)
         {
             return 0;
@@ -632,6 +644,10 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
     if (tp_producer_layout(m->producer, &cur) < 0)
     {
         return -1;
+    }
+    if (b->config.driver_mode)
+    {
+        return 0; /* the driver's layout (adopted when the producer attached) */
     }
     if (!m->bump_epoch && layout_equal(&cur, &m->want_layout))
     {
@@ -1023,6 +1039,10 @@ static void receiver_on_local_announce(void *clientd, const uint8_t *buf, size_t
     uint16_t schema = 0;
     uint16_t tmpl = 0;
     tp_proto_shm_pool_announce_view_t v;
+    if (b->config.driver_mode)
+    {
+        return; /* the driver announces every stream and itself refuses a second producer */
+    }
     if (tp_proto_peek(buf, len, &schema, &tmpl) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema ||
         TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID != tmpl || tp_proto_decode_shm_pool_announce(buf, len, &v) < 0)
     {
@@ -1334,6 +1354,13 @@ int tp_bridge_do_work(tp_bridge_t *b)
                 {
                     m->producer_add = NULL;
                     work++;
+                    tp_producer_layout_t granted;
+                    if (rc > 0 && b->config.driver_mode && 0 == tp_producer_layout(m->producer, &granted))
+                    {
+                        /* Driver mode: the driver's profile is the local layout. */
+                        m->want_layout = granted;
+                        (void)tp_bridge_assembler_set_capacity(&m->assembler, layout_max_stride(&granted));
+                    }
                     if (rc < 0)
                     {
                         TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: destination producer (retried at the next "
@@ -1346,7 +1373,8 @@ int tp_bridge_do_work(tp_bridge_t *b)
             if (NULL != m->producer && m->want_set)
             {
                 tp_producer_layout_t cur;
-                if (m->bump_epoch || (0 == tp_producer_layout(m->producer, &cur) && !layout_equal(&cur, &m->want_layout)))
+                if (m->bump_epoch || (!b->config.driver_mode && 0 == tp_producer_layout(m->producer, &cur) &&
+                    !layout_equal(&cur, &m->want_layout)))
                 {
                     work += receiver_apply_layout(b, m) > 0 ? 1 : 0;
                 }

@@ -13,9 +13,22 @@
 #include "bridge/tp_bridge.h"
 #include "common/tp_error.h"
 #include "protocol/tp_proto.h"
+#include "tensor_pool/tp_driver.h"
 #include "tp_sbe/tracelink.h"
 
 #define N_FRAMES 300
+
+/* Insert `driver_mode = true` into the [local] table of a generated configuration. */
+static void add_driver_mode(char *text, size_t cap)
+{
+    char *p = strstr(text, "[local]\n");
+    if (NULL != p && strlen(text) + 32 < cap)
+    {
+        p += strlen("[local]\n");
+        memmove(p + 19, p, strlen(p) + 1);
+        memcpy(p, "driver_mode = true\n", 19);
+    }
+}
 
 typedef struct
 {
@@ -138,6 +151,7 @@ typedef struct
     tp_transport_t *tb;
     tp_subscription_t *b_meta;
     tp_subscription_t *b_ctrl;
+    tp_driver_t *driver_b;   /* host B's SHM driver (driver-mode run, on its own agent thread) */
     seen_t seen;
 } world_t;
 
@@ -164,7 +178,28 @@ static int pump(world_t *w)
         }                                                                                                  \
     } while (0)
 
-static void run(bool crc)
+/* Host B's SHM driver: stream 20000 with the source's geometry (256 slots, 64 KiB). */
+static tp_driver_t *start_driver_b(const tpc_dirs_t *db)
+{
+    static const char text[] = "[policies]\nannounce_period_ms = 50\nlease_keepalive_interval_ms = 100\n"
+                               "shutdown_timeout_ms = 50\n"
+                               "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 1, stride_bytes = 65536 }]\n"
+                               "[streams.s]\nstream_id = 20000\nprofile = \"p\"\n";
+    tp_driver_config_t *cfg = NULL;
+    tp_driver_t *d = NULL;
+    if (0 != tp_driver_config_init(&cfg) || 0 != tp_driver_config_load_string(cfg, text, sizeof(text) - 1, "b.toml") ||
+        0 != tp_driver_config_set_shm_base_dir(cfg, db->shm) ||
+        0 != tp_driver_config_set_transport(cfg, NULL, db->transport) || 0 != tp_driver_init(&d, cfg) ||
+        0 != tp_driver_start(d))
+    {
+        fprintf(stderr, "driver: %s\n", tp_errmsg());
+        d = NULL;
+    }
+    tp_driver_config_close(cfg);
+    return d;
+}
+
+static void run_mode(bool crc, bool driver_mode)
 {
     tpc_dirs_t da;
     tpc_dirs_t db;
@@ -182,7 +217,16 @@ static void run(bool crc)
                               "forward_qos = true\nintegrity_crc32c = true\n"
                             : "forward_metadata = true\nforward_tracelink = true\nforward_progress = true\n"
                               "forward_qos = true\n";
+    if (driver_mode)
+    {
+        w.driver_b = start_driver_b(&db);
+        TP_ASSERT(NULL != w.driver_b);
+    }
     tpb_config_text(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc");
+    if (driver_mode)
+    {
+        add_driver_mode(text, sizeof(text));
+    }
     tp_bridge_config_defaults(&cfg);
     TP_ASSERT_OK(tp_bridge_config_load_string(&cfg, text, strlen(text), "receiver.toml"));
     TP_ASSERT_OK(tp_bridge_init(&w.receiver, &cfg, NULL));
@@ -193,6 +237,10 @@ static void run(bool crc)
 
     tp_context_t *ctxa = tpc_context(&da);
     tp_context_t *ctxb = tpc_context(&db);
+    if (driver_mode)
+    {
+        TP_ASSERT_OK(tp_context_set_driver_mode(ctxb, true));
+    }
     TP_ASSERT_OK(tp_client_init(&w.ca, ctxa));
     TP_ASSERT_OK(tp_client_init(&w.cb, ctxb));
     tp_transport_context_t tctx;
@@ -355,7 +403,7 @@ static void run(bool crc)
     TP_ASSERT(rs.receiver.chunks > rs.receiver.frames_completed); /* multi-chunk frames went through */
 
     /* §8: a restarted receiver writes into a new local epoch (above the previous one). */
-    if (!crc)
+    if (!crc && !driver_mode)
     {
         uint64_t old_epoch = tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0));
         tp_bridge_close(w.receiver);
@@ -382,6 +430,10 @@ static void run(bool crc)
     tp_client_close(w.cb);
     tp_context_close(ctxa);
     tp_context_close(ctxb);
+    if (NULL != w.driver_b)
+    {
+        tp_driver_close(w.driver_b);
+    }
     tpc_driver_release(driver_a);
     tpc_driver_release(driver_b);
     tpc_dirs_remove(&da);
@@ -390,12 +442,18 @@ static void run(bool crc)
 
 static void test_bridge_end_to_end(void)
 {
-    run(false);
+    run_mode(false, false);
 }
 
 static void test_bridge_end_to_end_crc32c(void)
 {
-    run(true);
+    run_mode(true, false);
+}
+
+/* Host B in driver mode: the destination producer attaches through B's SHM driver (§4). */
+static void test_bridge_end_to_end_driver_mode(void)
+{
+    run_mode(false, true);
 }
 
 /* Bridge-channel input a receiver must drop and count, and a destination stream owned by another producer (§4). */
@@ -565,5 +623,6 @@ int main(void)
     TP_RUN(test_receiver_hostile_input_and_conflict);
     TP_RUN(test_bridge_end_to_end);
     TP_RUN(test_bridge_end_to_end_crc32c);
+    TP_RUN(test_bridge_end_to_end_driver_mode);
     return tp_test_finish();
 }
