@@ -11,8 +11,11 @@
 #include "tensor_pool/tp_client.h"
 #include "tensor_pool/tp_consumer.h"
 #include "tensor_pool/tp_context.h"
+#include "tensor_pool/tp_discovery.h"
 #include "tensor_pool/tp_log.h"
 #include "tensor_pool/tp_producer.h"
 #include "tensor_pool/tp_tensor.h"
+#include "tensor_pool/tp_tracelink.h"
+#include "tensor_pool/tp_join.h"
 
 #endif

@@ -99,6 +99,16 @@ typedef struct tp_producer_config_stct
     char per_consumer_channels[TP_PRODUCER_CHANNEL_ALLOW_MAX][TP_PRODUCER_CHANNEL_PREFIX_MAX];
     /** Largest term-length a requested channel may set (0: TP_PRODUCER_DEFAULT_MAX_TERM_LENGTH); larger is declined. */
     uint64_t per_consumer_max_term_length;
+    /**
+     * TraceLink (TraceLink spec §8.1): every frame the application passes no
+     * trace id for (tp_frame_options_t.trace_id 0 or options NULL) gets a
+     * freshly minted non-zero Snowflake trace id (tensor_pool/tp_tracelink.h).
+     * Frames with a trace id keep it (1->1 stages propagate their input's).
+     * Default false: frames without a trace id carry 0.
+     */
+    bool trace_enabled;
+    /** Node id of the minted trace ids: 1..1023, unique in the deployment (§6.2); required with trace_enabled. */
+    uint32_t trace_node_id;
 } tp_producer_config_t;
 
 /** Fill `config` with the defaults. */

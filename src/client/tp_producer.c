@@ -196,6 +196,10 @@ static int fill_header(tp_producer_t *p, tp_producer_entry_t *e, const tp_tensor
     h->timestamp_ns = (options && options->timestamp_ns) ? options->timestamp_ns : tp_clock_mono_ns();
     h->meta_version = atomic_load_explicit(&p->meta_version, memory_order_relaxed);
     e->trace_id = options ? options->trace_id : 0;
+    if (0 == e->trace_id && p->config.trace_enabled)
+    {
+        e->trace_id = tp_trace_id_next(&p->trace_gen); /* TraceLink §8.1: tracing on, no trace id given */
+    }
     e->length = length;
     return 0;
 }

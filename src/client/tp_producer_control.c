@@ -33,6 +33,12 @@ static int validate_config(const tp_producer_config_t *c)
                 prefix);
         }
     }
+    if (c->trace_enabled && (0 == c->trace_node_id || c->trace_node_id > TP_TRACE_NODE_ID_MAX))
+    {
+        return tp_err_set(TP_ERR_CONFIG,
+            "producer config: trace_enabled needs trace_node_id in 1..%u, unique in the deployment (got %u)",
+            TP_TRACE_NODE_ID_MAX, c->trace_node_id);
+    }
     return tp_producer_validate_layout(c->header_nslots, c->pool_count, c->pools);
 }
 
@@ -77,6 +83,10 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     if (0 == p->config.producer_id)
     {
         p->config.producer_id = (uint32_t)getpid();
+    }
+    if (config->trace_enabled)
+    {
+        tp_trace_id_generator_init(&p->trace_gen, config->trace_node_id);
     }
     p->max_claims = tp_producer_effective_max_claims(config, config->header_nslots);
     p->entries_capacity = p->max_claims;

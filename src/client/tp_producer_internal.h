@@ -34,6 +34,7 @@
 #include "client/tp_driver_lease.h"
 #include "common/tp_clock.h"
 #include "common/tp_error.h"
+#include "tensor_pool/tp_tracelink.h"
 #include "tp_sbe/wire.h"
 
 #define TP_DESCRIPTOR_LENGTH (TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_BLOCK_LENGTH)
@@ -182,6 +183,7 @@ struct tp_producer_stct
     uint32_t max_claims;
     uint32_t head;
     uint32_t count;
+    tp_trace_id_generator_t trace_gen; /* config.trace_enabled: mints trace ids in fill_header */
 
     /* ---- written by the application thread, read anywhere (relaxed counters unless noted) ---- */
     _Atomic uint64_t current_seq;   /* release; also reset by the conductor when it applies a layout change */

@@ -123,6 +123,11 @@ int tp_driver_init(tp_driver_t **out, const tp_driver_config_t *config)
         tp_driver_close(d);
         return -1;
     }
+    if (tp_driver_discovery_init(d) < 0)
+    {
+        tp_driver_close(d);
+        return -1;
+    }
     if (c->epoch_gc_enabled && c->epoch_gc_on_startup)
     {
         tp_driver_gc(d, tp_clock_mono_ns(), false);
@@ -219,6 +224,7 @@ int tp_driver_do_work(tp_driver_t *d)
     work += tp_driver_leases_check(d, now_ns);
     work += tp_driver_streams_do_work(d, now_ns);
     work += tp_driver_supervisor_do_work(d, now_ns);
+    work += tp_driver_discovery_do_work(d, now_ns);
     if (d->config.epoch_gc_enabled && now_ns - d->last_gc_ns >= TP_DRIVER_GC_PERIOD_NS)
     {
         d->last_gc_ns = now_ns;
@@ -285,6 +291,7 @@ int tp_driver_close(tp_driver_t *d)
         tp_driver_send_shutdown(d, now_ns, 0, "driver closed");
         d->shutdown_sent = true;
     }
+    tp_driver_discovery_close(d);
     tp_driver_streams_close(d, d->config.cleanup_shm_on_exit);
     if (d->config.cleanup_shm_on_exit)
     {

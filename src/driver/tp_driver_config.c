@@ -42,6 +42,7 @@ static void config_defaults(tp_driver_config_t *c)
     c->epoch_gc_keep = 2;
     c->shutdown_timeout_ms = 2000;
     c->supervisor_consumer_stale_ms = 5000;
+    tp_driver_discovery_config_defaults(c);
 }
 
 int tp_driver_config_init(tp_driver_config_t **out)
@@ -979,7 +980,8 @@ static int load_streams(loader_t *l)
 static int load_doc(tp_driver_config_t *config, tp_toml_t *doc)
 {
     tp_toml_set_env(doc, tp_toml_env_getenv, NULL);
-    static const char *const top[] = { "driver", "shm", "policies", "profiles", "streams", "supervisor" };
+    static const char *const top[] = { "driver", "shm", "policies", "profiles", "streams", "supervisor",
+        "discovery" };
     tp_driver_config_t *work = malloc(sizeof(*work));
     if (NULL == work)
     {
@@ -990,7 +992,7 @@ static int load_doc(tp_driver_config_t *config, tp_toml_t *doc)
     int rc = -1;
     if (tp_toml_check_keys(doc, tp_toml_root(doc), top, COUNT_OF(top), "") == 0 && load_driver(&l) == 0 &&
         load_shm(&l) == 0 && load_policies(&l) == 0 && load_profiles(&l) == 0 && load_streams(&l) == 0 &&
-        load_supervisor(&l) == 0)
+        load_supervisor(&l) == 0 && tp_driver_discovery_config_load(doc, work) == 0)
     {
         if (tp_driver_config_validate(work) < 0)
         {
@@ -1198,5 +1200,7 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
         outf(&o, "]\nstream_id = %u\n", c->streams[i].stream_id);
         out_kv_str(&o, "profile", c->profiles[c->streams[i].profile].name);
     }
+    o.used += tp_driver_discovery_config_print(c, NULL == o.buf || o.used >= o.len ? NULL : o.buf + o.used,
+        o.used >= o.len ? 0 : o.len - o.used);
     return (int)o.used;
 }

@@ -623,6 +623,11 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
         tp_driver_supervisor_on_wire(d, h.template_id, buffer, length, now_ns); /* ConsumerHello */
         return;
     }
+    if (TP_SBE_DISCOVERY_SCHEMA_ID == h.schema_id)
+    {
+        tp_driver_discovery_on_control(d, buffer, length, now_ns); /* embedded discovery on the control stream */
+        return;
+    }
     if (TP_DRIVER_SCHEMA_ID != h.schema_id)
     {
         return;

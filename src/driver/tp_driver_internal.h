@@ -10,6 +10,7 @@
 #include "tensor_pool/tp_shm.h"
 #include "shm/tp_shm_epoch.h"
 #include "transport/tp_transport.h"
+#include "driver/tp_driver_discovery.h"
 
 #define TP_DRIVER_NAME_MAX 64
 #define TP_DRIVER_CHANNEL_MAX 256
@@ -104,6 +105,9 @@ struct tp_driver_config_stct
     size_t profile_count;
     tp_driver_static_stream_t streams[TP_DRIVER_MAX_STATIC_STREAMS];
     size_t stream_count;
+    /* [discovery] (tp_driver_discovery.c) */
+    bool discovery_enabled;
+    tp_discovery_provider_config_t discovery;
 };
 
 /** Validate a whole configuration (ranges, profiles, streams). Returns 0 or -1 (TP_ERR_CONFIG). */
@@ -205,6 +209,8 @@ struct tp_driver_stct
     atomic_bool terminated;
     bool shutdown_sent;
     uint8_t encode_buffer[TP_DRIVER_ENCODE_BUFFER];
+    tp_discovery_provider_t *discovery; /* embedded discovery provider (NULL when disabled) */
+    uint64_t discovery_last_sync_ns;
     /* counters: written by the conductor, read by tp_driver_stats from any thread */
     _Atomic uint64_t counters[32];
     _Atomic uint64_t rejects[TP_DRIVER_REJECT_COUNT];

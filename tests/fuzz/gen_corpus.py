@@ -73,6 +73,8 @@ def main():
 
     copy_vectors("fuzz_proto_wire", "wire", exclude=("ShmRegionSuperblock", "SlotHeader", "TensorHeader"))
     copy_vectors("fuzz_proto_driver", "driver")
+    copy_vectors("fuzz_proto_tracelink", "trace-link")
+    copy_vectors("fuzz_proto_merge", "join-barrier")
     copy_vectors("fuzz_codec_ext", "bridge", "discovery", "join-barrier", "trace-link")
     copy_vectors("fuzz_proto_bridge", "bridge")
     bridge_seeds()

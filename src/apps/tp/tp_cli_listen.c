@@ -1,11 +1,13 @@
 /*
- * tp listen announces|descriptors|control|qos|metadata [--json] [--channel C]
- *     [--stream ID] [--transport-dir D] [--count N] [--duration SECONDS]
+ * tp listen announces|descriptors|control|qos|metadata|tracelink|merge [--json]
+ *     [--channel C] [--stream ID] [--transport-dir D] [--count N] [--duration SECONDS]
  *
  * Subscribes to one logical stream over the internal transport and prints
- * every decoded wire message (schema 900) and driver control-plane message
- * (schema 901: attach, keepalive, detach, revocations, shutdown) as text or
- * as JSON lines.
+ * every decoded wire message (schema 900), driver control-plane message
+ * (schema 901: attach, keepalive, detach, revocations, shutdown), MergeMap
+ * message (schema 903) and TraceLinkSet (schema 904) as text or as JSON
+ * lines. `tracelink` and `merge` listen to the control stream and print only
+ * schema 904 / 903 (gated on MessageHeader.schemaId before decoding).
  * Every message goes through the decode layer (src/protocol); undecodable
  * ones are printed as Malformed with the drop reason, never trusted further.
  */
@@ -18,6 +20,8 @@
 
 #include "common/tp_clock.h"
 #include "protocol/tp_proto.h"
+#include "protocol/tp_proto_merge.h"
+#include "protocol/tp_proto_tracelink.h"
 #include "tensor_pool/tp.h"
 #include "tp_args.h"
 #include "tp_cli.h"
@@ -37,6 +41,8 @@ typedef struct
 {
     bool json;
     bool announces_only;
+    uint16_t only_schema; /* tracelink (904) / merge (903): print nothing else; 0 = everything */
+    uint64_t count;       /* --count: stop printing after this many (0 = no limit) */
     uint64_t printed;
     char line[8192];
     size_t len;
@@ -494,11 +500,210 @@ static void print_driver(listen_state_t *s, uint16_t template_id, const uint8_t 
 }
 #undef DECODE
 
+/* A TraceLink/MergeMap message that failed decoding: name and drop reason. */
+static void out_malformed_tl(listen_state_t *s, const char *template_name)
+{
+    out_begin(s, "Malformed");
+    out_name(s, "template", template_name);
+    out_name(s, "reason", tp_proto_tl_error_name(tp_proto_tl_last_error()));
+    out_end(s);
+}
+
+/* An array of u64 as JSON [a,b] or text [a,b]. */
+static void out_u64_list(listen_state_t *s, const char *key, const uint64_t *v, uint32_t n)
+{
+    char list[64 * 24];
+    size_t ln = 0;
+    list[ln++] = '[';
+    for (uint32_t i = 0; i < n && ln < sizeof(list) - 24; i++)
+    {
+        ln += (size_t)snprintf(list + ln, sizeof(list) - ln, "%s%" PRIu64, i ? "," : "", v[i]);
+    }
+    list[ln++] = ']';
+    list[ln] = '\0';
+    out_raw(s, key, NULL, "%s", list);
+}
+
+static void print_tracelink(listen_state_t *s, uint16_t template_id, const uint8_t *buf, size_t len)
+{
+    if (TP_SBE_TRACELINK_TRACE_LINK_SET_TEMPLATE_ID != template_id)
+    {
+        out_begin(s, "TraceLinkMessage");
+        out_u64(s, "template_id", template_id);
+        out_u64(s, "length", len);
+        out_end(s);
+        return;
+    }
+    tp_proto_trace_link_set_view_t v;
+    if (tp_proto_decode_trace_link_set(buf, len, &v) < 0)
+    {
+        out_malformed_tl(s, "TraceLinkSet");
+        return;
+    }
+    out_begin(s, "TraceLinkSet");
+    out_u64(s, "stream_id", v.stream_id);
+    out_u64(s, "epoch", v.epoch);
+    out_u64(s, "seq", v.seq);
+    out_u64(s, "trace_id", v.trace_id);
+    out_u64_list(s, "parents", v.parents, v.parent_count);
+    out_end(s);
+}
+
+static void out_opt_u64(listen_state_t *s, const char *key, bool has, uint64_t v)
+{
+    if (has)
+    {
+        out_u64(s, key, v);
+    }
+    else
+    {
+        out_raw(s, key, NULL, "null");
+    }
+}
+
+static void print_merge(listen_state_t *s, uint16_t template_id, const uint8_t *buf, size_t len)
+{
+    static tp_proto_seq_merge_map_announce_view_t sv;
+    static tp_proto_ts_merge_map_announce_view_t tv;
+    tp_proto_merge_map_request_view_t rv;
+    char rules[8192];
+    size_t rn = 0;
+    switch (template_id)
+    {
+        case TP_SBE_MERGE_SEQUENCE_MERGE_MAP_ANNOUNCE_TEMPLATE_ID:
+            if (tp_proto_decode_seq_merge_map_announce(buf, len, &sv) < 0)
+            {
+                out_malformed_tl(s, "SequenceMergeMapAnnounce");
+                return;
+            }
+            out_begin(s, "SequenceMergeMapAnnounce");
+            out_u64(s, "out_stream_id", sv.out_stream_id);
+            out_u64(s, "epoch", sv.epoch);
+            out_opt_u64(s, "stale_timeout_ns", sv.has_stale_timeout_ns, sv.stale_timeout_ns);
+            rules[rn++] = '[';
+            for (uint32_t i = 0; i < sv.rule_count && rn < sizeof(rules) - 160; i++)
+            {
+                const tp_proto_seq_merge_rule_view_t *r = &sv.rules[i];
+                char off[24] = "null", win[24] = "null";
+                if (r->has_offset)
+                {
+                    snprintf(off, sizeof(off), "%" PRId32, r->offset);
+                }
+                if (r->has_window_size)
+                {
+                    snprintf(win, sizeof(win), "%" PRIu32, r->window_size);
+                }
+                rn += (size_t)snprintf(rules + rn, sizeof(rules) - rn,
+                    s->json ? "%s{\"input_stream_id\":%u,\"rule_type\":\"%s\",\"offset\":%s,\"window_size\":%s}"
+                            : "%s%u:%s(offset=%s,window_size=%s)",
+                    i ? "," : "", r->input_stream_id, tp_sbe_merge_merge_rule_type_name(r->rule_type), off, win);
+            }
+            rules[rn++] = ']';
+            rules[rn] = '\0';
+            out_raw(s, "rules", NULL, "%s", rules);
+            out_end(s);
+            return;
+        case TP_SBE_MERGE_TIMESTAMP_MERGE_MAP_ANNOUNCE_TEMPLATE_ID:
+            if (tp_proto_decode_ts_merge_map_announce(buf, len, &tv) < 0)
+            {
+                out_malformed_tl(s, "TimestampMergeMapAnnounce");
+                return;
+            }
+            out_begin(s, "TimestampMergeMapAnnounce");
+            out_u64(s, "out_stream_id", tv.out_stream_id);
+            out_u64(s, "epoch", tv.epoch);
+            out_opt_u64(s, "stale_timeout_ns", tv.has_stale_timeout_ns, tv.stale_timeout_ns);
+            out_name(s, "clock_domain", tp_sbe_merge_clock_domain_name(tv.clock_domain));
+            out_opt_u64(s, "lateness_ns", tv.has_lateness_ns, tv.lateness_ns);
+            rules[rn++] = '[';
+            for (uint32_t i = 0; i < tv.rule_count && rn < sizeof(rules) - 200; i++)
+            {
+                const tp_proto_ts_merge_rule_view_t *r = &tv.rules[i];
+                char off[24] = "null", win[24] = "null";
+                if (r->has_offset_ns)
+                {
+                    snprintf(off, sizeof(off), "%" PRId64, r->offset_ns);
+                }
+                if (r->has_window_ns)
+                {
+                    snprintf(win, sizeof(win), "%" PRIu64, r->window_ns);
+                }
+                rn += (size_t)snprintf(rules + rn, sizeof(rules) - rn,
+                    s->json ? "%s{\"input_stream_id\":%u,\"rule_type\":\"%s\",\"timestamp_source\":\"%s\","
+                              "\"offset_ns\":%s,\"window_ns\":%s}"
+                            : "%s%u:%s/%s(offset_ns=%s,window_ns=%s)",
+                    i ? "," : "", r->input_stream_id, tp_sbe_merge_merge_time_rule_type_name(r->rule_type),
+                    tp_sbe_merge_timestamp_source_name(r->timestamp_source), off, win);
+            }
+            rules[rn++] = ']';
+            rules[rn] = '\0';
+            out_raw(s, "rules", NULL, "%s", rules);
+            out_end(s);
+            return;
+        case TP_SBE_MERGE_SEQUENCE_MERGE_MAP_REQUEST_TEMPLATE_ID:
+        case TP_SBE_MERGE_TIMESTAMP_MERGE_MAP_REQUEST_TEMPLATE_ID:
+        {
+            bool seq = TP_SBE_MERGE_SEQUENCE_MERGE_MAP_REQUEST_TEMPLATE_ID == template_id;
+            const char *name = seq ? "SequenceMergeMapRequest" : "TimestampMergeMapRequest";
+            if ((seq ? tp_proto_decode_seq_merge_map_request(buf, len, &rv)
+                     : tp_proto_decode_ts_merge_map_request(buf, len, &rv)) < 0)
+            {
+                out_malformed_tl(s, name);
+                return;
+            }
+            out_begin(s, name);
+            out_u64(s, "out_stream_id", rv.out_stream_id);
+            out_u64(s, "epoch", rv.epoch);
+            out_end(s);
+            return;
+        }
+        default:
+            out_begin(s, "MergeMessage");
+            out_u64(s, "template_id", template_id);
+            out_u64(s, "length", len);
+            out_end(s);
+            return;
+    }
+}
+
 static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
 {
     (void)header;
     listen_state_t *s = clientd;
     uint16_t schema_id = 0, template_id = 0;
+    if (0 != s->count && s->printed >= s->count)
+    {
+        return; /* --count reached within one poll batch */
+    }
+    if (0 != s->only_schema)
+    {
+        /* tracelink / merge: gate on the schema id before decoding (TraceLink §13, Join Barrier §14) */
+        if (0 == tp_proto_peek(buf, len, &schema_id, &template_id) && schema_id == s->only_schema)
+        {
+            if (TP_SBE_TRACELINK_SCHEMA_ID == schema_id)
+            {
+                print_tracelink(s, template_id, buf, len);
+            }
+            else
+            {
+                print_merge(s, template_id, buf, len);
+            }
+        }
+        return;
+    }
+    if (0 == tp_proto_peek(buf, len, &schema_id, &template_id) && !s->announces_only &&
+        (TP_SBE_TRACELINK_SCHEMA_ID == schema_id || TP_SBE_MERGE_SCHEMA_ID == schema_id))
+    {
+        if (TP_SBE_TRACELINK_SCHEMA_ID == schema_id)
+        {
+            print_tracelink(s, template_id, buf, len);
+        }
+        else
+        {
+            print_merge(s, template_id, buf, len);
+        }
+        return;
+    }
     if (0 == tp_proto_peek(buf, len, &schema_id, &template_id) && TP_SBE_DRIVER_SCHEMA_ID == schema_id &&
         !s->announces_only)
     {
@@ -526,10 +731,11 @@ static void on_message(void *clientd, const uint8_t *buf, size_t len, const tp_h
 
 static int listen_usage(FILE *out)
 {
-    fprintf(out, "usage: tp listen announces|descriptors|control|qos|metadata [--json] [--channel URI]\n"
-                 "       [--stream ID] [--transport-dir DIR] [--count N] [--duration SECONDS]\n"
+    fprintf(out, "usage: tp listen announces|descriptors|control|qos|metadata|tracelink|merge [--json]\n"
+                 "       [--channel URI] [--stream ID] [--transport-dir DIR] [--count N] [--duration SECONDS]\n"
                  "Prints decoded wire messages of one logical stream (defaults: control/announces 1000,\n"
-                 "descriptors 1100, qos 1200, metadata 1300 on aeron:ipc).\n");
+                 "descriptors 1100, qos 1200, metadata 1300 on aeron:ipc). tracelink and merge print only\n"
+                 "the TraceLinkSets (schema 904) / MergeMap messages (schema 903) of the control stream.\n");
     return out == stdout ? TP_CLI_EXIT_OK : TP_CLI_EXIT_USAGE;
 }
 
@@ -550,6 +756,16 @@ int tp_cli_listen(int argc, char **argv)
     else if (0 == strcmp(what, "control"))
     {
         stream = 1000;
+    }
+    else if (0 == strcmp(what, "tracelink"))
+    {
+        stream = 1000;
+        s.only_schema = TP_SBE_TRACELINK_SCHEMA_ID;
+    }
+    else if (0 == strcmp(what, "merge"))
+    {
+        stream = 1000;
+        s.only_schema = TP_SBE_MERGE_SCHEMA_ID;
     }
     else if (0 == strcmp(what, "descriptors"))
     {
@@ -649,6 +865,7 @@ int tp_cli_listen(int argc, char **argv)
         tp_transport_close(t);
         return TP_CLI_EXIT_FAIL;
     }
+    s.count = count;
     signal(SIGINT, listen_on_signal);
     signal(SIGTERM, listen_on_signal);
     uint64_t end = duration > 0 ? tp_clock_mono_ns() + (uint64_t)(duration * 1e9) : UINT64_MAX;

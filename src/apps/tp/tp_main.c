@@ -11,6 +11,8 @@ int tp_cli_demo(int argc, char **argv);
 int tp_cli_listen(int argc, char **argv);
 int tp_cli_media_driver(int argc, char **argv);
 int tp_cli_driver(int argc, char **argv);
+int tp_cli_trace(int argc, char **argv);
+int tp_cli_discovery(int argc, char **argv);
 int tp_cli_bridge(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
@@ -25,10 +27,14 @@ static const tp_cli_command_t tp_cli_commands[] = {
     { "version", "print the library version", tp_cli_version },
     { "demo", "write and read back frames through a shared-memory pool", tp_cli_demo },
     { "shm", "inspect regions (tp shm inspect PATH), reclaim dead producers' epochs (tp shm gc)", tp_cli_shm },
-    { "listen", "print decoded traffic: tp listen announces|descriptors|control|qos|metadata [--json]", tp_cli_listen },
+    { "listen", "print decoded traffic: tp listen announces|descriptors|control|qos|metadata|tracelink|merge [--json]",
+        tp_cli_listen },
+    { "trace", "print a frame's lineage from what it hears: tp trace SEQ [--stream-id N] [--json]", tp_cli_trace },
     { "driver", "run the SHM driver (tp driver [CONFIG.toml]): regions, leases, epochs, announces", tp_cli_driver },
     { "media-driver", "run an Aeron media driver for the aeron backend (tp media-driver --dir AERON_DIR)",
         tp_cli_media_driver },
+    { "discovery", "find streams (tp discovery query [--stream-id N] [--tag T]... [--json]), run a provider (serve)",
+        tp_cli_discovery },
     { "bridge", "run the SHM Aeron-UDP bridge (tp bridge [CONFIG.toml]): frames between hosts over UDP", tp_cli_bridge },
 };
 
