@@ -206,9 +206,13 @@ int main(int argc, char **argv)
         }
         if (period && now < next)
         {
-            if (next - now > 200000u)
+            /*
+             * sleep through most of the wait instead of spinning (a spinning producer would share a core with
+             * the consumer on small machines and delay it by whole scheduler slices); spin only the last 20 us
+             */
+            if (next - now > 40000u)
             {
-                sleep_ns(100000);
+                sleep_ns((next - now) / 2);
             }
             continue;
         }
@@ -236,7 +240,11 @@ int main(int argc, char **argv)
                 break;
             }
         }
-        tp_frame_options_t fo = { .timestamp_ns = tpx_now_ns(), .trace_id = 0 };
+        /*
+         * timestamp_ns is taken when the payload is complete, just before it is published, so that the
+         * consumer's "publish -> callback" latency measures the library and not the filling of the pattern
+         */
+        tp_frame_options_t fo = { .timestamp_ns = 0, .trace_id = 0 };
         int64_t rc;
         if (claim)
         {
@@ -245,6 +253,7 @@ int main(int argc, char **argv)
             if (rc >= 0)
             {
                 tpx_fill(c.data, (size_t)size, c.seq);
+                fo.timestamp_ns = tpx_now_ns();
                 rc = tp_frame_claim_commit(&c, NULL, (size_t)size, &fo);
                 if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_QUEUED == rc || TP_PRODUCER_DEFERRED == rc)
                 {
@@ -256,6 +265,7 @@ int main(int argc, char **argv)
         {
             /* the next sequence number is the current one: fill the pattern for it */
             tpx_fill(buf, (size_t)size, tp_producer_next_seq(producer));
+            fo.timestamp_ns = tpx_now_ns();
             rc = tp_producer_offer(producer, NULL, buf, (size_t)size, &fo);
         }
         if (TP_PRODUCER_BACK_PRESSURED == rc || TP_PRODUCER_NOT_ATTACHED == rc)

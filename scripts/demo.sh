@@ -9,6 +9,7 @@
 #   scripts/demo.sh [cmake args...]
 #   TP_DEMO_SIZE=65536 TP_DEMO_RATE=10000 TP_DEMO_SECONDS=3 TP_DEMO_CLAIM=1 scripts/demo.sh
 #   TP_DEMO_MODE=standalone scripts/demo.sh   # no driver: the producer creates its own regions
+#   TP_DEMO_IDLE=yield scripts/demo.sh        # consumer idle strategy: spin (default: lowest latency, one core), yield, backoff
 #
 # TP_DEMO_BACKEND=aeron runs the same demo over the aeron transport backend
 # (build with Aeron, e.g. scripts/demo.sh -DTP_WITH_AERON=ON -DTP_AERON_ROOT=/opt/aeron):
@@ -100,7 +101,7 @@ case "$MODE" in
 esac
 echo "  ${SIZE}-byte tensors at ${RATE} frames/s for ${SECONDS_RUN} s (${CLAIM[*]:-copy path})"
 "$BUILD_DIR/tp_example_consumer" "${CLIENT_ARGS[@]}" \
-    --duration "$((SECONDS_RUN + 3))" --until-seq "$((RATE * SECONDS_RUN - 1))" --check sample --idle yield \
+    --duration "$((SECONDS_RUN + 3))" --until-seq "$((RATE * SECONDS_RUN - 1))" --check sample --idle "${TP_DEMO_IDLE:-spin}" \
     > "$DIR/consumer.json" &
 CONSUMER_PID=$!
 "$BUILD_DIR/tp_example_producer" "${CLIENT_ARGS[@]}" \

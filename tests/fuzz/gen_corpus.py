@@ -44,6 +44,29 @@ def slot(seq, values_len, pool_id=1, nslots=4, dtype=1, order=1, dims=(16,), str
     return s.ljust(256, b"\0")
 
 
+def bridge_chunk(seq, index, count, offset, payload, total, header=b"", epoch=3, trace=0, crc=0):
+    """A BridgeFrameChunk (schema 902) with its message header."""
+    block = struct.pack("<IQQQIIIIIIB", 10, epoch, seq, trace, index, count, offset, len(payload), total, crc,
+                        1 if header else 0)
+    return (struct.pack("<HHHH", 53, 1, 902, 1) + block + struct.pack("<I", len(header)) + header
+            + struct.pack("<I", len(payload)) + payload)
+
+
+def bridge_seeds():
+    """Record sequences for fuzz_proto_bridge: [u16 length][chunk] after one flag byte."""
+    def records(*msgs):
+        return b"\0" + b"".join(struct.pack("<H", len(m)) + m for m in msgs)
+
+    payload = bytes(range(256)) * 12
+    chunks = [bridge_chunk(5, i, 3, i * 1024, payload[i * 1024:(i + 1) * 1024], 3072,
+                           slot(5, 3072, dims=(3072,)) if i == 0 else b"") for i in range(3)]
+    put("fuzz_proto_bridge", "frame-3-chunks", records(*chunks))
+    put("fuzz_proto_bridge", "frame-reordered", records(chunks[2], chunks[0], chunks[1]))
+    put("fuzz_proto_bridge", "frame-duplicate", records(chunks[0], chunks[0], chunks[1], chunks[1], chunks[2]))
+    put("fuzz_proto_bridge", "frame-missing", records(chunks[0], chunks[2]))
+    put("fuzz_proto_bridge", "frame-single", records(bridge_chunk(1, 0, 1, 0, b"x" * 16, 16, slot(1, 16))))
+
+
 def main():
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -53,6 +76,8 @@ def main():
     copy_vectors("fuzz_proto_tracelink", "trace-link")
     copy_vectors("fuzz_proto_merge", "join-barrier")
     copy_vectors("fuzz_codec_ext", "bridge", "discovery", "join-barrier", "trace-link")
+    copy_vectors("fuzz_proto_bridge", "bridge")
+    bridge_seeds()
 
     for i, uri in enumerate([
         "shm:file?path=/dev/shm/tensorpool-user/default/1000/1/header.ring",

@@ -14,6 +14,7 @@ int tp_cli_driver(int argc, char **argv);
 int tp_cli_trace(int argc, char **argv);
 int tp_cli_discovery(int argc, char **argv);
 int tp_cli_ratelimit(int argc, char **argv);
+int tp_cli_bridge(int argc, char **argv);
 
 int tp_cli_version(int argc, char **argv)
 {
@@ -37,6 +38,7 @@ static const tp_cli_command_t tp_cli_commands[] = {
         tp_cli_media_driver },
     { "discovery", "find streams (tp discovery query [--stream-id N] [--tag T]... [--json]), run a provider (serve)",
         tp_cli_discovery },
+    { "bridge", "run the SHM Aeron-UDP bridge (tp bridge [CONFIG.toml]): frames between hosts over UDP", tp_cli_bridge },
 };
 
 static void tp_cli_usage(FILE *out)
