@@ -107,7 +107,14 @@ typedef struct tp_producer_config_stct
      * Default false: frames without a trace id carry 0.
      */
     bool trace_enabled;
-    /** Node id of the minted trace ids: 1..1023, unique in the deployment (§6.2); required with trace_enabled. */
+    /**
+     * Node id of the minted trace ids: 1..1023, unique in the deployment
+     * (§6.2); required with trace_enabled in standalone mode. In driver mode
+     * 0 (the default) mints with the node id the driver leases with each
+     * lease (ShmAttachResponse.nodeId, reuse cooldown): a new lease switches
+     * to its node id. A lease without one (the driver allocates none) is
+     * refused: the add fails with TP_ERR_CONFIG (DECISIONS TL-2).
+     */
     uint32_t trace_node_id;
 } tp_producer_config_t;
 
@@ -315,6 +322,15 @@ TP_EXPORT uint64_t tp_producer_next_seq(const tp_producer_t *producer);
  * TP_ERR_INVALID_ARGUMENT / TP_ERR_STATE and a message.
  */
 TP_EXPORT int tp_producer_set_next_seq(tp_producer_t *producer, uint64_t seq);
+
+/**
+ * Node id of the trace ids the producer mints (application thread): the
+ * configured trace_node_id, or in driver mode with trace_node_id 0 that of
+ * the lease whose regions the hot path uses (switched at the first offer
+ * after a new lease). 0 when trace_enabled is off. For provenance records
+ * (TraceLink §6.2: node id, process id, start time).
+ */
+TP_EXPORT uint32_t tp_producer_trace_node_id(const tp_producer_t *producer);
 
 /** Current epoch of the producer's regions (any thread; changes with tp_producer_change_layout()). */
 TP_EXPORT uint64_t tp_producer_epoch(const tp_producer_t *producer);

@@ -54,6 +54,16 @@ typedef struct tp_trace_id_generator_stct
  */
 TP_EXPORT int tp_trace_id_generator_init(tp_trace_id_generator_t *gen, uint32_t node_id);
 
+/**
+ * Switch a generator to `node_id` (1..TP_TRACE_NODE_ID_MAX), e.g. the node id
+ * of a new driver lease (DECISIONS TL-2). Its ids stay strictly increasing:
+ * after a switch the next id moves on to the next millisecond when it would
+ * otherwise share the last one's. Returns 0, or -1 with
+ * TP_ERR_INVALID_ARGUMENT (the generator is unchanged). Same thread as
+ * tp_trace_id_next; no allocation.
+ */
+TP_EXPORT int tp_trace_id_generator_set_node_id(tp_trace_id_generator_t *gen, uint32_t node_id);
+
 /** Next trace id (never 0, strictly increasing for this generator). No allocation, no lock, no blocking. */
 TP_EXPORT uint64_t tp_trace_id_next(tp_trace_id_generator_t *gen);
 

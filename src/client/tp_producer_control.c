@@ -17,7 +17,7 @@
 #include "common/tp_log.h"
 #include "protocol/tp_proto.h"
 
-static int validate_config(const tp_producer_config_t *c)
+static int validate_config(const tp_producer_config_t *c, bool driver_mode)
 {
     for (size_t i = 0; i < TP_PRODUCER_CHANNEL_ALLOW_MAX; i++)
     {
@@ -33,11 +33,12 @@ static int validate_config(const tp_producer_config_t *c)
                 prefix);
         }
     }
-    if (c->trace_enabled && (0 == c->trace_node_id || c->trace_node_id > TP_TRACE_NODE_ID_MAX))
+    /* driver mode: trace_node_id 0 adopts the node id of the lease (TL-2, tp_producer_driver.c) */
+    if (c->trace_enabled && ((0 == c->trace_node_id && !driver_mode) || c->trace_node_id > TP_TRACE_NODE_ID_MAX))
     {
         return tp_err_set(TP_ERR_CONFIG,
-            "producer config: trace_enabled needs trace_node_id in 1..%u, unique in the deployment (got %u)",
-            TP_TRACE_NODE_ID_MAX, c->trace_node_id);
+            "producer config: trace_enabled needs trace_node_id in 1..%u, unique in the deployment (got %u; 0, the "
+            "driver's leased node id, needs driver mode)", TP_TRACE_NODE_ID_MAX, c->trace_node_id);
     }
     return tp_producer_validate_layout(c->header_nslots, c->pool_count, c->pools);
 }
@@ -68,7 +69,7 @@ static int add_sub(tp_producer_t *p, tp_stream_kind_t kind, tp_subscription_t **
 
 int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_producer_config_t *config)
 {
-    if (validate_config(config) < 0)
+    if (validate_config(config, client->ctx.driver_mode) < 0)
     {
         return -1;
     }
@@ -84,7 +85,7 @@ int tp_producer_create(tp_producer_t **out, tp_client_t *client, const tp_produc
     {
         p->config.producer_id = (uint32_t)getpid();
     }
-    if (config->trace_enabled)
+    if (config->trace_enabled && 0 != config->trace_node_id) /* 0: set from each lease (tp_producer_driver.c) */
     {
         tp_trace_id_generator_init(&p->trace_gen, config->trace_node_id);
     }
@@ -164,6 +165,10 @@ static int poll_first_lease(tp_producer_t *p, uint64_t now)
     if (NULL != p->regions)
     {
         return tp_producer_poll_ready(p);
+    }
+    if (TP_LEASE_EVENT_REJECTED == p->attach_event && p->trace_node_refused)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "producer: stream %u: %s", p->config.stream_id, p->lease.last_error);
     }
     if (TP_LEASE_EVENT_REJECTED == p->attach_event && 0 == p->lease.protocol_errors)
     {

@@ -141,6 +141,7 @@ typedef struct tp_producer_regions_stct
     size_t pool_count;
     char header_uri[TP_REGION_URI_MAX];
     char pool_uris[TP_PRODUCER_MAX_POOLS][TP_REGION_URI_MAX];
+    uint32_t trace_node_id;                      /* driver mode, leased TraceLink node id adopted (TL-2); else 0 */
     uint64_t retire_at_ns;                       /* conductor: superseded, removed at this time */
     struct tp_producer_regions_stct *next;       /* conductor: retired list */
 } tp_producer_regions_t;
@@ -233,6 +234,7 @@ struct tp_producer_stct
     uint64_t attach_deadline_ns;        /* conductor: the add fails when the first attach is not granted by then */
     tp_driver_lease_event_t attach_event; /* conductor: the last lease event */
     tp_producer_regions_t *switch_from; /* conductor: regions of the lost lease until the hot path left them */
+    bool trace_node_refused;            /* conductor: a lease was not used for want of a TraceLink node id (TL-2) */
     _Atomic bool lease_valid;           /* conductor -> hot path: publishing allowed (release) */
     _Atomic(tp_producer_regions_t *) next_hot; /* conductor -> hot path: regions of a new lease */
     _Atomic uint64_t reattaches, frames_dropped_unattached;

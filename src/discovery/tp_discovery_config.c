@@ -42,6 +42,44 @@ static int get_channel(tp_toml_t *doc, const tp_toml_value_t *t, const char *key
     return 0;
 }
 
+/* `response_endpoints`: replaces the default allow-list (DISC-3); every entry checked with its line. */
+static int load_response_rules(tp_toml_t *doc, const tp_toml_value_t *t, tp_discovery_provider_config_t *c)
+{
+    const tp_toml_value_t *list = NULL;
+    if (tp_toml_get_array(doc, t, "response_endpoints", &list) < 0)
+    {
+        return -1;
+    }
+    if (NULL == list)
+    {
+        return 0;
+    }
+    size_t n = tp_toml_array_size(list);
+    if (0 == n || n > TP_DISCOVERY_MAX_RESPONSE_RULES)
+    {
+        return tp_toml_value_error(doc, list, "1..%u entries (an empty list answers no "
+            "one), got %zu", TP_DISCOVERY_MAX_RESPONSE_RULES, n);
+    }
+    for (size_t i = 0; i < n; i++)
+    {
+        const tp_toml_value_t *v = tp_toml_array_at(list, i);
+        const char *rule = tp_toml_string(v);
+        if (NULL == rule)
+        {
+            return tp_toml_value_error(doc, v, "entries are strings");
+        }
+        if (tp_discovery_response_rule_check(rule) < 0)
+        {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "%s", tp_errmsg());
+            return tp_toml_value_error(doc, v, "%s", msg);
+        }
+        snprintf(c->response_rules[i], TP_DISCOVERY_RESPONSE_RULE_MAX, "%s", rule);
+    }
+    c->response_rule_count = (uint32_t)n;
+    return 0;
+}
+
 static int find_source(const tp_discovery_provider_config_t *c, const char *name)
 {
     for (uint32_t i = 0; i < c->source_count; i++)
@@ -140,9 +178,9 @@ int tp_discovery_config_load_section(tp_toml_t *doc, tp_discovery_provider_confi
         return 0;
     }
     static const char *const embedded_keys[] = { "enabled", "channel", "stream_id", "max_results", "max_entries",
-        "metadata_channel", "metadata_stream_id", "streams" };
+        "metadata_channel", "metadata_stream_id", "response_endpoints", "streams" };
     static const char *const standalone_keys[] = { "channel", "stream_id", "max_results", "max_entries",
-        "transport_backend", "transport_dir", "streams" };
+        "transport_backend", "transport_dir", "response_endpoints", "streams" };
     if (tp_toml_check_keys(doc, t, embedded ? embedded_keys : standalone_keys,
             embedded ? COUNT_OF(embedded_keys) : COUNT_OF(standalone_keys), "discovery") < 0)
     {
@@ -155,7 +193,8 @@ int tp_discovery_config_load_section(tp_toml_t *doc, tp_discovery_provider_confi
     if (get_channel(doc, t, "channel", "discovery", c->channel, sizeof(c->channel)) < 0 ||
         tp_toml_get_u32(doc, t, "stream_id", &c->stream_id, c->stream_id) < 0 ||
         tp_toml_get_u32(doc, t, "max_results", &c->max_results, c->max_results) < 0 ||
-        tp_toml_get_u32(doc, t, "max_entries", &c->max_entries, c->max_entries) < 0)
+        tp_toml_get_u32(doc, t, "max_entries", &c->max_entries, c->max_entries) < 0 ||
+        load_response_rules(doc, t, c) < 0)
     {
         return -1;
     }

@@ -66,6 +66,11 @@ void tp_discovery_provider_config_defaults(tp_discovery_provider_config_t *c)
     c->own_subscription = true;
     c->max_results = TP_DISCOVERY_DEFAULT_MAX_RESULTS;
     c->max_entries = TP_DISCOVERY_DEFAULT_MAX_ENTRIES;
+    static const char *const rules[] = TP_DISCOVERY_DEFAULT_RESPONSE_RULES;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+    {
+        snprintf(c->response_rules[c->response_rule_count++], TP_DISCOVERY_RESPONSE_RULE_MAX, "%s", rules[i]);
+    }
 }
 
 bool tp_discovery_channel_valid(const char *channel, size_t length)
@@ -103,6 +108,19 @@ int tp_discovery_provider_config_validate(const tp_discovery_provider_config_t *
     {
         return tp_err_set(TP_ERR_CONFIG, "discovery.channel/stream_id: an aeron:ipc or aeron:udp URI and a non-zero "
             "stream id, got \"%s\" / %u", c->channel, c->stream_id);
+    }
+    if (0 == c->response_rule_count || c->response_rule_count > TP_DISCOVERY_MAX_RESPONSE_RULES)
+    {
+        return tp_err_set(TP_ERR_CONFIG, "discovery.response_endpoints: 1..%u entries (none answers no one), got %u",
+            TP_DISCOVERY_MAX_RESPONSE_RULES, c->response_rule_count);
+    }
+    for (uint32_t i = 0; i < c->response_rule_count; i++)
+    {
+        if (NULL == memchr(c->response_rules[i], '\0', TP_DISCOVERY_RESPONSE_RULE_MAX) ||
+            tp_discovery_response_rule_check(c->response_rules[i]) < 0)
+        {
+            return tp_err_prepend("discovery.response_endpoints[%u]", i);
+        }
     }
     if (0 == c->max_results || c->max_results > TP_PROTO_DISCOVERY_MAX_RESULTS)
     {
@@ -456,6 +474,19 @@ static void handle_request(tp_discovery_provider_t *p, const uint8_t *buf, size_
     if (!tp_discovery_channel_valid(q.response_channel.data, q.response_channel.length))
     {
         p->stats.dropped_bad_channel++;
+        return;
+    }
+    if (!tp_discovery_response_allowed(&p->config.response_rules[0][0], p->config.response_rule_count,
+            q.response_channel.data, q.response_channel.length))
+    {
+        /* DISC-3: never send to an endpoint the operator did not allow; sampled log (§13) */
+        if (0 == (p->stats.dropped_refused_channel++ & 1023u))
+        {
+            TP_LOG_WARN("discovery", "request %llu (client %u) dropped: response channel %.*s is not allowed by "
+                "discovery.response_endpoints (%llu so far)", (unsigned long long)q.request_id, q.client_id,
+                (int)(q.response_channel.length > 200 ? 200 : q.response_channel.length), q.response_channel.data,
+                (unsigned long long)p->stats.dropped_refused_channel);
+        }
         return;
     }
     size_t out_len = 0;

@@ -16,8 +16,9 @@
  * replaced); a response waits (bounded: TP_DISCOVERY_MAX_PENDING, 1 s) for
  * the endpoint to connect. Validation (§5.1): an empty response channel or a
  * channel that is not a well-formed `aeron:` URI of printable ASCII is
- * dropped silently (counted); a response stream id of 0 with a usable
- * channel is answered ERROR. Every response is in the layout the request
+ * dropped silently (counted); so is a channel the response endpoint
+ * allow-list refuses (DISC-3: an ERROR would go to that very endpoint); a
+ * response stream id of 0 with a usable channel is answered ERROR. Every response is in the layout the request
  * used (DECISIONS D1): a reference-tool peer gets bytes it can decode.
  *
  * Single-threaded: the owner's duty cycle calls everything.
@@ -29,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "discovery/tp_discovery_allow.h"
 #include "discovery/tp_discovery_registry.h"
 #include "transport/tp_transport.h"
 
@@ -87,6 +89,9 @@ typedef struct tp_discovery_provider_config_stct
     tp_discovery_source_config_t sources[TP_DISCOVERY_MAX_SOURCES];
     uint32_t stream_count;
     tp_discovery_stream_config_t streams[TP_DISCOVERY_MAX_CONFIG_STREAMS];
+    /** Response endpoint allow-list (tp_discovery_allow.h; default IPC + loopback UDP, DISC-3). */
+    uint32_t response_rule_count;
+    char response_rules[TP_DISCOVERY_MAX_RESPONSE_RULES][TP_DISCOVERY_RESPONSE_RULE_MAX];
     /** Called before each query is answered (the embedded provider syncs from the driver). May be NULL. */
     void (*before_query)(void *clientd, uint64_t now_ns);
     void *before_query_clientd;
@@ -103,6 +108,7 @@ typedef struct tp_discovery_provider_stats_stct
     uint64_t dropped_malformed;     /**< undecodable requests */
     uint64_t dropped_empty_channel; /**< empty response channel: dropped silently (§5.1) */
     uint64_t dropped_bad_channel;   /**< response channel unusable (not a valid aeron: URI, add failed) */
+    uint64_t dropped_refused_channel; /**< response channel not allowed by response_endpoints (DISC-3) */
     uint64_t dropped_busy;          /**< no free pending slot */
     uint64_t undelivered;           /**< response not taken within the pending timeout */
     uint64_t announces;             /**< announces indexed from subscriptions */
@@ -114,13 +120,14 @@ tp_discovery_provider_stats_t;
 
 typedef struct tp_discovery_provider_stct tp_discovery_provider_t;
 
-/** Defaults: standalone endpoint 7000, own subscription, 1000 results, 1024 entries, no sources. */
+/** Defaults: standalone endpoint 7000, own subscription, 1000 results, 1024 entries, no sources, responses to IPC and loopback UDP. */
 void tp_discovery_provider_config_defaults(tp_discovery_provider_config_t *c);
 
 /**
  * Check a configuration: channels are `aeron:` URIs, stream ids non-zero,
  * sources with an instance id and a control endpoint, stream metadata
- * within the caps. Returns 0 or -1 (TP_ERR_CONFIG naming the key).
+ * within the caps, 1..TP_DISCOVERY_MAX_RESPONSE_RULES valid response
+ * endpoint entries. Returns 0 or -1 (TP_ERR_CONFIG naming the key).
  */
 int tp_discovery_provider_config_validate(const tp_discovery_provider_config_t *c);
 

@@ -120,7 +120,13 @@ size_t tp_driver_discovery_config_print(const tp_driver_config_t *c, char *buf, 
     used = print_str(buf, len, used, "channel", d->channel);
     PRINTF("stream_id = %u\nmax_results = %u\nmax_entries = %u\n", d->stream_id, d->max_results, d->max_entries);
     used = print_str(buf, len, used, "metadata_channel", d->sources[0].metadata_channel);
-    PRINTF("metadata_stream_id = %u\n", d->sources[0].metadata_stream_id);
+    PRINTF("metadata_stream_id = %u\nresponse_endpoints = [", d->sources[0].metadata_stream_id);
+    for (uint32_t i = 0; i < d->response_rule_count; i++)
+    {
+        PRINTF("%s", i ? ", " : "");
+        used = print_quoted(buf, len, used, d->response_rules[i]);
+    }
+    PRINTF("]\n");
     for (uint32_t i = 0; i < d->stream_count; i++)
     {
         const tp_discovery_stream_config_t *s = &d->streams[i];

@@ -28,6 +28,23 @@ int tp_trace_id_generator_init(tp_trace_id_generator_t *gen, uint32_t node_id)
     return 0;
 }
 
+int tp_trace_id_generator_set_node_id(tp_trace_id_generator_t *gen, uint32_t node_id)
+{
+    if (NULL == gen || 0 == node_id || node_id > TP_TRACE_NODE_ID_MAX)
+    {
+        return tp_err_set(TP_ERR_INVALID_ARGUMENT,
+            "trace id generator: node id %u out of range (1..%u, unique in the deployment: TraceLink spec 6.2)",
+            node_id, TP_TRACE_NODE_ID_MAX);
+    }
+    uint64_t bits = (uint64_t)node_id << TP_TRACE_SEQUENCE_BITS;
+    if (bits != gen->node_bits && 0 != gen->last_ms)
+    {
+        gen->sequence = TRACE_SEQ_MASK; /* a lower node id in the same millisecond would sort before the last id */
+    }
+    gen->node_bits = bits;
+    return 0;
+}
+
 uint64_t tp_trace_id_next_at(tp_trace_id_generator_t *gen, uint64_t now_unix_ms)
 {
     uint64_t ms = now_unix_ms > TP_TRACE_EPOCH_MS ? now_unix_ms - TP_TRACE_EPOCH_MS : 1;
