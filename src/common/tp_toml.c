@@ -2497,3 +2497,66 @@ int tp_toml_value_error(const tp_toml_t *doc, const tp_toml_value_t *v, const ch
     return tp_err_set(TP_ERR_CONFIG, "%s:%" PRIu32 ": %s%s%s", NULL == doc ? "" : doc->name, tp_toml_value_line(v),
         path, '\0' == path[0] ? "" : ": ", msg);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void tp_toml_out_init(tp_toml_out_t *o, char *buf, size_t len)
+{
+    o->buf = buf;
+    o->len = len;
+    o->used = 0;
+    if (NULL != buf && len > 0)
+    {
+        buf[0] = '\0';
+    }
+}
+
+void tp_toml_outf(tp_toml_out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = o->used < o->len ? o->len - o->used : 0;
+    int n = vsnprintf(NULL == o->buf ? NULL : o->buf + (o->used < o->len ? o->used : 0), room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+    {
+        o->used += (size_t)n;
+    }
+}
+
+void tp_toml_out_string(tp_toml_out_t *o, const char *v)
+{
+    tp_toml_outf(o, "\"");
+    for (const unsigned char *p = (const unsigned char *)v; '\0' != *p; p++)
+    {
+        switch (*p)
+        {
+            case '"': tp_toml_outf(o, "\\\""); break;
+            case '\\': tp_toml_outf(o, "\\\\"); break;
+            case '\b': tp_toml_outf(o, "\\b"); break;
+            case '\t': tp_toml_outf(o, "\\t"); break;
+            case '\n': tp_toml_outf(o, "\\n"); break;
+            case '\f': tp_toml_outf(o, "\\f"); break;
+            case '\r': tp_toml_outf(o, "\\r"); break;
+            default:
+                if (*p < 0x20 || 0x7f == *p)
+                {
+                    tp_toml_outf(o, "\\u%04X", (unsigned)*p);
+                }
+                else
+                {
+                    tp_toml_outf(o, "%c", (char)*p);
+                }
+        }
+    }
+    tp_toml_outf(o, "\"");
+}
+
+void tp_toml_out_kv_string(tp_toml_out_t *o, const char *key, const char *v)
+{
+    tp_toml_outf(o, "%s = ", key);
+    tp_toml_out_string(o, v);
+    tp_toml_outf(o, "\n");
+}

@@ -264,4 +264,32 @@ void tp_toml_set_env(tp_toml_t *doc, tp_toml_env_fn_t fn, void *clientd);
 /** Environment hook reading the process environment (getenv); clientd unused. */
 const char *tp_toml_env_getenv(void *clientd, const char *name);
 
+/* ------------------------------------------------------------------------ */
+/* Writing TOML (the --print-config of the config readers)                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * TOML text written into a caller's buffer, snprintf-style: used counts every
+ * byte written or that would have been (NULL buf or len 0: only counting).
+ */
+typedef struct tp_toml_out_stct
+{
+    char *buf;
+    size_t len;
+    size_t used;
+}
+tp_toml_out_t;
+
+/** Start writing into buf (len bytes, may be NULL/0); buf becomes "" when it has room. */
+void tp_toml_out_init(tp_toml_out_t *o, char *buf, size_t len);
+
+/** Append printf-formatted text (truncated at the buffer, counted in full). */
+void tp_toml_outf(tp_toml_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Append a TOML basic string: quotes, backslashes and control characters escaped, so that it loads back. */
+void tp_toml_out_string(tp_toml_out_t *o, const char *v);
+
+/** Append `key = "value"` (value as tp_toml_out_string()) and a newline. */
+void tp_toml_out_kv_string(tp_toml_out_t *o, const char *key, const char *v);
+
 #endif

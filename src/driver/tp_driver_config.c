@@ -1038,62 +1038,7 @@ int tp_driver_config_load_string(tp_driver_config_t *config, const char *text, s
 /* Printing                                                                   */
 /* ------------------------------------------------------------------------- */
 
-typedef struct out_stct
-{
-    char *buf;
-    size_t len;
-    size_t used;
-} out_t;
-
-__attribute__((format(printf, 2, 3))) static void outf(out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = o->used < o->len ? o->len - o->used : 0;
-    int n = vsnprintf(NULL == o->buf ? NULL : o->buf + (o->used < o->len ? o->used : 0), room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-    {
-        o->used += (size_t)n;
-    }
-}
-
-/* A TOML basic string: quotes, backslashes and control characters escaped, so that the output loads back. */
-static void out_str(out_t *o, const char *v)
-{
-    outf(o, "\"");
-    for (const unsigned char *p = (const unsigned char *)v; '\0' != *p; p++)
-    {
-        switch (*p)
-        {
-            case '"': outf(o, "\\\""); break;
-            case '\\': outf(o, "\\\\"); break;
-            case '\b': outf(o, "\\b"); break;
-            case '\t': outf(o, "\\t"); break;
-            case '\n': outf(o, "\\n"); break;
-            case '\f': outf(o, "\\f"); break;
-            case '\r': outf(o, "\\r"); break;
-            default:
-                if (*p < 0x20 || 0x7f == *p)
-                {
-                    outf(o, "\\u%04X", (unsigned)*p);
-                }
-                else
-                {
-                    outf(o, "%c", (char)*p);
-                }
-        }
-    }
-    outf(o, "\"");
-}
-
-/* `key = "value"` and a newline. */
-static void out_kv_str(out_t *o, const char *key, const char *v)
-{
-    outf(o, "%s = ", key);
-    out_str(o, v);
-    outf(o, "\n");
-}
+typedef tp_toml_out_t out_t;
 
 /* A table name component: bare when it can be, else quoted. */
 static void out_key(out_t *o, const char *k)
@@ -1106,11 +1051,11 @@ static void out_key(out_t *o, const char *k)
     }
     if (bare)
     {
-        outf(o, "%s", k);
+        tp_toml_outf(o, "%s", k);
     }
     else
     {
-        out_str(o, k);
+        tp_toml_out_string(o, k);
     }
 }
 
@@ -1118,11 +1063,11 @@ static void out_range(out_t *o, const char *key, const tp_driver_range_t *r)
 {
     if (r->set)
     {
-        outf(o, "%s = \"%u-%u\"\n", key, r->first, r->last);
+        tp_toml_outf(o, "%s = \"%u-%u\"\n", key, r->first, r->last);
     }
     else
     {
-        outf(o, "%s = \"\"\n", key);
+        tp_toml_outf(o, "%s = \"\"\n", key);
     }
 }
 
@@ -1132,42 +1077,39 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_driver_config_print: config must not be NULL");
     }
-    out_t o = { .buf = buf, .len = len, .used = 0 };
-    if (NULL != buf && len > 0)
-    {
-        buf[0] = '\0';
-    }
-    outf(&o, "[driver]\n");
-    out_kv_str(&o, "instance_id", c->instance_id);
-    out_kv_str(&o, "transport", c->transport_backend);
-    out_kv_str(&o, "transport_dir", c->transport_dir);
-    out_kv_str(&o, "control_channel", c->control_channel);
-    outf(&o, "control_stream_id = %u\n", c->control_stream_id);
-    out_kv_str(&o, "announce_channel", c->announce_channel);
-    outf(&o, "announce_stream_id = %u\n", c->announce_stream_id);
-    out_kv_str(&o, "qos_channel", c->qos_channel);
-    outf(&o, "qos_stream_id = %u\n", c->qos_stream_id);
+    out_t o;
+    tp_toml_out_init(&o, buf, len);
+    tp_toml_outf(&o, "[driver]\n");
+    tp_toml_out_kv_string(&o, "instance_id", c->instance_id);
+    tp_toml_out_kv_string(&o, "transport", c->transport_backend);
+    tp_toml_out_kv_string(&o, "transport_dir", c->transport_dir);
+    tp_toml_out_kv_string(&o, "control_channel", c->control_channel);
+    tp_toml_outf(&o, "control_stream_id = %u\n", c->control_stream_id);
+    tp_toml_out_kv_string(&o, "announce_channel", c->announce_channel);
+    tp_toml_outf(&o, "announce_stream_id = %u\n", c->announce_stream_id);
+    tp_toml_out_kv_string(&o, "qos_channel", c->qos_channel);
+    tp_toml_outf(&o, "qos_stream_id = %u\n", c->qos_stream_id);
     out_range(&o, "stream_id_range", &c->stream_id_range);
     out_range(&o, "descriptor_stream_id_range", &c->descriptor_stream_id_range);
     out_range(&o, "control_stream_id_range", &c->control_stream_id_range);
-    outf(&o, "\n[shm]\n");
-    out_kv_str(&o, "base_dir", c->shm_base_dir);
-    out_kv_str(&o, "namespace", c->shm_namespace);
-    outf(&o, "require_hugepages = %s\npage_size_bytes = %u\npermissions_mode = \"%o\"\nallowed_base_dirs = [",
+    tp_toml_outf(&o, "\n[shm]\n");
+    tp_toml_out_kv_string(&o, "base_dir", c->shm_base_dir);
+    tp_toml_out_kv_string(&o, "namespace", c->shm_namespace);
+    tp_toml_outf(&o, "require_hugepages = %s\npage_size_bytes = %u\npermissions_mode = \"%o\"\nallowed_base_dirs = [",
         c->require_hugepages ? "true" : "false", c->page_size_bytes, c->permissions_mode);
     if (0 == c->allowed_dir_count)
     {
-        out_str(&o, c->shm_base_dir);
+        tp_toml_out_string(&o, c->shm_base_dir);
     }
     for (size_t i = 0; i < c->allowed_dir_count; i++)
     {
-        outf(&o, "%s", i ? ", " : "");
-        out_str(&o, c->allowed_dirs[i]);
+        tp_toml_outf(&o, "%s", i ? ", " : "");
+        tp_toml_out_string(&o, c->allowed_dirs[i]);
     }
-    outf(&o, "]\n\n[policies]\nallow_dynamic_streams = %s\n", c->allow_dynamic_streams ? "true" : "false");
-    out_kv_str(&o, "default_profile",
+    tp_toml_outf(&o, "]\n\n[policies]\nallow_dynamic_streams = %s\n", c->allow_dynamic_streams ? "true" : "false");
+    tp_toml_out_kv_string(&o, "default_profile",
         c->default_profile[0] ? c->default_profile : (c->profile_count ? c->profiles[0].name : ""));
-    outf(&o, "announce_period_ms = %u\n"
+    tp_toml_outf(&o, "announce_period_ms = %u\n"
              "lease_keepalive_interval_ms = %u\nlease_expiry_grace_intervals = %u\nnode_id_reuse_cooldown_ms = %u\n"
              "max_leases = %u\n"
              "prefault_shm = %s\nmlock_shm = %s\ncleanup_shm_on_exit = %s\nepoch_gc_enabled = %s\nepoch_gc_keep = %u\n"
@@ -1177,28 +1119,28 @@ int tp_driver_config_print(const tp_driver_config_t *c, char *buf, size_t len)
         c->cleanup_shm_on_exit ? "true" : "false", c->epoch_gc_enabled ? "true" : "false", c->epoch_gc_keep,
         (unsigned long long)tp_driver_config_gc_min_age_ns(c), c->epoch_gc_on_startup ? "true" : "false",
         c->shutdown_timeout_ms, c->shutdown_token[0] ? "<set>" : "");
-    outf(&o, "\n[supervisor]\nconsumer_stale_ms = %u\nforce_no_shm = %s\nforce_mode = %u\npayload_fallback_uri = \"%s\"\n"
+    tp_toml_outf(&o, "\n[supervisor]\nconsumer_stale_ms = %u\nforce_no_shm = %s\nforce_mode = %u\npayload_fallback_uri = \"%s\"\n"
              "per_consumer_descriptor_channel = \"%s\"\nper_consumer_control_channel = \"%s\"\n",
         c->supervisor_consumer_stale_ms, c->supervisor_force_no_shm ? "true" : "false", c->supervisor_force_mode,
         c->supervisor_fallback_uri, c->supervisor_descriptor_channel, c->supervisor_control_channel);
     for (size_t i = 0; i < c->profile_count; i++)
     {
         const tp_driver_profile_t *p = &c->profiles[i];
-        outf(&o, "\n[profiles.");
+        tp_toml_outf(&o, "\n[profiles.");
         out_key(&o, p->name);
-        outf(&o, "]\nheader_nslots = %u\npayload_pools = [", p->header_nslots);
+        tp_toml_outf(&o, "]\nheader_nslots = %u\npayload_pools = [", p->header_nslots);
         for (size_t k = 0; k < p->pool_count; k++)
         {
-            outf(&o, "%s{ pool_id = %u, stride_bytes = %u }", k ? ", " : "", p->pool_ids[k], p->strides[k]);
+            tp_toml_outf(&o, "%s{ pool_id = %u, stride_bytes = %u }", k ? ", " : "", p->pool_ids[k], p->strides[k]);
         }
-        outf(&o, "]\n");
+        tp_toml_outf(&o, "]\n");
     }
     for (size_t i = 0; i < c->stream_count; i++)
     {
-        outf(&o, "\n[streams.");
+        tp_toml_outf(&o, "\n[streams.");
         out_key(&o, c->streams[i].name);
-        outf(&o, "]\nstream_id = %u\n", c->streams[i].stream_id);
-        out_kv_str(&o, "profile", c->profiles[c->streams[i].profile].name);
+        tp_toml_outf(&o, "]\nstream_id = %u\n", c->streams[i].stream_id);
+        tp_toml_out_kv_string(&o, "profile", c->profiles[c->streams[i].profile].name);
     }
     o.used += tp_driver_discovery_config_print(c, NULL == o.buf || o.used >= o.len ? NULL : o.buf + o.used,
         o.used >= o.len ? 0 : o.len - o.used);

@@ -247,14 +247,18 @@ static void join_set_inputs(tp_join_barrier_t *b, const uint32_t *streams, uint3
 }
 
 /* 1 when the map names this barrier's (out stream, epoch), 0 otherwise (counted). */
-static int join_key_matches(tp_join_barrier_t *b, uint32_t out_stream_id, uint64_t epoch)
+/*
+ * Whether a map is for this barrier: not of the kind it cannot use (wrong_kind) and keyed by its output
+ * stream and epoch. A map that is not is counted as ignored.
+ */
+static bool join_map_is_ours(tp_join_barrier_t *b, tp_join_kind_t wrong_kind, uint32_t out_stream_id, uint64_t epoch)
 {
-    if (out_stream_id != b->config.out_stream_id || epoch != b->config.out_epoch)
+    if (wrong_kind == b->config.kind || out_stream_id != b->config.out_stream_id || epoch != b->config.out_epoch)
     {
         b->stats.maps_ignored++;
-        return 0;
+        return false;
     }
-    return 1;
+    return true;
 }
 
 static int join_reject_map(tp_join_barrier_t *b)
@@ -265,18 +269,25 @@ static int join_reject_map(tp_join_barrier_t *b)
     return -1;
 }
 
+/* A validated map (already copied into seq_map or ts_map) becomes the current one: its inputs, fresh state. */
+static int join_install_map(tp_join_barrier_t *b, bool is_ts, const uint32_t *streams, uint32_t stream_count)
+{
+    join_set_inputs(b, streams, stream_count);
+    b->is_ts_map = is_ts;
+    b->has_map = true;
+    b->map_invalid = false;
+    b->map_applied_ns = 0;
+    b->stats.maps_applied++;
+    return 1;
+}
+
 int tp_join_barrier_apply_seq_map(tp_join_barrier_t *b, const tp_seq_merge_map_t *map)
 {
     if (NULL == b || NULL == map)
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_join_barrier_apply_seq_map: NULL argument");
     }
-    if (TP_JOIN_TIMESTAMP == b->config.kind)
-    {
-        b->stats.maps_ignored++;
-        return 0;
-    }
-    if (!join_key_matches(b, map->out_stream_id, map->epoch))
+    if (!join_map_is_ours(b, TP_JOIN_TIMESTAMP, map->out_stream_id, map->epoch))
     {
         return 0;
     }
@@ -289,14 +300,8 @@ int tp_join_barrier_apply_seq_map(tp_join_barrier_t *b, const tp_seq_merge_map_t
     {
         streams[i] = map->rules[i].input_stream_id;
     }
-    join_set_inputs(b, streams, map->rule_count);
     b->seq_map = *map;
-    b->is_ts_map = false;
-    b->has_map = true;
-    b->map_invalid = false;
-    b->map_applied_ns = 0;
-    b->stats.maps_applied++;
-    return 1;
+    return join_install_map(b, false, streams, map->rule_count);
 }
 
 int tp_join_barrier_apply_ts_map(tp_join_barrier_t *b, const tp_ts_merge_map_t *map)
@@ -305,12 +310,7 @@ int tp_join_barrier_apply_ts_map(tp_join_barrier_t *b, const tp_ts_merge_map_t *
     {
         return tp_err_set(TP_ERR_INVALID_ARGUMENT, "tp_join_barrier_apply_ts_map: NULL argument");
     }
-    if (TP_JOIN_SEQUENCE == b->config.kind)
-    {
-        b->stats.maps_ignored++;
-        return 0;
-    }
-    if (!join_key_matches(b, map->out_stream_id, map->epoch))
+    if (!join_map_is_ours(b, TP_JOIN_SEQUENCE, map->out_stream_id, map->epoch))
     {
         return 0;
     }
@@ -323,14 +323,8 @@ int tp_join_barrier_apply_ts_map(tp_join_barrier_t *b, const tp_ts_merge_map_t *
     {
         streams[i] = map->rules[i].input_stream_id;
     }
-    join_set_inputs(b, streams, map->rule_count);
     b->ts_map = *map;
-    b->is_ts_map = true;
-    b->has_map = true;
-    b->map_invalid = false;
-    b->map_applied_ns = 0;
-    b->stats.maps_applied++;
-    return 1;
+    return join_install_map(b, true, streams, map->rule_count);
 }
 
 int tp_join_barrier_set_epoch(tp_join_barrier_t *b, uint64_t epoch)

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "common/tp_error.h"
+#include "protocol/tp_proto_status.h"
 
-static _Thread_local tp_proto_error_t proto_last_error = TP_PROTO_OK;
-static _Thread_local const char *proto_last_field = "";
+static _Thread_local tp_proto_status_t proto_status = TP_PROTO_STATUS_INIT;
 
 const char *tp_proto_error_name(tp_proto_error_t e)
 {
@@ -32,40 +32,22 @@ const char *tp_proto_error_name(tp_proto_error_t e)
 
 tp_proto_error_t tp_proto_last_error(void)
 {
-    return proto_last_error;
+    return proto_status.error;
 }
 
 const char *tp_proto_last_error_field(void)
 {
-    return proto_last_field;
+    return proto_status.field;
 }
 
 static int proto_fail(const char *msg, tp_proto_error_t e, const char *what)
 {
-    proto_last_error = e;
-    proto_last_field = what;
-    return tp_err_set(TP_ERR_MALFORMED, "%s: %s (%s)", msg, tp_proto_error_name(e), what);
+    return tp_proto_status_fail(&proto_status, msg, e, tp_proto_error_name(e), what);
 }
 
 static int proto_ok(void)
 {
-    proto_last_error = TP_PROTO_OK;
-    proto_last_field = "";
-    return 0;
-}
-
-/* Map a TP_SBE_ERR_* of a header/block wrap to a drop reason. */
-static tp_proto_error_t proto_from_sbe(int rc)
-{
-    switch (rc)
-    {
-        case TP_SBE_OK: return TP_PROTO_OK;
-        case TP_SBE_ERR_SCHEMA_ID: return TP_PROTO_WRONG_SCHEMA;
-        case TP_SBE_ERR_TEMPLATE_ID: return TP_PROTO_WRONG_TEMPLATE;
-        case TP_SBE_ERR_VERSION: return TP_PROTO_BAD_VERSION;
-        case TP_SBE_ERR_BLOCK_LENGTH: return TP_PROTO_BAD_BLOCK_LENGTH;
-        default: return TP_PROTO_TOO_SHORT;
-    }
+    return tp_proto_status_ok(&proto_status);
 }
 
 /*
@@ -121,7 +103,7 @@ static tp_proto_error_t proto_bool(uint8_t v, bool *out)
         int rc_ = WRAP(&m, buf, 0, len);                                                                   \
         if (TP_SBE_OK != rc_)                                                                              \
         {                                                                                                  \
-            return proto_fail(proto_msg, proto_from_sbe(rc_), tp_sbe_strerror(rc_));                      \
+            return proto_fail(proto_msg, tp_proto_status_from_sbe(rc_), tp_sbe_strerror(rc_));             \
         }                                                                                                  \
     } while (0)
 
@@ -206,7 +188,7 @@ int tp_proto_decode_shm_pool_announce(const uint8_t *buf, size_t len, tp_proto_s
         int rc = tp_sbe_wire_shm_pool_announce_get_payload_pools(&m, &g);
         if (TP_SBE_OK != rc)
         {
-            return proto_fail(proto_msg, proto_from_sbe(rc), "payloadPools header");
+            return proto_fail(proto_msg, tp_proto_status_from_sbe(rc), "payloadPools header");
         }
     }
     uint64_t count = tp_sbe_wire_shm_pool_announce_payload_pools_count(&g);
@@ -485,7 +467,7 @@ int tp_proto_decode_data_source_meta(const uint8_t *buf, size_t len, tp_proto_da
     int rc = tp_sbe_wire_data_source_meta_get_attributes(&m, &g);
     if (TP_SBE_OK != rc)
     {
-        return proto_fail(proto_msg, proto_from_sbe(rc), "attributes header");
+        return proto_fail(proto_msg, tp_proto_status_from_sbe(rc), "attributes header");
     }
     uint64_t count = tp_sbe_wire_data_source_meta_attributes_count(&g);
     if (count > TP_PROTO_MAX_ATTRIBUTES)
@@ -640,7 +622,7 @@ int tp_proto_decode_shm_attach_response(const uint8_t *buf, size_t len, tp_proto
     int rc = tp_sbe_driver_shm_attach_response_get_payload_pools(&m, &g);
     if (TP_SBE_OK != rc)
     {
-        return proto_fail(proto_msg, proto_from_sbe(rc), "payloadPools header");
+        return proto_fail(proto_msg, tp_proto_status_from_sbe(rc), "payloadPools header");
     }
     uint64_t count = tp_sbe_driver_shm_attach_response_payload_pools_count(&g);
     if (count > TP_PROTO_MAX_POOLS)

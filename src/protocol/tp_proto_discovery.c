@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "common/tp_error.h"
+#include "protocol/tp_proto_status.h"
 
-static _Thread_local tp_proto_error_t disc_last_error = TP_PROTO_OK;
-static _Thread_local const char *disc_last_field = "";
+static _Thread_local tp_proto_status_t disc_status = TP_PROTO_STATUS_INIT;
 
 const char *tp_proto_discovery_layout_name(tp_proto_discovery_layout_t layout)
 {
@@ -23,12 +23,12 @@ const char *tp_proto_discovery_layout_name(tp_proto_discovery_layout_t layout)
 
 tp_proto_error_t tp_proto_discovery_last_error(void)
 {
-    return disc_last_error;
+    return disc_status.error;
 }
 
 const char *tp_proto_discovery_last_error_field(void)
 {
-    return disc_last_field;
+    return disc_status.field;
 }
 
 /* A decode failure inside one layout: the reason and the field. */
@@ -46,19 +46,6 @@ disc_fail_t;
         (F)->what = (WHAT);                                                                                \
         return -1;                                                                                         \
     } while (0)
-
-static tp_proto_error_t disc_from_sbe(int rc)
-{
-    switch (rc)
-    {
-        case TP_SBE_OK: return TP_PROTO_OK;
-        case TP_SBE_ERR_SCHEMA_ID: return TP_PROTO_WRONG_SCHEMA;
-        case TP_SBE_ERR_TEMPLATE_ID: return TP_PROTO_WRONG_TEMPLATE;
-        case TP_SBE_ERR_VERSION: return TP_PROTO_BAD_VERSION;
-        case TP_SBE_ERR_BLOCK_LENGTH: return TP_PROTO_BAD_BLOCK_LENGTH;
-        default: return TP_PROTO_TOO_SHORT;
-    }
-}
 
 /* Read var-data at *pos: length over `max` is VAR_DATA_OVERFLOW, past the end TOO_SHORT. */
 static int disc_var(const uint8_t *buf, size_t len, size_t *pos, uint32_t max, tp_proto_str_t *dst, disc_fail_t *f,
@@ -100,7 +87,7 @@ static int disc_var(const uint8_t *buf, size_t len, size_t *pos, uint32_t max, t
         int rc = P##_discovery_request_wrap_for_decode_with_header(&m, buf, 0, len);                      \
         if (TP_SBE_OK != rc)                                                                               \
         {                                                                                                  \
-            DISC_FAIL(f, disc_from_sbe(rc), tp_sbe_strerror(rc));                                          \
+            DISC_FAIL(f, tp_proto_status_from_sbe(rc), tp_sbe_strerror(rc));                               \
         }                                                                                                  \
         out->request_id = P##_discovery_request_request_id(&m);                                            \
         out->client_id = P##_discovery_request_client_id(&m);                                              \
@@ -150,16 +137,12 @@ DISC_DEFINE_REQUEST_DECODER(disc_request_ref, tp_sbe_discovery_ref, DISC_TAG_REF
 
 static int disc_ok(void)
 {
-    disc_last_error = TP_PROTO_OK;
-    disc_last_field = "";
-    return 0;
+    return tp_proto_status_ok(&disc_status);
 }
 
 static int disc_report(const char *msg, const disc_fail_t *f)
 {
-    disc_last_error = f->error;
-    disc_last_field = f->what;
-    return tp_err_set(TP_ERR_MALFORMED, "%s: %s (%s)", msg, tp_proto_error_name(f->error), f->what);
+    return tp_proto_status_fail(&disc_status, msg, f->error, tp_proto_error_name(f->error), f->what);
 }
 
 /*
@@ -312,7 +295,7 @@ DISC_DEFINE_RESULT_DECODER(disc_result_ref, tp_sbe_discovery_ref, DISC_TAG_REF)
         int rc = P##_discovery_response_wrap_for_decode_with_header(m, buf, 0, len);                      \
         if (TP_SBE_OK != rc)                                                                               \
         {                                                                                                  \
-            DISC_FAIL(f, disc_from_sbe(rc), tp_sbe_strerror(rc));                                          \
+            DISC_FAIL(f, tp_proto_status_from_sbe(rc), tp_sbe_strerror(rc));                               \
         }                                                                                                  \
         out->request_id = P##_discovery_response_request_id(m);                                            \
         uint8_t status = (uint8_t)P##_discovery_response_status(m);                                        \

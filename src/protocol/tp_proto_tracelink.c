@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "common/tp_error.h"
+#include "protocol/tp_proto_status.h"
 
-static _Thread_local tp_proto_error_t tl_last_error = TP_PROTO_OK;
+/* The TraceLink/MergeMap layer's own state (its field is not reported). */
+static _Thread_local tp_proto_status_t tl_status = TP_PROTO_STATUS_INIT;
 
 tp_proto_error_t tp_proto_tl_last_error(void)
 {
-    return tl_last_error;
+    return tl_status.error;
 }
 
 const char *tp_proto_tl_error_name(tp_proto_error_t e)
@@ -21,27 +23,17 @@ const char *tp_proto_tl_error_name(tp_proto_error_t e)
 
 int tp_proto_tl_fail(const char *msg, tp_proto_error_t e, const char *what)
 {
-    tl_last_error = e;
-    return tp_err_set(TP_ERR_MALFORMED, "%s: %s (%s)", msg, tp_proto_tl_error_name(e), what);
+    return tp_proto_status_fail(&tl_status, msg, e, tp_proto_tl_error_name(e), what);
 }
 
 int tp_proto_tl_ok(void)
 {
-    tl_last_error = TP_PROTO_OK;
-    return 0;
+    return tp_proto_status_ok(&tl_status);
 }
 
 tp_proto_error_t tp_proto_tl_from_sbe(int rc)
 {
-    switch (rc)
-    {
-        case TP_SBE_OK: return TP_PROTO_OK;
-        case TP_SBE_ERR_SCHEMA_ID: return TP_PROTO_WRONG_SCHEMA;
-        case TP_SBE_ERR_TEMPLATE_ID: return TP_PROTO_WRONG_TEMPLATE;
-        case TP_SBE_ERR_VERSION: return TP_PROTO_BAD_VERSION;
-        case TP_SBE_ERR_BLOCK_LENGTH: return TP_PROTO_BAD_BLOCK_LENGTH;
-        default: return TP_PROTO_TOO_SHORT;
-    }
+    return tp_proto_status_from_sbe(rc);
 }
 
 /* 0 and the uint64 null (ERRATA 1) both mean "no trace". */

@@ -355,97 +355,46 @@ int tp_ratelimit_config_validate(const tp_ratelimit_config_t *c)
     return 0;
 }
 
-typedef struct out_stct
-{
-    char *buf;
-    size_t len;
-    size_t used;
-} out_t;
-
-__attribute__((format(printf, 2, 3))) static void outf(out_t *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->used < o->len ? o->buf + o->used : NULL, o->used < o->len ? o->len - o->used : 0, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-    {
-        o->used += (size_t)n;
-    }
-}
-
-/* A TOML basic string: quotes, backslashes and control characters escaped, so that the print loads back. */
-static void out_str(out_t *o, const char *key, const char *v)
-{
-    outf(o, "%s = \"", key);
-    for (const unsigned char *p = (const unsigned char *)v; '\0' != *p; p++)
-    {
-        switch (*p)
-        {
-            case '"': outf(o, "\\\""); break;
-            case '\\': outf(o, "\\\\"); break;
-            case '\b': outf(o, "\\b"); break;
-            case '\t': outf(o, "\\t"); break;
-            case '\n': outf(o, "\\n"); break;
-            case '\f': outf(o, "\\f"); break;
-            case '\r': outf(o, "\\r"); break;
-            default:
-                if (*p < 0x20 || 0x7f == *p)
-                {
-                    outf(o, "\\u%04X", (unsigned)*p);
-                }
-                else
-                {
-                    outf(o, "%c", (char)*p);
-                }
-        }
-    }
-    outf(o, "\"\n");
-}
-
 int tp_ratelimit_config_print(const tp_ratelimit_config_t *c, char *buf, size_t len)
 {
-    out_t o = { .buf = buf, .len = len, .used = 0 };
-    if (buf && len)
-    {
-        buf[0] = '\0';
-    }
-    outf(&o, "[rate_limiter]\n");
-    out_str(&o, "instance_id", c->instance_id);
-    out_str(&o, "descriptor_channel", c->descriptor_channel);
-    outf(&o, "descriptor_stream_id = %u\nforward_metadata = %s\nforward_progress = %s\nforward_qos = %s\n"
+    tp_toml_out_t o;
+    tp_toml_out_init(&o, buf, len);
+    tp_toml_outf(&o, "[rate_limiter]\n");
+    tp_toml_out_kv_string(&o, "instance_id", c->instance_id);
+    tp_toml_out_kv_string(&o, "descriptor_channel", c->descriptor_channel);
+    tp_toml_outf(&o, "descriptor_stream_id = %u\nforward_metadata = %s\nforward_progress = %s\nforward_qos = %s\n"
              "max_rate_hz = %u\n",
         c->descriptor_stream_id, c->forward_metadata ? "true" : "false", c->forward_progress ? "true" : "false",
         c->forward_qos ? "true" : "false", c->max_rate_hz);
-    out_str(&o, "control_channel", c->control_channel);
-    outf(&o, "source_control_stream_id = %u\ndest_control_stream_id = %u\n", c->source_control_stream_id,
+    tp_toml_out_kv_string(&o, "control_channel", c->control_channel);
+    tp_toml_outf(&o, "source_control_stream_id = %u\ndest_control_stream_id = %u\n", c->source_control_stream_id,
         c->dest_control_stream_id);
-    out_str(&o, "qos_channel", c->qos_channel);
-    outf(&o, "source_qos_stream_id = %u\ndest_qos_stream_id = %u\n", c->source_qos_stream_id, c->dest_qos_stream_id);
-    out_str(&o, "shm_base_dir", c->shm_base_dir);
-    out_str(&o, "driver_control_channel", c->driver_control_channel);
-    outf(&o, "driver_control_stream_id = %u\n", c->driver_control_stream_id);
+    tp_toml_out_kv_string(&o, "qos_channel", c->qos_channel);
+    tp_toml_outf(&o, "source_qos_stream_id = %u\ndest_qos_stream_id = %u\n", c->source_qos_stream_id, c->dest_qos_stream_id);
+    tp_toml_out_kv_string(&o, "shm_base_dir", c->shm_base_dir);
+    tp_toml_out_kv_string(&o, "driver_control_channel", c->driver_control_channel);
+    tp_toml_outf(&o, "driver_control_stream_id = %u\n", c->driver_control_stream_id);
     for (size_t i = 0; i < c->mapping_count; i++)
     {
         const tp_ratelimit_mapping_config_t *m = &c->mappings[i];
-        outf(&o, "\n[[mappings]]\nsource_stream_id = %u\ndest_stream_id = %u\n", m->source_stream_id,
+        tp_toml_outf(&o, "\n[[mappings]]\nsource_stream_id = %u\ndest_stream_id = %u\n", m->source_stream_id,
             m->dest_stream_id);
         if (m->max_rate_set)
         {
-            outf(&o, "max_rate_hz = %u\n", m->max_rate_hz); /* else inherited: printed without the key */
+            tp_toml_outf(&o, "max_rate_hz = %u\n", m->max_rate_hz); /* else inherited: printed without the key */
         }
         if (0 != m->metadata_stream_id)
         {
-            outf(&o, "metadata_stream_id = %u\n", m->metadata_stream_id);
+            tp_toml_outf(&o, "metadata_stream_id = %u\n", m->metadata_stream_id);
         }
-        outf(&o, "per_consumer = %s\nheader_nslots = %u\npayload_pools = [", m->per_consumer ? "true" : "false",
+        tp_toml_outf(&o, "per_consumer = %s\nheader_nslots = %u\npayload_pools = [", m->per_consumer ? "true" : "false",
             m->header_nslots);
         for (size_t k = 0; k < m->pool_count; k++)
         {
-            outf(&o, "%s{ pool_id = %u, stride_bytes = %u }", k ? ", " : "", m->pools[k].pool_id,
+            tp_toml_outf(&o, "%s{ pool_id = %u, stride_bytes = %u }", k ? ", " : "", m->pools[k].pool_id,
                 m->pools[k].stride_bytes);
         }
-        outf(&o, "]\n");
+        tp_toml_outf(&o, "]\n");
     }
     return (int)o.used;
 }

@@ -59,6 +59,18 @@ int tp_shm_slot_header_encode(uint8_t *slot, size_t len, const tp_shm_slot_heade
     return 0;
 }
 
+/* The SlotHeader's fixed block (every field before headerBytes). */
+static inline void tp_shm_slot_decode_fixed(const uint8_t *slot, tp_shm_slot_header_t *out)
+{
+    out->seq_commit = tp_sbe_get_u64(slot);
+    out->values_len_bytes = tp_sbe_get_u32(slot + 8);
+    out->payload_slot = tp_sbe_get_u32(slot + 12);
+    out->pool_id = tp_sbe_get_u16(slot + 16);
+    out->payload_offset = tp_sbe_get_u32(slot + 18);
+    out->timestamp_ns = tp_sbe_get_u64(slot + 22);
+    out->meta_version = tp_sbe_get_u32(slot + 30);
+}
+
 /*
  * Decode a slot (a snapshot, or the live slot inside a seqlock read: every
  * load is at a fixed offset below TP_SHM_HEADER_SLOT_BYTES, so torn bytes give
@@ -68,13 +80,7 @@ int tp_shm_slot_header_encode(uint8_t *slot, size_t len, const tp_shm_slot_heade
  */
 static inline tp_drop_reason_t tp_shm_slot_decode_body(const uint8_t *slot, tp_shm_slot_header_t *out, bool used_dims_only)
 {
-    out->seq_commit = tp_sbe_get_u64(slot);
-    out->values_len_bytes = tp_sbe_get_u32(slot + 8);
-    out->payload_slot = tp_sbe_get_u32(slot + 12);
-    out->pool_id = tp_sbe_get_u16(slot + 16);
-    out->payload_offset = tp_sbe_get_u32(slot + 18);
-    out->timestamp_ns = tp_sbe_get_u64(slot + 22);
-    out->meta_version = tp_sbe_get_u32(slot + 30);
+    tp_shm_slot_decode_fixed(slot, out);
     if (TP_TENSOR_HEADER_ENCODED_LENGTH != tp_sbe_get_u32(slot + TP_SLOT_HEADER_BYTES_LENGTH_OFFSET))
     {
         memset(&out->tensor, 0, sizeof(out->tensor));
@@ -94,13 +100,7 @@ tp_drop_reason_t tp_shm_slot_header_decode(const uint8_t *slot, size_t len, tp_s
     if (len < TP_SHM_HEADER_SLOT_BYTES)
     {
         /* the fixed block fits, headerBytes does not */
-        out->seq_commit = tp_sbe_get_u64(slot);
-        out->values_len_bytes = tp_sbe_get_u32(slot + 8);
-        out->payload_slot = tp_sbe_get_u32(slot + 12);
-        out->pool_id = tp_sbe_get_u16(slot + 16);
-        out->payload_offset = tp_sbe_get_u32(slot + 18);
-        out->timestamp_ns = tp_sbe_get_u64(slot + 22);
-        out->meta_version = tp_sbe_get_u32(slot + 30);
+        tp_shm_slot_decode_fixed(slot, out);
         memset(&out->tensor, 0, sizeof(out->tensor));
         return TP_DROP_HEADER_LENGTH;
     }

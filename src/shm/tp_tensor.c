@@ -476,6 +476,27 @@ static inline tp_drop_reason_t tp_tensor_header_check_message_header(const uint8
     return TP_DROP_NONE;
 }
 
+/*
+ * The TensorHeader block at m (after the message header) into *out; dims and
+ * strides: all TP_MAX_DIMS, or with used_dims_only only those below ndims.
+ * Inlined with a constant used_dims_only, so each caller keeps its own code.
+ */
+static inline void tp_tensor_header_decode_fields(const uint8_t *m, tp_tensor_header_t *out, bool used_dims_only)
+{
+    memset(out, 0, sizeof(*out));
+    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
+    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
+    out->ndims = m[4];
+    out->progress_unit = (tp_progress_unit_t)m[6];
+    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
+    unsigned n = !used_dims_only ? TP_MAX_DIMS : out->ndims < TP_MAX_DIMS ? out->ndims : TP_MAX_DIMS;
+    for (unsigned i = 0; i < n; i++)
+    {
+        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
+        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
+    }
+}
+
 tp_drop_reason_t tp_tensor_header_decode_used(const uint8_t *buf, tp_tensor_header_t *out)
 {
     tp_drop_reason_t r = tp_tensor_header_check_message_header(buf);
@@ -483,19 +504,7 @@ tp_drop_reason_t tp_tensor_header_decode_used(const uint8_t *buf, tp_tensor_head
     {
         return r;
     }
-    const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
-    memset(out, 0, sizeof(*out));
-    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
-    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
-    out->ndims = m[4];
-    out->progress_unit = (tp_progress_unit_t)m[6];
-    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
-    unsigned n = out->ndims < TP_MAX_DIMS ? out->ndims : TP_MAX_DIMS;
-    for (unsigned i = 0; i < n; i++)
-    {
-        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
-        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
-    }
+    tp_tensor_header_decode_fields(buf + TP_SBE_MESSAGE_HEADER_LENGTH, out, true);
     return TP_DROP_NONE;
 }
 
@@ -510,17 +519,6 @@ tp_drop_reason_t tp_tensor_header_decode(const uint8_t *buf, size_t len, tp_tens
     {
         return r;
     }
-    const uint8_t *m = buf + TP_SBE_MESSAGE_HEADER_LENGTH;
-    memset(out, 0, sizeof(*out));
-    out->dtype = (tp_dtype_t)tp_sbe_get_i16(m + 0);
-    out->major_order = (tp_major_order_t)tp_sbe_get_i16(m + 2);
-    out->ndims = m[4];
-    out->progress_unit = (tp_progress_unit_t)m[6];
-    out->progress_stride_bytes = tp_sbe_get_u32(m + 7);
-    for (unsigned i = 0; i < TP_MAX_DIMS; i++)
-    {
-        out->dims[i] = tp_sbe_get_i32(m + 11 + 4 * i);
-        out->strides[i] = tp_sbe_get_i32(m + 43 + 4 * i);
-    }
+    tp_tensor_header_decode_fields(buf + TP_SBE_MESSAGE_HEADER_LENGTH, out, false);
     return TP_DROP_NONE;
 }

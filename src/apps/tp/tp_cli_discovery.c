@@ -6,7 +6,6 @@
  * docs/DISCOVERY.md.
  */
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,10 @@
 #include "tensor_pool/tp_discovery.h"
 #include "tp_args.h"
 #include "tp_cli.h"
+#include "tp_cli_agent.h"
 
 /** Entry point of `tp discovery` (argv starts at "discovery"). Returns a TP_CLI_EXIT_* code. */
 int tp_cli_discovery(int argc, char **argv);
-
-static volatile sig_atomic_t tp_cli_discovery_stop = 0;
-
-static void tp_cli_discovery_on_signal(int sig)
-{
-    (void)sig;
-    tp_cli_discovery_stop = 1;
-}
 
 static int discovery_usage(FILE *out)
 {
@@ -405,11 +397,10 @@ static int discovery_serve(int argc, char **argv)
     json_str(c.channel);
     printf(",\"stream_id\":%u,\"drivers\":%u}\n", c.stream_id, c.source_count);
     fflush(stdout);
-    signal(SIGINT, tp_cli_discovery_on_signal);
-    signal(SIGTERM, tp_cli_discovery_on_signal);
-    uint64_t deadline = duration > 0 ? tp_clock_mono_ns() + (uint64_t)(duration * 1e9) : UINT64_MAX;
+    tp_cli_agent_stop_on_signals();
+    uint64_t deadline = tp_cli_agent_deadline_ns(duration);
     int exit_code = TP_CLI_EXIT_OK;
-    while (!tp_cli_discovery_stop && tp_clock_mono_ns() < deadline)
+    while (!tp_cli_agent_stop_requested() && tp_clock_mono_ns() < deadline)
     {
         if (tp_transport_do_work(t) < 0)
         {

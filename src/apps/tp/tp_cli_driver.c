@@ -5,9 +5,7 @@
  * up and one with its counters when it stops.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +15,10 @@
 #include "common/tp_error.h"
 #include "tensor_pool/tp_driver.h"
 #include "tp_cli.h"
+#include "tp_cli_agent.h"
 
 /** Entry point of `tp driver` (argv starts at "driver"). Returns a TP_CLI_EXIT_* code. */
 int tp_cli_driver(int argc, char **argv);
-
-static volatile sig_atomic_t tp_cli_driver_stop = 0;
-
-static void tp_cli_driver_on_signal(int sig)
-{
-    (void)sig;
-    tp_cli_driver_stop = 1;
-}
 
 static void tp_cli_driver_usage(FILE *out)
 {
@@ -50,10 +41,16 @@ static int parse_seconds(const char *text, double *out)
     double v = strtod(text, &end);
     if (0 != errno || end == text || '\0' != *end || !isfinite(v) || v <= 0 || v > 1e9)
     {
+        fprintf(stderr, "tp driver: --duration: expected a number of seconds > 0, got \"%s\"\n", text);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+static int print_config(const void *config, char *buf, size_t len)
+{
+    return tp_driver_config_print(config, buf, len);
 }
 
 static void tp_cli_driver_print_stats(const tp_driver_t *driver)
@@ -84,36 +81,13 @@ static void tp_cli_driver_print_stats(const tp_driver_t *driver)
 
 int tp_cli_driver(int argc, char **argv)
 {
-    bool print = false;
-    bool check = false;
-    double duration = 0;
-    static const struct option opts[] = { { "print-config", no_argument, 0, 'p' }, { "check", no_argument, 0, 'c' },
-        { "duration", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    optind = 1;
-    int opt;
-    while (-1 != (opt = getopt_long(argc, argv, "pct:h", opts, NULL)))
+    tp_cli_agent_args_t args;
+    int exit_code = TP_CLI_EXIT_OK;
+    if (!tp_cli_agent_parse(argc, argv, tp_cli_driver_usage, parse_seconds, &args, &exit_code))
     {
-        switch (opt)
-        {
-            case 'p': print = true; break;
-            case 'c': check = true; break;
-            case 't':
-                if (parse_seconds(optarg, &duration) < 0)
-                {
-                    fprintf(stderr, "tp driver: --duration: expected a number of seconds > 0, got \"%s\"\n", optarg);
-                    return TP_CLI_EXIT_USAGE;
-                }
-                break;
-            case 'h': tp_cli_driver_usage(stdout); return TP_CLI_EXIT_OK;
-            default: tp_cli_driver_usage(stderr); return TP_CLI_EXIT_USAGE;
-        }
+        return exit_code;
     }
-    if (argc - optind > 1)
-    {
-        tp_cli_driver_usage(stderr);
-        return TP_CLI_EXIT_USAGE;
-    }
-    const char *path = optind < argc ? argv[optind] : NULL;
+    const char *path = args.path;
     tp_driver_config_t *config = NULL;
     if (tp_driver_config_init(&config) < 0)
     {
@@ -140,23 +114,8 @@ int tp_cli_driver(int argc, char **argv)
         tp_driver_config_close(config);
         return TP_CLI_EXIT_FAIL;
     }
-    if (print)
+    if (tp_cli_agent_print_or_check("tp driver", &args, NULL != path ? path : "(built-in)", print_config, config))
     {
-        int n = tp_driver_config_print(config, NULL, 0);
-        char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-        if (NULL != buf)
-        {
-            tp_driver_config_print(config, buf, (size_t)n + 1);
-            fputs(buf, stdout);
-            free(buf);
-        }
-    }
-    if (print || check)
-    {
-        if (check)
-        {
-            printf("tp driver: configuration %s is valid\n", NULL != path ? path : "(built-in)");
-        }
         tp_driver_config_close(config);
         return TP_CLI_EXIT_OK;
     }
@@ -174,14 +133,12 @@ int tp_cli_driver(int argc, char **argv)
         tp_driver_config_shm_base_dir(config), tp_driver_config_namespace(config));
     fflush(stdout);
     tp_driver_config_close(config);
-    signal(SIGINT, tp_cli_driver_on_signal);
-    signal(SIGTERM, tp_cli_driver_on_signal);
-    uint64_t deadline = duration > 0 ? tp_clock_mono_ns() + (uint64_t)(duration * 1e9) : UINT64_MAX;
+    tp_cli_agent_stop_on_signals();
+    uint64_t deadline = tp_cli_agent_deadline_ns(args.duration);
     bool stopping = false;
-    int exit_code = TP_CLI_EXIT_OK;
     while (!tp_driver_is_terminated(driver))
     {
-        if (!stopping && (tp_cli_driver_stop || tp_clock_mono_ns() >= deadline))
+        if (!stopping && (tp_cli_agent_stop_requested() || tp_clock_mono_ns() >= deadline))
         {
             tp_driver_request_shutdown(driver);
             stopping = true;

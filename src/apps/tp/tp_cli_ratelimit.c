@@ -3,8 +3,6 @@
  * spec v1.0) until SIGINT/SIGTERM or --duration. Prints one JSON line when
  * it is up and one with each mapping's counters when it stops.
  */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +13,10 @@
 #include "ratelimit/tp_ratelimit.h"
 #include "tp_args.h"
 #include "tp_cli.h"
+#include "tp_cli_agent.h"
 
 /** Entry point of `tp ratelimit` (argv starts at "ratelimit"). Returns a TP_CLI_EXIT_* code. */
 int tp_cli_ratelimit(int argc, char **argv);
-
-static volatile sig_atomic_t tp_cli_ratelimit_stop = 0;
-
-static void tp_cli_ratelimit_on_signal(int sig)
-{
-    (void)sig;
-    tp_cli_ratelimit_stop = 1;
-}
 
 static void tp_cli_ratelimit_usage(FILE *out)
 {
@@ -39,6 +30,16 @@ static void tp_cli_ratelimit_usage(FILE *out)
         "  --print-config  print the effective configuration as TOML and exit\n"
         "  --check         validate the configuration and exit (0 valid, 1 invalid)\n"
         "  --duration S    stop after S seconds (default: until SIGINT/SIGTERM)\n");
+}
+
+static int parse_seconds(const char *text, double *out)
+{
+    return tp_args_double("tp ratelimit", "--duration", text, 1e-3, 1e9, "a number of seconds", out);
+}
+
+static int print_config(const void *config, char *buf, size_t len)
+{
+    return tp_ratelimit_config_print(config, buf, len);
 }
 
 static void tp_cli_ratelimit_print_stats(const tp_ratelimit_t *rl)
@@ -75,35 +76,13 @@ static void tp_cli_ratelimit_print_stats(const tp_ratelimit_t *rl)
 
 int tp_cli_ratelimit(int argc, char **argv)
 {
-    bool print = false;
-    bool check = false;
-    double duration = 0;
-    static const struct option opts[] = { { "print-config", no_argument, 0, 'p' }, { "check", no_argument, 0, 'c' },
-        { "duration", required_argument, 0, 't' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    optind = 1;
-    int opt;
-    while (-1 != (opt = getopt_long(argc, argv, "pct:h", opts, NULL)))
+    tp_cli_agent_args_t args;
+    int exit_code = TP_CLI_EXIT_OK;
+    if (!tp_cli_agent_parse(argc, argv, tp_cli_ratelimit_usage, parse_seconds, &args, &exit_code))
     {
-        switch (opt)
-        {
-            case 'p': print = true; break;
-            case 'c': check = true; break;
-            case 't':
-                if (tp_args_double("tp ratelimit", "--duration", optarg, 1e-3, 1e9, "a number of seconds", &duration) < 0)
-                {
-                    return TP_CLI_EXIT_USAGE;
-                }
-                break;
-            case 'h': tp_cli_ratelimit_usage(stdout); return TP_CLI_EXIT_OK;
-            default: tp_cli_ratelimit_usage(stderr); return TP_CLI_EXIT_USAGE;
-        }
+        return exit_code;
     }
-    if (argc - optind > 1)
-    {
-        tp_cli_ratelimit_usage(stderr);
-        return TP_CLI_EXIT_USAGE;
-    }
-    const char *path = optind < argc ? argv[optind] : getenv("TP_RATELIMIT_CONFIG");
+    const char *path = NULL != args.path ? args.path : getenv("TP_RATELIMIT_CONFIG");
     if (NULL == path || '\0' == path[0])
     {
         fprintf(stderr, "tp ratelimit: a configuration file is required (argument or $TP_RATELIMIT_CONFIG): the "
@@ -118,23 +97,8 @@ int tp_cli_ratelimit(int argc, char **argv)
         fprintf(stderr, "tp ratelimit: %s\n", tp_errmsg());
         return TP_CLI_EXIT_FAIL;
     }
-    if (print)
+    if (tp_cli_agent_print_or_check("tp ratelimit", &args, path, print_config, &config))
     {
-        int n = tp_ratelimit_config_print(&config, NULL, 0);
-        char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-        if (NULL != buf)
-        {
-            tp_ratelimit_config_print(&config, buf, (size_t)n + 1);
-            fputs(buf, stdout);
-            free(buf);
-        }
-    }
-    if (print || check)
-    {
-        if (check)
-        {
-            printf("tp ratelimit: configuration %s is valid\n", path);
-        }
         return TP_CLI_EXIT_OK;
     }
     tp_ratelimit_t *rl = NULL;
@@ -154,16 +118,14 @@ int tp_cli_ratelimit(int argc, char **argv)
     }
     printf("]}\n");
     fflush(stdout);
-    signal(SIGINT, tp_cli_ratelimit_on_signal);
-    signal(SIGTERM, tp_cli_ratelimit_on_signal);
-    int exit_code = TP_CLI_EXIT_OK;
+    tp_cli_agent_stop_on_signals();
     if (tp_ratelimit_start(rl) < 0)
     {
         fprintf(stderr, "tp ratelimit: %s\n", tp_errmsg());
         exit_code = TP_CLI_EXIT_FAIL;
     }
-    uint64_t deadline = duration > 0 ? tp_clock_mono_ns() + (uint64_t)(duration * 1e9) : UINT64_MAX;
-    while (TP_CLI_EXIT_OK == exit_code && !tp_cli_ratelimit_stop && tp_clock_mono_ns() < deadline)
+    uint64_t deadline = tp_cli_agent_deadline_ns(args.duration);
+    while (TP_CLI_EXIT_OK == exit_code && !tp_cli_agent_stop_requested() && tp_clock_mono_ns() < deadline)
     {
         tp_sleep_ns(10000000);
     }
