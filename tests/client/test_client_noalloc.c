@@ -13,54 +13,7 @@
 #include "tpc_payload.h"
 
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TP_NOALLOC_SKIP 1
-#else
-#define TP_NOALLOC_SKIP 0
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static atomic_int counting = 0;
-static atomic_ulong allocations = 0;
-
-void *malloc(size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_malloc(n);
-}
-
-void *calloc(size_t a, size_t b)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_calloc(a, b);
-}
-
-void *realloc(void *p, size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-    if (p && atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    __libc_free(p);
-}
-#endif
+#include "tp_noalloc.h"
 
 static uint64_t received;
 static uint64_t bad;

@@ -11,40 +11,7 @@
 #include "tensor_pool/tp.h"
 #include "tp_test.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define JB_NOALLOC_SKIP 1
-#else
-#define JB_NOALLOC_SKIP 0
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static atomic_int counting = 0;
-static atomic_ulong allocations = 0;
-void *malloc(size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_realloc(p, n);
-}
-#endif
+#include "tp_noalloc.h"
 
 #define OUT 500u
 #define A 501u
@@ -447,7 +414,7 @@ static void test_latest_value(void)
 /* §5: after creation and map application, observe/ready allocate nothing. */
 static void test_no_allocation(void)
 {
-#if JB_NOALLOC_SKIP
+#if TP_NOALLOC_SKIP
     TP_SKIP("allocation counting is not available under sanitizers");
 #else
     tp_join_barrier_t *b = barrier(TP_JOIN_SEQUENCE, 1, false);

@@ -15,40 +15,7 @@
 
 #include <stdatomic.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TL_NOALLOC_SKIP 1
-#else
-#define TL_NOALLOC_SKIP 0
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static atomic_int counting = 0;
-static atomic_ulong allocations = 0;
-void *malloc(size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    if (atomic_load_explicit(&counting, memory_order_relaxed))
-    {
-        atomic_fetch_add(&allocations, 1);
-    }
-    return __libc_realloc(p, n);
-}
-#endif
+#include "tp_noalloc.h"
 
 static void test_trace_id_format(void)
 {
@@ -241,7 +208,7 @@ static void test_emitter(void)
     }
     TP_ASSERT(tp_tracelink_emitter_is_connected(em));
     TP_ASSERT_EQ_I64(1, tp_tracelink_emit(em, 10003, 4, 5, 99, parents, 3));
-#if !TL_NOALLOC_SKIP
+#if !TP_NOALLOC_SKIP
     /* minting and emitting allocate nothing (§14.1: no allocation per message); not connected: dropped */
     tp_trace_id_generator_t gen;
     tp_trace_id_generator_init(&gen, 5);
