@@ -14,30 +14,15 @@
 
 #include "protocol/tp_proto_discovery.h"
 #include "tp_test.h"
+#include "tp_test_file.h"
 
 static const char *vectors_dir = NULL;
 
 static uint8_t *read_vector(const char *file, size_t *len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/discovery/%s", vectors_dir, file);
-    FILE *f = fopen(path, "rb");
-    if (NULL == f)
-    {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (NULL != buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
-    {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
+    char rel[512];
+    snprintf(rel, sizeof(rel), "discovery/%s", file);
+    return tp_test_read_file(vectors_dir, rel, len);
 }
 
 static bool str_is(tp_proto_str_t s, const char *want)
