@@ -728,70 +728,25 @@ static void receiver_on_announce(tp_bridge_t *b, const uint8_t *buf, size_t len)
     (void)receiver_apply_layout(b, m);
 }
 
-/* Republish a forwarded wire/tracelink message locally with its stream_id rewritten. */
+/*
+ * Republish a forwarded wire/tracelink message locally with its stream_id rewritten. Every caller has decoded
+ * the message with its full decoder first, so its block is there; streamId is the first field of every message
+ * forwarded (DataSourceAnnounce/Meta, FrameProgress, QosProducer/Consumer, TraceLinkSet).
+ */
+_Static_assert(0 == TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_STREAM_ID_OFFSET && 0 == TP_SBE_WIRE_DATA_SOURCE_META_STREAM_ID_OFFSET &&
+        0 == TP_SBE_WIRE_FRAME_PROGRESS_STREAM_ID_OFFSET && 0 == TP_SBE_WIRE_QOS_PRODUCER_STREAM_ID_OFFSET &&
+        0 == TP_SBE_WIRE_QOS_CONSUMER_STREAM_ID_OFFSET && 0 == TP_SBE_TRACELINK_TRACE_LINK_SET_STREAM_ID_OFFSET,
+    "a forwarded message's streamId moved: receiver_republish writes it at block offset 0");
 static void receiver_republish(tp_bridge_t *b, tp_publication_t *pub, const uint8_t *buf, size_t len,
-    uint16_t schema, uint16_t tmpl, uint32_t stream_id, uint64_t *counter)
+    uint32_t stream_id, uint64_t *counter)
 {
-    if (NULL == pub || len > b->scratch_capacity)
+    if (NULL == pub || len > b->scratch_capacity || len < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
     {
         return;
     }
     uint8_t *s = b->scratch;
     memcpy(s, buf, len);
-    int rc = TP_SBE_ERR_SHORT;
-    if (TP_SBE_TRACELINK_SCHEMA_ID == schema)
-    {
-        tp_sbe_tracelink_trace_link_set_t t;
-        if (TP_SBE_OK == (rc = tp_sbe_tracelink_trace_link_set_wrap_for_decode_with_header(&t, s, 0, len)))
-        {
-            tp_sbe_tracelink_trace_link_set_set_stream_id(&t, stream_id);
-        }
-    }
-    else if (TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_wire_data_source_announce_t w;
-        if (TP_SBE_OK == (rc = tp_sbe_wire_data_source_announce_wrap_for_decode_with_header(&w, s, 0, len)))
-        {
-            tp_sbe_wire_data_source_announce_set_stream_id(&w, stream_id);
-        }
-    }
-    else if (TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_wire_data_source_meta_t w;
-        if (TP_SBE_OK == (rc = tp_sbe_wire_data_source_meta_wrap_for_decode_with_header(&w, s, 0, len)))
-        {
-            tp_sbe_wire_data_source_meta_set_stream_id(&w, stream_id);
-        }
-    }
-    else if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_wire_frame_progress_t w;
-        if (TP_SBE_OK == (rc = tp_sbe_wire_frame_progress_wrap_for_decode_with_header(&w, s, 0, len)))
-        {
-            tp_sbe_wire_frame_progress_set_stream_id(&w, stream_id);
-        }
-    }
-    else if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_wire_qos_producer_t w;
-        if (TP_SBE_OK == (rc = tp_sbe_wire_qos_producer_wrap_for_decode_with_header(&w, s, 0, len)))
-        {
-            tp_sbe_wire_qos_producer_set_stream_id(&w, stream_id);
-        }
-    }
-    else if (TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_wire_qos_consumer_t w;
-        if (TP_SBE_OK == (rc = tp_sbe_wire_qos_consumer_wrap_for_decode_with_header(&w, s, 0, len)))
-        {
-            tp_sbe_wire_qos_consumer_set_stream_id(&w, stream_id);
-        }
-    }
-    if (TP_SBE_OK != rc)
-    {
-        b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-        return;
-    }
+    tp_sbe_put_u32(s + TP_SBE_MESSAGE_HEADER_LENGTH, stream_id);
     int64_t r = tp_publication_offer(pub, s, len, NULL, NULL);
     if (r > 0)
     {
@@ -847,7 +802,7 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
             b->rx_drops[TP_BRIDGE_DROP_UNKNOWN_STREAM]++;
             return;
         }
-        receiver_republish(b, m->local_control_pub, buf, len, TP_SBE_WIRE_SCHEMA_ID, tmpl, m->cfg.dest_stream_id,
+        receiver_republish(b, m->local_control_pub, buf, len, m->cfg.dest_stream_id,
             &b->stats.receiver.qos_published);
         return;
     }
@@ -870,7 +825,7 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
         }
         return;
     }
-    receiver_republish(b, m->local_control_pub, buf, len, TP_SBE_WIRE_SCHEMA_ID, tmpl, m->cfg.dest_stream_id,
+    receiver_republish(b, m->local_control_pub, buf, len, m->cfg.dest_stream_id,
         &b->stats.receiver.progress_published);
 }
 
@@ -1027,7 +982,7 @@ static void receiver_on_metadata_msg(void *clientd, const uint8_t *buf, size_t l
         return;
     }
     /* §7.1: stream_id rewritten to the mapping's metadata_stream_id; meta_version and the rest preserved. */
-    receiver_republish(b, b->local_metadata_pub, buf, len, schema, tmpl, m->cfg.metadata_stream_id,
+    receiver_republish(b, b->local_metadata_pub, buf, len, m->cfg.metadata_stream_id,
         tracelink ? &b->stats.receiver.tracelinks_published : &b->stats.receiver.metadata_published);
 }
 
