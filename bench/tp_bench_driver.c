@@ -86,9 +86,8 @@ typedef struct
 
 static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
-    (void)header;
     lease_rx_t *rx = clientd;
-    tp_driver_lease_event_t ev = tp_driver_lease_on_message(&rx->lease, buffer, length, tp_clock_mono_ns());
+    tp_driver_lease_event_t ev = tp_driver_lease_on_message(&rx->lease, buffer, length, header, tp_clock_mono_ns());
     if (TP_LEASE_EVENT_NONE != ev)
     {
         rx->event = ev;

@@ -102,6 +102,23 @@ TP_EXPORT int tp_context_set_driver_keepalive_ns(tp_context_t *ctx, uint64_t int
 /** The driver-mode keepalive interval. */
 TP_EXPORT uint64_t tp_context_driver_keepalive_ns(const tp_context_t *ctx);
 
+/**
+ * mlock the shared-memory regions this client maps (Driver Model spec §17,
+ * `mlock_shm`: "clients SHOULD mlock their own mappings when enabled"):
+ * consumers lock the header ring and pools they map, driver-mode producers
+ * the regions of their lease, standalone producers the regions they create.
+ * A mapping that cannot be locked (RLIMIT_MEMLOCK, `ulimit -l`, without
+ * CAP_IPC_LOCK) is a warning for mapped regions (reported to the error
+ * handler with TP_ERR_PERMISSION, else logged; the mapping is used unlocked)
+ * and an error for regions a standalone producer creates (it owns them, as
+ * the driver does: fatal, §17; the add fails). Default: false, or true when
+ * $TP_MLOCK_SHM is 1.
+ */
+TP_EXPORT int tp_context_set_mlock_shm(tp_context_t *ctx, bool enabled);
+
+/** Whether mapped regions are mlocked. */
+TP_EXPORT bool tp_context_get_mlock_shm(const tp_context_t *ctx);
+
 /** ShmPoolAnnounce / DataSourceAnnounce / activity refresh period (default 1 s). */
 TP_EXPORT int tp_context_set_announce_period_ns(tp_context_t *ctx, uint64_t period_ns);
 

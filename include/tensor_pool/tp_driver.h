@@ -162,6 +162,17 @@ typedef struct tp_driver_stats_stct
     uint64_t drops_gap;           /**< sum of the known consumers' drops_gap (latest QosConsumer) */
     uint64_t drops_late;          /**< sum of the known consumers' drops_late */
     uint64_t rejects_by_reason[12]; /**< attach rejections by tp_driver_reject_t */
+    /**
+     * Another driver instance on this driver's control stream (a deployment
+     * error, Driver Model §2.1; DRV-15): ShmAttachResponse, ShmDetachResponse,
+     * ShmLeaseRevoked or ShmDriverShutdown published by another transport
+     * session than this driver's own publications. Warned about (at most one
+     * log line per 10 s).
+     */
+    uint64_t foreign_driver_messages;
+    /** ShmPoolAnnounce of a stream this driver manages from another session (another driver or a standalone producer). */
+    uint64_t foreign_announces;
+    int32_t last_foreign_session; /**< transport session of the last such message (0 = none yet) */
 } tp_driver_stats_t;
 
 /** Why an attach was refused (counted in tp_driver_stats_t.rejects_by_reason). */

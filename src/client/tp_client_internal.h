@@ -53,7 +53,18 @@ struct tp_context_stct
     tp_error_handler_t error_handler;
     void *error_handler_clientd;
     const tp_transport_faults_t *transport_faults; /* fault injection (tests); NULL = none */
+    bool mlock_shm;                                 /* mlock mapped regions (Driver Model §17) */
+    uint32_t (*client_id_source)(void *clientd);    /* auto client ids (tests); NULL = random */
+    void *client_id_source_clientd;
 };
+
+/**
+ * With `mlock_shm` set in the context: mlock a region this client mapped
+ * (`what` names it in the message). Returns 0 (locked, or not enabled) or -1
+ * after reporting the failure (error handler or log): the caller counts it and
+ * keeps using the mapping unlocked.
+ */
+int tp_client_mlock_region(tp_client_t *client, const tp_shm_region_t *region, const char *what);
 
 /** Effective values (zeros resolved). */
 uint64_t tp_context_freshness_ns(const tp_context_t *ctx);
@@ -66,6 +77,15 @@ bool tp_context_same_stream(const tp_context_t *ctx, tp_stream_kind_t a, tp_stre
  * table must outlive those clients. Returns 0 or -1.
  */
 int tp_context_set_transport_faults(tp_context_t *ctx, const tp_transport_faults_t *faults);
+/**
+ * Injection (tests): auto-assigned client ids (consumers without a
+ * consumer_id) come from `source` instead of the random generator, e.g. to
+ * force two clients onto one id (Appendix B.2). A source returning 0 falls
+ * back to a random id. NULL restores the default. Returns 0 or -1.
+ */
+int tp_context_set_client_id_source(tp_context_t *ctx, uint32_t (*source)(void *clientd), void *clientd);
+/** An auto-assigned client id: the injected source's, else a random non-zero id (Appendix B.2). */
+uint32_t tp_context_next_client_id(const tp_context_t *ctx);
 
 struct tp_async_add_producer_stct
 {

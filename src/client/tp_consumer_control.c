@@ -79,25 +79,6 @@ static int add_pub(tp_consumer_t *c, tp_stream_kind_t kind, tp_publication_t **d
     return 0;
 }
 
-static uint32_t random_id(void)
-{
-    uint32_t v = 0;
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (NULL != f)
-    {
-        if (1 != fread(&v, sizeof(v), 1, f))
-        {
-            v = 0;
-        }
-        fclose(f);
-    }
-    if (0 == v)
-    {
-        v = (uint32_t)(tp_clock_mono_ns() ^ ((uint64_t)getpid() << 16));
-    }
-    return v ? v : 1;
-}
-
 int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consumer_config_t *config)
 {
     if (NULL == config->on_frame)
@@ -119,7 +100,8 @@ int tp_consumer_create(tp_consumer_t **out, tp_client_t *client, const tp_consum
     {
         c->config.fragment_limit = 64;
     }
-    c->consumer_id = config->consumer_id ? config->consumer_id : random_id();
+    c->consumer_id_auto = 0 == config->consumer_id;
+    c->consumer_id = c->consumer_id_auto ? tp_context_next_client_id(&client->ctx) : config->consumer_id;
     c->config.descriptor_channel[TP_CONSUMER_CHANNEL_MAX - 1] = '\0';
     if ((c->config.descriptor_channel[0] != '\0') != (c->config.descriptor_stream_id != 0))
     {
@@ -225,6 +207,18 @@ static void on_lease_event(tp_consumer_t *c, tp_driver_lease_event_t ev)
     {
         return;
     }
+    if (TP_LEASE_EVENT_REJECTED == ev && c->lease.client_id_refused && c->consumer_id_auto)
+    {
+        /* Appendix B.2: our auto-assigned id collides with another client's: choose a new one and retry after the
+         * backoff already scheduled (a configured consumer_id keeps failing with the driver's message) */
+        uint32_t old = c->consumer_id;
+        uint32_t id = tp_context_next_client_id(&c->client->ctx);
+        tp_driver_lease_set_client_id(&c->lease, id);
+        c->consumer_id = id;
+        TP_LOG_INFO("consumer", "stream %u: auto-assigned client id %u already attached at the driver: retrying as %u",
+            c->config.stream_id, old, id);
+        return;
+    }
     c->attach_event = ev;
     if (TP_LEASE_EVENT_LOST == ev)
     {
@@ -251,9 +245,10 @@ int tp_consumer_driver_work(tp_consumer_t *c, uint64_t now_ns)
     return work;
 }
 
-void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, uint64_t now_ns)
+void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, const tp_header_t *header,
+    uint64_t now_ns)
 {
-    on_lease_event(c, tp_driver_lease_on_message(&c->lease, buffer, length, now_ns));
+    on_lease_event(c, tp_driver_lease_on_message(&c->lease, buffer, length, header, now_ns));
 }
 
 void tp_consumer_destroy(tp_consumer_t *c)
@@ -296,26 +291,31 @@ void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t
     }
     if (c->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
-        tp_consumer_driver_message(c, buffer, length, tp_clock_mono_ns());
+        tp_consumer_driver_message(c, buffer, length, header, tp_clock_mono_ns());
         return;
     }
-    if (schema_id != TP_SBE_WIRE_SCHEMA_ID || !c->active)
+    if (schema_id != TP_SBE_WIRE_SCHEMA_ID)
+    {
+        return;
+    }
+    bool ours = true;
+    if (c->driver_mode && TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
+    {
+        /* driver mode: only the regions of a valid lease, announced by the driver that granted it (§4.7, DRV-15:
+         * another driver's announces of our stream are counted and ignored, no flapping); checked while the add
+         * is pending too, so the announce that follows the grant pins the driver's announce session */
+        tp_proto_shm_pool_announce_view_t a;
+        ours = 0 == tp_proto_decode_shm_pool_announce(buffer, length, &a) && a.stream_id == c->config.stream_id &&
+            tp_driver_lease_accept_announce(&c->lease, header->session_id, a.epoch, a.header_region_uri.data,
+                a.header_region_uri.length, tp_clock_mono_ns());
+    }
+    if (!c->active)
     {
         return;
     }
     if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
     {
-        if (c->driver_mode && length >= TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(uint32_t))
-        {
-            uint32_t stream_id; /* the block starts with streamId (wire schema) */
-            memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
-            if (stream_id == c->config.stream_id)
-            {
-                tp_driver_lease_note_announce(&c->lease, tp_clock_mono_ns()); /* the driver is alive */
-            }
-        }
-        /* driver mode: only the regions of a valid lease are used (§4.7) */
-        if (c->use_shm && (!c->driver_mode || TP_LEASE_ATTACHED == c->lease.state))
+        if (c->use_shm && ours)
         {
             tp_consumer_handle_announce(c, buffer, length, header);
         }

@@ -57,7 +57,9 @@ struct tp_consumer_stct
 {
     tp_client_t *client;
     tp_consumer_config_t config;
-    uint32_t consumer_id;
+    _Atomic uint32_t consumer_id; /* the lease's client id in driver mode (an auto id may be replaced, B.2) */
+    bool consumer_id_auto;        /* not configured: chosen by tp_context_next_client_id */
+    uint64_t mlock_failures;      /* mapped regions mlock_shm could not lock (reported, used unlocked) */
     bool active;
     tp_pending_adds_t pending;
 
@@ -199,7 +201,8 @@ void tp_consumer_destroy(tp_consumer_t *consumer);
 /* Subscription handler of the announce and control streams. */
 /* Driver mode (conductor): lease duty cycle and a driver-schema message of the control stream. */
 int tp_consumer_driver_work(tp_consumer_t *c, uint64_t now_ns);
-void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, uint64_t now_ns);
+void tp_consumer_driver_message(tp_consumer_t *c, const uint8_t *buffer, size_t length, const tp_header_t *header,
+    uint64_t now_ns);
 void tp_consumer_on_announce_stream(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 
 /* ------------------------------------------------------------------------- */

@@ -310,6 +310,13 @@ void tp_consumer_handle_announce(tp_consumer_t *c, const uint8_t *buffer, size_t
         }
         return;
     }
+    /* mlock_shm (§17): clients SHOULD lock their own mappings; a failure is reported and the mapping used unlocked */
+    int unlocked = tp_client_mlock_region(c->client, ring, "header ring") < 0;
+    for (size_t i = 0; i < count; i++)
+    {
+        unlocked += tp_client_mlock_region(c->client, mapped[i], "payload pool") < 0;
+    }
+    c->mlock_failures += (uint64_t)unlocked;
     if (NULL != c->ring)
     {
         tp_consumer_unmap(c); /* epoch change: in-flight frames of the old epoch are dropped (§15.21) */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client/tp_client_internal.h"
+#include "client/tp_driver_lease.h"
 #include "common/tp_error.h"
 
 #define TP_NS_PER_S UINT64_C(1000000000)
@@ -55,6 +56,8 @@ int tp_context_init(tp_context_t **out)
     ctx->driver_keepalive_ns = TP_NS_PER_S;
     const char *dm = getenv("TP_DRIVER_MODE");
     ctx->driver_mode = NULL != dm && (0 == strcmp(dm, "1") || 0 == strcmp(dm, "true"));
+    const char *ml = getenv("TP_MLOCK_SHM");
+    ctx->mlock_shm = NULL != ml && (0 == strcmp(ml, "1") || 0 == strcmp(ml, "true"));
     snprintf(ctx->idle_strategy, sizeof(ctx->idle_strategy), "backoff");
     *out = ctx;
     return 0;
@@ -335,6 +338,32 @@ int tp_context_set_error_handler(tp_context_t *ctx, tp_error_handler_t handler, 
     ctx->error_handler = handler;
     ctx->error_handler_clientd = clientd;
     return 0;
+}
+
+int tp_context_set_mlock_shm(tp_context_t *ctx, bool enabled)
+{
+    CHECK_CTX("tp_context_set_mlock_shm");
+    ctx->mlock_shm = enabled;
+    return 0;
+}
+
+bool tp_context_get_mlock_shm(const tp_context_t *ctx)
+{
+    return NULL != ctx && ctx->mlock_shm;
+}
+
+int tp_context_set_client_id_source(tp_context_t *ctx, uint32_t (*source)(void *clientd), void *clientd)
+{
+    CHECK_CTX("tp_context_set_client_id_source");
+    ctx->client_id_source = source;
+    ctx->client_id_source_clientd = clientd;
+    return 0;
+}
+
+uint32_t tp_context_next_client_id(const tp_context_t *ctx)
+{
+    uint32_t id = NULL != ctx->client_id_source ? ctx->client_id_source(ctx->client_id_source_clientd) : 0;
+    return 0 != id ? id : tp_driver_lease_random_client_id();
 }
 
 int tp_context_set_transport_faults(tp_context_t *ctx, const tp_transport_faults_t *faults)

@@ -46,18 +46,26 @@ static int64_t next_correlation_id(void)
     return (int64_t)(atomic_fetch_add(&tp_lease_correlation, 1) & 0x7FFFFFFFFFFFFFFFull);
 }
 
+uint32_t tp_driver_lease_random_client_id(void)
+{
+    uint32_t id = 0;
+    while (0 == id)
+    {
+        id = (uint32_t)random_u64();
+    }
+    return id;
+}
+
 void tp_driver_lease_init(tp_driver_lease_t *lease, uint32_t stream_id, uint32_t client_id, uint8_t role)
 {
     memset(lease, 0, sizeof(*lease));
     lease->stream_id = stream_id;
-    while (0 == client_id)
-    {
-        client_id = (uint32_t)random_u64();
-    }
-    lease->client_id = client_id;
+    lease->client_id = 0 != client_id ? client_id : tp_driver_lease_random_client_id();
     lease->role = role;
     lease->publish_mode = 1;
     lease->desired_node_id = UINT32_MAX;
+    lease->preferred_node_id = UINT32_MAX;
+    lease->sent_node_id = UINT32_MAX;
     lease->keepalive_interval_ns = 1000000000ull;
     lease->attach_timeout_ns = 1000000000ull;
     lease->backoff_min_ns = 50000000ull;
@@ -91,6 +99,21 @@ static void enter_backoff(tp_driver_lease_t *l, uint64_t now_ns)
     l->backoff_ns = l->backoff_ns * 2 > l->backoff_max_ns ? l->backoff_max_ns : l->backoff_ns * 2;
 }
 
+/*
+ * The lease is gone (lost, revoked, given back): remember its node id, so the reattach asks for it again
+ * (desiredNodeId) and TraceLink node ids stay stable across lease losses and driver restarts.
+ */
+static void lease_ended(tp_driver_lease_t *l)
+{
+    if (UINT32_MAX != l->grant.node_id && 0 != l->grant.node_id)
+    {
+        l->preferred_node_id = l->grant.node_id;
+    }
+    l->has_driver_session = false;
+    l->has_announce_session = false;
+    l->foreign_revoke_ns = 0;
+}
+
 static int send_attach(tp_driver_lease_t *l, tp_publication_t *pub, uint64_t now_ns)
 {
     tp_sbe_driver_shm_attach_request_t m = { 0 };
@@ -99,6 +122,8 @@ static int send_attach(tp_driver_lease_t *l, tp_publication_t *pub, uint64_t now
         return 0;
     }
     l->correlation_id = next_correlation_id();
+    l->client_id_refused = false;
+    l->sent_node_id = UINT32_MAX != l->desired_node_id ? l->desired_node_id : l->preferred_node_id;
     tp_sbe_driver_shm_attach_request_set_correlation_id(&m, l->correlation_id);
     tp_sbe_driver_shm_attach_request_set_stream_id(&m, l->stream_id);
     tp_sbe_driver_shm_attach_request_set_client_id(&m, l->client_id);
@@ -106,7 +131,7 @@ static int send_attach(tp_driver_lease_t *l, tp_publication_t *pub, uint64_t now
     tp_sbe_driver_shm_attach_request_set_expected_layout_version(&m, 0);
     tp_sbe_driver_shm_attach_request_set_publish_mode(&m, (tp_sbe_driver_publish_mode_t)l->publish_mode);
     tp_sbe_driver_shm_attach_request_set_require_hugepages(&m, (tp_sbe_driver_hugepages_policy_t)l->require_hugepages);
-    tp_sbe_driver_shm_attach_request_set_desired_node_id(&m, l->desired_node_id);
+    tp_sbe_driver_shm_attach_request_set_desired_node_id(&m, l->sent_node_id);
     tp_sbe_driver_shm_attach_request_zero_padding(&m);
     offer(pub, l->buffer, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_driver_shm_attach_request_encoded_length(&m));
     /* not connected yet (no driver): the attach timeout retries, as for a lost request */
@@ -131,6 +156,34 @@ static bool send_keepalive(tp_driver_lease_t *l, tp_publication_t *pub, uint64_t
     tp_sbe_driver_shm_lease_keepalive_zero_padding(&m);
     l->keepalives_sent++;
     return offer(pub, l->buffer, TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_driver_shm_lease_keepalive_encoded_length(&m));
+}
+
+/* How long our driver may stay silent after another session disowned our lease before we believe it. */
+static uint64_t confirm_window_ns(const tp_driver_lease_t *l)
+{
+    uint64_t w = 2 * l->effective_interval_ns;
+    return l->lease_duration_ns > w ? l->lease_duration_ns : w;
+}
+
+/* Warn about a second driver at most every 10 s per lease. */
+static void foreign(tp_driver_lease_t *l, const char *what, int32_t session_id, uint64_t now_ns)
+{
+    l->foreign_driver_messages++;
+    if (1 == l->foreign_driver_messages || now_ns >= l->last_foreign_warn_ns + 10000000000ull)
+    {
+        l->last_foreign_warn_ns = now_ns;
+        TP_LOG_WARN("client", "stream %u: %s from another SHM driver instance (transport session %d; ours is %d): "
+            "two drivers serve this control stream, a deployment error (Driver Model §2.1); staying with the driver "
+            "that granted lease %llu (%llu such messages)", l->stream_id, what, (int)session_id,
+            (int)l->driver_session_id, (unsigned long long)l->grant.lease_id,
+            (unsigned long long)l->foreign_driver_messages);
+    }
+}
+
+/* True when `header` comes from another session than the driver that granted our (attached) lease. */
+static bool from_other_driver(const tp_driver_lease_t *l, const tp_header_t *header)
+{
+    return NULL != header && l->has_driver_session && header->session_id != l->driver_session_id;
 }
 
 int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uint64_t now_ns,
@@ -158,9 +211,30 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
                     "no ShmPoolAnnounce from the driver for %llu ms: driver presumed dead, reattaching",
                     (unsigned long long)(l->effective_silence_ns / 1000000));
                 l->losses++;
+                lease_ended(l);
                 enter_backoff(l, now_ns);
                 *event = TP_LEASE_EVENT_LOST;
                 return 1;
+            }
+            if (0 != l->foreign_revoke_ns)
+            {
+                if (l->last_driver_sign_ns > l->foreign_revoke_ns)
+                {
+                    l->foreign_revoke_ns = 0; /* our driver is alive: the other one's word does not count */
+                }
+                else if (now_ns > l->foreign_revoke_ns + confirm_window_ns(l))
+                {
+                    snprintf(l->last_error, sizeof(l->last_error),
+                        "lease %llu unknown to the driver now answering, and the driver that granted it has been "
+                        "silent for %llu ms: reattaching",
+                        (unsigned long long)l->grant.lease_id, (unsigned long long)(confirm_window_ns(l) / 1000000));
+                    l->losses++;
+                    lease_ended(l);
+                    l->state = TP_LEASE_BACKOFF;
+                    l->deadline_ns = now_ns; /* reattach at once */
+                    *event = TP_LEASE_EVENT_LOST;
+                    return 1;
+                }
             }
             if (now_ns < l->next_keepalive_ns)
             {
@@ -171,6 +245,7 @@ int tp_driver_lease_do_work(tp_driver_lease_t *l, tp_publication_t *control, uin
             {
                 snprintf(l->last_error, sizeof(l->last_error), "keepalive could not be sent: reattaching");
                 l->losses++;
+                lease_ended(l);
                 enter_backoff(l, now_ns);
                 *event = TP_LEASE_EVENT_LOST;
             }
@@ -271,17 +346,25 @@ static tp_driver_lease_event_t protocol_error(tp_driver_lease_t *l, const char *
 }
 
 static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const uint8_t *buffer, size_t length,
-    uint64_t now_ns)
+    const tp_header_t *header, uint64_t now_ns)
 {
     int64_t correlation_id;
-    if (TP_LEASE_ATTACHING != l->state || length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(correlation_id))
+    if (length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(correlation_id))
     {
-        return TP_LEASE_EVENT_NONE; /* not waiting (a duplicate never overrides an accepted OK, B.1) */
+        return TP_LEASE_EVENT_NONE;
     }
     memcpy(&correlation_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(correlation_id));
     if (correlation_id != l->correlation_id)
     {
         return TP_LEASE_EVENT_NONE;
+    }
+    if (TP_LEASE_ATTACHING != l->state)
+    {
+        if (TP_LEASE_ATTACHED == l->state && from_other_driver(l, header))
+        {
+            foreign(l, "a second ShmAttachResponse to our attach", header->session_id, now_ns);
+        }
+        return TP_LEASE_EVENT_NONE; /* not waiting (a duplicate never overrides an accepted OK, B.1) */
     }
     tp_proto_shm_attach_response_view_t v;
     if (tp_proto_decode_shm_attach_response(buffer, length, &v) < 0)
@@ -295,6 +378,14 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
         snprintf(l->last_error, sizeof(l->last_error), "attach refused (code %d): %.*s", (int)v.code, n,
             NULL != v.error_message.data ? v.error_message.data : "");
         l->rejections++;
+        static const char in_use[] = "client_id already attached"; /* Appendix B.2, exact */
+        l->client_id_refused = v.error_message.length == sizeof(in_use) - 1 && NULL != v.error_message.data &&
+            0 == memcmp(v.error_message.data, in_use, sizeof(in_use) - 1);
+        if (UINT32_MAX != l->sent_node_id && l->sent_node_id == l->preferred_node_id && !l->client_id_refused)
+        {
+            /* the node id we held is not available (any more): the next attach takes whichever the driver gives */
+            l->preferred_node_id = UINT32_MAX;
+        }
         TP_LOG_INFO("client", "stream %u: %s", l->stream_id, l->last_error);
         enter_backoff(l, now_ns);
         return TP_LEASE_EVENT_REJECTED;
@@ -307,6 +398,13 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
     l->state = TP_LEASE_ATTACHED;
     l->backoff_ns = l->backoff_min_ns;
     l->last_driver_sign_ns = now_ns;
+    l->has_driver_session = NULL != header;
+    l->driver_session_id = NULL != header ? header->session_id : 0;
+    l->has_announce_session = false;
+    l->foreign_revoke_ns = 0;
+    l->lease_duration_ns = UINT64_MAX != l->grant.lease_expiry_ns && l->grant.lease_expiry_ns > now_ns
+        ? l->grant.lease_expiry_ns - now_ns
+        : 0;
     /* the driver's announce period is not known here; its lease duration bounds it: silence is judged over at
      * least 3 lease durations, never less than the configured window */
     l->effective_silence_ns = l->driver_silence_ns;
@@ -331,7 +429,7 @@ static tp_driver_lease_event_t on_attach_response(tp_driver_lease_t *l, const ui
 }
 
 tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const uint8_t *buffer, size_t length,
-    uint64_t now_ns)
+    const tp_header_t *header, uint64_t now_ns)
 {
     uint16_t schema_id = 0;
     uint16_t template_id = 0;
@@ -343,7 +441,7 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
     }
     switch (template_id)
     {
-        case TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID: return on_attach_response(l, buffer, length, now_ns);
+        case TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID: return on_attach_response(l, buffer, length, header, now_ns);
         case TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID:
         {
             tp_proto_shm_detach_response_view_t v;
@@ -362,10 +460,16 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
             {
                 return TP_LEASE_EVENT_NONE;
             }
+            if (TP_LEASE_ATTACHED == l->state && from_other_driver(l, header))
+            {
+                foreign(l, "ShmDriverShutdown", header->session_id, now_ns);
+                return TP_LEASE_EVENT_NONE;
+            }
             if (TP_LEASE_ATTACHED == l->state || TP_LEASE_ATTACHING == l->state)
             {
                 snprintf(l->last_error, sizeof(l->last_error), "driver shut down: reattaching when it is back");
                 l->losses++;
+                lease_ended(l);
                 enter_backoff(l, now_ns);
                 return TP_LEASE_EVENT_LOST;
             }
@@ -380,6 +484,17 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
                 return TP_LEASE_EVENT_NONE;
             }
             if (TP_LEASE_ATTACHED == l->state && v.lease_id == l->grant.lease_id && v.stream_id == l->stream_id &&
+                (uint8_t)v.role == l->role && from_other_driver(l, header))
+            {
+                /* not the driver that granted it: believed only if ours stays silent (do_work) */
+                foreign(l, "ShmLeaseRevoked for our lease", header->session_id, now_ns);
+                if (0 == l->foreign_revoke_ns)
+                {
+                    l->foreign_revoke_ns = now_ns;
+                }
+                return TP_LEASE_EVENT_NONE;
+            }
+            if (TP_LEASE_ATTACHED == l->state && v.lease_id == l->grant.lease_id && v.stream_id == l->stream_id &&
                 (uint8_t)v.role == l->role)
             {
                 snprintf(l->last_error, sizeof(l->last_error), "lease %llu %s: reattaching",
@@ -388,12 +503,13 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
                     : TP_SBE_DRIVER_LEASE_REVOKE_REASON_EXPIRED == v.reason ? "expired"
                                                                             : "revoked");
                 l->losses++;
+                lease_ended(l);
                 l->state = TP_LEASE_BACKOFF;
                 l->deadline_ns = now_ns; /* reattach at once */
                 return TP_LEASE_EVENT_LOST;
             }
             if (TP_LEASE_ROLE_CONSUMER == l->role && TP_SBE_DRIVER_ROLE_PRODUCER == v.role &&
-                v.stream_id == l->stream_id)
+                v.stream_id == l->stream_id && !from_other_driver(l, header))
             {
                 return TP_LEASE_EVENT_PRODUCER_LOST;
             }
@@ -408,6 +524,50 @@ void tp_driver_lease_note_announce(tp_driver_lease_t *l, uint64_t now_ns)
     if (now_ns > l->last_driver_sign_ns)
     {
         l->last_driver_sign_ns = now_ns;
+    }
+}
+
+bool tp_driver_lease_accept_announce(tp_driver_lease_t *l, int32_t session_id, uint64_t epoch,
+    const char *header_uri, size_t uri_length, uint64_t now_ns)
+{
+    if (TP_LEASE_ATTACHED != l->state)
+    {
+        return false;
+    }
+    if (!l->has_announce_session)
+    {
+        /*
+         * The granting driver's announce session: its control session when it announces on the control stream
+         * (one publication), else the first announce of the epoch and header region it granted.
+         */
+        bool granted = epoch == l->grant.epoch && NULL != header_uri && uri_length == strlen(l->grant.header_uri) &&
+            0 == memcmp(header_uri, l->grant.header_uri, uri_length);
+        if (!granted && !(l->has_driver_session && session_id == l->driver_session_id))
+        {
+            if (l->has_driver_session && session_id != l->driver_session_id)
+            {
+                foreign(l, "ShmPoolAnnounce of our stream (not our grant)", session_id, now_ns);
+            }
+            return false; /* an older epoch of our driver, or another driver's: not used */
+        }
+        l->has_announce_session = true;
+        l->announce_session_id = session_id;
+    }
+    else if (session_id != l->announce_session_id)
+    {
+        foreign(l, "ShmPoolAnnounce of our stream", session_id, now_ns);
+        return false;
+    }
+    tp_driver_lease_note_announce(l, now_ns);
+    return true;
+}
+
+void tp_driver_lease_set_client_id(tp_driver_lease_t *l, uint32_t client_id)
+{
+    if (0 != client_id)
+    {
+        l->client_id = client_id;
+        l->client_id_changes++;
     }
 }
 
@@ -441,5 +601,6 @@ void tp_driver_lease_reattach(tp_driver_lease_t *l, tp_publication_t *control, u
         /* give the lease back first, so the driver does not hold it (and refuse our next attach) until it expires */
         tp_driver_lease_detach(l, control, now_ns);
     }
+    lease_ended(l);
     enter_backoff(l, now_ns);
 }

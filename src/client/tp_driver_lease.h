@@ -82,12 +82,32 @@ typedef struct tp_driver_lease_stct
     uint64_t effective_silence_ns;  /* driver_silence_ns, at least 3 granted lease durations */
     tp_driver_grant_t grant;
     char last_error[256];
+    /* Appendix B.2: the last refusal was "client_id already attached" (the owner may choose a new auto id) */
+    bool client_id_refused;
+    /* desiredNodeId to ask for on a reattach: the node id of the last granted lease (UINT32_MAX = none) */
+    uint32_t preferred_node_id;
+    uint32_t sent_node_id; /* desiredNodeId of the outstanding attach (UINT32_MAX = none) */
+    /*
+     * The driver instance that granted the lease (DRV-15): the transport session of its ShmAttachResponse, and
+     * the session of its announces of our stream (the first announce of the granted epoch and header region).
+     * Revocations, shutdown notices and announces from other sessions are another driver's: counted, not obeyed
+     * while ours is alive.
+     */
+    bool has_driver_session;
+    int32_t driver_session_id;
+    bool has_announce_session;
+    int32_t announce_session_id;
+    uint64_t foreign_revoke_ns; /* another session disowned our lease at this time (0 = no) */
+    uint64_t lease_duration_ns; /* granted expiry - grant time (0 = absent) */
+    uint64_t last_foreign_warn_ns;
     /* counters */
     uint64_t attaches_sent;
     uint64_t rejections;
     uint64_t protocol_errors;
     uint64_t losses;
     uint64_t keepalives_sent;
+    uint64_t foreign_driver_messages; /* responses, revocations, shutdowns, announces of our stream from another driver */
+    uint64_t client_id_changes;       /* auto-assigned client ids replaced after "client_id already attached" */
     uint8_t buffer[512];
 } tp_driver_lease_t;
 
@@ -113,10 +133,41 @@ int tp_driver_lease_do_work(tp_driver_lease_t *lease, tp_publication_t *control,
  * outstanding attach yields ATTACHED (grant validated per §4.2: required
  * fields non-null, URIs present, header slot bytes 256, pools non-empty,
  * pool_nslots == header_nslots) or REJECTED (backoff scheduled; protocol
- * errors are counted apart).
+ * errors are counted apart; `client_id_refused` is set when the driver's
+ * message is "client_id already attached", Appendix B.2).
+ *
+ * `header` (may be NULL: any sender is trusted) identifies the sender's
+ * transport session: the grant pins the driver instance that answered, and
+ * while attached a ShmLeaseRevoked or ShmDriverShutdown from another session
+ * (a second driver on the control stream, a deployment error) is counted in
+ * `foreign_driver_messages` and only acted on when our own driver stays
+ * silent for a lease duration after it (tp_driver_lease_do_work), so a client
+ * does not flap between two drivers (DRV-15).
  */
 tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *lease, const uint8_t *buffer, size_t length,
-    uint64_t now_ns);
+    const tp_header_t *header, uint64_t now_ns);
+
+/**
+ * An announce of our stream (ShmPoolAnnounce with our stream id) arrived on
+ * `session_id` with `epoch` and header region URI `header_uri` (length
+ * `uri_length`). Returns true when it comes from the driver that granted the
+ * lease (and notes that driver alive, tp_driver_lease_note_announce), false
+ * for another driver's announce (counted; the caller ignores it) or when not
+ * attached. The announce session is pinned by the first announce of the
+ * granted epoch and header region.
+ */
+bool tp_driver_lease_accept_announce(tp_driver_lease_t *lease, int32_t session_id, uint64_t epoch,
+    const char *header_uri, size_t uri_length, uint64_t now_ns);
+
+/**
+ * Replace the client id (an auto-assigned one refused with "client_id already
+ * attached", Appendix B.2): the next attach, after the backoff already
+ * scheduled, uses `client_id` (non-zero).
+ */
+void tp_driver_lease_set_client_id(tp_driver_lease_t *lease, uint32_t client_id);
+
+/** A random non-zero client id (Appendix B.2 auto-assignment). */
+uint32_t tp_driver_lease_random_client_id(void);
 
 /**
  * The driver announced our stream (a ShmPoolAnnounce seen by the owner):

@@ -371,7 +371,6 @@ static void update_progress_policy(tp_producer_t *p)
 /* Shared control stream: ConsumerHello (decode through src/protocol, then track; one that does not decode is ignored). */
 void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
-    (void)header;
     tp_producer_t *p = clientd;
     uint16_t schema_id = 0, template_id = 0;
     if (tp_proto_peek(buffer, length, &schema_id, &template_id) < 0)
@@ -380,7 +379,7 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
     }
     if (p->driver_mode && TP_SBE_DRIVER_SCHEMA_ID == schema_id)
     {
-        tp_producer_driver_message(p, buffer, length, tp_clock_mono_ns());
+        tp_producer_driver_message(p, buffer, length, header, tp_clock_mono_ns());
         return;
     }
     if (p->driver_mode && TP_SBE_WIRE_SCHEMA_ID == schema_id && TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == template_id)
@@ -388,7 +387,9 @@ void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length,
         tp_proto_shm_pool_announce_view_t a;
         if (0 == tp_proto_decode_shm_pool_announce(buffer, length, &a) && a.stream_id == p->config.stream_id)
         {
-            tp_driver_lease_note_announce(&p->lease, tp_clock_mono_ns()); /* the driver is alive */
+            /* the driver that granted our lease is alive; another driver's announce is counted (DRV-15) */
+            tp_driver_lease_accept_announce(&p->lease, header->session_id, a.epoch, a.header_region_uri.data,
+                a.header_region_uri.length, tp_clock_mono_ns());
         }
         return;
     }

@@ -183,9 +183,10 @@ static void on_event(tp_producer_t *p, tp_driver_lease_event_t ev, uint64_t now_
     }
 }
 
-void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t length, uint64_t now_ns)
+void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t length, const tp_header_t *header,
+    uint64_t now_ns)
 {
-    on_event(p, tp_driver_lease_on_message(&p->lease, buffer, length, now_ns), now_ns);
+    on_event(p, tp_driver_lease_on_message(&p->lease, buffer, length, header, now_ns), now_ns);
 }
 
 int tp_producer_driver_work(tp_producer_t *p, uint64_t now_ns)

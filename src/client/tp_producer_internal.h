@@ -235,6 +235,7 @@ struct tp_producer_stct
     tp_driver_lease_event_t attach_event; /* conductor: the last lease event */
     tp_producer_regions_t *switch_from; /* conductor: regions of the lost lease until the hot path left them */
     bool trace_node_refused;            /* conductor: a lease was not used for want of a TraceLink node id (TL-2) */
+    uint64_t mlock_failures;            /* conductor: leased regions mlock_shm could not lock (used unlocked) */
     _Atomic bool lease_valid;           /* conductor -> hot path: publishing allowed (release) */
     _Atomic(tp_producer_regions_t *) next_hot; /* conductor -> hot path: regions of a new lease */
     _Atomic uint64_t reattaches, frames_dropped_unattached;
@@ -345,7 +346,8 @@ tp_tracked_consumer_t *tp_producer_track_consumer(tp_producer_t *p, uint32_t con
 /* Conductor: handler of the shared control stream (ConsumerHello; driver messages in driver mode). */
 void tp_producer_on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header);
 /* Driver mode (conductor): a driver-schema message of the control stream. */
-void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t length, uint64_t now_ns);
+void tp_producer_driver_message(tp_producer_t *p, const uint8_t *buffer, size_t length, const tp_header_t *header,
+    uint64_t now_ns);
 /*
  * Driver mode (application thread): 0 when publishing is allowed (switching
  * to the regions of a new lease when one is waiting and no claim is open),

@@ -113,6 +113,7 @@ tp_producer_regions_t *tp_producer_regions_create(tp_producer_t *p, uint32_t hea
     tp_shm_create_options_defaults(&opts);
     opts.file_mode = p->config.file_mode ? p->config.file_mode : 0600;
     opts.prefault = p->config.prefault;
+    opts.mlock = ctx->mlock_shm; /* the creator of the regions: a failure is fatal, as for the driver (§17, DRV-16) */
     tp_shm_epoch_set_t set;
     if (tp_shm_epoch_set_create(&set, ctx->shm_base_dir, ctx->namespace_name, p->config.stream_id, min_epoch, &layout,
             &opts, false) < 0)
@@ -206,6 +207,13 @@ tp_producer_regions_t *tp_producer_regions_from_grant(tp_producer_t *p, const tp
         snprintf(set.pool_uris[k], sizeof(set.pool_uris[k]), "%s", g->pool_uris[i]);
         set.pool_count = k + 1;
     }
+    /* mlock_shm (§17): a client SHOULD lock its own mappings; a failure is reported and the regions used unlocked */
+    int unlocked = tp_client_mlock_region(p->client, set.ring, "header ring") < 0;
+    for (size_t k = 0; k < set.pool_count; k++)
+    {
+        unlocked += tp_client_mlock_region(p->client, set.pools[k], "payload pool") < 0;
+    }
+    p->mlock_failures += (uint64_t)unlocked;
     tp_producer_regions_t *r = regions_from_set(&set);
     if (NULL != r)
     {

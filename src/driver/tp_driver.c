@@ -116,6 +116,14 @@ int tp_driver_init(tp_driver_t **out, const tp_driver_config_t *config)
         tp_driver_close(d);
         return -1;
     }
+    if (d->announce_pub != d->control_pub &&
+        tp_transport_add_subscription(&d->announce_sub, d->transport, c->announce_channel,
+            (int32_t)c->announce_stream_id, NULL, NULL, NULL, NULL, 0) < 0)
+    {
+        tp_err_prepend("driver: announce stream %s / %u", c->announce_channel, c->announce_stream_id);
+        tp_driver_close(d);
+        return -1;
+    }
     if (tp_transport_add_subscription(&d->qos_sub, d->transport, c->qos_channel, (int32_t)c->qos_stream_id, NULL, NULL,
             NULL, NULL, 0) < 0)
     {
@@ -213,6 +221,7 @@ int tp_driver_do_work(tp_driver_t *d)
         return tp_err_prepend("driver: transport");
     }
     work += tp_driver_control_poll(d, now_ns);
+    work += tp_driver_announce_poll(d);
     if (atomic_load(&d->shutdown_requested))
     {
         work += shutdown_work(d, now_ns);
@@ -264,6 +273,9 @@ int tp_driver_stats(const tp_driver_t *driver, tp_driver_stats_t *s)
     s->qos_messages = LOAD(TP_DRV_C_QOS);
     s->drops_gap = LOAD(TP_DRV_C_DROPS_GAP);
     s->drops_late = LOAD(TP_DRV_C_DROPS_LATE);
+    s->foreign_driver_messages = LOAD(TP_DRV_C_FOREIGN_DRIVER);
+    s->foreign_announces = LOAD(TP_DRV_C_FOREIGN_ANNOUNCE);
+    s->last_foreign_session = atomic_load_explicit(&d->last_foreign_session, memory_order_relaxed);
 #undef LOAD
     for (int i = 0; i < TP_DRIVER_REJECT_COUNT; i++)
     {
@@ -303,6 +315,7 @@ int tp_driver_close(tp_driver_t *d)
     }
     tp_publication_close(d->control_pub);
     tp_subscription_close(d->control_sub);
+    tp_subscription_close(d->announce_sub);
     tp_subscription_close(d->qos_sub);
     tp_transport_close(d->transport);
     tp_shm_allowlist_close(d->allowlist);

@@ -235,6 +235,21 @@ static bool node_available(const tp_driver_t *d, uint32_t node, uint64_t now_ns)
     return 0 == released || now_ns - released >= cooldown;
 }
 
+/*
+ * desiredNodeId: free and out of cooldown, or free and last held by this very client (a reattach after its lease
+ * was lost asks for its node id again, so TraceLink node ids stay stable; the cooldown protects against a *new*
+ * holder minting ids that collide with the old one's, DRV-14).
+ */
+static bool node_grantable(const tp_driver_t *d, uint32_t node, uint32_t client_id, uint64_t now_ns)
+{
+    if (node_available(d, node, now_ns))
+    {
+        return true;
+    }
+    return 0 != node && node <= TP_DRIVER_NODE_ID_MAX && !d->node_active[node] && 0 != client_id &&
+        d->node_last_client[node] == client_id;
+}
+
 /* Next free node id after the cursor (round robin, so ids are reused as late as possible); 0 when none. */
 static uint32_t node_allocate(tp_driver_t *d, uint64_t now_ns)
 {
@@ -430,7 +445,7 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
     uint32_t node = 0;
     if (UINT32_MAX != r->desired_node_id)
     {
-        if (!node_available(d, r->desired_node_id, now_ns))
+        if (!node_grantable(d, r->desired_node_id, r->client_id, now_ns))
         {
             snprintf(msg, sizeof(msg), "desiredNodeId %u is unavailable (in use, cooling down, or outside 1..%u)",
                 r->desired_node_id, TP_DRIVER_NODE_ID_MAX);
@@ -480,6 +495,7 @@ static void handle_attach(tp_driver_t *d, const attach_req_t *r, uint64_t now_ns
     if (0 != node)
     {
         d->node_active[node] = true;
+        d->node_last_client[node] = r->client_id;
     }
     lease->lease_id = d->next_lease_id++;
     lease->stream_id = s->stream_id;
@@ -608,9 +624,72 @@ static bool answer_undecodable_attach(tp_driver_t *d, const uint8_t *buffer, siz
     return false;
 }
 
+/* ------------------------------------------------------------------------- */
+/* Another driver on our streams (a deployment error, §2.1; DRV-15)           */
+/* ------------------------------------------------------------------------- */
+
+/* True when `header` is one of this driver's own publications (it hears itself on a shared stream). */
+static bool own_session(const tp_driver_t *d, const tp_header_t *header)
+{
+    return NULL == header || header->session_id == tp_publication_session_id(d->control_pub) ||
+        (NULL != d->announce_pub && header->session_id == tp_publication_session_id(d->announce_pub));
+}
+
+static void foreign(tp_driver_t *d, int counter, const char *what, int32_t session_id, uint64_t now_ns)
+{
+    tp_driver_count(d, counter, 1);
+    atomic_store_explicit(&d->last_foreign_session, session_id, memory_order_relaxed);
+    if (0 == d->last_foreign_warn_ns || now_ns >= d->last_foreign_warn_ns + 10000000000ull)
+    {
+        d->last_foreign_warn_ns = now_ns;
+        TP_LOG_WARN("driver", "%s: %s from transport session %d, not this driver's: another SHM driver (or a "
+            "standalone producer) serves control stream %s/%u; only one driver may manage a stream (Driver Model "
+            "§2.1): stop one of them (%llu messages of other drivers, %llu announces of managed streams so far)",
+            d->config.instance_id, what, (int)session_id, d->config.control_channel, d->config.control_stream_id,
+            (unsigned long long)atomic_load_explicit(&d->counters[TP_DRV_C_FOREIGN_DRIVER], memory_order_relaxed),
+            (unsigned long long)atomic_load_explicit(&d->counters[TP_DRV_C_FOREIGN_ANNOUNCE], memory_order_relaxed));
+    }
+}
+
+/* A ShmPoolAnnounce heard on the control or announce stream: another announcer of a stream we manage? */
+static void check_announce(tp_driver_t *d, const uint8_t *buffer, size_t length, const tp_header_t *header,
+    uint64_t now_ns)
+{
+    uint32_t stream_id; /* the block starts with streamId (wire schema) */
+    if (own_session(d, header) || length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(stream_id))
+    {
+        return;
+    }
+    memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
+    bool managed = NULL != tp_driver_stream_find(d, stream_id);
+    for (size_t i = 0; !managed && i < d->config.stream_count; i++)
+    {
+        managed = d->config.streams[i].stream_id == stream_id;
+    }
+    if (managed)
+    {
+        foreign(d, TP_DRV_C_FOREIGN_ANNOUNCE, "ShmPoolAnnounce of a managed stream", header->session_id, now_ns);
+    }
+}
+
+static void on_announce(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
+{
+    tp_driver_t *d = clientd;
+    tp_sbe_header_t h;
+    if (TP_SBE_OK == tp_sbe_peek_header(buffer, length, &h) && TP_SBE_WIRE_SCHEMA_ID == h.schema_id &&
+        TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+    {
+        check_announce(d, buffer, length, header, tp_clock_mono_ns());
+    }
+}
+
+int tp_driver_announce_poll(tp_driver_t *d)
+{
+    return NULL == d->announce_sub ? 0 : tp_subscription_poll(d->announce_sub, on_announce, d, 16);
+}
+
 static void on_control(void *clientd, const uint8_t *buffer, size_t length, const tp_header_t *header)
 {
-    (void)header;
     tp_driver_t *d = clientd;
     tp_sbe_header_t h;
     if (TP_SBE_OK != tp_sbe_peek_header(buffer, length, &h))
@@ -620,6 +699,11 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
     uint64_t now_ns = tp_clock_mono_ns();
     if (TP_SBE_WIRE_SCHEMA_ID == h.schema_id)
     {
+        if (TP_SBE_WIRE_SHM_POOL_ANNOUNCE_TEMPLATE_ID == h.template_id)
+        {
+            check_announce(d, buffer, length, header, now_ns);
+            return;
+        }
         tp_driver_supervisor_on_wire(d, h.template_id, buffer, length, now_ns); /* ConsumerHello */
         return;
     }
@@ -700,8 +784,23 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
             atomic_store(&d->shutdown_requested, true);
             return;
         }
+        case TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID:
+        case TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID:
+        case TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID:
+        case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID:
+            /* only drivers send these: ours come back on the shared stream, anyone else's is a second driver */
+            if (!own_session(d, header))
+            {
+                foreign(d, TP_DRV_C_FOREIGN_DRIVER,
+                    TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID == h.template_id   ? "ShmAttachResponse"
+                    : TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID == h.template_id ? "ShmDetachResponse"
+                    : TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID == h.template_id   ? "ShmLeaseRevoked"
+                                                                                     : "ShmDriverShutdown",
+                    header->session_id, now_ns);
+            }
+            return;
         default:
-            return; /* responses and notices we send ourselves, or newer templates */
+            return; /* newer templates */
     }
 }
 

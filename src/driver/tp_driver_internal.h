@@ -184,6 +184,9 @@ struct tp_driver_stct
     tp_publication_t *control_pub;
     tp_publication_t *announce_pub; /* == control_pub when the streams are the same */
     tp_subscription_t *qos_sub;     /* supervisor: QosConsumer / QosProducer */
+    tp_subscription_t *announce_sub; /* announce stream when it is not the control stream: another driver's announces */
+    uint64_t last_foreign_warn_ns;   /* a second driver on our streams: warned at most every 10 s (DRV-15) */
+    _Atomic int32_t last_foreign_session;
     tp_driver_consumer_t consumers[TP_DRIVER_MAX_CONSUMERS];
     size_t consumer_count;
     tp_shm_allowlist_t *allowlist;
@@ -196,6 +199,7 @@ struct tp_driver_stct
     uint64_t next_lease_id;
     uint64_t node_released_ns[TP_DRIVER_NODE_ID_MAX + 1]; /* 0 = never used */
     bool node_active[TP_DRIVER_NODE_ID_MAX + 1];
+    uint32_t node_last_client[TP_DRIVER_NODE_ID_MAX + 1]; /* client id of the last lease holding it (0 = none) */
     uint32_t node_cursor;
     uint64_t unknown_revoked[16]; /* lease ids told "unknown lease" recently (one notice each) */
     size_t unknown_cursor;
@@ -240,7 +244,9 @@ enum
     TP_DRV_C_QOS,
     TP_DRV_C_CONSUMERS,
     TP_DRV_C_DROPS_GAP,
-    TP_DRV_C_DROPS_LATE
+    TP_DRV_C_DROPS_LATE,
+    TP_DRV_C_FOREIGN_DRIVER,
+    TP_DRV_C_FOREIGN_ANNOUNCE
 };
 
 static inline void tp_driver_count(tp_driver_t *d, int counter, uint64_t v)
@@ -304,6 +310,9 @@ void tp_driver_supervisor_on_qos(tp_driver_t *d, const uint8_t *buffer, size_t l
 int tp_driver_supervisor_do_work(tp_driver_t *d, uint64_t now_ns);
 
 /* Control plane (tp_driver_control.c) */
+
+/** Poll the announce stream (when it is not the control stream) for other drivers' announces. Returns work count. */
+int tp_driver_announce_poll(tp_driver_t *d);
 
 /** Poll the control stream and handle driver messages. Returns work count. */
 int tp_driver_control_poll(tp_driver_t *d, uint64_t now_ns);

@@ -63,7 +63,7 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
     {
         if (NULL != fx->leases[i])
         {
-            tp_driver_lease_event_t ev = tp_driver_lease_on_message(fx->leases[i], buffer, length, now);
+            tp_driver_lease_event_t ev = tp_driver_lease_on_message(fx->leases[i], buffer, length, header, now);
             if (TP_LEASE_EVENT_NONE != ev)
             {
                 fx->last_event[i] = ev;

@@ -93,7 +93,7 @@ static tp_driver_lease_event_t feed(tp_driver_lease_t *l, const response_t *r)
 {
     uint8_t buf[1024];
     size_t n = encode_response(buf, sizeof(buf), r);
-    return tp_driver_lease_on_message(l, buf, n, NOW);
+    return tp_driver_lease_on_message(l, buf, n, NULL, NOW);
 }
 
 static void test_ok_response_granted(void)
@@ -160,10 +160,10 @@ static void test_refusal_and_foreign_responses(void)
     r = ok_response(&l);
     size_t n = encode_response(buf, sizeof(buf), &r);
     buf[6] = 2; /* version */
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     buf[6] = 1;
     buf[4] = 0x84; /* schema 900 */
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     TP_ASSERT(TP_LEASE_ATTACHING == l.state);
 }
 
@@ -176,27 +176,27 @@ static void test_revocations(void)
     uint8_t buf[256];
     /* unknown role or reason values are rejected (§4.9) */
     size_t n = encode_revoked(buf, sizeof(buf), 7, 10000, 9, 2);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     n = encode_revoked(buf, sizeof(buf), 7, 10000, 1, 9);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     TP_ASSERT(TP_LEASE_ATTACHED == l.state);
     TP_ASSERT_EQ_U64(2, l.protocol_errors);
     /* another lease's revocation does not tear ours down */
     n = encode_revoked(buf, sizeof(buf), 8, 10000, 1, 2);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     TP_ASSERT(TP_LEASE_ATTACHED == l.state);
     /* ours: lost at once; a duplicate is tolerated (no second event) */
     n = encode_revoked(buf, sizeof(buf), 7, 10000, 1, 2);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_LOST, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_LOST, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     TP_ASSERT(TP_LEASE_BACKOFF == l.state);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     /* a consumer sees the producer lease of its stream end */
     tp_driver_lease_t c;
     tp_driver_lease_init(&c, 10000, 6, TP_LEASE_ROLE_CONSUMER);
     n = encode_revoked(buf, sizeof(buf), 7, 10000, 1, 2);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_PRODUCER_LOST, tp_driver_lease_on_message(&c, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_PRODUCER_LOST, tp_driver_lease_on_message(&c, buf, n, NULL, NOW));
     n = encode_revoked(buf, sizeof(buf), 7, 10001, 1, 2);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&c, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_NONE, tp_driver_lease_on_message(&c, buf, n, NULL, NOW));
 }
 
 static void test_shutdown_notice(void)
@@ -211,7 +211,7 @@ static void test_shutdown_notice(void)
     tp_sbe_driver_shm_driver_shutdown_set_reason(&m, TP_SBE_DRIVER_SHUTDOWN_REASON_ADMIN);
     tp_sbe_driver_shm_driver_shutdown_put_error_message(&m, (const uint8_t *)"", 0);
     size_t n = TP_SBE_MESSAGE_HEADER_LENGTH + tp_sbe_driver_shm_driver_shutdown_encoded_length(&m);
-    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_LOST, tp_driver_lease_on_message(&l, buf, n, NOW));
+    TP_ASSERT_EQ_I64(TP_LEASE_EVENT_LOST, tp_driver_lease_on_message(&l, buf, n, NULL, NOW));
     TP_ASSERT(TP_LEASE_BACKOFF == l.state);
 }
 
