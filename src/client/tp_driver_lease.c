@@ -484,7 +484,7 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
                 return TP_LEASE_EVENT_NONE;
             }
             if (TP_LEASE_ATTACHED == l->state && v.lease_id == l->grant.lease_id && v.stream_id == l->stream_id &&
-                (uint8_t)v.role == l->role && from_other_driver(l, header))
+                v.client_id == l->client_id && (uint8_t)v.role == l->role && from_other_driver(l, header))
             {
                 /* not the driver that granted it: believed only if ours stays silent (do_work) */
                 foreign(l, "ShmLeaseRevoked for our lease", header->session_id, now_ns);
@@ -495,7 +495,7 @@ tp_driver_lease_event_t tp_driver_lease_on_message(tp_driver_lease_t *l, const u
                 return TP_LEASE_EVENT_NONE;
             }
             if (TP_LEASE_ATTACHED == l->state && v.lease_id == l->grant.lease_id && v.stream_id == l->stream_id &&
-                (uint8_t)v.role == l->role)
+                v.client_id == l->client_id && (uint8_t)v.role == l->role)
             {
                 snprintf(l->last_error, sizeof(l->last_error), "lease %llu %s: reattaching",
                     (unsigned long long)v.lease_id,

@@ -655,20 +655,27 @@ static void foreign(tp_driver_t *d, int counter, const char *what, int32_t sessi
 static void check_announce(tp_driver_t *d, const uint8_t *buffer, size_t length, const tp_header_t *header,
     uint64_t now_ns)
 {
-    uint32_t stream_id; /* the block starts with streamId (wire schema) */
-    if (own_session(d, header) || length < TP_SBE_MESSAGE_HEADER_LENGTH + sizeof(stream_id))
+    tp_proto_shm_pool_announce_view_t a;
+    if (tp_proto_decode_shm_pool_announce(buffer, length, &a) < 0)
     {
         return;
     }
-    memcpy(&stream_id, buffer + TP_SBE_MESSAGE_HEADER_LENGTH, sizeof(stream_id));
-    bool managed = NULL != tp_driver_stream_find(d, stream_id);
+    const tp_driver_stream_t *s = tp_driver_stream_find(d, a.stream_id);
+    bool managed = NULL != s;
     for (size_t i = 0; !managed && i < d->config.stream_count; i++)
     {
-        managed = d->config.streams[i].stream_id == stream_id;
+        managed = d->config.streams[i].stream_id == a.stream_id;
     }
-    if (managed)
+    /*
+     * Another session's, or (publications of one stream share a session on an Aeron media driver) one this driver
+     * did not send: a stream it has not provisioned, or an epoch that is neither its current nor its previous one.
+     */
+    bool ours = own_session(d, header) && NULL != s && NULL != s->regions &&
+        (a.epoch == s->regions->set.epoch || a.epoch == s->prev_epoch);
+    if (managed && !ours)
     {
-        foreign(d, TP_DRV_C_FOREIGN_ANNOUNCE, "ShmPoolAnnounce of a managed stream", header->session_id, now_ns);
+        foreign(d, TP_DRV_C_FOREIGN_ANNOUNCE, "ShmPoolAnnounce of a managed stream",
+            NULL != header ? header->session_id : 0, now_ns);
     }
 }
 
@@ -788,15 +795,17 @@ static void on_control(void *clientd, const uint8_t *buffer, size_t length, cons
         case TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID:
         case TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID:
         case TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID:
-            /* only drivers send these: ours come back on the shared stream, anyone else's is a second driver */
-            if (!own_session(d, header))
+            /* only drivers send these: ours come back on the shared stream, anyone else's is a second driver; a
+             * shutdown notice we did not send is another driver's even from our session (shared on Aeron) */
+            if (!own_session(d, header) ||
+                (TP_SBE_DRIVER_SHM_DRIVER_SHUTDOWN_TEMPLATE_ID == h.template_id && !d->shutdown_sent))
             {
                 foreign(d, TP_DRV_C_FOREIGN_DRIVER,
                     TP_SBE_DRIVER_SHM_ATTACH_RESPONSE_TEMPLATE_ID == h.template_id   ? "ShmAttachResponse"
                     : TP_SBE_DRIVER_SHM_DETACH_RESPONSE_TEMPLATE_ID == h.template_id ? "ShmDetachResponse"
                     : TP_SBE_DRIVER_SHM_LEASE_REVOKED_TEMPLATE_ID == h.template_id   ? "ShmLeaseRevoked"
                                                                                      : "ShmDriverShutdown",
-                    header->session_id, now_ns);
+                    NULL != header ? header->session_id : 0, now_ns);
             }
             return;
         default:

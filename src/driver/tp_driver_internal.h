@@ -138,6 +138,7 @@ typedef struct tp_driver_stream_stct
     uint32_t producer_client_id;
     uint64_t last_announce_ns;
     uint64_t epoch_created_ns;
+    uint64_t prev_epoch; /* the epoch before the current one (our own announces of it may still be in flight) */
     uint64_t last_producer_qos_ns; /* supervisor: last QosProducer */
     uint64_t producer_seq;
 } tp_driver_stream_t;

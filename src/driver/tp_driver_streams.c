@@ -110,6 +110,7 @@ int tp_driver_stream_new_epoch(tp_driver_t *d, tp_driver_stream_t *s, uint64_t n
     else
     {
         /* the old epoch's files stay until GC: consumers still mapping them keep valid pages */
+        s->prev_epoch = s->regions->set.epoch;
         tp_shm_epoch_set_close(&s->regions->set, false);
         free(s->regions);
     }

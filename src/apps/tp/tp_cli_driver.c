@@ -53,6 +53,37 @@ static int print_config(const void *config, char *buf, size_t len)
     return tp_driver_config_print(config, buf, len);
 }
 
+/*
+ * Another driver on our control stream (DRV-15): one JSON line when first seen and then at most every 10 s while
+ * the counts grow, so an operator sees the deployment error on stdout (the driver also logs a warning).
+ */
+static void tp_cli_driver_check_conflict(const tp_driver_t *driver, uint64_t now_ns, uint64_t *last_check_ns,
+    uint64_t *last_print_ns, uint64_t *printed_total)
+{
+    if (now_ns < *last_check_ns + 1000000000ull)
+    {
+        return;
+    }
+    *last_check_ns = now_ns;
+    tp_driver_stats_t s;
+    if (tp_driver_stats(driver, &s) < 0)
+    {
+        return;
+    }
+    uint64_t total = s.foreign_driver_messages + s.foreign_announces;
+    if (total == *printed_total || (0 != *last_print_ns && now_ns < *last_print_ns + 10000000000ull))
+    {
+        return;
+    }
+    *printed_total = total;
+    *last_print_ns = now_ns;
+    printf("{\"driver\":\"conflict\",\"reason\":\"another SHM driver on the control stream\","
+           "\"foreign_driver_messages\":%llu,\"foreign_announces\":%llu,\"session\":%d}\n",
+        (unsigned long long)s.foreign_driver_messages, (unsigned long long)s.foreign_announces,
+        (int)s.last_foreign_session);
+    fflush(stdout);
+}
+
 static void tp_cli_driver_print_stats(const tp_driver_t *driver)
 {
     tp_driver_stats_t s;
@@ -64,13 +95,15 @@ static void tp_cli_driver_print_stats(const tp_driver_t *driver)
            "\"keepalives\":%llu,\"detaches\":%llu,\"leases_expired\":%llu,\"epochs_created\":%llu,"
            "\"epochs_collected\":%llu,\"announces\":%llu,\"malformed\":%llu,\"consumers\":%llu,"
            "\"consumer_configs\":%llu,\"per_consumer_assigned\":%llu,\"per_consumer_declined\":%llu,"
-           "\"qos_messages\":%llu,\"drops_gap\":%llu,\"drops_late\":%llu,\"rejects\":{",
+           "\"qos_messages\":%llu,\"drops_gap\":%llu,\"drops_late\":%llu,\"foreign_driver_messages\":%llu,"
+           "\"foreign_announces\":%llu,\"rejects\":{",
         (unsigned long long)s.attach_requests, (unsigned long long)s.attach_ok, (unsigned long long)s.attach_rejected,
         (unsigned long long)s.keepalives, (unsigned long long)s.detaches, (unsigned long long)s.leases_expired,
         (unsigned long long)s.epochs_created, (unsigned long long)s.epochs_collected, (unsigned long long)s.announces,
         (unsigned long long)s.malformed, (unsigned long long)s.consumers, (unsigned long long)s.consumer_configs,
         (unsigned long long)s.per_consumer_assigned, (unsigned long long)s.per_consumer_declined,
-        (unsigned long long)s.qos_messages, (unsigned long long)s.drops_gap, (unsigned long long)s.drops_late);
+        (unsigned long long)s.qos_messages, (unsigned long long)s.drops_gap, (unsigned long long)s.drops_late,
+        (unsigned long long)s.foreign_driver_messages, (unsigned long long)s.foreign_announces);
     for (int i = 0; i < TP_DRIVER_REJECT_COUNT; i++)
     {
         printf("%s\"%s\":%llu", i ? "," : "", tp_driver_reject_name(i), (unsigned long long)s.rejects_by_reason[i]);
@@ -136,8 +169,13 @@ int tp_cli_driver(int argc, char **argv)
     tp_cli_agent_stop_on_signals();
     uint64_t deadline = tp_cli_agent_deadline_ns(args.duration);
     bool stopping = false;
+    uint64_t conflict_check_ns = 0;
+    uint64_t conflict_print_ns = 0;
+    uint64_t conflict_total = 0;
     while (!tp_driver_is_terminated(driver))
     {
+        tp_cli_driver_check_conflict(driver, tp_clock_mono_ns(), &conflict_check_ns, &conflict_print_ns,
+            &conflict_total);
         if (!stopping && (tp_cli_agent_stop_requested() || tp_clock_mono_ns() >= deadline))
         {
             tp_driver_request_shutdown(driver);
