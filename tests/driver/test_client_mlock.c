@@ -250,7 +250,8 @@ static void test_mlock_failure_reported(void)
     TP_ASSERT(WIFEXITED(status));
     if (CHILD_SKIP == WEXITSTATUS(status))
     {
-        TP_SKIP("mlock cannot be made to fail here (CAP_IPC_LOCK kept, setrlimit refused, or a sanitizer's no-op mlock)");
+        TP_SKIP("mlock cannot be made to fail here (CAP_IPC_LOCK kept, setrlimit refused, or a sanitizer's "
+                "no-op mlock)");
     }
     TP_ASSERT_MSG(0 == WEXITSTATUS(status), "child failures 0x%x (1 driver, 2 add, 4 reported, 8 counted, 16 frames, "
         "32 standalone)", WEXITSTATUS(status));
