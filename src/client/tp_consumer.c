@@ -139,6 +139,10 @@ void tp_consumer_on_descriptor(void *clientd, const uint8_t *buffer, size_t leng
     (void)header;
     tp_consumer_t *c = clientd;
     /*
+     * Polled in place (tp_subscription_poll_in_place): `buffer` may point into the shared log, which another
+     * process could write during this call, so it is read exactly once, by the decoder below, and only the
+     * decoded copy is checked and used after that.
+     *
      * Hot path: the inline decoder (src/protocol/tp_proto_hot.h: the checks of tp_proto_decode_frame_descriptor,
      * template first, no call, no error formatting for the other messages of the stream), then the cheapest
      * semantic checks first: stream, mapping, epoch, seq.

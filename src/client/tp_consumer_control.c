@@ -453,7 +453,8 @@ int tp_consumer_do_work(tp_consumer_t *c, uint64_t now_ns)
     }
     if (!backlog)
     {
-        rc = tp_subscription_poll(c->sub_descriptor, tp_consumer_on_descriptor, c, c->config.fragment_limit);
+        /* in place: tp_consumer_on_descriptor reads the message once, through the inline decoder */
+        rc = tp_subscription_poll_in_place(c->sub_descriptor, tp_consumer_on_descriptor, c, c->config.fragment_limit);
         work += rc > 0 ? rc : 0;
     }
     /*

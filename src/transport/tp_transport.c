@@ -592,6 +592,16 @@ int tp_subscription_poll(tp_subscription_t *sub, tp_fragment_handler_t handler, 
     return sub->ops->poll(sub->impl, handler, clientd, fragment_limit);
 }
 
+int tp_subscription_poll_in_place(
+    tp_subscription_t *sub, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit)
+{
+    if (NULL == sub->ops->poll_in_place)
+    {
+        return sub->ops->poll(sub->impl, handler, clientd, fragment_limit);
+    }
+    return sub->ops->poll_in_place(sub->impl, handler, clientd, fragment_limit);
+}
+
 int tp_subscription_image_count(tp_subscription_t *sub)
 {
     return sub->ops->image_count(sub->impl);

@@ -334,6 +334,25 @@ int tp_publication_close(tp_publication_t *pub);
 int tp_subscription_poll(
     tp_subscription_t *sub, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit);
 
+/**
+ * tp_subscription_poll for handlers that can read a message in place: where
+ * the backend can, `buffer` points into its shared log instead of a private
+ * copy (IPC: while the subscription is tethered, so that no writer following
+ * the protocol can reach the message before the subscriber's position moves
+ * past it, unless the tether timeout untethers the subscription during the
+ * call; otherwise, or on other backends, a copy as in
+ * tp_subscription_poll). Saves the copy and lets the handler's loads start
+ * as soon as the message is seen.
+ *
+ * The log is shared memory: another process mapping it can still write the
+ * message during the call (a broken or hostile writer). The handler must
+ * therefore read each byte at most once, check the values it read (never
+ * re-read the buffer after a check), and not keep `buffer` after returning.
+ * A message torn that way is then as harmless as a malformed one.
+ */
+int tp_subscription_poll_in_place(
+    tp_subscription_t *sub, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit);
+
 /** Number of images (live publisher sessions) currently known. */
 int tp_subscription_image_count(tp_subscription_t *sub);
 

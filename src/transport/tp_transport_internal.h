@@ -31,6 +31,8 @@ typedef struct tp_publication_ops_stct
 typedef struct tp_subscription_ops_stct
 {
     int (*poll)(void *impl, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit);
+    /* tp_subscription_poll_in_place; NULL: the backend has no in-place delivery (poll is used) */
+    int (*poll_in_place)(void *impl, tp_fragment_handler_t handler, void *clientd, size_t fragment_limit);
     int (*image_count)(void *impl);
     int64_t (*channel_status)(void *impl);
     int (*stats)(void *impl, tp_subscription_stats_t *stats);

@@ -552,6 +552,69 @@ static void test_ipc_lapped(void)
     TP_ASSERT_OK(tp_transport_close(t));
 }
 
+/* Records where each message was handed over, and checks its content (on_count). */
+typedef struct
+{
+    rx_t rx;
+    const uint8_t *where[8];
+    int n;
+} where_t;
+
+static void on_where(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *hdr)
+{
+    where_t *w = clientd;
+    if (w->n < 8)
+    {
+        w->where[w->n++] = buf;
+    }
+    on_count(&w->rx, buf, len, hdr);
+}
+
+/*
+ * tp_subscription_poll_in_place: a tethered IPC subscription hands out each
+ * message where it lies in the log (distinct addresses, 32-byte frame
+ * spacing), an untethered one copies (one private buffer for all), and both
+ * deliver the same whole messages in order as tp_subscription_poll.
+ */
+static void test_ipc_poll_in_place(void)
+{
+    TPT_SKIP_ON_AERON("in-place delivery from the embedded IPC log (Aeron's poll hands out term pointers itself)");
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tpt_transport(&t, g_dir, 0, 0));
+    tp_subscription_t *tethered = NULL, *untethered = NULL;
+    tp_publication_t *pub = NULL;
+    TP_ASSERT_OK(tp_transport_add_subscription(&tethered, t, "aeron:ipc?term-length=64k", 16, NULL, NULL, NULL,
+        NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_subscription(&untethered, t, "aeron:ipc?term-length=64k|tether=false", 16, NULL,
+        NULL, NULL, NULL, 0));
+    TP_ASSERT_OK(tp_transport_add_publication(&pub, t, "aeron:ipc?term-length=64k", 16, 0));
+    uint8_t msg[48];
+    for (uint64_t seq = 0; seq < 4; seq++)
+    {
+        memcpy(msg, &seq, sizeof(seq));
+        memset(msg + 8, (int)(uint8_t)seq, sizeof(msg) - 8);
+        TP_ASSERT(tp_publication_offer(pub, msg, sizeof(msg), NULL, NULL) > 0);
+    }
+    where_t a = { 0 }, b = { 0 };
+    TP_ASSERT_EQ_I64(4, tp_subscription_poll_in_place(tethered, on_where, &a, 10));
+    TP_ASSERT_EQ_I64(4, tp_subscription_poll_in_place(untethered, on_where, &b, 10));
+    TP_ASSERT_EQ_I64(0, a.rx.errors);
+    TP_ASSERT_EQ_I64(0, b.rx.errors);
+    TP_ASSERT_EQ_U64(4, a.rx.expected_seq);
+    TP_ASSERT_EQ_U64(4, b.rx.expected_seq);
+    for (int i = 1; i < 4; i++)
+    {
+        /* 48 + 32-byte header = 80, aligned to 96 */
+        TP_ASSERT_EQ_I64(96, a.where[i] - a.where[i - 1]);
+        TP_ASSERT(b.where[i] == b.where[0]);
+    }
+    TP_ASSERT(a.where[0] != b.where[0]);
+    /* nothing left, and the positions moved on for both */
+    TP_ASSERT_EQ_I64(0, tp_subscription_poll_in_place(tethered, on_where, &a, 10));
+    TP_ASSERT_EQ_I64(0, tp_subscription_poll(untethered, on_where, &b, 10));
+    TP_ASSERT_OK(tp_transport_close(t));
+}
+
 static void test_ipc_errors(void)
 {
     TPT_SKIP_ON_AERON("checks of the embedded transport directory and log files (Aeron errors: test_aeron_backend)");
@@ -800,6 +863,7 @@ int main(void)
     TP_RUN(test_ipc_back_pressure_no_loss);
     TP_RUN(test_ipc_refused_offers_no_syscalls);
     TP_RUN(test_ipc_lapped);
+    TP_RUN(test_ipc_poll_in_place);
     TP_RUN(test_ipc_errors);
     TP_RUN(test_ipc_cleanup_stale);
     TP_RUN(test_ipc_hole_without_tag);
