@@ -8,6 +8,9 @@
  *       [--duration SECONDS] [--until-seq S] [--min-remaps R] [--check full|sample|none]
  *       [--slow-us N] [--idle spin|yield|backoff] [--namespace NS]
  *
+ * --until-seq S: stop once a frame with seq >= S has been delivered while at
+ * least R mappings were made (--min-remaps R, default 1).
+ *
  * Exit status: 0 ok, 2 torn frame seen, 3 stop condition not reached in time, 1 error.
  */
 #include <getopt.h>
@@ -42,6 +45,10 @@ typedef struct
     uint64_t first_ns;
     uint64_t last_ns;
     uint64_t bytes;
+    uint64_t until_seq;     /* --until-seq (UINT64_MAX: none) */
+    uint64_t min_remaps;    /* --min-remaps */
+    tp_consumer_t *consumer;
+    int reached;            /* a frame with seq >= until_seq was delivered after >= min_remaps mappings */
     tpx_hist_t hist;
 } state_t;
 
@@ -63,6 +70,17 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
     }
     s->last_ns = now;
     s->bytes += frame->length;
+    if (frame->seq >= s->until_seq && NULL != s->consumer)
+    {
+        /*
+         * The stop condition is a delivered frame of the current mapping, not the last descriptor seen: after a
+         * restart under the same epoch, a descriptor the old instance left in the stream can still arrive once the
+         * new regions are mapped (its frame is not there and is dropped), and must not count as reaching the seq.
+         */
+        tp_consumer_stats_t cs;
+        tp_consumer_stats(s->consumer, &cs);
+        s->reached |= cs.remaps >= s->min_remaps;
+    }
     if (frame->epoch != s->last_epoch)
     {
         s->last_epoch = frame->epoch;
@@ -200,6 +218,8 @@ int main(int argc, char **argv)
     tp_context_close(ctx);
     tp_consumer_config_t config;
     tp_consumer_config_defaults(&config);
+    st.until_seq = until_seq;
+    st.min_remaps = min_remaps;
     config.stream_id = stream;
     config.on_frame = on_frame;
     config.clientd = &st;
@@ -211,6 +231,7 @@ int main(int argc, char **argv)
         tp_client_close(client);
         return 1;
     }
+    st.consumer = consumer;
     int spin = 0 == strcmp(idle, "spin"), yield = 0 == strcmp(idle, "yield");
     uint64_t start = tpx_now_ns(), end = start + (uint64_t)(duration * 1e9);
     int reached = 0, idle_count = 0;
@@ -244,7 +265,7 @@ int main(int argc, char **argv)
             idle_count = 0;
         }
         tp_consumer_stats(consumer, &cs);
-        if (until_seq != UINT64_MAX && cs.mapped && cs.last_seq >= until_seq && cs.remaps >= min_remaps)
+        if (until_seq != UINT64_MAX && st.reached)
         {
             reached = 1;
             break;
