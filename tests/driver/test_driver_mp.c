@@ -68,6 +68,11 @@ static pid_t spawn(const char *bin, const char *out_name, const char *const *arg
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    if (pid < 0)
+    {
+        perror("fork");
+    }
+    tpc_child_track(pid);
     return pid;
 }
 
@@ -156,7 +161,8 @@ static void test_kill_producer(void)
     pid_t p1 = spawn(producer_bin, "producer1.json", p1args, true);
     tp_sleep_ns(1500000000u);
     kill(p1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 5000));
+    /* a killed child always exits; the bound only keeps a broken run finite (an ASan process under load can take seconds) */
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 30000));
     tp_sleep_ns(600000000u); /* past the lease expiry (3 x 100 ms): the driver revokes and bumps the epoch */
     const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--wait-consumers", "1",
         "--announce-ms", "100", "--linger-ms", "300", NULL };
@@ -198,7 +204,7 @@ static void test_kill_consumer(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(c1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(c1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(c1, 30000));
     const char *c2args[] = { "--until-seq", "7999", "--check", "full", "--duration", "15", NULL };
     pid_t c2 = spawn(consumer_bin, "consumer2.json", c2args, true);
     int prc = tpc_wait_child(p, 20000);
@@ -233,7 +239,7 @@ static void test_kill_driver(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(d1, SIGKILL); /* our own child: no ShmDriverShutdown, no cleanup */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(d1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(d1, 30000));
     tp_sleep_ns(500000000u);
     pid_t d2 = spawn_driver("driver2.json");
     TP_ASSERT(driver_up("driver2.json"));
@@ -288,6 +294,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown scenario %s\n", argv[1]);
         return 2;
     }
+    tpc_children_kill_all(); /* a failed test returns before waiting for its children */
     tpc_driver_release(hold);
     tpc_dirs_remove(&dirs);
     return tp_test_finish();
