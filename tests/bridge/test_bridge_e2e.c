@@ -270,8 +270,12 @@ static void run_mode(bool crc, bool driver_mode)
     tp_consumer_t *cons = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&cons, w.cb, &cc, 0));
 
-    /* The receiver creates the destination producer from the first forwarded announce (mirror profile). */
-    PUMP_UNTIL(&w, tp_consumer_is_mapped(cons), 10000);
+    /*
+     * The receiver creates the destination producer from the first forwarded announce (mirror profile). In
+     * driver mode the consumer can be mapped before that (the driver provisions an epoch when the consumer
+     * attaches), so wait for both.
+     */
+    PUMP_UNTIL(&w, tp_consumer_is_mapped(cons) && NULL != tp_bridge_dest_producer(w.receiver, 0), 10000);
     TP_ASSERT_MSG(tp_consumer_is_mapped(cons), "the destination stream never got mapped");
     tp_producer_t *dest = tp_bridge_dest_producer(w.receiver, 0);
     TP_ASSERT(NULL != dest);
