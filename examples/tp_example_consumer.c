@@ -5,8 +5,13 @@
  * (CLOCK_MONOTONIC, same host) and prints one JSON line of statistics.
  *
  *   tp_example_consumer --transport-dir D --shm-dir S [--stream 10000]
- *       [--duration SECONDS] [--until-seq S] [--min-remaps R] [--check full|sample|none]
+ *       [--duration SECONDS] [--until-seq S] [--min-remaps R] [--min-epochs E] [--check full|sample|none]
  *       [--slow-us N] [--idle spin|yield|backoff] [--namespace NS]
+ *
+ * --until-seq S: stop once a frame with seq >= S has been delivered while at
+ * least R mappings were made (--min-remaps R, default 1) and frames of at
+ * least E epochs were delivered (--min-epochs E, default 0), this frame's
+ * included.
  *
  * Exit status: 0 ok, 2 torn frame seen, 3 stop condition not reached in time, 1 error.
  */
@@ -42,6 +47,11 @@ typedef struct
     uint64_t first_ns;
     uint64_t last_ns;
     uint64_t bytes;
+    uint64_t until_seq;     /* --until-seq (UINT64_MAX: none) */
+    uint64_t min_remaps;    /* --min-remaps */
+    uint64_t min_epochs;    /* --min-epochs */
+    tp_consumer_t *consumer;
+    int reached;            /* a frame with seq >= until_seq was delivered after >= min_remaps mappings */
     tpx_hist_t hist;
 } state_t;
 
@@ -67,6 +77,17 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
     {
         s->last_epoch = frame->epoch;
         s->epochs_seen++;
+    }
+    if (frame->seq >= s->until_seq && s->epochs_seen >= s->min_epochs && NULL != s->consumer)
+    {
+        /*
+         * The stop condition is a delivered frame of the current mapping, not the last descriptor seen: after a
+         * restart under the same epoch, a descriptor the old instance left in the stream can still arrive once the
+         * new regions are mapped (its frame is not there and is dropped), and must not count as reaching the seq.
+         */
+        tp_consumer_stats_t cs;
+        tp_consumer_stats(s->consumer, &cs);
+        s->reached |= cs.remaps >= s->min_remaps;
     }
     int ok = 1;
     if (s->check)
@@ -104,7 +125,7 @@ static void on_frame(void *clientd, const tp_frame_t *frame)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: tp_example_consumer [--transport-dir D] [--shm-dir S] [--driver] [--namespace NS] [--stream ID]\n"
-                 "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--check full|sample|none]\n"
+                 "       [--duration S] [--until-seq SEQ] [--min-remaps R] [--min-epochs E] [--check full|sample|none]\n"
                  "       [--slow-us N] [--idle spin|yield|backoff] [--max-gap N (0: never resync)]\n");
 }
 
@@ -116,13 +137,14 @@ int main(int argc, char **argv)
     const char *transport_dir = NULL, *shm_dir = NULL, *ns = NULL, *idle = "yield";
     uint32_t stream = 10000;
     double duration = 10;
-    uint64_t until_seq = UINT64_MAX, min_remaps = 1, max_gap = 256;
+    uint64_t until_seq = UINT64_MAX, min_remaps = 1, min_epochs = 0, max_gap = 256;
     static state_t st;
     st.check = 1;
     static const struct option opts[] = { { "transport-dir", required_argument, 0, 't' },
         { "shm-dir", required_argument, 0, 's' }, { "namespace", required_argument, 0, 'n' },
         { "stream", required_argument, 0, 'i' }, { "duration", required_argument, 0, 'd' },
         { "until-seq", required_argument, 0, 'u' }, { "min-remaps", required_argument, 0, 'm' },
+        { "min-epochs", required_argument, 0, 'e' },
         { "check", required_argument, 0, 'c' }, { "slow-us", required_argument, 0, 'w' },
         { "idle", required_argument, 0, 'I' }, { "max-gap", required_argument, 0, 'g' },
         { "driver", no_argument, 0, 'D' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
@@ -141,6 +163,7 @@ int main(int argc, char **argv)
                 bad |= tp_args_u64(P, "--until-seq", optarg, 0, UINT64_MAX, "a sequence number", &until_seq);
                 break;
             case 'm': bad |= tp_args_u64(P, "--min-remaps", optarg, 0, UINT64_MAX, "a count", &min_remaps); break;
+            case 'e': bad |= tp_args_u64(P, "--min-epochs", optarg, 0, UINT64_MAX, "a count", &min_epochs); break;
             case 'c':
                 if (0 == strcmp(optarg, "full") || 0 == strcmp(optarg, "sample") || 0 == strcmp(optarg, "none"))
                 {
@@ -200,6 +223,9 @@ int main(int argc, char **argv)
     tp_context_close(ctx);
     tp_consumer_config_t config;
     tp_consumer_config_defaults(&config);
+    st.until_seq = until_seq;
+    st.min_remaps = min_remaps;
+    st.min_epochs = min_epochs;
     config.stream_id = stream;
     config.on_frame = on_frame;
     config.clientd = &st;
@@ -211,6 +237,7 @@ int main(int argc, char **argv)
         tp_client_close(client);
         return 1;
     }
+    st.consumer = consumer;
     int spin = 0 == strcmp(idle, "spin"), yield = 0 == strcmp(idle, "yield");
     uint64_t start = tpx_now_ns(), end = start + (uint64_t)(duration * 1e9);
     int reached = 0, idle_count = 0;
@@ -244,7 +271,7 @@ int main(int argc, char **argv)
             idle_count = 0;
         }
         tp_consumer_stats(consumer, &cs);
-        if (until_seq != UINT64_MAX && cs.mapped && cs.last_seq >= until_seq && cs.remaps >= min_remaps)
+        if (until_seq != UINT64_MAX && st.reached)
         {
             reached = 1;
             break;

@@ -53,7 +53,7 @@ def main():
         expect_usage_error([minimal, value], "FRAMES")
     for opt in ("--announce-ms", "--linger-ms", "--wait-consumers", "--change-layout-at"):
         expect_usage_error([producer, opt, "-5"], opt)
-    for opt in ("--min-remaps", "--slow-us"):
+    for opt in ("--min-remaps", "--min-epochs", "--slow-us"):
         expect_usage_error([consumer, opt, "x"], opt)
     # Out of range.
     expect_usage_error([producer, "--size", str(2 ** 30 + 1)], "--size")

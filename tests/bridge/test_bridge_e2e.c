@@ -178,10 +178,16 @@ static int pump(world_t *w)
         }                                                                                                  \
     } while (0)
 
-/* Host B's SHM driver: stream 20000 with the source's geometry (256 slots, 64 KiB). */
+/*
+ * Host B's SHM driver: stream 20000 with the source's geometry (256 slots, 64 KiB). Leases get 30 keepalive
+ * intervals (3 s): this test does not exercise lease expiry, and one thread pumps both bridges and both clients,
+ * so under ThreadSanitizer on a loaded machine it can miss 3 keepalives in a row; an expired lease means a new
+ * epoch and a frame lost in the switch, which the exact frame counts below would report.
+ */
 static tp_driver_t *start_driver_b(const tpc_dirs_t *db)
 {
     static const char text[] = "[policies]\nannounce_period_ms = 50\nlease_keepalive_interval_ms = 100\n"
+                               "lease_expiry_grace_intervals = 30\n"
                                "shutdown_timeout_ms = 50\n"
                                "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 1, stride_bytes = 65536 }]\n"
                                "[streams.s]\nstream_id = 20000\nprofile = \"p\"\n";
@@ -270,8 +276,12 @@ static void run_mode(bool crc, bool driver_mode)
     tp_consumer_t *cons = NULL;
     TP_ASSERT_OK(tp_client_add_consumer(&cons, w.cb, &cc, 0));
 
-    /* The receiver creates the destination producer from the first forwarded announce (mirror profile). */
-    PUMP_UNTIL(&w, tp_consumer_is_mapped(cons), 10000);
+    /*
+     * The receiver creates the destination producer from the first forwarded announce (mirror profile). In
+     * driver mode the consumer can be mapped before that (the driver provisions an epoch when the consumer
+     * attaches), so wait for both.
+     */
+    PUMP_UNTIL(&w, tp_consumer_is_mapped(cons) && NULL != tp_bridge_dest_producer(w.receiver, 0), 10000);
     TP_ASSERT_MSG(tp_consumer_is_mapped(cons), "the destination stream never got mapped");
     tp_producer_t *dest = tp_bridge_dest_producer(w.receiver, 0);
     TP_ASSERT(NULL != dest);
@@ -367,7 +377,11 @@ static void run_mode(bool crc, bool driver_mode)
     TP_ASSERT_OK(tp_producer_change_layout(prod, &nl));
     PUMP_UNTIL(&w, tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0)) > dest_epoch, 5000);
     TP_ASSERT(tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0)) > dest_epoch);
-    PUMP_UNTIL(&w, false, 300); /* the consumer remaps to the new local epoch */
+    /* the consumer remaps to the new local epoch (frames offered before that would not reach it) */
+    uint64_t new_epoch = tp_producer_epoch(tp_bridge_dest_producer(w.receiver, 0));
+    PUMP_UNTIL(&w, (tp_consumer_stats(cons, &cst), cst.mapped && cst.epoch == new_epoch), 5000);
+    TP_ASSERT_MSG(cst.mapped && cst.epoch == new_epoch, "the consumer did not map the new local epoch %llu",
+        (unsigned long long)new_epoch);
     before = rx.count;
     for (uint64_t i = 0; i < 20; i++)
     {

@@ -199,11 +199,13 @@ static void test_million_frames_two_processes(void)
     {
         _exit(child_main("receiver", &db, ports, out_r));
     }
+    tpc_child_track(rpid);
     pid_t spid = fork();
     if (0 == spid)
     {
         _exit(child_main("sender", &da, ports, out_s));
     }
+    tpc_child_track(spid);
     TP_ASSERT(rpid > 0 && spid > 0);
 
     tp_context_t *ctxa = tpc_context(&da);

@@ -54,6 +54,11 @@ static pid_t spawn(const char *bin, const char *out_name, const char *const *arg
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    if (pid < 0)
+    {
+        perror("fork");
+    }
+    tpc_child_track(pid);
     return pid;
 }
 
@@ -138,7 +143,7 @@ static void test_sigkill(void)
     pid_t p1 = spawn(producer_bin, "producer1.json", p1args);
     tp_sleep_ns(1500000000u);
     kill(p1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 30000)); /* a bound only: a killed child always exits */
     tp_sleep_ns(1000000000u); /* longer than the freshness window (3 x 100 ms): the consumer unmaps */
     const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--announce-ms", "100",
         "--wait-consumers", "1", NULL };
@@ -221,6 +226,7 @@ static void test_listen(void)
             "--duration", "10", (char *)NULL);
         _exit(127);
     }
+    tpc_child_track(l);
     tp_sleep_ns(300000000u);
     const char *pargs[] = { "--rate", "100", "--frames", "50", "--size", "64", "--announce-ms", "100", NULL };
     pid_t p = spawn(producer_bin, "producer.json", pargs);
@@ -285,6 +291,7 @@ int main(int argc, char **argv)
     {
         fprintf(stderr, "unknown scenario %s\n", argv[1]);
     }
+    tpc_children_kill_all(); /* a failed test returns before waiting for its children */
     tpc_driver_release(driver);
     tpc_dirs_remove(&dirs);
     return tp_test_finish();

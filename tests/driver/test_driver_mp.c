@@ -68,6 +68,11 @@ static pid_t spawn(const char *bin, const char *out_name, const char *const *arg
         execv(bin, (char *const *)argv);
         _exit(127);
     }
+    if (pid < 0)
+    {
+        perror("fork");
+    }
+    tpc_child_track(pid);
     return pid;
 }
 
@@ -125,6 +130,33 @@ static size_t left_in_stream_dir(void)
     return n;
 }
 
+/* The newest epoch directory under the stream directory of stream 10000 (0: none). */
+static uint64_t newest_epoch_dir(void)
+{
+    char user[64];
+    tp_shm_user_name(user, sizeof(user));
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tensorpool-%s/default/10000", dirs.shm, user);
+    DIR *d = opendir(path);
+    uint64_t newest = 0;
+    if (NULL == d)
+    {
+        return 0;
+    }
+    struct dirent *e;
+    while (NULL != (e = readdir(d)))
+    {
+        char *end = NULL;
+        uint64_t epoch = strtoull(e->d_name, &end, 10);
+        if (end != e->d_name && '\0' == *end && epoch > newest)
+        {
+            newest = epoch;
+        }
+    }
+    closedir(d);
+    return newest;
+}
+
 static void write_config(void)
 {
     snprintf(config_path, sizeof(config_path), "%s/driver.toml", dirs.root);
@@ -149,15 +181,32 @@ static void test_kill_producer(void)
 {
     pid_t d = spawn_driver("driver.json");
     TP_ASSERT(driver_up("driver.json"));
-    const char *cargs[] = { "--until-seq", "1999", "--min-remaps", "2", "--check", "full", "--duration", "25", NULL };
+    /*
+     * Stop on seq 1999 of the second epoch that carries frames (the new producer's): how many epochs the
+     * consumer maps before that depends on whether it attached before the first producer (the driver creates
+     * an epoch for the consumer, then a new one for the producer), so remaps are not counted.
+     */
+    const char *cargs[] = { "--until-seq", "1999", "--min-epochs", "2", "--check", "full", "--duration", "25", NULL };
     pid_t c = spawn(consumer_bin, "consumer.json", cargs, true);
     const char *p1args[] = { "--rate", "2000", "--duration", "30", "--size", "4096", "--wait-consumers", "1",
         "--announce-ms", "100", NULL };
     pid_t p1 = spawn(producer_bin, "producer1.json", p1args, true);
     tp_sleep_ns(1500000000u);
+    uint64_t killed_epoch = newest_epoch_dir(); /* p1's: the driver started it when p1 attached */
     kill(p1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 5000));
-    tp_sleep_ns(600000000u); /* past the lease expiry (3 x 100 ms): the driver revokes and bumps the epoch */
+    /* a killed child always exits; the bound only keeps a broken run finite (an ASan process under load can take seconds) */
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(p1, 30000));
+    /*
+     * The driver revokes p1's lease once it misses its keepalives (3 x 100 ms) and then starts the next epoch;
+     * a producer attaching before that is refused (one producer per stream), so wait for the new epoch.
+     */
+    uint64_t expiry_deadline = tp_clock_mono_ns() + 20000000000ull;
+    while (newest_epoch_dir() <= killed_epoch && tp_clock_mono_ns() < expiry_deadline)
+    {
+        tp_sleep_ns(20000000u);
+    }
+    TP_ASSERT_MSG(newest_epoch_dir() > killed_epoch, "no epoch after %llu: the driver did not expire the killed "
+        "producer's lease", (unsigned long long)killed_epoch);
     const char *p2args[] = { "--rate", "2000", "--frames", "2000", "--size", "4096", "--wait-consumers", "1",
         "--announce-ms", "100", "--linger-ms", "300", NULL };
     pid_t p2 = spawn(producer_bin, "producer2.json", p2args, true);
@@ -198,7 +247,7 @@ static void test_kill_consumer(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(c1, SIGKILL); /* our own child */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(c1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(c1, 30000));
     const char *c2args[] = { "--until-seq", "7999", "--check", "full", "--duration", "15", NULL };
     pid_t c2 = spawn(consumer_bin, "consumer2.json", c2args, true);
     int prc = tpc_wait_child(p, 20000);
@@ -233,7 +282,7 @@ static void test_kill_driver(void)
     pid_t p = spawn(producer_bin, "producer.json", pargs, true);
     tp_sleep_ns(1500000000u);
     kill(d1, SIGKILL); /* our own child: no ShmDriverShutdown, no cleanup */
-    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(d1, 5000));
+    TP_ASSERT_EQ_I64(128 + SIGKILL, tpc_wait_child(d1, 30000));
     tp_sleep_ns(500000000u);
     pid_t d2 = spawn_driver("driver2.json");
     TP_ASSERT(driver_up("driver2.json"));
@@ -288,6 +337,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown scenario %s\n", argv[1]);
         return 2;
     }
+    tpc_children_kill_all(); /* a failed test returns before waiting for its children */
     tpc_driver_release(hold);
     tpc_dirs_remove(&dirs);
     return tp_test_finish();
