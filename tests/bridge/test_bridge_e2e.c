@@ -345,6 +345,47 @@ static void run_mode(bool crc, bool driver_mode)
     TP_ASSERT_EQ_U64(0, rx.trace_mismatch);
     TP_ASSERT_EQ_U64(N_FRAMES - 1, rx.last_seq);
 
+    /*
+     * §9 (BR97): forwarded FrameProgress for expired assembly state is dropped (PROGRESS): another source epoch,
+     * and a frame already delivered (seq below the next local seq); progress of a frame still to come passes.
+     * Injected on the receiver's control channel beside the sender (embedded UDP: two images, one subscription).
+     */
+    if (!tpc_is_aeron())
+    {
+        char chan[128];
+        snprintf(chan, sizeof(chan), "aeron:udp?endpoint=127.0.0.1:%d", ports[1]);
+        tp_publication_t *inj = NULL;
+        TP_ASSERT_OK(tp_transport_add_publication(&inj, w.tb, chan, 50001, 0));
+        PUMP_UNTIL(&w, tp_publication_is_connected(inj), 3000);
+        TP_ASSERT(tp_publication_is_connected(inj));
+        tp_bridge_stats_t before_st;
+        TP_ASSERT_OK(tp_bridge_stats(w.receiver, &before_st));
+        uint8_t fp[64];
+        tp_sbe_wire_frame_progress_t fpm;
+        TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_progress_wrap_and_apply_header(&fpm, fp, 0, sizeof(fp)));
+        size_t fp_len = 8 + TP_SBE_WIRE_FRAME_PROGRESS_BLOCK_LENGTH;
+        tp_sbe_wire_frame_progress_set_stream_id(&fpm, 10000);
+        tp_sbe_wire_frame_progress_set_state(&fpm, TP_SBE_WIRE_FRAME_PROGRESS_STATE_PROGRESS);
+        tp_sbe_wire_frame_progress_set_payload_bytes_filled(&fpm, 32);
+        tp_sbe_wire_frame_progress_set_epoch(&fpm, tp_producer_epoch(prod) + 7); /* another source epoch */
+        tp_sbe_wire_frame_progress_set_seq(&fpm, N_FRAMES + 5);
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_sbe_wire_frame_progress_set_epoch(&fpm, tp_producer_epoch(prod));
+        tp_sbe_wire_frame_progress_set_seq(&fpm, 3); /* delivered long ago */
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_sbe_wire_frame_progress_set_seq(&fpm, N_FRAMES + 5); /* not yet delivered: forwarded */
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_bridge_stats_t after_st = before_st;
+        PUMP_UNTIL(&w, (tp_bridge_stats(w.receiver, &after_st), after_st.receiver.progress_published >
+                               before_st.receiver.progress_published &&
+                           after_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] >=
+                               before_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] + 2), 3000);
+        TP_ASSERT_EQ_U64(before_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] + 2,
+            after_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS]);
+        TP_ASSERT_EQ_U64(before_st.receiver.progress_published + 1, after_st.receiver.progress_published);
+        tp_publication_close(inj);
+    }
+
     /* TraceLinkSet on A's metadata stream, forwarded to B with stream_id rewritten. */
     tp_transport_t *ta = NULL;
     tp_transport_context_t tca;

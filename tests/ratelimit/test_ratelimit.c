@@ -385,6 +385,54 @@ static void test_seq_preserved_in_dest_header(void)
     env_close(&e);
 }
 
+/* Test hook: the source producer laps its 64-slot ring while the rate limiter holds a copied frame. */
+static int overwrite_armed;
+
+static void overwrite_source(void *clientd, const tp_frame_t *f)
+{
+    env_t *e = clientd;
+    (void)f;
+    if (overwrite_armed)
+    {
+        overwrite_armed = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            (void)offer(e, 100);
+        }
+    }
+}
+
+/* §5 (RL17): a source slot overwritten while the agent copied it is dropped (source_late), never republished. */
+static void test_source_overwritten_during_copy(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open(&e, &c));
+    e.rl->test_after_copy = overwrite_source;
+    e.rl->test_after_copy_clientd = &e;
+    overwrite_armed = 1;
+    uint64_t first = tp_producer_next_seq(e.producer);
+    offer_seen(&e, 100);
+    TP_ASSERT_EQ_I64(0, overwrite_armed);
+    PUMP_UNTIL(&e, rl_stats(&e).drops[TP_RATELIMIT_DROP_SOURCE_LATE] > 0);
+    pump_settle(&e);
+    tp_ratelimit_stats_t s = rl_stats(&e);
+    TP_ASSERT_EQ_U64(1, s.drops[TP_RATELIMIT_DROP_SOURCE_LATE]);
+    for (size_t i = 0; i < e.rx_count; i++)
+    {
+        TP_ASSERT(e.rx[i].seq != first); /* the torn copy never reached the destination */
+        TP_ASSERT(e.rx[i].payload_ok);
+    }
+    /* later frames still pass */
+    size_t before = e.rx_count;
+    offer_seen(&e, 100);
+    PUMP_UNTIL(&e, e.rx_count > before);
+    TP_ASSERT(e.rx_count > before);
+    TP_ASSERT(e.rx[e.rx_count - 1].payload_ok);
+    env_close(&e);
+}
+
 /* §5: a payload larger than every destination pool is dropped and counted; smaller ones still pass. */
 static void test_dest_too_small_counted(void)
 {
@@ -953,6 +1001,7 @@ int main(void)
     TP_RUN(test_unlimited_passes_everything);
     TP_RUN(test_seq_preserved_in_dest_header);
     TP_RUN(test_dest_too_small_counted);
+    TP_RUN(test_source_overwritten_during_copy);
     TP_RUN(test_unclaimable_slot_dropped);
     TP_RUN(test_epoch_change_resets_timer);
     TP_RUN(test_metadata_forwarded);
