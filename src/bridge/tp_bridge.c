@@ -739,6 +739,17 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
         &b->stats.receiver.progress_published);
 }
 
+/* Next local seq = the frame's; a frame still queued by back pressure (committed earlier) is flushed first. */
+static int receiver_set_seq(tp_producer_t *p, uint64_t seq)
+{
+    if (tp_producer_set_next_seq(p, seq) == 0)
+    {
+        return 0;
+    }
+    (void)tp_producer_flush(p);
+    return tp_producer_set_next_seq(p, seq);
+}
+
 /*
  * Direct writes (assembler sink): a frame's chunks go straight into a claimed slot of the destination producer
  * under the frame's own sequence number (no assembly buffer, no second copy). Declined (NULL: the assembler uses a
@@ -749,8 +760,7 @@ static uint8_t *receiver_sink_begin(void *clientd, uint64_t seq, uint32_t payloa
 {
     bridge_mapping_t *m = clientd;
     tp_producer_t *p = m->producer;
-    if (m->conflict || NULL == p || m->claim_open || seq < tp_producer_next_seq(p) ||
-        tp_producer_set_next_seq(p, seq) < 0)
+    if (m->conflict || NULL == p || m->claim_open || seq < tp_producer_next_seq(p) || receiver_set_seq(p, seq) < 0)
     {
         return NULL;
     }
@@ -832,7 +842,7 @@ static void receiver_publish(tp_bridge_t *b, bridge_mapping_t *m, const tp_bridg
             m->drops[TP_BRIDGE_DROP_STALE_SEQ]++;
             return;
         }
-        if (tp_producer_set_next_seq(p, f->seq) < 0)
+        if (receiver_set_seq(p, f->seq) < 0)
         {
             m->drops[TP_BRIDGE_DROP_LOCAL_PUBLISH]++;
             return;
