@@ -17,105 +17,47 @@ _Static_assert(0 == TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_STREAM_ID_OFFSET &&
         0 == TP_SBE_WIRE_QOS_CONSUMER_STREAM_ID_OFFSET && 0 == TP_SBE_TRACELINK_TRACE_LINK_SET_STREAM_ID_OFFSET,
     "a forwarded message's streamId moved from block offset 0: forwarders rewrite it there");
 
+/* Decode with `decoder` into a view of `view_type`; copy its stream id (and the named fields) into *out. */
+#define FWD_DECODE(view_type, decoder, fwd_kind, ...)                                                        \
+    do                                                                                                       \
+    {                                                                                                        \
+        view_type v;                                                                                         \
+        if (decoder(buf, len, &v) < 0)                                                                       \
+        {                                                                                                    \
+            return -1;                                                                                       \
+        }                                                                                                    \
+        out->kind = (fwd_kind);                                                                              \
+        out->stream_id = v.stream_id;                                                                        \
+        __VA_ARGS__;                                                                                         \
+        return 1;                                                                                            \
+    } while (0)
+
 static int decode_wire(const uint8_t *buf, size_t len, tp_proto_forward_view_t *out)
 {
     switch (out->template_id)
     {
         case TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID:
-        {
-            tp_proto_data_source_announce_view_t v;
-            if (tp_proto_decode_data_source_announce(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_METADATA;
-            out->stream_id = v.stream_id;
-            out->meta_version = v.meta_version;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_data_source_announce_view_t, tp_proto_decode_data_source_announce,
+                TP_PROTO_FWD_METADATA, out->meta_version = v.meta_version);
         case TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID:
-        {
-            tp_proto_data_source_meta_view_t v;
-            if (tp_proto_decode_data_source_meta(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_METADATA;
-            out->stream_id = v.stream_id;
-            out->meta_version = v.meta_version;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_data_source_meta_view_t, tp_proto_decode_data_source_meta, TP_PROTO_FWD_METADATA,
+                out->meta_version = v.meta_version);
         case TP_SBE_WIRE_META_BLOB_ANNOUNCE_TEMPLATE_ID:
-        {
-            tp_proto_meta_blob_announce_view_t v;
-            if (tp_proto_decode_meta_blob_announce(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_META_BLOB;
-            out->stream_id = v.stream_id;
-            out->meta_version = v.meta_version;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_meta_blob_announce_view_t, tp_proto_decode_meta_blob_announce, TP_PROTO_FWD_META_BLOB,
+                out->meta_version = v.meta_version);
         case TP_SBE_WIRE_META_BLOB_CHUNK_TEMPLATE_ID:
-        {
-            tp_proto_meta_blob_chunk_view_t v;
-            if (tp_proto_decode_meta_blob_chunk(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_META_BLOB;
-            out->stream_id = v.stream_id;
-            out->meta_version = v.meta_version;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_meta_blob_chunk_view_t, tp_proto_decode_meta_blob_chunk, TP_PROTO_FWD_META_BLOB,
+                out->meta_version = v.meta_version);
         case TP_SBE_WIRE_META_BLOB_COMPLETE_TEMPLATE_ID:
-        {
-            tp_proto_meta_blob_complete_view_t v;
-            if (tp_proto_decode_meta_blob_complete(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_META_BLOB;
-            out->stream_id = v.stream_id;
-            out->meta_version = v.meta_version;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_meta_blob_complete_view_t, tp_proto_decode_meta_blob_complete, TP_PROTO_FWD_META_BLOB,
+                out->meta_version = v.meta_version);
         case TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID:
-        {
-            tp_proto_frame_progress_view_t v;
-            if (tp_proto_decode_frame_progress(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_PROGRESS;
-            out->stream_id = v.stream_id;
-            out->epoch = v.epoch;
-            out->seq = v.seq;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_frame_progress_view_t, tp_proto_decode_frame_progress, TP_PROTO_FWD_PROGRESS,
+                out->epoch = v.epoch; out->seq = v.seq);
         case TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID:
-        {
-            tp_proto_qos_producer_view_t v;
-            if (tp_proto_decode_qos_producer(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_QOS;
-            out->stream_id = v.stream_id;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_qos_producer_view_t, tp_proto_decode_qos_producer, TP_PROTO_FWD_QOS, (void)0);
         case TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID:
-        {
-            tp_proto_qos_consumer_view_t v;
-            if (tp_proto_decode_qos_consumer(buf, len, &v) < 0)
-            {
-                return -1;
-            }
-            out->kind = TP_PROTO_FWD_QOS;
-            out->stream_id = v.stream_id;
-            return 1;
-        }
+            FWD_DECODE(tp_proto_qos_consumer_view_t, tp_proto_decode_qos_consumer, TP_PROTO_FWD_QOS, (void)0);
         default:
             return 0;
     }

@@ -528,6 +528,23 @@ static void test_epoch_change_resets_timer(void)
     env_close(&e);
 }
 
+/*
+ * Set the source's "camera" attribute twice (so that the source meta_version differs from the destination
+ * producer's own start value). Returns the meta_version, or -1.
+ */
+static int64_t set_camera_metadata(env_t *e, const uint8_t *value, size_t length)
+{
+    const char *keys[] = { "camera" };
+    const char *formats[] = { "text" };
+    const uint8_t *values[] = { value };
+    uint32_t lens[] = { (uint32_t)length };
+    if (tp_producer_set_metadata(e->producer, 1, keys, formats, values, lens) <= 0)
+    {
+        return -1;
+    }
+    return tp_producer_set_metadata(e->producer, 1, keys, formats, values, lens);
+}
+
 /* §6: DataSourceMeta forwarded with stream_id rewritten, meta_version preserved (also in the slot header). */
 static void test_metadata_forwarded(void)
 {
@@ -535,14 +552,8 @@ static void test_metadata_forwarded(void)
     tp_ratelimit_config_t c;
     base_config(&c, 0);
     TP_ASSERT_OK(env_open(&e, &c));
-    const char *keys[] = { "camera" };
-    const char *formats[] = { "text" };
     const uint8_t value[] = "front-left";
-    const uint8_t *values[] = { value };
-    uint32_t lens[] = { (uint32_t)sizeof(value) };
-    /* bump twice so that the source meta_version differs from the destination producer's own start value */
-    TP_ASSERT(tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens) > 0);
-    int64_t mv = tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens);
+    int64_t mv = set_camera_metadata(&e, value, sizeof(value));
     TP_ASSERT(mv >= 2);
     char buf[64];
     uint32_t got_version = 0;
@@ -567,13 +578,8 @@ static void test_meta_blob_forwarded(void)
     tp_ratelimit_config_t c;
     base_config(&c, 0);
     TP_ASSERT_OK(env_open(&e, &c));
-    const char *keys[] = { "camera" };
-    const char *formats[] = { "text" };
     const uint8_t value[] = "rear";
-    const uint8_t *values[] = { value };
-    uint32_t lens[] = { (uint32_t)sizeof(value) };
-    TP_ASSERT(tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens) > 0);
-    int64_t mv = tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens);
+    int64_t mv = set_camera_metadata(&e, value, sizeof(value));
     TP_ASSERT(mv >= 2);
     static uint8_t blob[BLOB_LEN];
     for (size_t i = 0; i < BLOB_LEN; i++)
