@@ -489,8 +489,9 @@ int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge
     uint64_t entry = ((uint64_t)c->chunk_offset << 32) | c->chunk_length;
     if (bit_get(s->bits, c->chunk_index))
     {
+        const uint8_t *have = slot_payload(s) + c->chunk_offset;
         bool same = s->entries[c->chunk_index] == entry &&
-            (0 == c->chunk_length || 0 == memcmp(slot_payload(s) + c->chunk_offset, c->payload.data, c->chunk_length)) &&
+            (0 == c->chunk_length || 0 == memcmp(have, c->payload.data, c->chunk_length)) &&
             (0 != c->chunk_index || 0 == memcmp(s->header, c->header_bytes.data, TP_BRIDGE_HEADER_BYTES));
         if (same)
         {

@@ -173,7 +173,10 @@ int tp_bridge_assembler_on_announce(tp_bridge_assembler_t *a, const tp_bridge_so
 int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge_chunk_view_t *c, uint64_t now_ns,
     tp_bridge_frame_t *frame, tp_bridge_drop_t *reason_out);
 
-/** Set (or with NULL clear) the direct-write sink (see tp_bridge_sink_t). Drops a direct frame in flight (EPOCH_CHANGE). */
+/**
+ * Set (or with NULL clear) the direct-write sink (see tp_bridge_sink_t).
+ * Drops a direct frame in flight (EPOCH_CHANGE).
+ */
 void tp_bridge_assembler_set_sink(tp_bridge_assembler_t *a, const tp_bridge_sink_t *sink);
 
 /** Drop the frame being written into the sink's destination, if any (counted under `reason`; the sink's abort runs). */

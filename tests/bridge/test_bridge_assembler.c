@@ -16,7 +16,8 @@
 
 #define MS 1000000ull
 /* A check inside a non-void helper: counted, asserted by finish(). */
-#define SINK_CHECK(cond) (sink.errors += (cond) ? 0u : (fprintf(stderr, "sink check failed: %s (line %d)\n", #cond, __LINE__), 1u))
+#define SINK_CHECK(cond) \
+    (sink.errors += (cond) ? 0u : (fprintf(stderr, "sink check failed: %s (line %d)\n", #cond, __LINE__), 1u))
 
 typedef struct
 {
