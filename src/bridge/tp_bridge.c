@@ -15,8 +15,8 @@
 #include "common/tp_log.h"
 #include "protocol/tp_proto.h"
 #include "protocol/tp_proto_bridge.h"
+#include "protocol/tp_proto_forward.h"
 #include "tensor_pool/tp.h"
-#include "tp_sbe/tracelink.h"
 #include "tp_sbe/wire.h"
 
 #define BRIDGE_LOG "bridge"
@@ -47,6 +47,8 @@ typedef struct bridge_mapping_stct
     uint32_t producer_id;                  /* of the destination producer (tells its announces from others') */
     uint64_t foreign_announce_ns;          /* last announce of dest_stream_id by another producer (0 = none) */
     bool conflict;                         /* another producer owns dest_stream_id: the mapping failed (§4) */
+    tp_frame_claim_t claim;                /* the destination slot the assembler writes a frame into directly */
+    bool claim_open;
     uint64_t drops[TP_BRIDGE_DROP_COUNT];  /* publish-step drops (not in the assembler) */
     uint64_t frames_published;
 }
@@ -342,57 +344,27 @@ static void sender_on_announce_msg(void *clientd, const uint8_t *buf, size_t len
     sender_forward_announce(b, m);
 }
 
-/* Local metadata stream: DataSourceAnnounce / DataSourceMeta (§7.1) and TraceLinkSet (forward_tracelink). */
+/*
+ * Local metadata stream: DataSourceAnnounce / DataSourceMeta and the meta blobs of §10.3.3 (§7.1, forward_metadata;
+ * DECISIONS BRL-1) and TraceLinkSet (forward_tracelink).
+ */
 static void sender_on_metadata_msg(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
 {
     (void)header;
     tp_bridge_t *b = clientd;
-    uint16_t schema = 0;
-    uint16_t tmpl = 0;
-    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0)
+    tp_proto_forward_view_t v;
+    int rc = tp_proto_decode_forwardable(buf, len, &v);
+    if (rc < 0)
     {
         b->stats.sender.local_malformed++;
         return;
     }
-    uint32_t stream_id = 0;
-    bool tracelink = false;
-    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID == tmpl)
+    bool tracelink = TP_PROTO_FWD_TRACELINK == v.kind;
+    if (0 == rc || (!tracelink && TP_PROTO_FWD_METADATA != v.kind && TP_PROTO_FWD_META_BLOB != v.kind))
     {
-        tp_proto_data_source_announce_view_t v;
-        if (tp_proto_decode_data_source_announce(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
+        return;
     }
-    else if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID == tmpl)
-    {
-        tp_proto_data_source_meta_view_t v;
-        if (tp_proto_decode_data_source_meta(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else if (TP_SBE_TRACELINK_SCHEMA_ID == schema && TP_SBE_TRACELINK_TRACE_LINK_SET_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_tracelink_trace_link_set_t t;
-        if (TP_SBE_OK != tp_sbe_tracelink_trace_link_set_wrap_for_decode_with_header(&t, buf, 0, len) ||
-            TP_SBE_OK != tp_sbe_tracelink_trace_link_set_skip(&t))
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = tp_sbe_tracelink_trace_link_set_stream_id(&t);
-        tracelink = true;
-    }
-    else
-    {
-        return;   /* meta blobs and other messages are not forwarded */
-    }
-    bridge_mapping_t *m = mapping_by_source(b, stream_id);
+    bridge_mapping_t *m = mapping_by_source(b, v.stream_id);
     if (NULL == m || (tracelink ? !m->cfg.forward_tracelink : !m->cfg.forward_metadata))
     {
         return;
@@ -416,51 +388,26 @@ static void sender_on_control_msg(void *clientd, const uint8_t *buf, size_t len,
     (void)header;
     bridge_mapping_t *m = clientd;
     tp_bridge_t *b = m->bridge;
-    uint16_t schema = 0;
-    uint16_t tmpl = 0;
-    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema)
+    tp_proto_forward_view_t v;
+    int rc = tp_proto_decode_forwardable(buf, len, &v);
+    bool progress = TP_PROTO_FWD_PROGRESS == v.kind;
+    if (rc < 0)
     {
+        /* only messages of this stream's forwarded kinds count as malformed (the stream carries others too) */
+        if (TP_SBE_WIRE_SCHEMA_ID == v.schema_id && ((TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == v.template_id &&
+            m->cfg.forward_progress) || (m->cfg.forward_qos && (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == v.template_id ||
+            TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == v.template_id))))
+        {
+            b->stats.sender.local_malformed++;
+        }
         return;
     }
-    uint32_t stream_id = 0;
-    bool progress = false;
-    if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == tmpl && m->cfg.forward_progress)
-    {
-        tp_proto_frame_progress_view_t v;
-        if (tp_proto_decode_frame_progress(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-        progress = true;
-    }
-    else if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl && m->cfg.forward_qos)
-    {
-        tp_proto_qos_producer_view_t v;
-        if (tp_proto_decode_qos_producer(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else if (TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == tmpl && m->cfg.forward_qos)
-    {
-        tp_proto_qos_consumer_view_t v;
-        if (tp_proto_decode_qos_consumer(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else
+    if (!(progress ? m->cfg.forward_progress : (TP_PROTO_FWD_QOS == v.kind && m->cfg.forward_qos)))
     {
         return;
     }
     /* §9: FrameProgress.streamId is the source stream id on the bridge; everything else is preserved. */
-    if (stream_id != m->cfg.source_stream_id)
+    if (v.stream_id != m->cfg.source_stream_id)
     {
         return;
     }
@@ -481,35 +428,21 @@ static void sender_on_control_msg(void *clientd, const uint8_t *buf, size_t len,
 static void sender_on_qos_msg(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
 {
     tp_bridge_t *b = clientd;
-    uint16_t schema = 0;
-    uint16_t tmpl = 0;
-    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema ||
-        (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID != tmpl && TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID != tmpl))
+    tp_proto_forward_view_t v;
+    if (tp_proto_decode_forwardable(buf, len, &v) < 0)
+    {
+        if (TP_SBE_WIRE_SCHEMA_ID == v.schema_id && (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == v.template_id ||
+            TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == v.template_id))
+        {
+            b->stats.sender.local_malformed++;
+        }
+        return;
+    }
+    if (TP_PROTO_FWD_QOS != v.kind)
     {
         return;
     }
-    uint32_t stream_id = 0;
-    if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl)
-    {
-        tp_proto_qos_producer_view_t v;
-        if (tp_proto_decode_qos_producer(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else
-    {
-        tp_proto_qos_consumer_view_t v;
-        if (tp_proto_decode_qos_consumer(buf, len, &v) < 0)
-        {
-            b->stats.sender.local_malformed++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    bridge_mapping_t *m = mapping_by_source(b, stream_id);
+    bridge_mapping_t *m = mapping_by_source(b, v.stream_id);
     if (NULL != m && m->cfg.forward_qos && m->cfg.source_control_stream_id != b->config.local_qos_stream_id)
     {
         sender_on_control_msg(m, buf, len, header);
@@ -517,6 +450,15 @@ static void sender_on_qos_msg(void *clientd, const uint8_t *buf, size_t len, con
 }
 
 /* ===================================================================== receiver */
+
+/* Release a directly written frame before the destination producer is closed or relaid. */
+static void receiver_drop_direct(bridge_mapping_t *m, tp_bridge_drop_t reason)
+{
+    if (m->assembler_ready)
+    {
+        tp_bridge_assembler_drop_direct(&m->assembler, reason);
+    }
+}
 
 static void receiver_layout_from(const bridge_mapping_t *m, const tp_bridge_config_t *cfg,
     const tp_bridge_source_layout_t *src, tp_producer_layout_t *out)
@@ -592,6 +534,7 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
          * remap releases the lease and attaches again: the new lease comes with the next epoch, where
          * sequence numbers may start again (DECISIONS BR-17).
          */
+        receiver_drop_direct(m, TP_BRIDGE_DROP_EPOCH_CHANGE);
         tp_producer_close(m->producer);
         m->producer = NULL;
         m->bump_epoch = false;
@@ -653,6 +596,7 @@ static int receiver_apply_layout(tp_bridge_t *b, bridge_mapping_t *m)
     {
         return 0;
     }
+    receiver_drop_direct(m, TP_BRIDGE_DROP_EPOCH_CHANGE); /* no claim may be open across a layout change */
     if (tp_producer_change_layout(m->producer, &m->want_layout) < 0)
     {
         TP_LOG_WARN(BRIDGE_LOG, "mapping %u -> %u: local layout change failed (retried at the next announce): %s",
@@ -729,14 +673,9 @@ static void receiver_on_announce(tp_bridge_t *b, const uint8_t *buf, size_t len)
 }
 
 /*
- * Republish a forwarded wire/tracelink message locally with its stream_id rewritten. Every caller has decoded
- * the message with its full decoder first, so its block is there; streamId is the first field of every message
- * forwarded (DataSourceAnnounce/Meta, FrameProgress, QosProducer/Consumer, TraceLinkSet).
+ * Republish a forwarded wire/tracelink message locally with its stream_id rewritten. Every caller has classified
+ * the message with tp_proto_decode_forwardable (full decoder) first: streamId is at block offset 0 of every kind.
  */
-_Static_assert(0 == TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_STREAM_ID_OFFSET && 0 == TP_SBE_WIRE_DATA_SOURCE_META_STREAM_ID_OFFSET &&
-        0 == TP_SBE_WIRE_FRAME_PROGRESS_STREAM_ID_OFFSET && 0 == TP_SBE_WIRE_QOS_PRODUCER_STREAM_ID_OFFSET &&
-        0 == TP_SBE_WIRE_QOS_CONSUMER_STREAM_ID_OFFSET && 0 == TP_SBE_TRACELINK_TRACE_LINK_SET_STREAM_ID_OFFSET,
-    "a forwarded message's streamId moved: receiver_republish writes it at block offset 0");
 static void receiver_republish(tp_bridge_t *b, tp_publication_t *pub, const uint8_t *buf, size_t len,
     uint32_t stream_id, uint64_t *counter)
 {
@@ -758,45 +697,17 @@ static void receiver_republish(tp_bridge_t *b, tp_publication_t *pub, const uint
     }
 }
 
-static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size_t len, uint16_t tmpl)
+static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size_t len)
 {
-    uint32_t stream_id = 0;
-    uint64_t epoch = 0;
-    uint64_t seq = 0;
-    if (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == tmpl)
+    tp_proto_forward_view_t v;
+    if (tp_proto_decode_forwardable(buf, len, &v) <= 0)
     {
-        tp_proto_frame_progress_view_t v;
-        if (tp_proto_decode_frame_progress(buf, len, &v) < 0)
-        {
-            b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-            return;
-        }
-        stream_id = v.stream_id;
-        epoch = v.epoch;
-        seq = v.seq;
+        b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
+        return;
     }
-    else
+    bridge_mapping_t *m = mapping_by_source(b, v.stream_id);
+    if (TP_PROTO_FWD_QOS == v.kind)
     {
-        uint32_t sid = 0;
-        int rc = -1;
-        if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl)
-        {
-            tp_proto_qos_producer_view_t v;
-            rc = tp_proto_decode_qos_producer(buf, len, &v);
-            sid = v.stream_id;
-        }
-        else
-        {
-            tp_proto_qos_consumer_view_t v;
-            rc = tp_proto_decode_qos_consumer(buf, len, &v);
-            sid = v.stream_id;
-        }
-        if (rc < 0)
-        {
-            b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-            return;
-        }
-        bridge_mapping_t *m = mapping_by_source(b, sid);
         if (NULL == m || !m->cfg.forward_qos)
         {
             b->rx_drops[TP_BRIDGE_DROP_UNKNOWN_STREAM]++;
@@ -806,14 +717,13 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
             &b->stats.receiver.qos_published);
         return;
     }
-    bridge_mapping_t *m = mapping_by_source(b, stream_id);
     /*
      * §9: the mapping must be known (announce seen, destination producer in
      * place); progress of another epoch or of a frame already delivered or
      * dropped refers to expired state.
      */
     if (NULL == m || !m->cfg.forward_progress || NULL == m->local_control_pub || NULL == m->producer ||
-        !m->assembler.source.valid || epoch != m->assembler.source.epoch || seq < m->assembler.min_seq)
+        !m->assembler.source.valid || v.epoch != m->assembler.source.epoch || v.seq < m->assembler.min_seq)
     {
         if (NULL != m)
         {
@@ -829,39 +739,123 @@ static void receiver_on_progress_or_qos(tp_bridge_t *b, const uint8_t *buf, size
         &b->stats.receiver.progress_published);
 }
 
+/* Next local seq = the frame's; a frame still queued by back pressure (committed earlier) is flushed first. */
+static int receiver_set_seq(tp_producer_t *p, uint64_t seq)
+{
+    if (tp_producer_set_next_seq(p, seq) == 0)
+    {
+        return 0;
+    }
+    (void)tp_producer_flush(p);
+    return tp_producer_set_next_seq(p, seq);
+}
+
+/*
+ * Direct writes (assembler sink): a frame's chunks go straight into a claimed slot of the destination producer
+ * under the frame's own sequence number (no assembly buffer, no second copy). Declined (NULL: the assembler uses a
+ * slot buffer and the frame is offered on completion) when no producer is usable, the seq is already behind it, or
+ * no local pool fits.
+ */
+static uint8_t *receiver_sink_begin(void *clientd, uint64_t seq, uint32_t payload_length)
+{
+    bridge_mapping_t *m = clientd;
+    tp_producer_t *p = m->producer;
+    if (m->conflict || NULL == p || m->claim_open || seq < tp_producer_next_seq(p) || receiver_set_seq(p, seq) < 0)
+    {
+        return NULL;
+    }
+    int64_t r = tp_producer_try_claim(p, payload_length, &m->claim);
+    if (r < 0 || (uint64_t)r != seq)
+    {
+        if (r >= 0)
+        {
+            (void)tp_frame_claim_abort(&m->claim);
+        }
+        return NULL;
+    }
+    m->claim_open = true;
+    return m->claim.data;
+}
+
+/* The directly written frame was dropped (timeout, eviction, overlap, CRC, bad header, epoch change, ...). */
+static void receiver_sink_abort(void *clientd, uint64_t seq)
+{
+    (void)seq;
+    bridge_mapping_t *m = clientd;
+    if (m->claim_open)
+    {
+        m->claim_open = false;
+        (void)tp_frame_claim_abort(&m->claim); /* the newest claim: its sequence number is given back */
+    }
+}
+
+/* A frame committed under back pressure is queued in the producer: publish it within send_timeout_ms. */
+static bool receiver_flush(tp_bridge_t *b, tp_producer_t *p)
+{
+    uint64_t deadline = 0;
+    uint32_t spins = 0;
+    int n;
+    while (0 == (n = tp_producer_flush(p)))
+    {
+        if (!sender_retry(b, TP_PUBLICATION_BACK_PRESSURED, &deadline, &spins))
+        {
+            return false;
+        }
+    }
+    return n > 0;
+}
+
 /* §6 steps 7-11: write the frame into the local pool as the destination producer, seq and trace id preserved. */
 static void receiver_publish(tp_bridge_t *b, bridge_mapping_t *m, const tp_bridge_frame_t *f)
 {
     tp_producer_t *p = m->producer;
-    if (m->conflict)
-    {
-        m->drops[TP_BRIDGE_DROP_DEST_CONFLICT]++;
-        return;
-    }
-    if (NULL == p)
-    {
-        m->drops[TP_BRIDGE_DROP_NO_LOCAL_POOL]++;
-        return;
-    }
-    if (f->seq < tp_producer_next_seq(p))
-    {
-        m->drops[TP_BRIDGE_DROP_STALE_SEQ]++;
-        return;
-    }
-    if (tp_producer_set_next_seq(p, f->seq) < 0)
-    {
-        m->drops[TP_BRIDGE_DROP_LOCAL_PUBLISH]++;
-        return;
-    }
     tp_frame_options_t opts = { .timestamp_ns = f->timestamp_ns, .trace_id = f->trace_id };
-    uint64_t deadline = 0;
-    uint32_t spins = 0;
     int64_t r;
-    while ((r = tp_producer_offer(p, &f->tensor, f->payload, f->payload_length, &opts)) == TP_PRODUCER_BACK_PRESSURED)
+    if (f->direct)
     {
-        if (!sender_retry(b, TP_PUBLICATION_BACK_PRESSURED, &deadline, &spins))
+        /* the chunks are already in the claimed slot: header, seq_commit and descriptor only */
+        m->claim_open = false;
+        r = tp_frame_claim_commit(&m->claim, &f->tensor, f->payload_length, &opts);
+        if (TP_PRODUCER_BACK_PRESSURED == r || TP_PRODUCER_DEFERRED == r)
         {
-            break;
+            r = receiver_flush(b, p) ? (int64_t)f->seq : TP_PRODUCER_ERROR;
+        }
+        else if (TP_PRODUCER_ERROR == r)
+        {
+            (void)tp_frame_claim_abort(&m->claim); /* refused (not consumed): give the slot back */
+        }
+    }
+    else
+    {
+        if (m->conflict)
+        {
+            m->drops[TP_BRIDGE_DROP_DEST_CONFLICT]++;
+            return;
+        }
+        if (NULL == p)
+        {
+            m->drops[TP_BRIDGE_DROP_NO_LOCAL_POOL]++;
+            return;
+        }
+        if (f->seq < tp_producer_next_seq(p))
+        {
+            m->drops[TP_BRIDGE_DROP_STALE_SEQ]++;
+            return;
+        }
+        if (receiver_set_seq(p, f->seq) < 0)
+        {
+            m->drops[TP_BRIDGE_DROP_LOCAL_PUBLISH]++;
+            return;
+        }
+        uint64_t deadline = 0;
+        uint32_t spins = 0;
+        while ((r = tp_producer_offer(p, &f->tensor, f->payload, f->payload_length, &opts)) ==
+            TP_PRODUCER_BACK_PRESSURED)
+        {
+            if (!sender_retry(b, TP_PUBLICATION_BACK_PRESSURED, &deadline, &spins))
+            {
+                break;
+            }
         }
     }
     if (r >= 0 && (uint64_t)r == f->seq)
@@ -916,7 +910,7 @@ static void receiver_on_bridge_msg(void *clientd, const uint8_t *buf, size_t len
     else if (TP_SBE_WIRE_SCHEMA_ID == schema && (TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID == tmpl ||
         TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == tmpl || TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == tmpl))
     {
-        receiver_on_progress_or_qos(b, buf, len, tmpl);
+        receiver_on_progress_or_qos(b, buf, len);
     }
     else
     {
@@ -924,58 +918,25 @@ static void receiver_on_bridge_msg(void *clientd, const uint8_t *buf, size_t len
     }
 }
 
-/* Bridge metadata channel: DataSourceAnnounce / DataSourceMeta / TraceLinkSet, republished locally (§7.1). */
+/* Bridge metadata channel: DataSourceAnnounce / DataSourceMeta / meta blobs / TraceLinkSet, republished locally (§7.1). */
 static void receiver_on_metadata_msg(void *clientd, const uint8_t *buf, size_t len, const tp_header_t *header)
 {
     (void)header;
     tp_bridge_t *b = clientd;
-    uint16_t schema = 0;
-    uint16_t tmpl = 0;
-    if (tp_proto_peek(buf, len, &schema, &tmpl) < 0)
+    tp_proto_forward_view_t v;
+    int rc = tp_proto_decode_forwardable(buf, len, &v);
+    if (rc < 0)
     {
         b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
         return;
     }
-    uint32_t stream_id = 0;
-    bool tracelink = false;
-    if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID == tmpl)
-    {
-        tp_proto_data_source_announce_view_t v;
-        if (tp_proto_decode_data_source_announce(buf, len, &v) < 0)
-        {
-            b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else if (TP_SBE_WIRE_SCHEMA_ID == schema && TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID == tmpl)
-    {
-        tp_proto_data_source_meta_view_t v;
-        if (tp_proto_decode_data_source_meta(buf, len, &v) < 0)
-        {
-            b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else if (TP_SBE_TRACELINK_SCHEMA_ID == schema && TP_SBE_TRACELINK_TRACE_LINK_SET_TEMPLATE_ID == tmpl)
-    {
-        tp_sbe_tracelink_trace_link_set_t t;
-        if (TP_SBE_OK != tp_sbe_tracelink_trace_link_set_wrap_for_decode_with_header(&t, buf, 0, len) ||
-            TP_SBE_OK != tp_sbe_tracelink_trace_link_set_skip(&t))
-        {
-            b->rx_drops[TP_BRIDGE_DROP_DECODE]++;
-            return;
-        }
-        stream_id = tp_sbe_tracelink_trace_link_set_stream_id(&t);
-        tracelink = true;
-    }
-    else
+    bool tracelink = TP_PROTO_FWD_TRACELINK == v.kind;
+    if (0 == rc || (!tracelink && TP_PROTO_FWD_METADATA != v.kind && TP_PROTO_FWD_META_BLOB != v.kind))
     {
         b->rx_drops[TP_BRIDGE_DROP_UNKNOWN_SCHEMA]++;
         return;
     }
-    bridge_mapping_t *m = mapping_by_source(b, stream_id);
+    bridge_mapping_t *m = mapping_by_source(b, v.stream_id);
     if (NULL == m || (tracelink ? !m->cfg.forward_tracelink : !m->cfg.forward_metadata))
     {
         b->rx_drops[TP_BRIDGE_DROP_UNKNOWN_STREAM]++;
@@ -1017,6 +978,7 @@ static void receiver_on_local_announce(void *clientd, const uint8_t *buf, size_t
             TP_LOG_ERROR(BRIDGE_LOG, "mapping %u -> %u: producer %u also announces destination stream %u: the mapping "
                 "is disabled and its producer closed (remap it to a free dest_stream_id)", m->cfg.source_stream_id,
                 m->cfg.dest_stream_id, v.producer_id, m->cfg.dest_stream_id);
+            receiver_drop_direct(m, TP_BRIDGE_DROP_DEST_CONFLICT);
             tp_producer_close(m->producer);
             m->producer = NULL;
         }
@@ -1166,6 +1128,11 @@ static int bridge_receiver_init(tp_bridge_t *b)
             return -1;
         }
         m->assembler_ready = true;
+        if (!b->options.assemble_in_buffers)
+        {
+            tp_bridge_sink_t sink = { .begin = receiver_sink_begin, .abort = receiver_sink_abort, .clientd = m };
+            tp_bridge_assembler_set_sink(&m->assembler, &sink);
+        }
         if ((m->cfg.forward_progress || m->cfg.forward_qos) &&
             add_pub(b, &m->local_control_pub, c->local_channel, m->cfg.dest_control_stream_id) < 0)
         {
@@ -1374,6 +1341,7 @@ int tp_bridge_stats(const tp_bridge_t *b, tp_bridge_stats_t *out)
             r->chunks += m->assembler.chunks;
             r->chunks_duplicate += m->assembler.chunks_duplicate;
             r->frames_completed += m->assembler.frames_completed;
+            r->frames_direct += m->assembler.frames_direct;
             for (int k = 0; k < TP_BRIDGE_DROP_COUNT; k++)
             {
                 r->drops[k] += m->assembler.drops[k];
@@ -1427,12 +1395,12 @@ int tp_bridge_stats_json(const tp_bridge_stats_t *s, char *buf, size_t len)
         JSON_APPEND("%s\"%s\":%" PRIu64, 0 == k ? "" : ",", tp_bridge_send_drop_name(k), t->frame_drops[k]);
     }
     JSON_APPEND("}},\"receiver\":{\"chunks\":%" PRIu64 ",\"chunks_duplicate\":%" PRIu64 ",\"frames_completed\":%" PRIu64
-        ",\"frames_published\":%" PRIu64 ",\"announces\":%" PRIu64 ",\"announces_stale\":%" PRIu64
-        ",\"metadata_published\":%" PRIu64 ",\"tracelinks_published\":%" PRIu64 ",\"progress_published\":%" PRIu64
+        ",\"frames_direct\":%" PRIu64 ",\"frames_published\":%" PRIu64 ",\"announces\":%" PRIu64
+        ",\"announces_stale\":%" PRIu64 ",\"metadata_published\":%" PRIu64 ",\"tracelinks_published\":%" PRIu64 ",\"progress_published\":%" PRIu64
         ",\"qos_published\":%" PRIu64 ",\"local_not_connected\":%" PRIu64 ",\"local_epochs\":%" PRIu64
         ",\"udp_lost_messages\":%" PRIu64 ",\"drops\":{",
-        r->chunks, r->chunks_duplicate, r->frames_completed, r->frames_published, r->announces, r->announces_stale,
-        r->metadata_published, r->tracelinks_published, r->progress_published, r->qos_published,
+        r->chunks, r->chunks_duplicate, r->frames_completed, r->frames_direct, r->frames_published, r->announces,
+        r->announces_stale, r->metadata_published, r->tracelinks_published, r->progress_published, r->qos_published,
         r->local_not_connected, r->local_epochs, r->udp_lost_messages);
     for (int k = 0; k < TP_BRIDGE_DROP_COUNT; k++)
     {
@@ -1464,6 +1432,7 @@ int tp_bridge_close(tp_bridge_t *b)
             }
             m->producer = NULL != p ? p : m->producer;
         }
+        receiver_drop_direct(m, TP_BRIDGE_DROP_EPOCH_CHANGE);
         if (NULL != m->producer)
         {
             tp_producer_close(m->producer);

@@ -65,6 +65,7 @@ typedef struct tp_bridge_receiver_stats_stct
     uint64_t chunks;                    /**< chunks received */
     uint64_t chunks_duplicate;          /**< identical duplicates ignored */
     uint64_t frames_completed;          /**< reassembled and validated */
+    uint64_t frames_direct;             /**< of which written straight into the destination slot (no extra copy) */
     uint64_t frames_published;          /**< written to local SHM with a local FrameDescriptor */
     uint64_t drops[TP_BRIDGE_DROP_COUNT]; /**< per tp_bridge_drop_t */
     uint64_t announces;                 /**< forwarded ShmPoolAnnounce accepted */
@@ -97,6 +98,8 @@ typedef struct tp_bridge_options_stct
     const tp_transport_faults_t *faults;   /**< fault injection on the bridge's own transport (NULL = none) */
     tp_bridge_drop_chunk_fn drop_chunk;    /**< loss injection on the sender (NULL = none) */
     void *drop_chunk_clientd;
+    bool assemble_in_buffers;              /**< receiver: assemble every frame in a slot buffer and offer it (the
+                                                path before direct writes; tests and tp_bench_bridge --buffered) */
 }
 tp_bridge_options_t;
 

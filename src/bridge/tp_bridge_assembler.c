@@ -22,6 +22,7 @@ struct tp_bridge_slot_stct
     uint64_t sum;
     uint8_t header[TP_BRIDGE_HEADER_BYTES];
     uint8_t *data;       /* capacity bytes */
+    uint8_t *dest;       /* the sink's destination (direct write), or NULL: the payload is in data */
     uint64_t *entries;   /* per chunk index: offset << 32 | length */
     uint8_t *bits;       /* received bit per chunk index */
 };
@@ -78,6 +79,21 @@ void tp_bridge_assembler_close(tp_bridge_assembler_t *a)
     a->slots = NULL;
 }
 
+static uint8_t *slot_payload(const tp_bridge_slot_t *s)
+{
+    return NULL != s->dest ? s->dest : s->data;
+}
+
+/* The slot no longer writes into the sink's destination (released by the caller or by the sink's abort). */
+static void slot_undirect(tp_bridge_assembler_t *a, tp_bridge_slot_t *s)
+{
+    s->dest = NULL;
+    if (a->direct == s)
+    {
+        a->direct = NULL;
+    }
+}
+
 static void drop_slot(tp_bridge_assembler_t *a, tp_bridge_slot_t *s, tp_bridge_drop_t reason)
 {
     if (s->active)
@@ -85,7 +101,50 @@ static void drop_slot(tp_bridge_assembler_t *a, tp_bridge_slot_t *s, tp_bridge_d
         s->active = false;
         a->active--;
         a->drops[reason]++;
+        if (NULL != s->dest)
+        {
+            slot_undirect(a, s);
+            a->sink.abort(a->sink.clientd, s->seq);
+        }
     }
+}
+
+void tp_bridge_assembler_drop_direct(tp_bridge_assembler_t *a, tp_bridge_drop_t reason)
+{
+    if (NULL != a && NULL != a->direct)
+    {
+        drop_slot(a, a->direct, reason);
+    }
+}
+
+void tp_bridge_assembler_set_sink(tp_bridge_assembler_t *a, const tp_bridge_sink_t *sink)
+{
+    tp_bridge_assembler_drop_direct(a, TP_BRIDGE_DROP_EPOCH_CHANGE);
+    if (NULL != sink && NULL != sink->begin && NULL != sink->abort)
+    {
+        a->sink = *sink;
+    }
+    else
+    {
+        memset(&a->sink, 0, sizeof(a->sink));
+    }
+}
+
+/* Whether a new frame `seq` may be written directly: no direct frame open, no lower seq in flight. */
+static bool may_direct(const tp_bridge_assembler_t *a, uint64_t seq)
+{
+    if (NULL == a->sink.begin || NULL != a->direct)
+    {
+        return false;
+    }
+    for (uint32_t i = 0; i < a->config.max_inflight && a->active > 0; i++)
+    {
+        if (a->slots[i].active && a->slots[i].seq < seq)
+        {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void drop_all(tp_bridge_assembler_t *a, tp_bridge_drop_t reason)
@@ -135,6 +194,7 @@ int tp_bridge_assembler_set_capacity(tp_bridge_assembler_t *a, uint32_t capacity
     }
     free(a->slots);
     a->slots = fresh;
+    a->direct = NULL;
     a->capacity = capacity;
     a->max_chunks = max_chunks;
     return 0;
@@ -406,7 +466,17 @@ int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge
         s->payload_length = c->payload_length;
         s->received = 0;
         s->sum = 0;
+        s->dest = NULL;
         memset(s->bits, 0, (size_t)c->chunk_count / 8u + 1u);
+        if (may_direct(a, c->seq))
+        {
+            s->dest = a->sink.begin(a->sink.clientd, c->seq, c->payload_length);
+            if (NULL != s->dest)
+            {
+                a->direct = s;
+                a->min_seq = c->seq; /* the sink took this seq: nothing below it can be delivered any more */
+            }
+        }
     }
     else if (s->chunk_count != c->chunk_count || s->payload_length != c->payload_length)
     {
@@ -419,8 +489,9 @@ int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge
     uint64_t entry = ((uint64_t)c->chunk_offset << 32) | c->chunk_length;
     if (bit_get(s->bits, c->chunk_index))
     {
+        const uint8_t *have = slot_payload(s) + c->chunk_offset;
         bool same = s->entries[c->chunk_index] == entry &&
-            (0 == c->chunk_length || 0 == memcmp(s->data + c->chunk_offset, c->payload.data, c->chunk_length)) &&
+            (0 == c->chunk_length || 0 == memcmp(have, c->payload.data, c->chunk_length)) &&
             (0 != c->chunk_index || 0 == memcmp(s->header, c->header_bytes.data, TP_BRIDGE_HEADER_BYTES));
         if (same)
         {
@@ -435,7 +506,7 @@ int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge
     }
     if (c->chunk_length > 0)
     {
-        memcpy(s->data + c->chunk_offset, c->payload.data, c->chunk_length);
+        memcpy(slot_payload(s) + c->chunk_offset, c->payload.data, c->chunk_length);
     }
     if (0 == c->chunk_index)
     {
@@ -468,8 +539,14 @@ int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge
     frame->seq = s->seq;
     frame->trace_id = s->trace_id;
     frame->header = s->header;
-    frame->payload = s->data;
+    frame->payload = slot_payload(s);
     frame->payload_length = s->payload_length;
+    frame->direct = NULL != s->dest;
+    if (frame->direct)
+    {
+        slot_undirect(a, s); /* handed to the caller, who commits the destination */
+        a->frames_direct++;
+    }
     s->active = false;
     a->active--;
     a->frames_completed++;

@@ -84,6 +84,24 @@ typedef struct tp_bridge_assembler_config_stct
 }
 tp_bridge_assembler_config_t;
 
+/**
+ * Direct writes (optional, tp_bridge_assembler_set_sink): the receiver's
+ * destination slot instead of a slot buffer. At most one frame at a time is
+ * written directly: one that starts while no other direct frame is open and
+ * no frame of a lower seq is in flight. Once `begin` has given a destination
+ * for seq S, S is the lowest seq that can still be delivered (min_seq = S:
+ * the sink took S as its next sequence number).
+ */
+typedef struct tp_bridge_sink_stct
+{
+    /** A frame starts: return where its `payload_length` bytes go, or NULL to use a slot buffer. */
+    uint8_t *(*begin)(void *clientd, uint64_t seq, uint32_t payload_length);
+    /** A frame begun with a destination is dropped (any reason): release the destination. */
+    void (*abort)(void *clientd, uint64_t seq);
+    void *clientd;
+}
+tp_bridge_sink_t;
+
 /** A completed, validated frame; pointers valid until the next call on the assembler. */
 typedef struct tp_bridge_frame_stct
 {
@@ -98,6 +116,7 @@ typedef struct tp_bridge_frame_stct
     uint64_t timestamp_ns;
     uint32_t meta_version;
     tp_tensor_header_t tensor;
+    bool direct;                /**< payload is the sink's destination (begun by the sink, not yet released) */
 }
 tp_bridge_frame_t;
 
@@ -116,6 +135,9 @@ typedef struct tp_bridge_assembler_stct
     uint64_t chunks;                    /**< chunks handed in */
     uint64_t chunks_duplicate;          /**< identical duplicates ignored */
     uint64_t frames_completed;          /**< validated frames handed out */
+    uint64_t frames_direct;             /**< of which written straight into the sink's destination */
+    tp_bridge_sink_t sink;              /**< begin == NULL: every frame in a slot buffer */
+    tp_bridge_slot_t *direct;           /**< the slot written into the sink's destination, or NULL */
     uint64_t drops[TP_BRIDGE_DROP_COUNT];
 }
 tp_bridge_assembler_t;
@@ -150,6 +172,15 @@ int tp_bridge_assembler_on_announce(tp_bridge_assembler_t *a, const tp_bridge_so
  */
 int tp_bridge_assembler_on_chunk(tp_bridge_assembler_t *a, const tp_proto_bridge_chunk_view_t *c, uint64_t now_ns,
     tp_bridge_frame_t *frame, tp_bridge_drop_t *reason_out);
+
+/**
+ * Set (or with NULL clear) the direct-write sink (see tp_bridge_sink_t).
+ * Drops a direct frame in flight (EPOCH_CHANGE).
+ */
+void tp_bridge_assembler_set_sink(tp_bridge_assembler_t *a, const tp_bridge_sink_t *sink);
+
+/** Drop the frame being written into the sink's destination, if any (counted under `reason`; the sink's abort runs). */
+void tp_bridge_assembler_drop_direct(tp_bridge_assembler_t *a, tp_bridge_drop_t reason);
 
 /** Drop frames older than the timeout (TIMEOUT). Returns the number dropped. */
 int tp_bridge_assembler_expire(tp_bridge_assembler_t *a, uint64_t now_ns);

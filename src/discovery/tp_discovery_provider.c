@@ -66,6 +66,7 @@ void tp_discovery_provider_config_defaults(tp_discovery_provider_config_t *c)
     c->own_subscription = true;
     c->max_results = TP_DISCOVERY_DEFAULT_MAX_RESULTS;
     c->max_entries = TP_DISCOVERY_DEFAULT_MAX_ENTRIES;
+    c->query_log_every = TP_DISCOVERY_DEFAULT_QUERY_LOG_EVERY;
     static const char *const rules[] = TP_DISCOVERY_DEFAULT_RESPONSE_RULES;
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
     {
@@ -452,6 +453,46 @@ static size_t encode_error(tp_discovery_provider_t *p, tp_proto_discovery_layout
     return len;
 }
 
+/* §13: sampled query log (one request in query_log_every; the filters, never a result). */
+static void log_query(tp_discovery_provider_t *p, const tp_proto_discovery_request_view_t *q)
+{
+    p->stats.queries_logged++;
+    if (!tp_log_enabled(TP_LOG_LEVEL_INFO, "discovery"))
+    {
+        return;
+    }
+    char filters[256];
+    filters[0] = '\0';
+    int n = 0;
+    if (q->has_stream_id)
+    {
+        n += snprintf(filters + n, sizeof(filters) - (size_t)n, " stream_id=%u", q->stream_id);
+    }
+    if (q->has_producer_id && n < (int)sizeof(filters))
+    {
+        n += snprintf(filters + n, sizeof(filters) - (size_t)n, " producer_id=%u", q->producer_id);
+    }
+    if (q->has_data_source_id && n < (int)sizeof(filters))
+    {
+        n += snprintf(filters + n, sizeof(filters) - (size_t)n, " data_source_id=%llu",
+            (unsigned long long)q->data_source_id);
+    }
+    if (q->data_source_name.length > 0 && n < (int)sizeof(filters))
+    {
+        n += snprintf(filters + n, sizeof(filters) - (size_t)n, " name=%.*s",
+            (int)(q->data_source_name.length > 64 ? 64 : q->data_source_name.length), q->data_source_name.data);
+    }
+    if (q->tag_count > 0 && n < (int)sizeof(filters))
+    {
+        snprintf(filters + n, sizeof(filters) - (size_t)n, " tags=%u", q->tag_count);
+    }
+    tp_log_write(TP_LOG_LEVEL_INFO, "discovery", "query %llu (request %llu, client %u, 1 in %u logged):%s "
+        "response %.*s/%u", (unsigned long long)p->stats.requests, (unsigned long long)q->request_id, q->client_id,
+        p->config.query_log_every, '\0' != filters[0] ? filters : " no filter",
+        (int)(q->response_channel.length > 200 ? 200 : q->response_channel.length),
+        NULL != q->response_channel.data ? q->response_channel.data : "", q->response_stream_id);
+}
+
 static void handle_request(tp_discovery_provider_t *p, const uint8_t *buf, size_t len, uint64_t now_ns)
 {
     tp_proto_discovery_request_view_t q;
@@ -465,6 +506,10 @@ static void handle_request(tp_discovery_provider_t *p, const uint8_t *buf, size_
     if (TP_PROTO_DISCOVERY_LAYOUT_REFERENCE == q.layout)
     {
         p->stats.requests_reference++;
+    }
+    if (0 != p->config.query_log_every && 0 == (p->stats.requests - 1u) % p->config.query_log_every)
+    {
+        log_query(p, &q);
     }
     if (0 == q.response_channel.length)
     {

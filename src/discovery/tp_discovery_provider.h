@@ -95,6 +95,8 @@ typedef struct tp_discovery_provider_config_stct
     /** Called before each query is answered (the embedded provider syncs from the driver). May be NULL. */
     void (*before_query)(void *clientd, uint64_t now_ns);
     void *before_query_clientd;
+    /** Sampled query log (§13): the 1st request and every Nth after it at INFO (module "discovery"); 0 = off. */
+    uint32_t query_log_every;
 }
 tp_discovery_provider_config_t;
 
@@ -103,6 +105,7 @@ typedef struct tp_discovery_provider_stats_stct
 {
     uint64_t requests;              /**< decoded requests */
     uint64_t requests_reference;    /**< of which in the reference layout */
+    uint64_t queries_logged;        /**< requests written to the sampled query log (§13) */
     uint64_t responses_ok;
     uint64_t responses_error;
     uint64_t dropped_malformed;     /**< undecodable requests */
@@ -118,9 +121,15 @@ typedef struct tp_discovery_provider_stats_stct
 }
 tp_discovery_provider_stats_t;
 
+/** Default sampling of the query log: the first request and every 1024th. */
+#define TP_DISCOVERY_DEFAULT_QUERY_LOG_EVERY 1024u
+
 typedef struct tp_discovery_provider_stct tp_discovery_provider_t;
 
-/** Defaults: standalone endpoint 7000, own subscription, 1000 results, 1024 entries, no sources, responses to IPC and loopback UDP. */
+/**
+ * Defaults: standalone endpoint 7000, own subscription, 1000 results, 1024 entries, no sources, responses to IPC and
+ * loopback UDP, one query in TP_DISCOVERY_DEFAULT_QUERY_LOG_EVERY logged.
+ */
 void tp_discovery_provider_config_defaults(tp_discovery_provider_config_t *c);
 
 /**

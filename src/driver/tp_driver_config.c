@@ -10,6 +10,7 @@
 
 #include "common/tp_error.h"
 #include "common/tp_toml.h"
+#include "common/tp_toml_pool.h"
 #include "driver/tp_driver_internal.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -916,16 +917,7 @@ static int load_profiles(loader_t *l)
         uint32_t strides[TP_DRIVER_MAX_POOLS];
         for (size_t k = 0; k < pc; k++)
         {
-            const tp_toml_value_t *e = tp_toml_array_at(pools, k);
-            static const char *const pool_keys[] = { "pool_id", "stride_bytes" };
-            if (TP_TOML_TABLE != tp_toml_type(e))
-            {
-                return tp_toml_value_error(l->doc, e, "expected { pool_id = N, stride_bytes = N }");
-            }
-            if (tp_toml_check_keys(l->doc, e, pool_keys, COUNT_OF(pool_keys), NULL) < 0 ||
-                tp_toml_require(l->doc, e, "pool_id") < 0 || tp_toml_require(l->doc, e, "stride_bytes") < 0 ||
-                tp_toml_get_u16(l->doc, e, "pool_id", &ids[k], 0) < 0 ||
-                tp_toml_get_u32(l->doc, e, "stride_bytes", &strides[k], 0) < 0)
+            if (tp_toml_get_pool_entry(l->doc, tp_toml_array_at(pools, k), &ids[k], &strides[k]) < 0)
             {
                 return -1;
             }

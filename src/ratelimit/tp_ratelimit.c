@@ -275,6 +275,10 @@ static void on_frame(void *clientd, const tp_frame_t *f)
     {
         memcpy(m->claim.data, f->payload, f->length);
     }
+    if (NULL != m->rl->test_after_copy)
+    {
+        m->rl->test_after_copy(m->rl->test_after_copy_clientd, f);
+    }
     if (!tp_frame_is_valid(f))
     {
         tp_frame_claim_abort(&m->claim);

@@ -8,6 +8,7 @@
 
 #include "common/tp_error.h"
 #include "common/tp_toml.h"
+#include "common/tp_toml_pool.h"
 #include "ratelimit/tp_ratelimit.h"
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -110,15 +111,7 @@ static int load_pools(loader_t *l, const tp_toml_value_t *pools, tp_ratelimit_ma
     for (size_t k = 0; k < n; k++)
     {
         const tp_toml_value_t *e = tp_toml_array_at(pools, k);
-        static const char *const pool_keys[] = { "pool_id", "stride_bytes" };
-        if (TP_TOML_TABLE != tp_toml_type(e))
-        {
-            return tp_toml_value_error(l->doc, e, "expected { pool_id = N, stride_bytes = N }");
-        }
-        if (tp_toml_check_keys(l->doc, e, pool_keys, COUNT_OF(pool_keys), NULL) < 0 ||
-            tp_toml_require(l->doc, e, "pool_id") < 0 || tp_toml_require(l->doc, e, "stride_bytes") < 0 ||
-            tp_toml_get_u16(l->doc, e, "pool_id", &m->pools[k].pool_id, 0) < 0 ||
-            tp_toml_get_u32(l->doc, e, "stride_bytes", &m->pools[k].stride_bytes, 0) < 0)
+        if (tp_toml_get_pool_entry(l->doc, e, &m->pools[k].pool_id, &m->pools[k].stride_bytes) < 0)
         {
             return -1;
         }

@@ -15,6 +15,7 @@
 #include "common/tp_error.h"
 #include "common/tp_log.h"
 #include "protocol/tp_proto.h"
+#include "protocol/tp_proto_forward.h"
 #include "ratelimit/tp_ratelimit_internal.h"
 
 /* Every forwarded message starts with streamId (uint32) at block offset 0; FrameProgress has epoch at 4. */
@@ -174,45 +175,23 @@ static void on_metadata(void *clientd, const uint8_t *buffer, size_t length, con
 {
     (void)header;
     tp_ratelimit_t *rl = clientd;
-    uint16_t schema = 0;
-    uint16_t template_id = 0;
-    if (tp_proto_peek(buffer, length, &schema, &template_id) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema)
+    tp_proto_forward_view_t v;
+    /* DataSourceAnnounce / DataSourceMeta (§6) and the meta blobs of wire §10.3.3 (DECISIONS BRL-1) */
+    if (tp_proto_decode_forwardable(buffer, length, &v) <= 0 ||
+        (TP_PROTO_FWD_METADATA != v.kind && TP_PROTO_FWD_META_BLOB != v.kind))
     {
         return;
     }
-    uint32_t stream_id = 0;
-    uint32_t meta_version = 0;
-    if (TP_SBE_WIRE_DATA_SOURCE_ANNOUNCE_TEMPLATE_ID == template_id)
-    {
-        tp_proto_data_source_announce_view_t v;
-        if (tp_proto_decode_data_source_announce(buffer, length, &v) < 0)
-        {
-            return;
-        }
-        stream_id = v.stream_id;
-        meta_version = v.meta_version;
-    }
-    else if (TP_SBE_WIRE_DATA_SOURCE_META_TEMPLATE_ID == template_id)
-    {
-        tp_proto_data_source_meta_view_t v;
-        if (tp_proto_decode_data_source_meta(buffer, length, &v) < 0)
-        {
-            return;
-        }
-        stream_id = v.stream_id;
-        meta_version = v.meta_version;
-    }
-    else
-    {
-        return;
-    }
-    tp_rl_mapping_t *m = tp_rl_by_source(rl, stream_id);
+    tp_rl_mapping_t *m = tp_rl_by_source(rl, v.stream_id);
     if (NULL == m || NULL == m->producer)
     {
         return; /* our own forwarded messages come back here too: their stream ids are never sources */
     }
-    /* the destination producer's own DataSourceAnnounce then carries the same meta_version */
-    tp_producer_set_meta_version(m->producer, meta_version);
+    if (TP_PROTO_FWD_METADATA == v.kind)
+    {
+        /* the destination producer's own DataSourceAnnounce then carries the same meta_version */
+        tp_producer_set_meta_version(m->producer, v.meta_version);
+    }
     if (forward(m, rl->pub_metadata, buffer, length, m->meta_stream_id, 0))
     {
         TP_RL_STAT_ADD(m, metadata_forwarded, 1);
@@ -223,11 +202,8 @@ static void on_progress(void *clientd, const uint8_t *buffer, size_t length, con
 {
     (void)header;
     tp_ratelimit_t *rl = clientd;
-    uint16_t schema = 0;
-    uint16_t template_id = 0;
-    tp_proto_frame_progress_view_t v;
-    if (tp_proto_peek(buffer, length, &schema, &template_id) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema ||
-        TP_SBE_WIRE_FRAME_PROGRESS_TEMPLATE_ID != template_id || tp_proto_decode_frame_progress(buffer, length, &v) < 0)
+    tp_proto_forward_view_t v;
+    if (tp_proto_decode_forwardable(buffer, length, &v) <= 0 || TP_PROTO_FWD_PROGRESS != v.kind)
     {
         return;
     }
@@ -247,36 +223,12 @@ static void on_qos(void *clientd, const uint8_t *buffer, size_t length, const tp
 {
     (void)header;
     tp_ratelimit_t *rl = clientd;
-    uint16_t schema = 0;
-    uint16_t template_id = 0;
-    if (tp_proto_peek(buffer, length, &schema, &template_id) < 0 || TP_SBE_WIRE_SCHEMA_ID != schema)
+    tp_proto_forward_view_t v;
+    if (tp_proto_decode_forwardable(buffer, length, &v) <= 0 || TP_PROTO_FWD_QOS != v.kind)
     {
         return;
     }
-    uint32_t stream_id = 0;
-    if (TP_SBE_WIRE_QOS_PRODUCER_TEMPLATE_ID == template_id)
-    {
-        tp_proto_qos_producer_view_t v;
-        if (tp_proto_decode_qos_producer(buffer, length, &v) < 0)
-        {
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else if (TP_SBE_WIRE_QOS_CONSUMER_TEMPLATE_ID == template_id)
-    {
-        tp_proto_qos_consumer_view_t v;
-        if (tp_proto_decode_qos_consumer(buffer, length, &v) < 0)
-        {
-            return;
-        }
-        stream_id = v.stream_id;
-    }
-    else
-    {
-        return;
-    }
-    tp_rl_mapping_t *m = tp_rl_by_source(rl, stream_id);
+    tp_rl_mapping_t *m = tp_rl_by_source(rl, v.stream_id);
     if (NULL == m)
     {
         return;

@@ -80,6 +80,9 @@ struct tp_ratelimit_stct
     uint64_t now_ns;              /* clock read at the start of the duty cycle */
     tp_agent_runner_t runner;
     bool runner_started;
+    /* Test hook (tests/ratelimit): runs after a source frame was copied, before its seqlock re-check (RL17). */
+    void (*test_after_copy)(void *clientd, const tp_frame_t *frame);
+    void *test_after_copy_clientd;
     size_t mapping_count;
     tp_rl_mapping_t mappings[TP_RATELIMIT_MAX_MAPPINGS];
 };

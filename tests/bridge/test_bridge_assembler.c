@@ -3,7 +3,9 @@
  * reordered delivery, identical duplicates, and every way a frame is dropped
  * and counted (missing chunk + timeout, CRC mismatch, epoch mismatch, no
  * announce, oversize, bad header, conflicting duplicate, overlap, trace id
- * mismatch, inconsistent fields, eviction, stale seq, remap).
+ * mismatch, inconsistent fields, eviction, stale seq, remap). Every test
+ * runs twice: with slot buffers only, and with a direct-write sink (the
+ * receiver's claimed destination slot), where it must behave the same.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,9 @@
 #include "common/tp_crc32c.h"
 
 #define MS 1000000ull
+/* A check inside a non-void helper: counted, asserted by finish(). */
+#define SINK_CHECK(cond) \
+    (sink.errors += (cond) ? 0u : (fprintf(stderr, "sink check failed: %s (line %d)\n", #cond, __LINE__), 1u))
 
 typedef struct
 {
@@ -68,6 +73,81 @@ static void make_frame(frame_t *f, uint64_t seq, uint32_t len, uint32_t chunk, b
     f->n = count;
 }
 
+/* A fake direct-write sink: one destination buffer, at most one frame written into it at a time. */
+typedef struct
+{
+    uint8_t buf[8192];
+    bool open;
+    bool decline;
+    uint64_t seq;
+    uint64_t begun;
+    uint64_t aborted;
+    uint64_t released;
+    uint64_t errors; /* sink contract violations (checked by finish()) */
+} fake_sink_t;
+
+static fake_sink_t sink;
+static bool with_sink;
+
+static uint8_t *sink_begin(void *clientd, uint64_t seq, uint32_t payload_length)
+{
+    fake_sink_t *k = clientd;
+    SINK_CHECK(!k->open);
+    SINK_CHECK(payload_length <= sizeof(k->buf));
+    if (k->decline)
+    {
+        return NULL;
+    }
+    k->open = true;
+    k->seq = seq;
+    k->begun++;
+    memset(k->buf, 0xEE, sizeof(k->buf));
+    return k->buf;
+}
+
+static void sink_abort(void *clientd, uint64_t seq)
+{
+    fake_sink_t *k = clientd;
+    SINK_CHECK(k->open);
+    SINK_CHECK(k->seq == seq);
+    k->open = false;
+    k->aborted++;
+}
+
+static void maybe_sink(tp_bridge_assembler_t *a)
+{
+    memset(&sink, 0, sizeof(sink));
+    if (with_sink)
+    {
+        tp_bridge_sink_t s = { .begin = sink_begin, .abort = sink_abort, .clientd = &sink };
+        tp_bridge_assembler_set_sink(a, &s);
+    }
+}
+
+/* tp_bridge_assembler_on_chunk; a completed direct frame is released (committed) as the receiver does. */
+static int chunk(tp_bridge_assembler_t *a, const tp_proto_bridge_chunk_view_t *c, uint64_t now, tp_bridge_frame_t *out,
+    tp_bridge_drop_t *why)
+{
+    int rc = tp_bridge_assembler_on_chunk(a, c, now, out, why);
+    if (1 == rc && out->direct)
+    {
+        SINK_CHECK(sink.open);
+        SINK_CHECK(out->payload == sink.buf);
+        SINK_CHECK(sink.seq == out->seq);
+        sink.open = false;
+        sink.released++;
+    }
+    SINK_CHECK(sink.open == (NULL != a->direct)); /* the sink's destination is held exactly while a frame uses it */
+    return rc;
+}
+
+/* Close the assembler; no sink contract violation happened. */
+static void finish(tp_bridge_assembler_t *a)
+{
+    tp_bridge_assembler_close(a);
+    TP_ASSERT_EQ_U64(0, sink.errors);
+}
+
 static tp_bridge_source_layout_t layout(uint64_t epoch)
 {
     tp_bridge_source_layout_t l = { .valid = true, .epoch = epoch, .header_nslots = 64, .pool_count = 1 };
@@ -83,6 +163,7 @@ static void setup(tp_bridge_assembler_t *a, bool crc, uint32_t inflight)
         .integrity_crc32c = crc, .timeout_ns = 250 * MS };
     TP_ASSERT_OK(tp_bridge_assembler_init(a, &cfg));
     TP_ASSERT_OK(tp_bridge_assembler_set_capacity(a, 8192));
+    maybe_sink(a);
     tp_bridge_source_layout_t l = layout(5);
     TP_ASSERT_EQ_I64(1, tp_bridge_assembler_on_announce(a, &l));
 }
@@ -104,7 +185,7 @@ static int feed(tp_bridge_assembler_t *a, frame_t *f, const uint32_t *order, uin
     int rc = 0;
     for (uint32_t i = 0; i < n; i++)
     {
-        rc = tp_bridge_assembler_on_chunk(a, &f->c[order ? order[i] : i], now, out, NULL);
+        rc = chunk(a, &f->c[order ? order[i] : i], now, out, NULL);
     }
     return rc;
 }
@@ -143,13 +224,13 @@ static void test_in_order_and_reordered(void)
     make_frame(&fr, 4, 2500, 1000, false);
     tp_proto_bridge_chunk_view_t c1 = fr.c[1];
     tp_proto_bridge_chunk_view_t c2 = fr.c[2];
-    TP_ASSERT_EQ_I64(0, tp_bridge_assembler_on_chunk(&a, &c2, 0, &out, NULL));
-    TP_ASSERT_EQ_I64(0, tp_bridge_assembler_on_chunk(&a, &c1, 0, &out, NULL));
-    TP_ASSERT_EQ_I64(1, tp_bridge_assembler_on_chunk(&a, &fr.c[0], 0, &out, NULL));
+    TP_ASSERT_EQ_I64(0, chunk(&a, &c2, 0, &out, NULL));
+    TP_ASSERT_EQ_I64(0, chunk(&a, &c1, 0, &out, NULL));
+    TP_ASSERT_EQ_I64(1, chunk(&a, &fr.c[0], 0, &out, NULL));
     check_frame(&out, &fr, 4);
     TP_ASSERT_EQ_U64(4, a.frames_completed);
     TP_ASSERT_EQ_U64(0, total_drops(&a));
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_duplicates(void)
@@ -174,11 +255,11 @@ static void test_duplicates(void)
     memset(other, 0x5A, sizeof(other));
     bad.payload.data = other;
     tp_bridge_drop_t why = TP_BRIDGE_DROP_COUNT;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &bad, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &bad, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_OVERLAP, why);
     TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 2, 0, &out)); /* restarts a fresh assembly: chunk 2 is missing */
     TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_OVERLAP]);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_missing_chunk_times_out(void)
@@ -195,11 +276,11 @@ static void test_missing_chunk_times_out(void)
     TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_TIMEOUT]);
     TP_ASSERT(!tp_bridge_assembler_in_flight(&a, 5, 1));
     /* The late chunk starts a new assembly that can never complete: it times out too, nothing is delivered. */
-    TP_ASSERT_EQ_I64(0, tp_bridge_assembler_on_chunk(&a, &fr.c[1], 300 * MS, &out, NULL));
+    TP_ASSERT_EQ_I64(0, chunk(&a, &fr.c[1], 300 * MS, &out, NULL));
     TP_ASSERT_EQ_I64(1, tp_bridge_assembler_expire(&a, 600 * MS));
     TP_ASSERT_EQ_U64(0, a.frames_completed);
     TP_ASSERT_EQ_U64(0, a.active);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_crc(void)
@@ -213,7 +294,7 @@ static void test_crc(void)
     TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 1, 0, &out));
     fr.payload[1500] ^= 1; /* corrupt chunk 1 in flight */
     tp_bridge_drop_t why = TP_BRIDGE_DROP_COUNT;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &fr.c[1], 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &fr.c[1], 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_CRC, why);
     TP_ASSERT(!tp_bridge_assembler_in_flight(&a, 5, 2));
     /* Missing (zero) CRC with integrity on. */
@@ -225,7 +306,7 @@ static void test_crc(void)
     TP_ASSERT_EQ_I64(-1, feed(&a, &fr, NULL, 1, 0, &out));
     TP_ASSERT_EQ_U64(3, a.drops[TP_BRIDGE_DROP_CRC]);
     TP_ASSERT_EQ_U64(1, a.frames_completed);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_epoch_and_announce(void)
@@ -235,6 +316,7 @@ static void test_epoch_and_announce(void)
         .timeout_ns = 250 * MS };
     TP_ASSERT_OK(tp_bridge_assembler_init(&a, &cfg));
     TP_ASSERT_OK(tp_bridge_assembler_set_capacity(&a, 8192));
+    maybe_sink(&a);
     tp_bridge_frame_t out;
     make_frame(&fr, 1, 100, 1000, false);
     TP_ASSERT_EQ_I64(-1, feed(&a, &fr, NULL, 1, 0, &out)); /* no announce yet */
@@ -257,7 +339,7 @@ static void test_epoch_and_announce(void)
     TP_ASSERT(!tp_bridge_assembler_in_flight(&a, 5, 7));
     TP_ASSERT_EQ_I64(-1, feed(&a, &fr, NULL, 1, 0, &out)); /* an older epoch after the higher one */
     TP_ASSERT_EQ_U64(2, a.drops[TP_BRIDGE_DROP_EPOCH]);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_oversize_and_limits(void)
@@ -269,7 +351,7 @@ static void test_oversize_and_limits(void)
     make_frame(&fr, 1, 3000, 1000, false);
     tp_proto_bridge_chunk_view_t c = fr.c[0];
     c.payload_length = 9000; /* above max_payload_bytes 8192 */
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_OVERSIZE, why);
     /* Above the local capacity (largest local stride) but within max_payload_bytes. */
     TP_ASSERT_OK(tp_bridge_assembler_set_capacity(&a, 2048));
@@ -288,18 +370,18 @@ static void test_oversize_and_limits(void)
     make_frame(&fr, 4, 3000, 1000, false);
     c = fr.c[1];
     c.chunk_count = 0;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_CHUNK_COUNT, why);
     c = fr.c[0];
     c.header_bytes.length = 200;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_HEADER_FLAG, why);
     c = fr.c[2];
     c.chunk_offset = 2500;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_CHUNK_OFFSET, why);
     TP_ASSERT_EQ_U64(0, a.frames_completed);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_bad_headers(void)
@@ -344,13 +426,13 @@ static void test_bad_headers(void)
             *p = (uint8_t)cases[i].value;
         }
         tp_bridge_drop_t why = TP_BRIDGE_DROP_COUNT;
-        TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &fr.c[0], 0, &out, &why));
+        TP_ASSERT_EQ_I64(-1, chunk(&a, &fr.c[0], 0, &out, &why));
         TP_ASSERT_EQ_I64(cases[i].expect, why);
     }
     TP_ASSERT_EQ_U64(7, a.drops[TP_BRIDGE_DROP_BAD_HEADER]);
     TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_POOL_ID]);
     TP_ASSERT_EQ_U64(0, a.frames_completed);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_inconsistent_chunks(void)
@@ -364,14 +446,14 @@ static void test_inconsistent_chunks(void)
     TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 1, 0, &out));
     tp_proto_bridge_chunk_view_t c = fr.c[1];
     c.trace_id = 1;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_TRACE_MISMATCH, why);
     /* chunkCount differs. */
     make_frame(&fr, 2, 3000, 1000, false);
     TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 1, 0, &out));
     c = fr.c[1];
     c.chunk_count = 4;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_INCONSISTENT, why);
     /* Overlapping slices under different indices (the sum would exceed payloadLength). */
     make_frame(&fr, 3, 3000, 1000, false);
@@ -381,7 +463,7 @@ static void test_inconsistent_chunks(void)
     c.chunk_length = 1000;
     c.payload.data = fr.payload + 1500;
     c.payload.length = 1000;
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &c, 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_OVERLAP, why);
     /* Overlap that keeps the sum right but leaves a hole: detected when the frame completes. */
     make_frame(&fr, 4, 3000, 1000, false);
@@ -389,12 +471,12 @@ static void test_inconsistent_chunks(void)
     c.chunk_offset = 500; /* [500,1500) overlaps chunk 0, [1000,... never covered... */
     c.payload.data = fr.payload + 500;
     TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 1, 0, &out));
-    TP_ASSERT_EQ_I64(0, tp_bridge_assembler_on_chunk(&a, &c, 0, &out, &why));
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &fr.c[2], 0, &out, &why));
+    TP_ASSERT_EQ_I64(0, chunk(&a, &c, 0, &out, &why));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &fr.c[2], 0, &out, &why));
     TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_OVERLAP, why);
     TP_ASSERT_EQ_U64(2, a.drops[TP_BRIDGE_DROP_OVERLAP]);
     TP_ASSERT_EQ_U64(0, a.frames_completed);
-    tp_bridge_assembler_close(&a);
+    finish(&a);
 }
 
 static void test_eviction_and_stale(void)
@@ -412,27 +494,109 @@ static void test_eviction_and_stale(void)
     TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_EVICTED]);
     TP_ASSERT(!tp_bridge_assembler_in_flight(&a, 5, 1));
     /* Frame 3 completes first: frame 2, still in flight, can no longer be published in order. */
-    TP_ASSERT_EQ_I64(1, tp_bridge_assembler_on_chunk(&a, &f3.c[1], 4, &out, NULL));
+    TP_ASSERT_EQ_I64(1, chunk(&a, &f3.c[1], 4, &out, NULL));
     check_frame(&out, &f3, 3);
     TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_STALE_SEQ]);
-    TP_ASSERT_EQ_I64(-1, tp_bridge_assembler_on_chunk(&a, &f2.c[1], 5, &out, NULL));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &f2.c[1], 5, &out, NULL));
     TP_ASSERT_EQ_U64(2, a.drops[TP_BRIDGE_DROP_STALE_SEQ]);
     TP_ASSERT_EQ_U64(0, a.active);
     TP_ASSERT_STREQ("TIMEOUT", tp_bridge_drop_name(TP_BRIDGE_DROP_TIMEOUT));
     TP_ASSERT_STREQ("UNKNOWN", tp_bridge_drop_name(TP_BRIDGE_DROP_COUNT));
-    tp_bridge_assembler_close(&a);
+    finish(&a);
+}
+
+/*
+ * Direct writes: one frame at a time goes straight into the sink's destination (the lowest in flight); a frame
+ * that starts meanwhile uses a slot buffer; a declined destination falls back to the buffer; every drop of a
+ * direct frame (timeout, bad header, explicit) aborts the destination; a frame below the direct one is stale
+ * (the sink took the direct frame's seq).
+ */
+static void test_direct_writes(void)
+{
+    tp_bridge_assembler_t a;
+    bool saved = with_sink;
+    with_sink = true;
+    setup(&a, false, 4);
+    tp_bridge_frame_t out;
+    tp_bridge_drop_t why = TP_BRIDGE_DROP_COUNT;
+    static frame_t f2, f3, f4, f5;
+    make_frame(&f2, 2, 3000, 1000, false);
+    make_frame(&f3, 3, 2000, 1000, false);
+    TP_ASSERT_EQ_I64(0, feed(&a, &f2, NULL, 1, 0, &out)); /* frame 2 begins in the destination */
+    TP_ASSERT_EQ_U64(1, sink.begun);
+    TP_ASSERT_EQ_I64(0, feed(&a, &f3, NULL, 1, 0, &out)); /* frame 3: destination busy -> slot buffer */
+    TP_ASSERT_EQ_U64(1, sink.begun);
+    TP_ASSERT_EQ_I64(0, chunk(&a, &f2.c[2], 0, &out, NULL));
+    TP_ASSERT_EQ_I64(0, chunk(&a, &f2.c[2], 0, &out, NULL)); /* identical duplicate, compared in the destination */
+    TP_ASSERT_EQ_U64(1, a.chunks_duplicate);
+    TP_ASSERT_EQ_I64(1, chunk(&a, &f2.c[1], 0, &out, NULL));
+    TP_ASSERT(out.direct);
+    check_frame(&out, &f2, 2);
+    TP_ASSERT_EQ_U64(1, sink.released);
+    TP_ASSERT_EQ_I64(1, chunk(&a, &f3.c[1], 0, &out, NULL));
+    TP_ASSERT(!out.direct);
+    TP_ASSERT(out.payload != sink.buf);
+    check_frame(&out, &f3, 3);
+    /* frame 5 takes the destination; frame 4 arriving after it can no longer be delivered */
+    make_frame(&f5, 5, 2000, 1000, false);
+    make_frame(&f4, 4, 2000, 1000, false);
+    TP_ASSERT_EQ_I64(0, feed(&a, &f5, NULL, 1, 0, &out));
+    TP_ASSERT_EQ_I64(-1, chunk(&a, &f4.c[0], 0, &out, &why));
+    TP_ASSERT_EQ_I64(TP_BRIDGE_DROP_STALE_SEQ, why);
+    /* an explicit drop (producer closed / relaid) aborts the destination */
+    tp_bridge_assembler_drop_direct(&a, TP_BRIDGE_DROP_EPOCH_CHANGE);
+    TP_ASSERT_EQ_U64(1, sink.aborted);
+    TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_EPOCH_CHANGE]);
+    TP_ASSERT(NULL == a.direct);
+    /* an incomplete direct frame times out: aborted */
+    make_frame(&fr, 6, 2000, 1000, false);
+    TP_ASSERT_EQ_I64(0, feed(&a, &fr, NULL, 1, 0, &out));
+    TP_ASSERT_EQ_I64(1, tp_bridge_assembler_expire(&a, 300 * MS));
+    TP_ASSERT_EQ_U64(2, sink.aborted);
+    TP_ASSERT(NULL == a.direct);
+    /* a declined destination: the frame is assembled in a slot buffer */
+    sink.decline = true;
+    make_frame(&fr, 7, 2000, 1000, false);
+    TP_ASSERT_EQ_I64(1, feed(&a, &fr, NULL, fr.n, 0, &out));
+    TP_ASSERT(!out.direct);
+    check_frame(&out, &fr, 7);
+    sink.decline = false;
+    /* a direct frame whose header is invalid is dropped at completion: aborted */
+    make_frame(&fr, 8, 2000, 1000, false);
+    tp_sbe_put_u64(fr.header, 99);
+    TP_ASSERT_EQ_I64(-1, feed(&a, &fr, NULL, fr.n, 0, &out));
+    TP_ASSERT_EQ_U64(3, sink.aborted);
+    TP_ASSERT_EQ_U64(1, a.drops[TP_BRIDGE_DROP_BAD_HEADER]);
+    /* no sink: slot buffers only */
+    tp_bridge_assembler_set_sink(&a, NULL);
+    uint64_t begun = sink.begun;
+    make_frame(&fr, 9, 2000, 1000, false);
+    TP_ASSERT_EQ_I64(1, feed(&a, &fr, NULL, fr.n, 0, &out));
+    TP_ASSERT(!out.direct);
+    check_frame(&out, &fr, 9);
+    TP_ASSERT_EQ_U64(begun, sink.begun);
+    TP_ASSERT_EQ_U64(1, a.frames_direct);
+    TP_ASSERT_EQ_U64(4, a.frames_completed);
+    finish(&a);
+    with_sink = saved;
 }
 
 int main(void)
 {
-    TP_RUN(test_in_order_and_reordered);
-    TP_RUN(test_duplicates);
-    TP_RUN(test_missing_chunk_times_out);
-    TP_RUN(test_crc);
-    TP_RUN(test_epoch_and_announce);
-    TP_RUN(test_oversize_and_limits);
-    TP_RUN(test_bad_headers);
-    TP_RUN(test_inconsistent_chunks);
-    TP_RUN(test_eviction_and_stale);
+    for (int pass = 0; pass < 2; pass++)
+    {
+        with_sink = 1 == pass;
+        fprintf(stderr, "pass %d: %s\n", pass, with_sink ? "direct-write sink" : "slot buffers only");
+        TP_RUN(test_in_order_and_reordered);
+        TP_RUN(test_duplicates);
+        TP_RUN(test_missing_chunk_times_out);
+        TP_RUN(test_crc);
+        TP_RUN(test_epoch_and_announce);
+        TP_RUN(test_oversize_and_limits);
+        TP_RUN(test_bad_headers);
+        TP_RUN(test_inconsistent_chunks);
+        TP_RUN(test_eviction_and_stale);
+    }
+    TP_RUN(test_direct_writes);
     return tp_test_finish();
 }

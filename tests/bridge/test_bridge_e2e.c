@@ -37,7 +37,31 @@ typedef struct
     uint64_t last_seq;
     uint64_t last_epoch;
     uint64_t trace_mismatch;
+    uint64_t blobs;        /* meta blobs delivered to the consumer of 20000 (forwarded, DECISIONS BRL-1) */
+    uint64_t blobs_bad;
+    uint32_t blob_version;
 } rx_t;
+
+#define BLOB_LEN 100000u /* two MetaBlobChunks (64 KiB + rest) */
+#define BLOB_TYPE 7u
+
+static uint8_t blob_byte(size_t i)
+{
+    return (uint8_t)(i * 13u + 5u);
+}
+
+static void on_blob(void *clientd, uint32_t meta_version, uint32_t blob_type, const uint8_t *data, size_t length)
+{
+    rx_t *rx = clientd;
+    bool ok = BLOB_TYPE == blob_type && BLOB_LEN == length;
+    for (size_t i = 0; ok && i < length; i++)
+    {
+        ok = blob_byte(i) == data[i];
+    }
+    rx->blobs += ok ? 1 : 0;
+    rx->blobs_bad += ok ? 0 : 1;
+    rx->blob_version = meta_version;
+}
 
 static uint32_t frame_len(uint64_t seq)
 {
@@ -269,6 +293,7 @@ static void run_mode(bool crc, bool driver_mode)
     tp_consumer_config_defaults(&cc);
     cc.stream_id = 20000;
     cc.on_frame = on_frame;
+    cc.on_meta_blob = on_blob;
     cc.clientd = &rx;
     /* A per-consumer descriptor stream request: the bridge's producer must decline it (§4). */
     snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
@@ -296,7 +321,19 @@ static void run_mode(bool crc, bool driver_mode)
     const char *fmt = "text";
     const uint8_t *val = (const uint8_t *)"v";
     uint32_t vlen = 1;
-    TP_ASSERT(tp_producer_set_metadata(prod, 1, &key, &fmt, &val, &vlen) > 0);
+    int64_t mv = tp_producer_set_metadata(prod, 1, &key, &fmt, &val, &vlen);
+    TP_ASSERT(mv > 0);
+    /* A meta blob (wire §10.3.3) of the source reaches the consumer behind the bridge, meta_version preserved. */
+    static uint8_t blob[BLOB_LEN];
+    for (size_t i = 0; i < BLOB_LEN; i++)
+    {
+        blob[i] = blob_byte(i);
+    }
+    TP_ASSERT_OK(tp_producer_publish_meta_blob(prod, BLOB_TYPE, blob, BLOB_LEN));
+    PUMP_UNTIL(&w, rx.blobs > 0, 5000);
+    TP_ASSERT_MSG(rx.blobs > 0, "no forwarded meta blob delivered on B");
+    TP_ASSERT_EQ_U64(0, rx.blobs_bad);
+    TP_ASSERT_EQ_U64((uint64_t)mv, rx.blob_version);
 
     static uint8_t buf[65536];
     for (uint64_t i = 0; i < N_FRAMES; i++)
@@ -317,6 +354,47 @@ static void run_mode(bool crc, bool driver_mode)
     TP_ASSERT_EQ_U64(0, rx.bad);
     TP_ASSERT_EQ_U64(0, rx.trace_mismatch);
     TP_ASSERT_EQ_U64(N_FRAMES - 1, rx.last_seq);
+
+    /*
+     * §9 (BR97): forwarded FrameProgress for expired assembly state is dropped (PROGRESS): another source epoch,
+     * and a frame already delivered (seq below the next local seq); progress of a frame still to come passes.
+     * Injected on the receiver's control channel beside the sender (embedded UDP: two images, one subscription).
+     */
+    if (!tpc_is_aeron())
+    {
+        char chan[128];
+        snprintf(chan, sizeof(chan), "aeron:udp?endpoint=127.0.0.1:%d", ports[1]);
+        tp_publication_t *inj = NULL;
+        TP_ASSERT_OK(tp_transport_add_publication(&inj, w.tb, chan, 50001, 0));
+        PUMP_UNTIL(&w, tp_publication_is_connected(inj), 3000);
+        TP_ASSERT(tp_publication_is_connected(inj));
+        tp_bridge_stats_t before_st;
+        TP_ASSERT_OK(tp_bridge_stats(w.receiver, &before_st));
+        uint8_t fp[64];
+        tp_sbe_wire_frame_progress_t fpm;
+        TP_ASSERT_EQ_I64(TP_SBE_OK, tp_sbe_wire_frame_progress_wrap_and_apply_header(&fpm, fp, 0, sizeof(fp)));
+        size_t fp_len = 8 + TP_SBE_WIRE_FRAME_PROGRESS_BLOCK_LENGTH;
+        tp_sbe_wire_frame_progress_set_stream_id(&fpm, 10000);
+        tp_sbe_wire_frame_progress_set_state(&fpm, TP_SBE_WIRE_FRAME_PROGRESS_STATE_PROGRESS);
+        tp_sbe_wire_frame_progress_set_payload_bytes_filled(&fpm, 32);
+        tp_sbe_wire_frame_progress_set_epoch(&fpm, tp_producer_epoch(prod) + 7); /* another source epoch */
+        tp_sbe_wire_frame_progress_set_seq(&fpm, N_FRAMES + 5);
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_sbe_wire_frame_progress_set_epoch(&fpm, tp_producer_epoch(prod));
+        tp_sbe_wire_frame_progress_set_seq(&fpm, 3); /* delivered long ago */
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_sbe_wire_frame_progress_set_seq(&fpm, N_FRAMES + 5); /* not yet delivered: forwarded */
+        PUMP_UNTIL(&w, tp_publication_offer(inj, fp, fp_len, NULL, NULL) > 0, 2000);
+        tp_bridge_stats_t after_st = before_st;
+        PUMP_UNTIL(&w, (tp_bridge_stats(w.receiver, &after_st), after_st.receiver.progress_published >
+                               before_st.receiver.progress_published &&
+                           after_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] >=
+                               before_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] + 2), 3000);
+        TP_ASSERT_EQ_U64(before_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS] + 2,
+            after_st.receiver.drops[TP_BRIDGE_DROP_PROGRESS]);
+        TP_ASSERT_EQ_U64(before_st.receiver.progress_published + 1, after_st.receiver.progress_published);
+        tp_publication_close(inj);
+    }
 
     /* TraceLinkSet on A's metadata stream, forwarded to B with stream_id rewritten. */
     tp_transport_t *ta = NULL;
@@ -408,6 +486,7 @@ static void run_mode(bool crc, bool driver_mode)
     TP_ASSERT(ss.sender.metadata_forwarded > 0);
     TP_ASSERT(rs.receiver.local_epochs >= 1);
     TP_ASSERT_EQ_U64(rs.receiver.frames_completed, rs.receiver.frames_published);
+    TP_ASSERT(rs.receiver.frames_direct > 0); /* chunks written straight into the destination slot */
     TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_CRC]);
     TP_ASSERT_EQ_U64(0, rs.receiver.drops[TP_BRIDGE_DROP_BAD_HEADER]);
     TP_ASSERT_EQ_U64(0, w.seen.announces_10000_on_b);

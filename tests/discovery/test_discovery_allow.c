@@ -301,6 +301,87 @@ static void test_provider_drops_refused_endpoints(void)
     tpc_dirs_remove(&dirs);
 }
 
+/* §13 (DS62): queries are logged at a sampled rate: the first request and every Nth after it. */
+typedef struct
+{
+    int lines;
+    char last[512];
+} log_seen_t;
+
+static void on_log(void *clientd, tp_log_level_t level, const char *module, const char *line)
+{
+    log_seen_t *s = clientd;
+    if (TP_LOG_LEVEL_INFO == level && 0 == strcmp(module, "discovery") && NULL != strstr(line, "query "))
+    {
+        s->lines++;
+        snprintf(s->last, sizeof(s->last), "%s", line);
+    }
+}
+
+static void test_query_log_sampled(void)
+{
+    tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "disc-qlog"));
+    tp_transport_context_t tctx;
+    tp_transport_context_init(&tctx);
+    tp_transport_context_set_dir(&tctx, dirs.transport);
+    tp_transport_t *t = NULL;
+    TP_ASSERT_OK(tp_transport_init(&t, &tctx));
+    tp_discovery_provider_config_t c;
+    tp_discovery_provider_config_defaults(&c);
+    TP_ASSERT_EQ_U64(TP_DISCOVERY_DEFAULT_QUERY_LOG_EVERY, c.query_log_every);
+    c.own_subscription = false;
+    c.query_log_every = 3;
+    tp_discovery_provider_t *p = NULL;
+    TP_ASSERT_OK(tp_discovery_provider_init(&p, t, &c));
+    log_seen_t seen = { 0 };
+    tp_log_level_t old = tp_log_level();
+    tp_log_set_level(TP_LOG_LEVEL_INFO);
+    tp_log_set_handler(on_log, &seen);
+    for (uint64_t id = 1; id <= 7; id++)
+    {
+        tp_proto_discovery_request_view_t m;
+        memset(&m, 0, sizeof(m));
+        m.request_id = id;
+        m.client_id = 42;
+        m.response_stream_id = 7004;
+        m.response_channel = (tp_proto_str_t){ "aeron:ipc", 9 };
+        m.has_stream_id = true;
+        m.stream_id = 10000 + (uint32_t)id;
+        uint8_t buf[2048];
+        size_t len = 0;
+        TP_ASSERT_OK(tp_proto_encode_discovery_request(buf, sizeof(buf), &m, TP_PROTO_DISCOVERY_LAYOUT_FIXED, &len));
+        TP_ASSERT_EQ_I64(1, tp_discovery_provider_on_request(p, buf, len, tp_clock_mono_ns()));
+    }
+    tp_log_set_handler(NULL, NULL);
+    tp_log_set_level(old);
+    tp_discovery_provider_stats_t st;
+    tp_discovery_provider_stats(p, &st);
+    TP_ASSERT_EQ_U64(7, st.requests);
+    TP_ASSERT_EQ_U64(3, st.queries_logged); /* requests 1, 4 and 7 */
+    TP_ASSERT_EQ_I64(3, seen.lines);
+    TP_ASSERT_MSG(NULL != strstr(seen.last, "request 7") && NULL != strstr(seen.last, "stream_id=10007") &&
+            NULL != strstr(seen.last, "client 42"), "%s", seen.last);
+    /* 0 turns the log off */
+    tp_discovery_provider_close(p);
+    c.query_log_every = 0;
+    TP_ASSERT_OK(tp_discovery_provider_init(&p, t, &c));
+    tp_proto_discovery_request_view_t m;
+    memset(&m, 0, sizeof(m));
+    m.request_id = 8;
+    m.response_stream_id = 7004;
+    m.response_channel = (tp_proto_str_t){ "aeron:ipc", 9 };
+    uint8_t buf[2048];
+    size_t len = 0;
+    TP_ASSERT_OK(tp_proto_encode_discovery_request(buf, sizeof(buf), &m, TP_PROTO_DISCOVERY_LAYOUT_FIXED, &len));
+    TP_ASSERT_EQ_I64(1, tp_discovery_provider_on_request(p, buf, len, tp_clock_mono_ns()));
+    tp_discovery_provider_stats(p, &st);
+    TP_ASSERT_EQ_U64(0, st.queries_logged);
+    tp_discovery_provider_close(p);
+    tp_transport_close(t);
+    tpc_dirs_remove(&dirs);
+}
+
 int main(void)
 {
     TP_RUN(test_default_allows_ipc_and_loopback_udp);
@@ -309,5 +390,6 @@ int main(void)
     TP_RUN(test_driver_config_errors_are_line_numbered);
     TP_RUN(test_standalone_config_file);
     TP_RUN(test_provider_drops_refused_endpoints);
+    TP_RUN(test_query_log_sampled);
     return tp_test_finish();
 }

@@ -5,13 +5,16 @@
  * The whole input is decoded as one BridgeFrameChunk; then it is read as a
  * sequence of [u16 length][message] records that are decoded and handed to an
  * assembler (announce epoch = the first chunk's epoch, pool 1 of 64 KiB,
- * small chunk bound, 2 slots, CRC on when the input's first byte is odd).
+ * small chunk bound, 2 slots, CRC on when the input's first byte is odd,
+ * a direct-write sink when its second bit is set).
  *
  * Invariants: a failed decode sets TP_ERR_MALFORMED and a drop reason; a
  * successful one has its var-data inside the input, headerBytes <= 256 and
  * payloadBytes <= the bound; a completed frame has the announced epoch, a
  * payload of exactly payloadLength bytes within the slot capacity and a valid
- * tensor header; the drop counters plus completions never exceed the chunks.
+ * tensor header; the drop counters plus completions never exceed the chunks;
+ * with the sink, its destination is held exactly while a frame is written
+ * into it, and a direct frame is delivered from it.
  */
 #include "tp_fuzz.h"
 
@@ -19,6 +22,32 @@
 #include "protocol/tp_proto_bridge.h"
 
 #define MAX_CHUNK 4096u
+
+/* Direct-write sink: one 64 KiB destination, held from begin to abort or delivery. */
+typedef struct
+{
+    uint8_t buf[65536];
+    bool open;
+    uint64_t seq;
+} fuzz_sink_t;
+
+static fuzz_sink_t sink;
+
+static uint8_t *sink_begin(void *clientd, uint64_t seq, uint32_t payload_length)
+{
+    fuzz_sink_t *k = clientd;
+    TP_FUZZ_CHECK(!k->open && payload_length <= sizeof(k->buf));
+    k->open = true;
+    k->seq = seq;
+    return k->buf;
+}
+
+static void sink_abort(void *clientd, uint64_t seq)
+{
+    fuzz_sink_t *k = clientd;
+    TP_FUZZ_CHECK(k->open && k->seq == seq);
+    k->open = false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         tp_bridge_assembler_close(&a);
         return 0;
+    }
+    sink.open = false;
+    if (size > 0 && (data[0] & 2u))
+    {
+        tp_bridge_sink_t sk = { .begin = sink_begin, .abort = sink_abort, .clientd = &sink };
+        tp_bridge_assembler_set_sink(&a, &sk);
     }
     size_t pos = size > 0 ? 1 : 0;
     uint64_t now = 0;
@@ -83,12 +118,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             TP_FUZZ_CHECK(f.payload_length <= a.capacity);
             TP_FUZZ_CHECK(TP_DROP_NONE == tp_tensor_header_check(&f.tensor, f.payload_length, NULL));
             TP_FUZZ_CHECK(1 == f.source_pool_id && f.payload_length <= 65536);
+            if (f.direct)
+            {
+                TP_FUZZ_CHECK(sink.open && f.payload == sink.buf && f.seq == sink.seq);
+                sink.open = false; /* committed */
+            }
         }
         else if (rc < 0)
         {
             TP_FUZZ_CHECK(why < TP_BRIDGE_DROP_COUNT);
         }
         (void)tp_bridge_assembler_expire(&a, now);
+        TP_FUZZ_CHECK(sink.open == (NULL != a.direct));
     }
     TP_FUZZ_CHECK(completed == a.frames_completed);
     TP_FUZZ_CHECK(a.active <= cfg.max_inflight);

@@ -44,7 +44,31 @@ typedef struct env_stct
     uint64_t now; /* the fake clock */
     rx_t rx[MAX_RX];
     size_t rx_count;
+    uint64_t blobs;      /* meta blobs delivered to the destination consumer */
+    uint64_t blobs_bad;
+    uint32_t blob_version;
 } env_t;
+
+#define BLOB_LEN 100000u /* two MetaBlobChunks (64 KiB + rest) */
+#define BLOB_TYPE 9u
+
+static uint8_t blob_byte(size_t i)
+{
+    return (uint8_t)(i * 11u + 3u);
+}
+
+static void on_dest_blob(void *clientd, uint32_t meta_version, uint32_t blob_type, const uint8_t *data, size_t length)
+{
+    env_t *e = clientd;
+    bool ok = BLOB_TYPE == blob_type && BLOB_LEN == length;
+    for (size_t i = 0; ok && i < length; i++)
+    {
+        ok = blob_byte(i) == data[i];
+    }
+    e->blobs += ok ? 1 : 0;
+    e->blobs_bad += ok ? 0 : 1;
+    e->blob_version = meta_version;
+}
 
 static uint8_t pattern(uint64_t seq, size_t i)
 {
@@ -204,6 +228,7 @@ static int env_open_faults(env_t *e, const tp_ratelimit_config_t *config, tpc_fa
     tp_consumer_config_defaults(&cc);
     cc.stream_id = DST_STREAM;
     cc.on_frame = on_dest_frame;
+    cc.on_meta_blob = on_dest_blob;
     cc.clientd = e;
     if (tp_client_add_consumer(&e->consumer, e->dst_client, &cc, 0) < 0)
     {
@@ -360,6 +385,54 @@ static void test_seq_preserved_in_dest_header(void)
     env_close(&e);
 }
 
+/* Test hook: the source producer laps its 64-slot ring while the rate limiter holds a copied frame. */
+static int overwrite_armed;
+
+static void overwrite_source(void *clientd, const tp_frame_t *f)
+{
+    env_t *e = clientd;
+    (void)f;
+    if (overwrite_armed)
+    {
+        overwrite_armed = 0;
+        for (int i = 0; i < 64; i++)
+        {
+            (void)offer(e, 100);
+        }
+    }
+}
+
+/* §5 (RL17): a source slot overwritten while the agent copied it is dropped (source_late), never republished. */
+static void test_source_overwritten_during_copy(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open(&e, &c));
+    e.rl->test_after_copy = overwrite_source;
+    e.rl->test_after_copy_clientd = &e;
+    overwrite_armed = 1;
+    uint64_t first = tp_producer_next_seq(e.producer);
+    offer_seen(&e, 100);
+    TP_ASSERT_EQ_I64(0, overwrite_armed);
+    PUMP_UNTIL(&e, rl_stats(&e).drops[TP_RATELIMIT_DROP_SOURCE_LATE] > 0);
+    pump_settle(&e);
+    tp_ratelimit_stats_t s = rl_stats(&e);
+    TP_ASSERT_EQ_U64(1, s.drops[TP_RATELIMIT_DROP_SOURCE_LATE]);
+    for (size_t i = 0; i < e.rx_count; i++)
+    {
+        TP_ASSERT(e.rx[i].seq != first); /* the torn copy never reached the destination */
+        TP_ASSERT(e.rx[i].payload_ok);
+    }
+    /* later frames still pass */
+    size_t before = e.rx_count;
+    offer_seen(&e, 100);
+    PUMP_UNTIL(&e, e.rx_count > before);
+    TP_ASSERT(e.rx_count > before);
+    TP_ASSERT(e.rx[e.rx_count - 1].payload_ok);
+    env_close(&e);
+}
+
 /* §5: a payload larger than every destination pool is dropped and counted; smaller ones still pass. */
 static void test_dest_too_small_counted(void)
 {
@@ -455,6 +528,23 @@ static void test_epoch_change_resets_timer(void)
     env_close(&e);
 }
 
+/*
+ * Set the source's "camera" attribute twice (so that the source meta_version differs from the destination
+ * producer's own start value). Returns the meta_version, or -1.
+ */
+static int64_t set_camera_metadata(env_t *e, const uint8_t *value, size_t length)
+{
+    const char *keys[] = { "camera" };
+    const char *formats[] = { "text" };
+    const uint8_t *values[] = { value };
+    uint32_t lens[] = { (uint32_t)length };
+    if (tp_producer_set_metadata(e->producer, 1, keys, formats, values, lens) <= 0)
+    {
+        return -1;
+    }
+    return tp_producer_set_metadata(e->producer, 1, keys, formats, values, lens);
+}
+
 /* §6: DataSourceMeta forwarded with stream_id rewritten, meta_version preserved (also in the slot header). */
 static void test_metadata_forwarded(void)
 {
@@ -462,14 +552,8 @@ static void test_metadata_forwarded(void)
     tp_ratelimit_config_t c;
     base_config(&c, 0);
     TP_ASSERT_OK(env_open(&e, &c));
-    const char *keys[] = { "camera" };
-    const char *formats[] = { "text" };
     const uint8_t value[] = "front-left";
-    const uint8_t *values[] = { value };
-    uint32_t lens[] = { (uint32_t)sizeof(value) };
-    /* bump twice so that the source meta_version differs from the destination producer's own start value */
-    TP_ASSERT(tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens) > 0);
-    int64_t mv = tp_producer_set_metadata(e.producer, 1, keys, formats, values, lens);
+    int64_t mv = set_camera_metadata(&e, value, sizeof(value));
     TP_ASSERT(mv >= 2);
     char buf[64];
     uint32_t got_version = 0;
@@ -484,6 +568,33 @@ static void test_metadata_forwarded(void)
     PUMP_UNTIL(&e, e.rx_count >= 1);
     TP_ASSERT_EQ_U64(1, e.rx_count);
     TP_ASSERT_EQ_U64((uint64_t)mv, e.rx[0].meta_version);
+    env_close(&e);
+}
+
+/* §6 + wire §10.3.3: a source meta blob reaches the destination consumer, meta_version kept (DECISIONS BRL-1). */
+static void test_meta_blob_forwarded(void)
+{
+    env_t e;
+    tp_ratelimit_config_t c;
+    base_config(&c, 0);
+    TP_ASSERT_OK(env_open(&e, &c));
+    const uint8_t value[] = "rear";
+    int64_t mv = set_camera_metadata(&e, value, sizeof(value));
+    TP_ASSERT(mv >= 2);
+    static uint8_t blob[BLOB_LEN];
+    for (size_t i = 0; i < BLOB_LEN; i++)
+    {
+        blob[i] = blob_byte(i);
+    }
+    uint64_t forwarded = rl_stats(&e).metadata_forwarded;
+    TP_ASSERT_OK(tp_producer_publish_meta_blob(e.producer, BLOB_TYPE, blob, BLOB_LEN));
+    PUMP_UNTIL(&e, e.blobs > 0);
+    TP_ASSERT_MSG(e.blobs > 0, "the destination consumer never received the forwarded meta blob");
+    TP_ASSERT_EQ_U64(1, e.blobs);
+    TP_ASSERT_EQ_U64(0, e.blobs_bad);
+    TP_ASSERT_EQ_U64((uint64_t)mv, e.blob_version);
+    /* announce + 2 chunks + complete went through the forwarder (besides any DataSource* repeats) */
+    TP_ASSERT(rl_stats(&e).metadata_forwarded >= forwarded + 4);
     env_close(&e);
 }
 
@@ -909,9 +1020,11 @@ int main(void)
     TP_RUN(test_unlimited_passes_everything);
     TP_RUN(test_seq_preserved_in_dest_header);
     TP_RUN(test_dest_too_small_counted);
+    TP_RUN(test_source_overwritten_during_copy);
     TP_RUN(test_unclaimable_slot_dropped);
     TP_RUN(test_epoch_change_resets_timer);
     TP_RUN(test_metadata_forwarded);
+    TP_RUN(test_meta_blob_forwarded);
     TP_RUN(test_consumer_hello_governs);
     TP_RUN(test_fallback_rate_without_hello);
     TP_RUN(test_progress_and_qos_forwarded);

@@ -417,12 +417,14 @@ static int discovery_serve(int argc, char **argv)
     tp_discovery_provider_stats(p, &s);
     tp_discovery_registry_stats_t rs;
     tp_discovery_registry_stats(tp_discovery_provider_registry(p), &rs);
-    printf("{\"discovery\":\"stopped\",\"requests\":%llu,\"responses_ok\":%llu,\"responses_error\":%llu,"
+    printf("{\"discovery\":\"stopped\",\"requests\":%llu,\"queries_logged\":%llu,\"responses_ok\":%llu,"
+           "\"responses_error\":%llu,"
            "\"dropped_malformed\":%llu,\"dropped_empty_channel\":%llu,\"dropped_bad_channel\":%llu,"
            "\"dropped_refused_channel\":%llu,"
            "\"dropped_busy\":%llu,\"undelivered\":%llu,\"announces\":%llu,\"metadata\":%llu,\"entries\":%llu,"
            "\"expired\":%llu,\"regressions\":%llu}\n",
-        (unsigned long long)s.requests, (unsigned long long)s.responses_ok, (unsigned long long)s.responses_error,
+        (unsigned long long)s.requests, (unsigned long long)s.queries_logged, (unsigned long long)s.responses_ok,
+        (unsigned long long)s.responses_error,
         (unsigned long long)s.dropped_malformed, (unsigned long long)s.dropped_empty_channel,
         (unsigned long long)s.dropped_bad_channel, (unsigned long long)s.dropped_refused_channel,
         (unsigned long long)s.dropped_busy,
