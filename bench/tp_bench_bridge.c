@@ -23,10 +23,11 @@
  *    "bridge_lat_p50_us":X,"bridge_lat_p99_us":X,"udp_lat_p50_us":X,"udp_lat_p99_us":X,
  *    "added_lat_p50_us":X,"added_lat_p99_us":X,"bridge_lost":N,"udp_lost":N}
  *
- *   tp_bench_bridge [--smoke] [--sizes 65536,1048576] [--mtu 1408] [--buffered]
+ *   tp_bench_bridge [--smoke] [--sizes 65536,1048576] [--mtu 1408] [--direct]
  *
- * --buffered: the receiver assembles every frame in a slot buffer and offers it
- * (one more copy; the path before direct writes into the claimed slot).
+ * --direct: the receiver writes each frame's chunks straight into a claimed
+ * destination slot (tp_bridge_options_t.direct_writes) instead of assembling
+ * it in a slot buffer and offering it (the default).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static double pct_us(uint64_t *v, size_t n, double p)
     return (double)v[i] / 1000.0;
 }
 
-static bool buffered;
+static bool direct;
 
 static int run_size(size_t size, uint32_t mtu, bool smoke)
 {
@@ -154,7 +155,7 @@ static int run_size(size_t size, uint32_t mtu, bool smoke)
     size_t nb = 0;
     size_t nu = 0;
     uint64_t window = (2u << 20) / size > 0 ? (2u << 20) / size : 1;
-    tp_bridge_options_t ropts = { .assemble_in_buffers = buffered };
+    tp_bridge_options_t ropts = { .direct_writes = direct };
     tpb_config_text_params(text, sizeof(text), "receiver", &db, ports, extra, "aeron:ipc", params);
     tp_bridge_config_defaults(&cfg);
     if (NULL == buf || NULL == lat_b || NULL == lat_u ||
@@ -390,9 +391,9 @@ int main(int argc, char **argv)
         {
             smoke = true;
         }
-        else if (0 == strcmp(argv[i], "--buffered"))
+        else if (0 == strcmp(argv[i], "--direct"))
         {
-            buffered = true;
+            direct = true;
         }
         else if (0 == strcmp(argv[i], "--mtu") && i + 1 < argc)
         {
@@ -408,7 +409,7 @@ int main(int argc, char **argv)
         }
         else
         {
-            fprintf(stderr, "usage: tp_bench_bridge [--smoke] [--sizes 65536,1048576] [--mtu 1408] [--buffered]\n");
+            fprintf(stderr, "usage: tp_bench_bridge [--smoke] [--sizes 65536,1048576] [--mtu 1408] [--direct]\n");
             return 2;
         }
     }

@@ -1128,7 +1128,7 @@ static int bridge_receiver_init(tp_bridge_t *b)
             return -1;
         }
         m->assembler_ready = true;
-        if (!b->options.assemble_in_buffers)
+        if (b->options.direct_writes)
         {
             tp_bridge_sink_t sink = { .begin = receiver_sink_begin, .abort = receiver_sink_abort, .clientd = m };
             tp_bridge_assembler_set_sink(&m->assembler, &sink);

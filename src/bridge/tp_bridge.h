@@ -98,8 +98,10 @@ typedef struct tp_bridge_options_stct
     const tp_transport_faults_t *faults;   /**< fault injection on the bridge's own transport (NULL = none) */
     tp_bridge_drop_chunk_fn drop_chunk;    /**< loss injection on the sender (NULL = none) */
     void *drop_chunk_clientd;
-    bool assemble_in_buffers;              /**< receiver: assemble every frame in a slot buffer and offer it (the
-                                                path before direct writes; tests and tp_bench_bridge --buffered) */
+    bool direct_writes;                    /**< receiver: write each frame's chunks straight into a claimed
+                                                destination slot instead of assembling it in a slot buffer and
+                                                offering it (tp_bench_bridge --direct; not the default: no faster
+                                                here, slower with 1408-byte datagrams, DECISIONS BRL-3) */
 }
 tp_bridge_options_t;
 
