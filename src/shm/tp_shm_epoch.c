@@ -49,7 +49,8 @@ void tp_shm_stride_order(const uint32_t *strides, size_t count, size_t *order)
 /* Longest marker content accepted: 19 digits (INT64_MAX) and a newline. */
 #define TP_SHM_EPOCH_MARKER_MAX_BYTES 20
 
-uint64_t tp_shm_stream_epoch_marker_read(const char *stream_dir)
+/* The marker's epoch (0: none or ignored); `warn` logs why a marker that is present is ignored. */
+static uint64_t tp_shm_marker_read(const char *stream_dir, bool warn)
 {
     int dirfd = open(stream_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dirfd < 0)
@@ -62,7 +63,7 @@ uint64_t tp_shm_stream_epoch_marker_read(const char *stream_dir)
     close(dirfd);
     if (fd < 0)
     {
-        if (ENOENT != open_errno)
+        if (warn && ENOENT != open_errno)
         {
             TP_LOG_WARN("shm", "epoch marker %s/%s ignored: cannot open it (%s); epochs follow the directories only",
                 stream_dir, TP_SHM_EPOCH_MARKER, strerror(open_errno));
@@ -103,11 +104,19 @@ uint64_t tp_shm_stream_epoch_marker_read(const char *stream_dir)
     }
     if (NULL != why)
     {
-        TP_LOG_WARN("shm", "epoch marker %s/%s ignored: %s; epochs follow the directories only", stream_dir,
-            TP_SHM_EPOCH_MARKER, why);
+        if (warn)
+        {
+            TP_LOG_WARN("shm", "epoch marker %s/%s ignored: %s; epochs follow the directories only", stream_dir,
+                TP_SHM_EPOCH_MARKER, why);
+        }
         return 0;
     }
     return v;
+}
+
+uint64_t tp_shm_stream_epoch_marker_read(const char *stream_dir)
+{
+    return tp_shm_marker_read(stream_dir, true);
 }
 
 int tp_shm_stream_epoch_marker_write(const char *stream_dir, uint64_t epoch)
@@ -127,7 +136,7 @@ int tp_shm_stream_epoch_marker_write(const char *stream_dir, uint64_t epoch)
      * released by close). Without the lock (e.g. a file system without flock) the epoch directories still keep
      * concurrent creators apart; the marker is only the floor for the next restart. */
     (void)flock(dirfd, LOCK_EX);
-    if (tp_shm_stream_epoch_marker_read(stream_dir) >= epoch)
+    if (tp_shm_marker_read(stream_dir, false) >= epoch)
     {
         close(dirfd);
         return 0;
@@ -173,7 +182,7 @@ int tp_shm_stream_epoch_marker_write(const char *stream_dir, uint64_t epoch)
     return rc;
 }
 
-uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
+static uint64_t tp_shm_highest(const char *stream_dir, bool warn)
 {
     DIR *d = opendir(stream_dir);
     uint64_t max = 0;
@@ -191,8 +200,13 @@ uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
         }
     }
     closedir(d);
-    uint64_t marker = tp_shm_stream_epoch_marker_read(stream_dir);
+    uint64_t marker = tp_shm_marker_read(stream_dir, warn);
     return marker > max ? marker : max;
+}
+
+uint64_t tp_shm_stream_highest_epoch(const char *stream_dir)
+{
+    return tp_shm_highest(stream_dir, true);
 }
 
 int tp_shm_stream_dir_path(char *buf, size_t len, const char *base_dir, const char *namespace_name,
@@ -261,14 +275,14 @@ int tp_shm_epoch_set_create(tp_shm_epoch_set_t *set, const char *base_dir, const
     int attempts = 0;
     while (tp_shm_epoch_dir_create(set->epoch_dir, sizeof(set->epoch_dir), base_dir, namespace_name, stream_id, epoch,
                shared_group) < 0 ||
-        tp_shm_stream_highest_epoch(set->stream_dir) > epoch)
+        tp_shm_highest(set->stream_dir, false) > epoch)
     {
         if (++attempts > 8)
         {
             set->epoch_dir[0] = '\0';
             return tp_err_prepend("cannot create an epoch directory under %s", set->stream_dir);
         }
-        epoch = tp_shm_stream_highest_epoch(set->stream_dir) + 1;
+        epoch = tp_shm_highest(set->stream_dir, false) + 1;
         epoch = epoch < min_epoch ? min_epoch : epoch;
     }
     /* A directory created concurrently by another creator makes region creation (O_EXCL) fail below. */
