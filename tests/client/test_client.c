@@ -16,6 +16,7 @@
 #include "client/tp_client_internal.h"
 #include "client/tp_producer_internal.h"
 #include "protocol/tp_proto.h"
+#include "shm/tp_shm_epoch.h"
 #include "tp_client_test_util.h"
 #include "tp_sbe/wire.h"
 #include "tp_test.h"
@@ -1385,6 +1386,138 @@ static void test_restart_reclaims_dead_epoch(void)
     tpc_dirs_remove(&dirs);
 }
 
+/* Path of stream 4242's epoch marker (tp_shm_epoch.h) in `dirs`. */
+static void marker_path(const tpc_dirs_t *dirs, char *stream_dir, char *path)
+{
+    TP_ASSERT_OK(tp_shm_stream_dir_path(stream_dir, PATH_MAX, dirs->shm, "default", 4242));
+    snprintf(path, PATH_MAX, "%s/%s", stream_dir, TP_SHM_EPOCH_MARKER);
+}
+
+/* Replace the marker by a regular file holding `len` bytes of `text`. */
+static void write_marker(const char *path, const char *text, size_t len)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    TP_ASSERT(fd >= 0);
+    TP_ASSERT_EQ_I64((int64_t)len, (int64_t)write(fd, text, len));
+    close(fd);
+}
+
+static void count_gc_entry(void *clientd, const tp_shm_gc_entry_t *entry)
+{
+    (void)entry;
+    (*(int *)clientd)++;
+}
+
+/*
+ * Wire §15.2 "increment epoch on any producer restart": a clean close removes the epoch directory, yet the
+ * restarted producer gets a higher epoch (the stream's marker recorded the last one); GC keeps the marker and
+ * never lists it; a corrupt or hostile marker is ignored (the directories decide) and never honoured beyond
+ * 2^63-1.
+ */
+static void test_restart_after_clean_close_gets_higher_epoch(void)
+{
+    static tpc_dirs_t dirs;
+    TP_ASSERT_OK(tpc_dirs_make(&dirs, "epochfloor"));
+    tp_context_t *ctx = tpc_context(&dirs);
+    TP_ASSERT(NULL != ctx);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.stream_id = 4242;
+    pc.header_nslots = 64;
+    pc.pools[0].stride_bytes = 1024;
+    char stream_dir[PATH_MAX];
+    char marker[PATH_MAX];
+    marker_path(&dirs, stream_dir, marker);
+
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    uint64_t first = tp_producer_epoch(p);
+    TP_ASSERT_EQ_U64(1, first);
+    TP_ASSERT_OK(tp_producer_close(p)); /* clean close: its epoch directory goes */
+    TP_ASSERT(!epoch_dir_exists(&dirs, first));
+    struct stat st;
+    TP_ASSERT_OK(lstat(marker, &st));
+    TP_ASSERT(S_ISREG(st.st_mode));
+    TP_ASSERT_EQ_U64(0600, st.st_mode & 07777);
+    TP_ASSERT_EQ_U64(first, tp_shm_stream_epoch_marker_read(stream_dir));
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    uint64_t second = tp_producer_epoch(p);
+    TP_ASSERT_MSG(second > first, "restart after a clean close reused epoch %llu", (unsigned long long)second);
+    TP_ASSERT_OK(tp_producer_close(p));
+
+    /* GC (the library's and `tp shm gc`'s walk) reports no epoch and leaves the marker in place */
+    int listed = 0;
+    tp_shm_gc_options_t gc;
+    tp_shm_gc_options_defaults(&gc);
+    gc.apply = true;
+    gc.min_stale_ns = 0;
+    gc.on_entry = count_gc_entry;
+    gc.clientd = &listed;
+    TP_ASSERT_EQ_I64(0, tp_shm_gc(dirs.shm, &gc));
+    TP_ASSERT_EQ_I64(0, listed);
+    TP_ASSERT_EQ_U64(second, tp_shm_stream_epoch_marker_read(stream_dir));
+
+    /* a higher marker is honoured */
+    write_marker(marker, "41\n", 3);
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(42, tp_producer_epoch(p));
+    TP_ASSERT_EQ_U64(42, tp_shm_stream_epoch_marker_read(stream_dir));
+
+    /* corrupt markers: ignored with a warning, the open epoch 42 decides, and the creation rewrites the marker */
+    static const struct
+    {
+        const char *text;
+        size_t len;
+    } bad[] = { { "", 0 }, { "garbage\n", 8 }, { "007\n", 4 }, { "-3\n", 3 }, { "4 1\n", 4 }, { "50\n\n", 4 },
+        { "60\0\n", 4 }, { "0\n", 2 }, { "9223372036854775808\n", 20 }, { "18446744073709551615", 20 },
+        { "123456789012345678901234567890\n", 31 } };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    {
+        write_marker(marker, bad[i].text, bad[i].len);
+        TP_ASSERT_EQ_U64(0, tp_shm_stream_epoch_marker_read(stream_dir));
+        tp_producer_t *p2 = NULL;
+        TP_ASSERT_OK(tp_client_add_producer(&p2, client, &pc, 5000000000u));
+        TP_ASSERT_MSG(43 == tp_producer_epoch(p2), "marker #%zu: epoch %llu", i,
+            (unsigned long long)tp_producer_epoch(p2));
+        TP_ASSERT_EQ_U64(43, tp_shm_stream_epoch_marker_read(stream_dir));
+        TP_ASSERT_OK(tp_producer_close(p2));
+    }
+    /* a symlink is never followed (read or written): its target stays as it was */
+    char target[PATH_MAX];
+    snprintf(target, sizeof(target), "%s/elsewhere", dirs.root);
+    write_marker(target, "1000\n", 5);
+    unlink(marker);
+    TP_ASSERT_OK(symlink(target, marker));
+    TP_ASSERT_EQ_U64(0, tp_shm_stream_epoch_marker_read(stream_dir));
+    tp_producer_t *p3 = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p3, client, &pc, 5000000000u));
+    TP_ASSERT_EQ_U64(43, tp_producer_epoch(p3));
+    TP_ASSERT_OK(lstat(marker, &st));
+    TP_ASSERT(S_ISREG(st.st_mode)); /* the rename replaced the link itself */
+    char buf[16] = { 0 };
+    int fd = open(target, O_RDONLY);
+    TP_ASSERT(fd >= 0);
+    TP_ASSERT_EQ_I64(5, (int64_t)read(fd, buf, sizeof(buf) - 1));
+    close(fd);
+    TP_ASSERT(0 == strcmp("1000\n", buf));
+    TP_ASSERT_OK(tp_producer_close(p3));
+    /* a directory in the marker's place cannot be replaced: the add fails with the path, no epoch is left */
+    unlink(marker);
+    TP_ASSERT_OK(mkdir(marker, 0700));
+    tp_producer_t *p4 = NULL;
+    TP_ASSERT_EQ_I64(-1, tp_client_add_producer(&p4, client, &pc, 5000000000u));
+    TP_ASSERT_MSG(NULL != strstr(tp_errmsg(), TP_SHM_EPOCH_MARKER), "%s", tp_errmsg());
+    TP_ASSERT(!epoch_dir_exists(&dirs, 43));
+    TP_ASSERT_OK(rmdir(marker));
+    TP_ASSERT_OK(tp_producer_close(p));
+    tp_client_close(client);
+    tpc_dirs_remove(&dirs);
+}
+
 /* A layout larger than the free space of the SHM file system fails the add up front and creates nothing. */
 static void test_layout_checked_before_creation(void)
 {
@@ -1431,6 +1564,7 @@ int main(void)
     TP_RUN(test_metadata_and_stale);
     TP_RUN(test_slow_announcer_stays_mapped);
     TP_RUN(test_restart_reclaims_dead_epoch);
+    TP_RUN(test_restart_after_clean_close_gets_higher_epoch);
     TP_RUN(test_layout_checked_before_creation);
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);

@@ -6,12 +6,14 @@
  * clients reattach by themselves to a newer epoch and frames flow again.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <string.h>
 
 #include "client/tp_client_test_util.h"
 #include "tensor_pool/tp_shm.h"
 #include "tensor_pool/tp_driver.h"
 #include "protocol/tp_proto.h"
+#include "shm/tp_shm_epoch.h"
 #include "tp_sbe/driver.h"
 #include "tp_test.h"
 
@@ -58,11 +60,18 @@ static const char config[] = "[driver]\ndescriptor_stream_id_range = \"31000-310
                              "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 3, stride_bytes = 1024 }]\n"
                              "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n";
 
-static int start_driver(fx_t *fx)
+/* The same with cleanup_shm_on_exit: a graceful stop removes every epoch directory of stream 10000. */
+static const char cleanup_config[] = "[driver]\ndescriptor_stream_id_range = \"31000-31000\"\n"
+                                     "[policies]\nannounce_period_ms = 100\nlease_keepalive_interval_ms = 100\n"
+                                     "shutdown_timeout_ms = 50\ncleanup_shm_on_exit = true\n"
+                                     "[profiles.p]\nheader_nslots = 256\npayload_pools = [{ pool_id = 3, stride_bytes = 1024 }]\n"
+                                     "[streams.s]\nstream_id = 10000\nprofile = \"p\"\n";
+
+static int start_driver_with(fx_t *fx, const char *text, size_t len)
 {
     tp_driver_config_t *cfg = NULL;
     int rc = -1;
-    if (0 == tp_driver_config_init(&cfg) && 0 == tp_driver_config_load_string(cfg, config, sizeof(config) - 1, "t.toml") &&
+    if (0 == tp_driver_config_init(&cfg) && 0 == tp_driver_config_load_string(cfg, text, len, "t.toml") &&
         0 == tp_driver_config_set_shm_base_dir(cfg, fx->dirs.shm) &&
         0 == tp_driver_config_set_transport(cfg, NULL, fx->dirs.transport) && 0 == tp_driver_init(&fx->driver, cfg) &&
         0 == tp_driver_start(fx->driver))
@@ -75,6 +84,11 @@ static int start_driver(fx_t *fx)
     }
     tp_driver_config_close(cfg);
     return rc;
+}
+
+static int start_driver(fx_t *fx)
+{
+    return start_driver_with(fx, config, sizeof(config) - 1);
 }
 
 static int fx_open(fx_t *fx, bool with_driver)
@@ -247,6 +261,70 @@ static void test_reattach_after_driver_restart(void)
     TP_ASSERT_MSG(fx.rx.frames >= before + 50, "frames %llu -> %llu", (unsigned long long)before,
         (unsigned long long)fx.rx.frames);
     TP_ASSERT(tp_producer_epoch(fx.producer) > epoch);
+    TP_ASSERT_EQ_U64(tp_producer_epoch(fx.producer), fx.rx.last_epoch);
+    TP_ASSERT_EQ_U64(0, fx.rx.bad);
+    fx_close(&fx);
+}
+
+/* Epoch directories under the stream directory of stream 10000 (the hidden epoch marker is not one). */
+static size_t epoch_dirs_of_stream(const fx_t *fx, char *stream_dir)
+{
+    if (0 != tp_shm_stream_dir_path(stream_dir, PATH_MAX, fx->dirs.shm, "default", 10000))
+    {
+        return 0;
+    }
+    DIR *d = opendir(stream_dir);
+    size_t n = 0;
+    if (NULL == d)
+    {
+        return 0;
+    }
+    struct dirent *e;
+    uint64_t v;
+    while (NULL != (e = readdir(d)))
+    {
+        n += tp_shm_parse_decimal(e->d_name, UINT64_MAX, &v);
+    }
+    closedir(d);
+    return n;
+}
+
+/*
+ * Wire §15.2: a driver stopped gracefully with cleanup_shm_on_exit removes every epoch directory; the next driver
+ * still starts the stream above the last epoch (the marker survives the cleanup), so consumers holding the old
+ * instance's descriptors cannot take them for the new one's.
+ */
+static void test_restart_after_cleanup_gets_higher_epoch(void)
+{
+    fx_t fx;
+    TP_ASSERT_OK(fx_open(&fx, false));
+    TP_ASSERT_OK(start_driver_with(&fx, cleanup_config, sizeof(cleanup_config) - 1));
+    TP_ASSERT_OK(add_consumer(&fx));
+    TP_ASSERT_OK(add_producer(&fx, &fx.producer));
+    pump_frames(&fx, 20);
+    TP_ASSERT(fx.rx.frames >= 20);
+    uint64_t epoch = tp_producer_epoch(fx.producer);
+    tp_driver_close(fx.driver);
+    fx.driver = NULL;
+    char stream_dir[PATH_MAX];
+    TP_ASSERT_EQ_U64(0, epoch_dirs_of_stream(&fx, stream_dir)); /* the cleanup removed them all */
+    TP_ASSERT_EQ_U64(epoch, tp_shm_stream_epoch_marker_read(stream_dir)); /* intentionally kept */
+    uint8_t payload[256] = { 0 };
+    int64_t rc = 0;
+    uint64_t deadline = tp_clock_mono_ns() + 2000000000ull;
+    while (TP_PRODUCER_NOT_ATTACHED != rc && tp_clock_mono_ns() < deadline)
+    {
+        tp_client_do_work(fx.client);
+        rc = tp_producer_offer(fx.producer, NULL, payload, sizeof(payload), NULL);
+        tp_sleep_ns(1000000);
+    }
+    TP_ASSERT_EQ_I64(TP_PRODUCER_NOT_ATTACHED, rc);
+    TP_ASSERT_OK(start_driver_with(&fx, cleanup_config, sizeof(cleanup_config) - 1));
+    uint64_t before = fx.rx.frames;
+    pump_frames(&fx, 20);
+    TP_ASSERT(fx.rx.frames >= before + 20);
+    TP_ASSERT_MSG(tp_producer_epoch(fx.producer) > epoch, "epoch %llu after a restart from %llu",
+        (unsigned long long)tp_producer_epoch(fx.producer), (unsigned long long)epoch);
     TP_ASSERT_EQ_U64(tp_producer_epoch(fx.producer), fx.rx.last_epoch);
     TP_ASSERT_EQ_U64(0, fx.rx.bad);
     fx_close(&fx);
@@ -444,6 +522,7 @@ int main(void)
     TP_RUN(test_frames_through_driver_regions);
     TP_RUN(test_no_driver_times_out_with_a_message);
     TP_RUN(test_reattach_after_driver_restart);
+    TP_RUN(test_restart_after_cleanup_gets_higher_epoch);
     TP_RUN(test_per_consumer_streams_assigned_by_driver);
     TP_RUN(test_hostile_grant_refused);
     TP_RUN(test_silent_driver_detected);

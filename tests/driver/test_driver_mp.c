@@ -104,7 +104,11 @@ static bool driver_up(const char *out_name)
     return false;
 }
 
-/* Epoch directories (and any other entry) left under the stream directory of stream 10000. */
+/*
+ * Epoch directories (and any other entry) left under the stream directory of stream 10000. Hidden entries are
+ * not counted: the `.last-epoch` marker (tp_shm_epoch.h) intentionally stays after a graceful stop with
+ * cleanup_shm_on_exit, so that the next driver starts above the last epoch (wire §15.2, DECISIONS EF-1).
+ */
 static size_t left_in_stream_dir(void)
 {
     char user[64];
