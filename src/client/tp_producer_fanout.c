@@ -249,6 +249,19 @@ static void fan_out_descriptor(void *clientd, void *element)
                 continue;
             }
             c->next_allowed_ns = d->now_ns + UINT64_C(1000000000) / c->max_rate_hz;
+            /*
+             * Stamp the descriptor with the time this gate used (its publish time on this stream, §10.2.1). A
+             * RATE_LIMITED consumer gates on FrameDescriptor.timestamp_ns when present (§11 implementation
+             * note), so it then passes exactly what this gate passed; gating on its own receipt time instead,
+             * it dropped a few of them again on scheduling jitter alone (DECISIONS RL-C1).
+             */
+            uint8_t stamped[TP_DESCRIPTOR_LENGTH];
+            memcpy(stamped, buf, sizeof(stamped));
+            tp_sbe_put_u64(stamped + TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_OFFSET,
+                d->now_ns);
+            tp_producer_offer_control(p, c->desc.pub, stamped, sizeof(stamped));
+            tp_counter_add(&p->per_consumer_descriptors, 1);
+            continue;
         }
         tp_producer_offer_control(p, c->desc.pub, buf, sizeof(buf));
         tp_counter_add(&p->per_consumer_descriptors, 1);

@@ -954,6 +954,115 @@ static void test_per_consumer_streams(void)
     tpc_dirs_remove(&d);
 }
 
+typedef struct
+{
+    uint64_t frames;
+    uint64_t stamps[512];
+    uint64_t seqs[512];
+    size_t n;
+} stamp_rx_t;
+
+static void on_stamped_frame(void *clientd, const tp_frame_t *frame)
+{
+    stamp_rx_t *rx = clientd;
+    if (rx->n < 512)
+    {
+        rx->stamps[rx->n] = frame->descriptor_timestamp_ns;
+        rx->seqs[rx->n++] = frame->seq;
+    }
+    rx->frames++;
+}
+
+/*
+ * A RATE_LIMITED consumer on its own descriptor stream gets every descriptor
+ * the producer's per-consumer gate let through, and no more: the producer
+ * stamps each with the time its gate used (so the stamps are >= 1/rate
+ * apart), and the consumer's own gate, which goes by that stamp, passes the
+ * same ones instead of thinning them again by receipt time.
+ */
+static void test_per_consumer_rate_not_thinned_twice(void)
+{
+    tpc_dirs_t d;
+    TP_ASSERT_OK(tpc_dirs_make(&d, "pcrate"));
+    tp_context_t *ctx = tpc_context(&d);
+    tp_client_t *client = NULL;
+    TP_ASSERT_OK(tp_client_init(&client, ctx));
+    tp_context_close(ctx);
+    static stamp_rx_t rx;
+    memset(&rx, 0, sizeof(rx));
+    tp_consumer_config_t cc;
+    tp_consumer_config_defaults(&cc);
+    cc.on_frame = on_stamped_frame;
+    cc.clientd = &rx;
+    snprintf(cc.descriptor_channel, sizeof(cc.descriptor_channel), "aeron:ipc");
+    cc.descriptor_stream_id = 1152;
+    cc.mode = TP_CONSUMER_MODE_RATE_LIMITED;
+    cc.max_rate_hz = 100;
+    tp_consumer_t *b = NULL;
+    TP_ASSERT_OK(tp_client_add_consumer(&b, client, &cc, 5000000000u));
+    tp_producer_config_t pc;
+    tp_producer_config_defaults(&pc);
+    pc.header_nslots = 256;
+    tp_producer_t *p = NULL;
+    TP_ASSERT_OK(tp_client_add_producer(&p, client, &pc, 5000000000u));
+    tp_consumer_stats_t sb;
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(b, &sb), sb.mapped && sb.descriptor_stream_id == 1152), 3000);
+    TP_ASSERT_EQ_U64(1152, sb.descriptor_stream_id);
+    uint8_t buf[128];
+    /* until b has taken a frame from its own stream (the switch window, which also reads the shared one, is over) */
+    tp_producer_stats_t ps;
+    for (int i = 0; i < 2000; i++)
+    {
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
+        tp_client_do_work(client);
+        tp_client_do_work(client);
+        tp_producer_stats(p, &ps);
+        tp_consumer_stats(b, &sb);
+        if (ps.per_consumer_descriptors >= 3 && sb.frames >= 3)
+        {
+            break;
+        }
+        tp_sleep_ns(500000);
+    }
+    TPC_WAIT_UNTIL(client, (tp_producer_stats(p, &ps), tp_consumer_stats(b, &sb), sb.frames >= ps.per_consumer_descriptors), 2000);
+    uint64_t f0 = sb.frames, s0 = ps.per_consumer_descriptors;
+    size_t n0 = rx.n;
+    TP_ASSERT(s0 >= 3);
+    /* ~0.4 s at ~2 kHz through a 100 Hz gate */
+    for (int i = 0; i < 800; i++)
+    {
+        tpc_fill(buf, sizeof(buf), tp_producer_next_seq(p));
+        TP_ASSERT(tp_producer_offer(p, NULL, buf, sizeof(buf), NULL) >= 0);
+        tp_client_do_work(client);
+        tp_sleep_ns(500000);
+    }
+    uint64_t published = tp_producer_next_seq(p);
+    TPC_WAIT_UNTIL(client,
+        (tp_producer_stats(p, &ps), ps.per_consumer_descriptors + ps.per_consumer_rate_limited == published), 2000);
+    TP_ASSERT_EQ_U64(published, ps.per_consumer_descriptors + ps.per_consumer_rate_limited);
+    TPC_WAIT_UNTIL(client, (tp_consumer_stats(b, &sb), sb.frames - f0 >= ps.per_consumer_descriptors - s0), 2000);
+    tp_consumer_stats(b, &sb);
+    uint64_t sent = ps.per_consumer_descriptors - s0;
+    TP_ASSERT(sent >= 10);
+    TP_ASSERT_MSG(sb.frames - f0 == sent, "the producer let %llu descriptors through on b's stream, b delivered %llu",
+        (unsigned long long)sent, (unsigned long long)(sb.frames - f0));
+    /* every descriptor on b's stream carries the gate's time, 1/rate (10 ms) apart at least */
+    TP_ASSERT(rx.n > n0 + 1);
+    for (size_t i = n0; i < rx.n; i++)
+    {
+        TP_ASSERT_MSG(TP_NULL_TIMESTAMP != rx.stamps[i], "frame %llu of b's stream has no descriptor timestamp",
+            (unsigned long long)rx.seqs[i]);
+        if (i > n0)
+        {
+            TP_ASSERT_MSG(rx.stamps[i] >= rx.stamps[i - 1] + 10000000u, "stamps %llu and %llu are < 10 ms apart",
+                (unsigned long long)rx.stamps[i - 1], (unsigned long long)rx.stamps[i]);
+        }
+    }
+    tp_client_close(client);
+    tpc_dirs_remove(&d);
+}
+
 static void test_resync(void)
 {
     tpc_dirs_t d;
@@ -1569,6 +1678,7 @@ int main(void)
     TP_RUN(test_progress_and_rate_limited);
     TP_RUN(test_consumer_config_fallback);
     TP_RUN(test_per_consumer_streams);
+    TP_RUN(test_per_consumer_rate_not_thinned_twice);
     TP_RUN(test_resync);
     TP_RUN(test_meta_blob);
     TP_RUN(test_progress_policy);
