@@ -234,9 +234,11 @@ static void fan_out_descriptor(void *clientd, void *element)
     const tp_fanout_entry_t *f = element;
     uint8_t buf[TP_DESCRIPTOR_LENGTH];
     tp_producer_encode_descriptor(p, buf, sizeof(buf), f->epoch, f->seq, f->meta_version, f->trace_id);
+    uint8_t stamped[TP_DESCRIPTOR_LENGTH];
     for (size_t i = 0; i < p->consumer_count; i++)
     {
         tp_tracked_consumer_t *c = &p->consumers[i];
+        const uint8_t *msg = buf;
         if (NULL == c->desc.pub)
         {
             continue;
@@ -255,15 +257,12 @@ static void fan_out_descriptor(void *clientd, void *element)
              * note), so it then passes exactly what this gate passed; gating on its own receipt time instead,
              * it dropped a few of them again on scheduling jitter alone (DECISIONS RL-C1).
              */
-            uint8_t stamped[TP_DESCRIPTOR_LENGTH];
             memcpy(stamped, buf, sizeof(stamped));
             tp_sbe_put_u64(stamped + TP_SBE_MESSAGE_HEADER_LENGTH + TP_SBE_WIRE_FRAME_DESCRIPTOR_TIMESTAMP_NS_OFFSET,
                 d->now_ns);
-            tp_producer_offer_control(p, c->desc.pub, stamped, sizeof(stamped));
-            tp_counter_add(&p->per_consumer_descriptors, 1);
-            continue;
+            msg = stamped;
         }
-        tp_producer_offer_control(p, c->desc.pub, buf, sizeof(buf));
+        tp_producer_offer_control(p, c->desc.pub, msg, TP_DESCRIPTOR_LENGTH);
         tp_counter_add(&p->per_consumer_descriptors, 1);
     }
 }
